@@ -1,0 +1,1 @@
+"""Adapters and wiring: settings, CLI, the platform backends and the composition root."""

@@ -1,0 +1,213 @@
+"""The ``studybot`` command: run the bot, import lessons, print digests, export, upgrade the database."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TextIO
+
+from bot.app import open_app, run_console
+from bot.config import Settings, SettingsError, load_settings
+from bot.export import FORMATS, render_export
+from bot.lesson_files import LessonFileError, lesson_paths, read_lesson_file
+from handlers.content import to_plain_text
+from handlers.digests import build_digest_items, render_digest
+from handlers.domain import Course
+from storage import DatabaseTooNew, upgrade_database
+
+logger = logging.getLogger(__name__)
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="studybot", description="Community bot for online-course study groups.")
+    parser.add_argument("--env-file", default=".env", help="settings file read besides the environment")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    commands.add_parser("run", help="run the bot (the console study group when no platform token is set)")
+
+    lesson = commands.add_parser("lesson", help="import or list lessons")
+    lesson_commands = lesson.add_subparsers(dest="lesson_command", required=True, metavar="ACTION")
+    add = lesson_commands.add_parser("add", help="import lesson files (Markdown with front matter, or text)")
+    add.add_argument("--course", help="course slug for files whose header names none (default DEFAULT_COURSE)")
+    add.add_argument("--title", help="course title when the course is new")
+    add.add_argument("paths", nargs="+", type=Path, metavar="PATH")
+    listing = lesson_commands.add_parser("list", help="list a course's lessons")
+    listing.add_argument("course")
+
+    digest = commands.add_parser("digest", help="print a course's digest")
+    digest.add_argument("course")
+    digest.add_argument("--since", help="start of the period (YYYY-MM-DD, UTC); default: end of the last digest")
+    digest.add_argument("--dry-run", action="store_true", help="print only; do not record the period as sent")
+
+    export = commands.add_parser("export", help="export a course's questions and comments")
+    export.add_argument("course")
+    export.add_argument("--format", choices=FORMATS, default="md")
+    export.add_argument("--output", "-o", type=Path, help="file to write (default: standard output)")
+
+    db = commands.add_parser("db", help="database maintenance")
+    db_commands = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
+    db_commands.add_parser("upgrade", help="apply pending schema migrations")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = load_settings(args.env_file)
+    except SettingsError as error:
+        print(f"studybot: {error}. Fix it in the environment or {args.env_file}.", file=sys.stderr)
+        return EXIT_USAGE
+    logging.basicConfig(
+        level=settings.log_level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        return asyncio.run(dispatch_command(args, settings, sys.stdin, sys.stdout))
+    except DatabaseTooNew as error:
+        print(f"studybot: {error}", file=sys.stderr)
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        return EXIT_OK
+
+
+async def dispatch_command(args: argparse.Namespace, settings: Settings, stdin: TextIO, out: TextIO) -> int:
+    match args.command:
+        case "run":
+            return await cmd_run(settings, stdin, out)
+        case "lesson" if args.lesson_command == "add":
+            return await cmd_lesson_add(settings, args.paths, args.course, args.title, out)
+        case "lesson":
+            return await cmd_lesson_list(settings, args.course, out)
+        case "digest":
+            return await cmd_digest(settings, args.course, args.since, args.dry_run, out)
+        case "export":
+            return await cmd_export(settings, args.course, args.format, args.output, out)
+        case "db":
+            before, after = await upgrade_database(settings.database_path)
+            print(f"database {settings.database_path}: schema version {before} → {after}", file=out)
+            return EXIT_OK
+    raise AssertionError(f"unhandled command {args.command}")
+
+
+async def cmd_run(settings: Settings, stdin: TextIO, out: TextIO) -> int:
+    platforms = [
+        name
+        for name, token in (("Telegram", settings.telegram_bot_token), ("Discord", settings.discord_bot_token))
+        if token is not None
+    ]
+    if platforms:
+        print(
+            f"studybot: {' and '.join(platforms)} support is not in this version yet. "
+            "Unset TELEGRAM_BOT_TOKEN / DISCORD_BOT_TOKEN to use the console backend.",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    await run_console(settings, stdin, out)
+    return EXIT_OK
+
+
+async def cmd_lesson_add(
+    settings: Settings, paths: list[Path], course: str | None, title: str | None, out: TextIO
+) -> int:
+    files = lesson_paths(paths)
+    missing = [p for p in files if not p.exists()]
+    imported = updated = 0
+    skipped: list[str] = [f"{p}: no such file" for p in missing]
+    files = [p for p in files if p.exists()]
+    async with open_app(settings) as app:
+        store = app.store
+        for index, path in enumerate(files, start=1):
+            try:
+                draft = read_lesson_file(path, course or settings.default_course)
+            except LessonFileError as error:
+                skipped.append(str(error))
+                print(f"[{index}/{len(files)}] skipped {error}", file=out)
+                continue
+            if await store.get_course(draft.course_slug) is None:
+                await store.upsert_course(
+                    Course(slug=draft.course_slug, title=title or draft.course_slug, language=settings.default_language)
+                )
+            lesson, new = await store.upsert_lesson(draft, app.services.clock.now())
+            imported += new
+            updated += not new
+            print(f"[{index}/{len(files)}] {'imported' if new else 'updated'} {path} → {lesson.title}", file=out)
+    print(f"{imported} imported, {updated} updated, {len(skipped)} skipped", file=out)
+    for reason in skipped:
+        print(f"  skipped: {reason}", file=out)
+    return EXIT_OK if not skipped else EXIT_FAILED
+
+
+async def cmd_lesson_list(settings: Settings, course: str, out: TextIO) -> int:
+    async with open_app(settings) as app:
+        if await app.store.get_course(course) is None:
+            return unknown_course(course, [c.slug for c in await app.store.list_courses()])
+        for lesson in await app.store.list_lessons(course):
+            number = "-" if lesson.number is None else str(lesson.number)
+            release = lesson.release_at.isoformat() if lesson.release_at else ""
+            print(f"{number:>4}  {lesson.slug:<24} {lesson.title}  {release}".rstrip(), file=out)
+    return EXIT_OK
+
+
+def unknown_course(course: str, known: list[str]) -> int:
+    hint = (
+        f"known courses: {', '.join(known)}"
+        if known
+        else "import lessons first with: studybot lesson add --course SLUG FILE"
+    )
+    print(f"studybot: no course {course!r} ({hint})", file=sys.stderr)
+    return EXIT_USAGE
+
+
+def parse_since(value: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise ValueError(f"--since {value!r} is not a date like 2026-11-23") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+async def cmd_digest(settings: Settings, course_slug: str, since: str | None, dry_run: bool, out: TextIO) -> int:
+    try:
+        start_override = parse_since(since) if since else None
+    except ValueError as error:
+        print(f"studybot: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    async with open_app(settings) as app:
+        store, services = app.store, app.services
+        course = await store.get_course(course_slug)
+        if course is None:
+            return unknown_course(course_slug, [c.slug for c in await store.list_courses()])
+        start = start_override or await store.last_digest_end(course.slug)
+        end = services.clock.now()
+        items, summary = await build_digest_items(services, course, start, end)
+        language = services.i18n.normalise(course.language)
+        print(to_plain_text(render_digest(services, language, course, start, end, items, summary)), file=out)
+        if not dry_run:
+            digest, _ = await store.record_digest(course.slug, start or end, end, items, summary, end)
+            await store.mark_digest_sent(digest.id, end)
+    return EXIT_OK
+
+
+async def cmd_export(settings: Settings, course_slug: str, fmt: str, output: Path | None, out: TextIO) -> int:
+    async with open_app(settings) as app:
+        course = await app.store.get_course(course_slug)
+        if course is None:
+            return unknown_course(course_slug, [c.slug for c in await app.store.list_courses()])
+        rows = await app.store.export_rows(course.slug)
+    text = render_export(rows, fmt, course.title)
+    if output is None:
+        out.write(text)
+    else:
+        await asyncio.to_thread(output.write_text, text, encoding="utf-8")
+        print(f"wrote {len(rows)} questions and comments to {output}", file=sys.stderr)
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,61 @@
+"""Settings: read once from the environment and ``.env`` in ``main()``, validated, then passed down."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
+
+
+class SettingsError(Exception):
+    """A setting is missing or wrong; the message names it and says what is expected."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore", frozen=True)
+
+    database_path: Path = Field(default=Path("studybot.db"), description="SQLite file")
+    default_course: str | None = Field(default=None, description="course created at start and used by CLI")
+    default_language: Literal["zh", "en"] = "zh"
+    telegram_bot_token: SecretStr | None = None
+    discord_bot_token: SecretStr | None = None
+    log_level: LogLevel = "INFO"
+    console_user: str = Field(default="you", min_length=1, max_length=64)
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+    @field_validator("default_language", mode="before")
+    @classmethod
+    def _lower(cls, value: object) -> object:
+        return value.lower() if isinstance(value, str) else value
+
+    @field_validator("default_course", "telegram_bot_token", "discord_bot_token", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("default_course")
+    @classmethod
+    def _slug(cls, value: str | None) -> str | None:
+        if value is not None and (not value.replace("-", "").replace("_", "").isalnum() or len(value) > 64):
+            raise ValueError("use letters, digits, '-' and '_' only (at most 64), e.g. ai-systems")
+        return value
+
+
+def load_settings(env_file: str | Path | None = ".env") -> Settings:
+    """Build the settings or raise :class:`SettingsError` naming every bad one."""
+    try:
+        return Settings(_env_file=env_file)  # type: ignore[call-arg]
+    except ValidationError as error:
+        problems = []
+        for item in error.errors():
+            name = str(item["loc"][0]).upper() if item["loc"] else "?"
+            problems.append(f"{name}: {item['msg']} (got {item.get('input')!r})")
+        raise SettingsError("invalid setting " + "; ".join(problems)) from None

@@ -1,0 +1,254 @@
+"""The console backend: a study group in the terminal, a real backend like the others.
+
+It reads lines from any text stream, so a person can try studybot without tokens and tests or scripts can
+drive it through the very same code. Each line is either a chat message, a ``/command``, or a console verb
+starting with ``:`` that does what a platform's UI would (reply to, react to, edit or delete a message,
+switch who you are). Messages are labelled ``m1``, ``m2``… so you can point at them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from itertools import count
+from typing import TextIO
+
+from handlers.actions import Action, DirectMessage, Post, PostLesson, Reply
+from handlers.content import to_plain_text
+from handlers.domain import ChatRef, Member, MessageRef, Platform
+from handlers.events import (
+    CommandInvoked,
+    DigestDue,
+    Event,
+    MessageDeleted,
+    MessageEdited,
+    MessagePosted,
+    ReactionAdded,
+    ReactionRemoved,
+    ReactionsCleared,
+)
+from handlers.ports import Clock
+
+logger = logging.getLogger(__name__)
+
+Dispatch = Callable[[Event], Awaitable[None]]
+PLATFORM = Platform.CONSOLE.value
+GROUP_CHAT_ID = "study-group"
+BOT_NAME = "studybot"
+
+HELP = """\
+Console verbs (anything else is a message to the group; /commands work as in a chat):
+  :as NAME [admin]        become NAME (a learner, or an admin of this group with 'admin')
+  :reply mN TEXT          reply to message mN (TEXT may be a /command, e.g. :reply m4 /instructor)
+  :react mN EMOJI         react to mN          :unreact mN EMOJI    take the reaction back
+  :clear mN               remove every reaction from mN
+  :edit mN TEXT           edit your message    :delete mN           delete it
+  :dm TEXT                write to the bot in private (e.g. :dm /answer 3 Because…)
+  :digest COURSE          deliver COURSE's digest now, as the schedule would
+  :whoami   :help   :quit"""
+
+
+@dataclass(frozen=True, slots=True)
+class ConsoleMessage:
+    label: str
+    ref: MessageRef
+    author: Member
+
+
+class ConsoleBackend:
+    """Outbox and event source for one terminal study group."""
+
+    platform = PLATFORM
+
+    def __init__(self, out: TextIO, clock: Clock, *, user: str = "you", session: str | None = None) -> None:
+        self._out = out
+        self._clock = clock
+        # Message ids must not collide with those stored by an earlier run on the same database.
+        self._session = session or clock.now().strftime("%Y%m%d%H%M%S%f")
+        self._numbers = count(1)
+        self._messages: dict[str, ConsoleMessage] = {}
+        self._bot = Member(PLATFORM, BOT_NAME, BOT_NAME, is_bot=True)
+        self.member = self._member(user)
+        self.is_admin = True  # whoever starts the console owns its group
+
+    # identity ---------------------------------------------------------------------------------------------
+    @staticmethod
+    def _member(name: str) -> Member:
+        return Member(PLATFORM, name.lower(), name)
+
+    @property
+    def group(self) -> ChatRef:
+        return ChatRef(PLATFORM, GROUP_CHAT_ID)
+
+    def private_chat(self, user_id: str) -> ChatRef:
+        return ChatRef(PLATFORM, f"dm:{user_id}")
+
+    def _new_message(self, chat: ChatRef, author: Member) -> ConsoleMessage:
+        number = next(self._numbers)
+        label = f"m{number}"
+        ref = MessageRef(PLATFORM, chat.chat_id, f"{self._session}-{number}", chat.thread_id)
+        message = ConsoleMessage(label, ref, author)
+        self._messages[label] = message
+        return message
+
+    def _print(self, line: str) -> None:
+        self._out.write(line + "\n")
+        self._out.flush()
+
+    # Outbox -----------------------------------------------------------------------------------------------
+    async def send(self, action: Action) -> MessageRef | None:
+        match action:
+            case PostLesson(chat=chat, content=content) | Post(chat=chat, content=content, reply_to=None):
+                message = self._new_message(chat, self._bot)
+                self._print(f"{message.label} {BOT_NAME}: {to_plain_text(content)}")
+                return message.ref
+            case Post(chat=chat, content=content, reply_to=MessageRef() as target):
+                message = self._new_message(chat, self._bot)
+                self._print(f"{message.label} {BOT_NAME} ↪ {self._label_of(target)}: {to_plain_text(content)}")
+                return message.ref
+            case Reply(to=to, content=content, ephemeral=ephemeral):
+                message = self._new_message(to.chat, self._bot)
+                only_you = " (only you see this)" if ephemeral else ""
+                self._print(f"{message.label} {BOT_NAME} ↪ {self._label_of(to)}{only_you}: {to_plain_text(content)}")
+                return message.ref
+            case DirectMessage(user_id=user_id, content=content):
+                message = self._new_message(self.private_chat(user_id), self._bot)
+                self._print(f"✉ {BOT_NAME} → {user_id}: {to_plain_text(content)}")
+                return message.ref
+        raise TypeError(f"console cannot send {action!r}")
+
+    def link_to(self, ref: MessageRef) -> str | None:
+        for message in self._messages.values():
+            if message.ref == ref:
+                return f"console:{message.label}"
+        return None
+
+    def _label_of(self, ref: MessageRef) -> str:
+        for message in self._messages.values():
+            if message.ref == ref:
+                return message.label
+        return "(earlier message)"
+
+    # input ------------------------------------------------------------------------------------------------
+    async def run(self, dispatch: Dispatch, source: TextIO | None = None) -> None:
+        """Read lines until EOF or ``:quit``; every line is handled before the next is read."""
+        stream = source or sys.stdin
+        self._print(f"studybot console — you are {self.member.display_name} (admin). Type :help for help.")
+        loop = asyncio.get_running_loop()
+        while True:
+            line = await loop.run_in_executor(None, stream.readline)
+            if not line:
+                break
+            if not await self.handle_line(line.rstrip("\n"), dispatch):
+                break
+
+    async def handle_line(self, line: str, dispatch: Dispatch) -> bool:
+        """Handle one input line; False when the user asked to quit."""
+        text = line.strip()
+        if not text:
+            return True
+        if text.startswith(":"):
+            verb, _, rest = text[1:].partition(" ")
+            return await self._verb(verb.lower(), rest.strip(), dispatch)
+        await self._say(self.group, text, None, dispatch)
+        return True
+
+    async def _say(self, chat: ChatRef, text: str, reply_to: ConsoleMessage | None, dispatch: Dispatch) -> None:
+        message = self._new_message(chat, self.member)
+        now = self._clock.now()
+        target_ref = reply_to.ref if reply_to else None
+        if text.startswith("/"):
+            name, _, args = text[1:].partition(" ")
+            name = name.split("@", 1)[0]
+            self._print(f"{message.label} {self.member.display_name}: {text}")
+            private = chat != self.group
+            await dispatch(
+                CommandInvoked(
+                    ref=message.ref,
+                    actor=self.member,
+                    name=name.lower(),
+                    args=args.strip(),
+                    at=now,
+                    actor_is_admin=self.is_admin and not private,
+                    private=private,
+                    chat_title="Console study group",
+                    reply_to=target_ref,
+                    target=reply_to.author if reply_to and not reply_to.author.is_bot else None,
+                )
+            )
+            return
+        arrow = f" ↪ {reply_to.label}" if reply_to else ""
+        self._print(f"{message.label} {self.member.display_name}{arrow}: {text}")
+        await dispatch(MessagePosted(message.ref, self.member, text, now, target_ref))
+
+    def _find(self, label: str) -> ConsoleMessage | None:
+        message = self._messages.get(label.lower())
+        if message is None:
+            self._print(f"! no message {label!r} — use the label shown before a message, like m3")
+        return message
+
+    async def _verb(self, verb: str, rest: str, dispatch: Dispatch) -> bool:
+        now = self._clock.now()
+        label, _, tail = rest.partition(" ")
+        tail = tail.strip()
+        if verb in ("quit", "exit", "q"):
+            return False
+        if verb == "help":
+            self._print(HELP)
+        elif verb == "whoami":
+            role = "admin" if self.is_admin else "learner"
+            self._print(f"you are {self.member.display_name} ({role})")
+        elif verb == "as":
+            if not label:
+                self._print("! usage: :as NAME [admin]")
+            else:
+                self.member = self._member(label)
+                self.is_admin = tail.lower() == "admin"
+                self._print(f"you are now {label} ({'admin' if self.is_admin else 'learner'})")
+        elif verb == "dm":
+            if not rest:
+                self._print("! usage: :dm TEXT")
+            else:
+                await self._say(self.private_chat(self.member.user_id), rest, None, dispatch)
+        elif verb == "digest":
+            if not rest:
+                self._print("! usage: :digest COURSE")
+            else:
+                await dispatch(DigestDue(rest, now))
+        elif verb in ("reply", "react", "unreact", "edit", "delete", "clear"):
+            await self._message_verb(verb, label, tail, dispatch)
+        else:
+            self._print(f"! unknown verb :{verb} — type :help")
+        return True
+
+    async def _message_verb(self, verb: str, label: str, tail: str, dispatch: Dispatch) -> None:
+        now = self._clock.now()
+        needs_text = verb in ("reply", "react", "unreact", "edit")
+        if not label or (needs_text and not tail):
+            self._print(f"! usage: :{verb} mN{' TEXT' if needs_text else ''}")
+            return
+        message = self._find(label)
+        if message is None:
+            return
+        if verb == "reply":
+            await self._say(message.ref.chat, tail, message, dispatch)
+        elif verb == "react":
+            await dispatch(ReactionAdded(message.ref, self.member, tail, now))
+            self._print(f"{self.member.display_name} reacted {tail} to {message.label}")
+        elif verb == "unreact":
+            await dispatch(ReactionRemoved(message.ref, self.member, tail, now))
+            self._print(f"{self.member.display_name} took back {tail} from {message.label}")
+        elif verb == "clear":
+            await dispatch(ReactionsCleared(message.ref, now))
+            self._print(f"reactions on {message.label} cleared")
+        elif message.author != self.member:
+            self._print(f"! {message.label} is not yours to {verb}")
+        elif verb == "edit":
+            await dispatch(MessageEdited(message.ref, tail, now))
+            self._print(f"{message.label} edited")
+        else:
+            await dispatch(MessageDeleted(message.ref, now))
+            self._print(f"{message.label} deleted")

@@ -1,0 +1,89 @@
+"""Crontab expressions as crontab means them, on top of APScheduler 3's CronTrigger.
+
+APScheduler numbers weekdays from Monday = 0, crontab from Sunday = 0 (and 7 is Sunday again), so
+``0 9 * * 1`` passed straight to ``CronTrigger.from_crontab`` would fire on Tuesdays. We translate the
+weekday field into day names, which both agree on.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from apscheduler.triggers.cron import CronTrigger
+
+# crontab weekday numbers → APScheduler names
+_DAY_NAMES = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
+_NAME_TO_NUMBER = {name: number for number, name in enumerate(_DAY_NAMES)}
+
+
+def _day_number(token: str) -> int:
+    token = token.strip().lower()
+    if token in _NAME_TO_NUMBER:
+        return _NAME_TO_NUMBER[token]
+    if token.isdigit() and 0 <= int(token) <= 7:
+        return int(token) % 7
+    raise ValueError(f"weekday {token!r} is not 0-7 or sun-sat")
+
+
+def crontab_weekdays(field: str) -> str:
+    """Translate a crontab day-of-week field into APScheduler's names: ``1-5`` → ``mon,tue,wed,thu,fri``."""
+    if field in ("*", "?"):
+        return "*"
+    days: set[int] = set()
+    for part in field.split(","):
+        span, _, step_text = part.partition("/")
+        step = 1
+        if step_text:
+            if not step_text.isdigit() or int(step_text) == 0:
+                raise ValueError(f"bad step {step_text!r} in weekday field")
+            step = int(step_text)
+        if span == "*":
+            first, last = 0, 6
+        elif "-" in span:
+            low, _, high = span.partition("-")
+            first, last = _day_number(low), _day_number(high)
+            if high.strip() == "7":
+                last = 7
+            if first > last:
+                raise ValueError(f"weekday range {span!r} runs backwards")
+        else:
+            first = _day_number(span)
+            last = first if not step_text else 6
+        days.update(day % 7 for day in range(first, last + 1, step))
+    return ",".join(_DAY_NAMES[day] for day in sorted(days))
+
+
+def trigger_for(cron: str, timezone: str) -> CronTrigger:
+    """The APScheduler trigger for a 5-field crontab expression in an IANA timezone."""
+    try:
+        zone = ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown timezone {timezone!r}") from None
+    fields = cron.split()
+    if len(fields) != 5:
+        raise ValueError(f"a cron expression has 5 fields (minute hour day month weekday), got {len(fields)}")
+    minute, hour, day, month, weekday = fields
+    day_of_week = crontab_weekdays(weekday)
+    if day not in ("*", "?") and weekday not in ("*", "?"):
+        raise ValueError("restrict either the day of month or the weekday, not both (crontab ORs them)")
+    return CronTrigger(minute=minute, hour=hour, day=day, month=month, day_of_week=day_of_week, timezone=zone)
+
+
+class CrontabRules:
+    """Implements :class:`handlers.ports.CronRules`."""
+
+    def next_runs(self, cron: str, timezone: str, after: datetime, count: int) -> list[datetime]:
+        trigger = trigger_for(cron, timezone)
+        runs: list[datetime] = []
+        previous: datetime | None = None
+        now = after
+        while len(runs) < count:
+            run = trigger.get_next_fire_time(previous, now)
+            if run is None:
+                break
+            runs.append(run)
+            previous, now = run, run + timedelta(seconds=1)
+        if not runs:
+            raise ValueError("this expression never fires")
+        return runs

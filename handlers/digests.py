@@ -1,0 +1,197 @@
+"""Digests: the most-liked questions of a period, for the course's instructors.
+
+A period runs from the end of the last recorded one to the time the digest is due. It is recorded before it is
+sent and marked sent after, so a crash in between is finished by :func:`resume_unsent_digests` and a period
+is never sent twice (the store refuses a second record for the same period).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from handlers.actions import DirectMessage
+from handlers.content import Content, ContentBuilder
+from handlers.domain import Course, Digest, DigestItem, PeriodSummary
+from handlers.errors import DeliveryError, NotPermitted, UsageError
+from handlers.events import DigestDue
+from handlers.questions import excerpt
+from handlers.routing import CommandContext, Router
+from handlers.services import Services
+
+logger = logging.getLogger(__name__)
+router = Router("digests")
+
+EXCERPT_LENGTH = 140
+
+
+async def build_digest_items(
+    services: Services, course: Course, start: datetime | None, end: datetime
+) -> tuple[list[DigestItem], PeriodSummary]:
+    store = services.store
+    ranked = await store.period_questions(course.slug, start, end, course.digest_size)
+    items = [
+        DigestItem(
+            question_id=r.question.id,
+            lesson_title=r.lesson_title,
+            likes=r.question.total_likes,
+            author=r.question.author.display_name,
+            excerpt=excerpt(r.question.text, EXCERPT_LENGTH),
+            link=services.outbox.link_to(r.question.ref) if r.question.ref else None,
+            answered=r.question.answered,
+        )
+        for r in ranked
+    ]
+    return items, await store.period_summary(course.slug, start, end)
+
+
+def render_digest(
+    services: Services,
+    language: str,
+    course: Course,
+    start: datetime | None,
+    end: datetime,
+    items: list[DigestItem] | tuple[DigestItem, ...],
+    summary: PeriodSummary,
+) -> Content:
+    t = services.i18n
+    out = ContentBuilder()
+    out.bold(t(language, "digest.heading", course=course.title)).line()
+    period_start = start.strftime("%Y-%m-%d") if start else t(language, "digest.beginning")
+    out.text(t(language, "digest.period", start=period_start, end=end.strftime("%Y-%m-%d"))).line()
+    out.text(
+        t(
+            language,
+            "digest.summary",
+            questions=summary.questions,
+            comments=summary.comments,
+            likes=summary.likes,
+        )
+    ).line()
+    if summary.most_active_lesson:
+        out.text(t(language, "digest.most_active", lesson=summary.most_active_lesson)).line()
+    if not items:
+        out.line().text(t(language, "digest.empty"))
+        return out.build()
+    current_lesson = None
+    for item in items_grouped_by_lesson(items):
+        if item.lesson_title != current_lesson:
+            current_lesson = item.lesson_title
+            out.line().bold(f"📖 {item.lesson_title}").line()
+        out.text(t(language, "digest.item", id=item.question_id, likes=item.likes)).text(" ")
+        out.text(item.excerpt).text(" — ").italic(item.author)
+        if item.answered:
+            out.text(" ").text(t(language, "digest.answered_mark"))
+        if item.link:
+            out.text(" ").link(t(language, "digest.open"), item.link)
+        out.line()
+    out.line().italic(t(language, "digest.how_to_answer"))
+    return out.build()
+
+
+def items_grouped_by_lesson(items: list[DigestItem] | tuple[DigestItem, ...]) -> list[DigestItem]:
+    """Group by lesson, lessons ordered by their best question, keeping the like order inside each lesson."""
+    order: dict[str, int] = {}
+    for index, item in enumerate(items):
+        order.setdefault(item.lesson_title, index)
+    return sorted(items, key=lambda item: order[item.lesson_title])
+
+
+async def send_digest(services: Services, digest: Digest) -> bool:
+    """Deliver a recorded digest to every instructor of its course; mark it sent if anyone received it."""
+    store = services.store
+    course = await store.get_course(digest.course_slug)
+    if course is None:
+        return False
+    content = render_digest(
+        services,
+        course.language,
+        course,
+        digest.period_start,
+        digest.period_end,
+        digest.items,
+        digest.summary,
+    )
+    delivered = 0
+    for instructor in await store.instructors(course.slug):
+        try:
+            await services.outbox.send(DirectMessage(instructor.platform, instructor.user_id, content))
+            delivered += 1
+        except DeliveryError:
+            logger.warning(
+                "digest %s could not reach instructor %s on %s",
+                digest.id,
+                instructor.user_id,
+                instructor.platform,
+            )
+    if delivered:
+        await store.mark_digest_sent(digest.id, services.clock.now())
+        return True
+    logger.warning("digest %s of %s reached no instructor; it stays unsent", digest.id, course.slug)
+    return False
+
+
+async def run_digest(services: Services, course_slug: str, period_end: datetime) -> Digest | None:
+    """Record the period ending at ``period_end`` (once) and send it; None when there is nothing to do."""
+    store = services.store
+    course = await store.get_course(course_slug)
+    if course is None:
+        logger.warning("digest due for unknown course %s", course_slug)
+        return None
+    start = await store.last_digest_end(course_slug)
+    if start is not None and start >= period_end:
+        return None  # this period (or a later one) was recorded already
+    if not await store.instructors(course_slug):
+        logger.warning("course %s has no instructor; its digest waits for one", course_slug)
+        return None
+    items, summary = await build_digest_items(services, course, start, period_end)
+    digest, _ = await store.record_digest(
+        course_slug, start or period_end, period_end, items, summary, services.clock.now()
+    )
+    if digest.sent_at is None:
+        await send_digest(services, digest)
+    return digest
+
+
+async def resume_unsent_digests(services: Services) -> int:
+    sent = 0
+    for digest in await services.store.unsent_digests():
+        sent += await send_digest(services, digest)
+    return sent
+
+
+@router.on(DigestDue)
+async def on_digest_due(services: Services, event: DigestDue) -> None:
+    await run_digest(services, event.course_slug, event.period_end)
+
+
+@router.command("digest", help_key="help.digest")
+async def cmd_digest(ctx: CommandContext) -> None:
+    """A preview of the next digest, for instructors and admins; it is not recorded or sent."""
+    store = ctx.services.store
+    actor = ctx.event.actor
+    their_courses = await store.instructor_courses(actor.platform, actor.user_id)
+    requested = ctx.event.args.strip()
+    if requested:
+        slug = requested
+    elif ctx.group is not None and ctx.group.course_slug is not None:
+        slug = ctx.group.course_slug
+    elif len(their_courses) == 1:
+        slug = their_courses[0]
+    else:
+        raise UsageError("digest.which_course")
+    course = await store.get_course(slug)
+    if course is None:
+        raise UsageError("error.unknown_course", course=slug, known=await known_courses(ctx))
+    following_here = ctx.group is not None and ctx.group.course_slug == slug
+    if slug not in their_courses and not (ctx.event.actor_is_admin and following_here):
+        raise NotPermitted("digest.not_allowed")
+    start = await store.last_digest_end(slug)
+    end = ctx.services.clock.now()
+    items, summary = await build_digest_items(ctx.services, course, start, end)
+    await ctx.reply(render_digest(ctx.services, ctx.language, course, start, end, items, summary))
+
+
+async def known_courses(ctx: CommandContext) -> str:
+    slugs = [course.slug for course in await ctx.services.store.list_courses()]
+    return ", ".join(slugs) if slugs else "—"

@@ -1,0 +1,245 @@
+"""Domain types shared by every layer.
+
+They are frozen, slotted dataclasses so that an event or a row read from storage can be passed between tasks
+without anyone mutating it behind another handler's back. Platform ids are always strings: Telegram uses
+64-bit integers, Discord snowflakes, the console small counters; a string holds all of them without loss.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+DEFAULT_LIKE_EMOJIS: tuple[str, ...] = ("👍",)
+DEFAULT_DIGEST_CRON = "0 9 * * 1"  # crontab: Mondays at 09:00 in the course's timezone
+DEFAULT_TIMEZONE = "UTC"
+DEFAULT_DIGEST_SIZE = 10
+
+
+class Platform(StrEnum):
+    CONSOLE = "console"
+    TELEGRAM = "telegram"
+    DISCORD = "discord"
+
+
+class Language(StrEnum):
+    ZH = "zh"
+    EN = "en"
+
+
+class PostKind(StrEnum):
+    """What a member's top-level message about a lesson turned out to be."""
+
+    QUESTION = "question"
+    COMMENT = "comment"
+
+
+class PostState(StrEnum):
+    """Lesson broadcast bookkeeping: the intent is recorded before sending, the message after."""
+
+    PENDING = "pending"
+    SENT = "sent"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True, slots=True)
+class ChatRef:
+    """A place where messages are posted: a group, a channel, a forum topic or a private chat."""
+
+    platform: str
+    chat_id: str
+    thread_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MessageRef:
+    """A typed pointer to one platform message (rather than an untyped ``extras`` dict)."""
+
+    platform: str
+    chat_id: str
+    message_id: str
+    thread_id: str | None = None
+
+    @property
+    def chat(self) -> ChatRef:
+        return ChatRef(self.platform, self.chat_id, self.thread_id)
+
+
+@dataclass(frozen=True, slots=True)
+class Member:
+    platform: str
+    user_id: str
+    display_name: str
+    is_bot: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Course:
+    slug: str
+    title: str
+    timezone: str = DEFAULT_TIMEZONE
+    language: str = Language.ZH.value
+    digest_cron: str = DEFAULT_DIGEST_CRON
+    digest_size: int = DEFAULT_DIGEST_SIZE
+
+
+@dataclass(frozen=True, slots=True)
+class LessonDraft:
+    """A lesson as a source gives it, before storage gives it an id."""
+
+    course_slug: str
+    slug: str
+    title: str
+    intro: str = ""
+    link: str = ""
+    number: int | None = None
+    release_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Lesson:
+    id: int
+    course_slug: str
+    slug: str
+    title: str
+    intro: str
+    link: str
+    number: int | None
+    release_at: datetime | None
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Group:
+    """A study group: one chat (or one forum topic) following at most one course."""
+
+    id: int
+    chat: ChatRef
+    title: str
+    course_slug: str | None
+    language: str
+    like_emojis: tuple[str, ...] = DEFAULT_LIKE_EMOJIS
+    active: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Instructor:
+    course_slug: str
+    platform: str
+    user_id: str
+    display_name: str
+
+
+@dataclass(frozen=True, slots=True)
+class LessonPost:
+    lesson_id: int
+    group_id: int
+    state: PostState
+    ref: MessageRef | None
+
+
+@dataclass(frozen=True, slots=True)
+class NewPost:
+    """A member's message about a lesson, as the handler classified it."""
+
+    lesson_id: int
+    group_id: int
+    author: Member
+    ref: MessageRef
+    text: str
+    kind: PostKind
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Question:
+    """A question or comment; ``likes`` counts members, ``base_likes`` imported counts without members."""
+
+    id: int
+    lesson_id: int
+    group_id: int | None
+    author: Member
+    ref: MessageRef | None
+    text: str
+    kind: PostKind
+    created_at: datetime
+    edited_at: datetime | None
+    deleted: bool
+    answered: bool
+    answer_text: str | None
+    likes: int
+    base_likes: int
+    replies: int
+
+    @property
+    def total_likes(self) -> int:
+        return self.likes + self.base_likes
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    question_id: int
+    author: Member
+    ref: MessageRef | None
+    text: str
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class RankedQuestion:
+    """A question with the lesson it belongs to, as /top and digests list it."""
+
+    question: Question
+    lesson_title: str
+    lesson_number: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class PeriodSummary:
+    questions: int
+    comments: int
+    likes: int
+    most_active_lesson: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class DigestItem:
+    question_id: int
+    lesson_title: str
+    likes: int
+    author: str
+    excerpt: str
+    link: str | None
+    answered: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Digest:
+    id: int
+    course_slug: str
+    period_start: datetime
+    period_end: datetime
+    items: tuple[DigestItem, ...]
+    summary: PeriodSummary
+    sent_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Stats:
+    lessons: int
+    questions: int
+    comments: int
+    replies: int
+    likes: int
+    answered: int
+    members: int
+
+
+@dataclass(frozen=True, slots=True)
+class ExportRow:
+    """One question or comment with its discussion, for ``studybot export``."""
+
+    question: Question
+    lesson_title: str
+    replies: tuple[Reply, ...] = field(default=())

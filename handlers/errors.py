@@ -1,0 +1,38 @@
+"""Domain errors. Each carries an i18n key so the router can answer in the group's language."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class StudybotError(Exception):
+    """An error a user caused and can fix; ``key`` names the translated explanation."""
+
+    def __init__(self, key: str, **params: Any) -> None:
+        super().__init__(key)
+        self.key = key
+        self.params = params
+
+
+class UsageError(StudybotError):
+    """Bad or missing arguments."""
+
+
+class NotPermitted(StudybotError):
+    """The actor may not do this here."""
+
+
+class DeliveryError(Exception):
+    """A backend could not deliver an action. Subclasses tell the core what to do about it."""
+
+
+class ChatUnavailable(DeliveryError):
+    """The bot was removed from the chat or may no longer post there: the group is marked inactive."""
+
+
+class RecipientUnreachable(DeliveryError):
+    """A private message could not be delivered (the user never opened a chat with the bot, or closed DMs)."""
+
+
+class TransientDeliveryError(DeliveryError):
+    """Network trouble or flood control that outlasted the backend's retries; the work stays pending."""

@@ -1,0 +1,110 @@
+"""Inbound core events: what a backend tells the core, in the core's own words."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from handlers.domain import ChatRef, Member, MessageRef
+
+
+@dataclass(frozen=True, slots=True)
+class MessagePosted:
+    """A member wrote something. ``reply_to`` is the message it answers, if the platform says so."""
+
+    ref: MessageRef
+    author: Member
+    text: str
+    at: datetime
+    reply_to: MessageRef | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MessageEdited:
+    ref: MessageRef
+    text: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class MessageDeleted:
+    ref: MessageRef
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ReactionAdded:
+    ref: MessageRef
+    member: Member
+    emoji: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ReactionRemoved:
+    ref: MessageRef
+    member: Member
+    emoji: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ReactionsCleared:
+    """All reactions (``emoji`` None) or all reactions of one emoji were removed from a message."""
+
+    ref: MessageRef
+    at: datetime
+    emoji: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CommandInvoked:
+    """``/name args`` in a chat. The backend knows the platform's admin rules and says whether they hold.
+
+    ``private`` is true in a one-to-one chat with the bot (where the instructor answers).
+    """
+
+    ref: MessageRef
+    actor: Member
+    name: str
+    args: str
+    at: datetime
+    actor_is_admin: bool = False
+    private: bool = False
+    chat_title: str = ""
+    reply_to: MessageRef | None = None
+    # The member the command is about (the author of the replied-to message, a mention), when there is one.
+    target: Member | None = None
+
+    @property
+    def chat(self) -> ChatRef:
+        return self.ref.chat
+
+
+@dataclass(frozen=True, slots=True)
+class LessonPublished:
+    """A lesson became available (imported, released by the schedule, or asked for with /lesson)."""
+
+    lesson_id: int
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class DigestDue:
+    """A course's digest period ended: the scheduler decides when, the core decides what."""
+
+    course_slug: str
+    period_end: datetime
+
+
+Event = (
+    MessagePosted
+    | MessageEdited
+    | MessageDeleted
+    | ReactionAdded
+    | ReactionRemoved
+    | ReactionsCleared
+    | CommandInvoked
+    | LessonPublished
+    | DigestDue
+)

@@ -1,0 +1,121 @@
+"""Lesson publication: each lesson's intro reaches every following group exactly once.
+
+The intent is recorded (PENDING) before sending and the message after (SENT), so a crash in the middle of a
+broadcast leaves exactly the unfinished groups pending; :func:`resume_pending_posts` finishes them at start-up.
+The one window left is a crash between the platform accepting the message and our commit: no chat platform
+offers an idempotency key for that, so such a post would be sent again on restart.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from handlers.actions import PostLesson
+from handlers.content import Content, ContentBuilder
+from handlers.domain import Group, Lesson, PostState
+from handlers.errors import ChatUnavailable, DeliveryError, UsageError
+from handlers.events import LessonPublished
+from handlers.routing import CommandContext, Router
+from handlers.services import Services
+
+logger = logging.getLogger(__name__)
+router = Router("lessons")
+
+
+def lesson_content(services: Services, language: str, lesson: Lesson) -> Content:
+    t = services.i18n
+    out = ContentBuilder()
+    heading = t(language, "lesson.heading", number=lesson.number) if lesson.number is not None else ""
+    out.bold(f"{heading}{lesson.title}").line(2)
+    if lesson.intro:
+        out.text(lesson.intro).line(2)
+    if lesson.link:
+        out.link(t(language, "lesson.read_more"), lesson.link).line(2)
+    out.italic(t(language, "lesson.how_to_ask"))
+    return out.build()
+
+
+async def post_lesson_to_group(services: Services, lesson: Lesson, group: Group) -> bool:
+    """Post ``lesson`` in ``group`` unless it was posted there already; True if it was posted now."""
+    store, now = services.store, services.clock.now()
+    claim = await store.claim_lesson_post(lesson.id, group.id, now)
+    if claim.state is PostState.SENT:
+        return False
+    content = lesson_content(services, group.language, lesson)
+    try:
+        ref = await services.outbox.send(PostLesson(group.chat, lesson, content))
+    except ChatUnavailable:
+        logger.warning("group %s is no longer reachable; marking it inactive", group.id)
+        await store.set_group_active(group.id, False)
+        await store.mark_lesson_post_failed(lesson.id, group.id)
+        return False
+    if ref is None:
+        raise DeliveryError(f"backend returned no message for lesson {lesson.id} in group {group.id}")
+    await store.mark_lesson_posted(lesson.id, group.id, ref, services.clock.now())
+    return True
+
+
+async def publish_lesson(services: Services, lesson_id: int) -> int:
+    """Broadcast a lesson to every active group following its course; returns how many posts were made.
+
+    One group's failure never stops the others: the failed one stays pending for the next attempt.
+    """
+    lesson = await services.store.get_lesson(lesson_id)
+    if lesson is None:
+        logger.warning("lesson %s was published but does not exist", lesson_id)
+        return 0
+    posted = 0
+    for group in await services.store.groups_following(lesson.course_slug):
+        try:
+            posted += await post_lesson_to_group(services, lesson, group)
+        except DeliveryError:
+            logger.exception("lesson %s could not be posted to group %s; left pending", lesson.id, group.id)
+    return posted
+
+
+async def resume_pending_posts(services: Services) -> int:
+    """Finish broadcasts a crash interrupted. Posts already SENT are never sent again."""
+    done = 0
+    for pending in await services.store.pending_lesson_posts():
+        lesson = await services.store.get_lesson(pending.lesson_id)
+        group = await services.store.get_group_by_id(pending.group_id)
+        if lesson is None or group is None or not group.active:
+            continue
+        try:
+            done += await post_lesson_to_group(services, lesson, group)
+        except DeliveryError:
+            logger.exception("pending lesson %s for group %s still fails", lesson.id, group.id)
+    return done
+
+
+@router.on(LessonPublished)
+async def on_lesson_published(services: Services, event: LessonPublished) -> None:
+    await publish_lesson(services, event.lesson_id)
+
+
+@router.command("lesson", help_key="help.lesson", admin_only=True)
+async def cmd_lesson(ctx: CommandContext) -> None:
+    group = ctx.require_group()
+    store = ctx.services.store
+    key = ctx.event.args.strip()
+    course = ctx.course_slug()
+    lesson = await store.find_lesson(course, key) if key else await store.latest_lesson(course)
+    if lesson is None:
+        if key:
+            raise UsageError("lesson.unknown", lesson=key, course=course)
+        raise UsageError("lesson.none_yet", course=course)
+    if not await post_lesson_to_group(ctx.services, lesson, group):
+        await ctx.reply(ctx.t("lesson.already_posted", title=lesson.title), ephemeral=True)
+
+
+async def publish_due_lessons(services: Services) -> int:
+    """Publish every lesson whose time has come and that was never published.
+
+    A lesson is marked published only after its broadcast, so a crash in between publishes it again, and
+    the per-group claims make that second broadcast skip the groups already served.
+    """
+    posted = 0
+    for lesson in await services.store.due_lessons(services.clock.now()):
+        posted += await publish_lesson(services, lesson.id)
+        await services.store.mark_lesson_published(lesson.id, services.clock.now())
+    return posted

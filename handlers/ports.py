@@ -1,0 +1,186 @@
+"""The ports the core needs. Implementations live outside: storage/ for Store, bot/ for the rest."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Protocol
+
+from handlers.actions import Action
+from handlers.domain import (
+    ChatRef,
+    Course,
+    Digest,
+    DigestItem,
+    ExportRow,
+    Group,
+    Instructor,
+    Lesson,
+    LessonDraft,
+    LessonPost,
+    Member,
+    MessageRef,
+    NewPost,
+    PeriodSummary,
+    Question,
+    RankedQuestion,
+    Stats,
+)
+
+
+class Clock(Protocol):
+    def now(self) -> datetime:
+        """The current time, timezone-aware (UTC)."""
+        ...
+
+
+class Outbox(Protocol):
+    async def send(self, action: Action) -> MessageRef | None:
+        """Deliver ``action``; return the posted message, or None where the platform gives none.
+
+        Raises :class:`handlers.errors.DeliveryError` subclasses when delivery fails for good.
+        """
+        ...
+
+    def link_to(self, ref: MessageRef) -> str | None:
+        """A link that opens the message for a person, where the platform has such links."""
+        ...
+
+
+class CronRules(Protocol):
+    """Understands crontab expressions. The core must not import APScheduler, so bot/ provides this."""
+
+    def next_runs(self, cron: str, timezone: str, after: datetime, count: int) -> list[datetime]:
+        """The next ``count`` run times after ``after``; raises ValueError for a bad expression."""
+        ...
+
+
+class Store(Protocol):
+    """Everything the core keeps. Every write is committed before its coroutine returns."""
+
+    # courses ---------------------------------------------------------------------------------------------
+    async def upsert_course(self, course: Course) -> Course: ...
+    async def get_course(self, slug: str) -> Course | None: ...
+    async def list_courses(self) -> list[Course]: ...
+    async def set_course_schedule(self, slug: str, cron: str, timezone: str) -> None: ...
+
+    # lessons ---------------------------------------------------------------------------------------------
+    async def upsert_lesson(self, draft: LessonDraft, now: datetime) -> tuple[Lesson, bool]:
+        """Insert or update by (course, slug); the bool says whether it was new."""
+        ...
+
+    async def get_lesson(self, lesson_id: int) -> Lesson | None: ...
+    async def find_lesson(self, course_slug: str, key: str) -> Lesson | None:
+        """By number (``"3"``) or slug (``"intro"``)."""
+        ...
+
+    async def latest_lesson(self, course_slug: str) -> Lesson | None: ...
+    async def due_lessons(self, now: datetime) -> list[Lesson]:
+        """Lessons not yet published whose release time (if any) has come, oldest release first."""
+        ...
+
+    async def mark_lesson_published(self, lesson_id: int, at: datetime) -> None: ...
+    async def list_lessons(self, course_slug: str) -> list[Lesson]: ...
+
+    # groups ----------------------------------------------------------------------------------------------
+    async def get_group(self, chat: ChatRef) -> Group | None: ...
+    async def get_group_by_id(self, group_id: int) -> Group | None: ...
+    async def setup_group(self, chat: ChatRef, title: str, course_slug: str, language: str) -> Group:
+        """Create the group or point it at ``course_slug``; it becomes active."""
+        ...
+
+    async def unfollow_group(self, group_id: int) -> None: ...
+    async def set_group_language(self, group_id: int, language: str) -> None: ...
+    async def set_like_emojis(self, group_id: int, emojis: Sequence[str]) -> None: ...
+    async def set_group_active(self, group_id: int, active: bool) -> None: ...
+    async def groups_following(self, course_slug: str) -> list[Group]:
+        """Active groups following the course."""
+        ...
+
+    # lesson posts ----------------------------------------------------------------------------------------
+    async def claim_lesson_post(self, lesson_id: int, group_id: int, now: datetime) -> LessonPost:
+        """Record the intent to post (state PENDING) unless one exists; return the row as it now is."""
+        ...
+
+    async def mark_lesson_posted(self, lesson_id: int, group_id: int, ref: MessageRef, now: datetime) -> None: ...
+    async def mark_lesson_post_failed(self, lesson_id: int, group_id: int) -> None: ...
+    async def pending_lesson_posts(self) -> list[LessonPost]: ...
+    async def lesson_post_at(self, ref: MessageRef) -> LessonPost | None:
+        """The lesson post that is ``ref`` (its message id) — replies to it are questions."""
+        ...
+
+    async def lesson_post_in_thread(self, chat: ChatRef) -> LessonPost | None:
+        """The lesson post whose own thread/topic is ``chat.thread_id`` in ``chat``."""
+        ...
+
+    # members' posts --------------------------------------------------------------------------------------
+    async def add_post(self, post: NewPost) -> Question:
+        """Store a question or comment; a redelivered message (same ref) returns the stored one."""
+        ...
+
+    async def add_reply(self, question_id: int, author: Member, ref: MessageRef, text: str, at: datetime) -> bool:
+        """Keep a discussion reply; False if this ref was already kept."""
+        ...
+
+    async def question_by_ref(self, ref: MessageRef) -> Question | None: ...
+    async def get_question(self, question_id: int) -> Question | None: ...
+    async def edit_post(self, ref: MessageRef, text: str, at: datetime) -> bool: ...
+    async def delete_post(self, ref: MessageRef, at: datetime) -> bool: ...
+    async def mark_answered(self, question_id: int, answer: str, at: datetime) -> None: ...
+
+    # likes -----------------------------------------------------------------------------------------------
+    async def add_reaction(self, ref: MessageRef, member: Member, emoji: str, at: datetime) -> None:
+        """Count a like when ``emoji`` is one of the group's like emojis and ``member`` is not the author.
+
+        One like per member per question, however many like emojis; idempotent for redelivered events.
+        """
+        ...
+
+    async def remove_reaction(self, ref: MessageRef, member: Member, emoji: str) -> None: ...
+    async def clear_reactions(self, ref: MessageRef, emoji: str | None) -> None: ...
+    async def set_base_likes(self, question_id: int, likes: int) -> None: ...
+
+    # instructors -----------------------------------------------------------------------------------------
+    async def add_instructor(self, instructor: Instructor) -> bool:
+        """False if already an instructor."""
+        ...
+
+    async def instructors(self, course_slug: str) -> list[Instructor]: ...
+    async def instructor_courses(self, platform: str, user_id: str) -> list[str]: ...
+
+    # queries ---------------------------------------------------------------------------------------------
+    async def top_questions(
+        self, course_slug: str, limit: int, *, lesson_id: int | None = None, include_answered: bool = True
+    ) -> list[RankedQuestion]:
+        """Most liked first (members' + imported likes), earlier first on ties; deleted ones left out."""
+        ...
+
+    async def period_questions(
+        self, course_slug: str, start: datetime | None, end: datetime, limit: int
+    ) -> list[RankedQuestion]:
+        """The most liked questions asked in [start, end), same order as top_questions."""
+        ...
+
+    async def period_summary(self, course_slug: str, start: datetime | None, end: datetime) -> PeriodSummary: ...
+    async def stats(self, course_slug: str) -> Stats: ...
+    async def export_rows(self, course_slug: str) -> list[ExportRow]: ...
+
+    # digests ---------------------------------------------------------------------------------------------
+    async def last_digest_end(self, course_slug: str) -> datetime | None:
+        """End of the latest recorded period (sent or not)."""
+        ...
+
+    async def record_digest(
+        self,
+        course_slug: str,
+        start: datetime,
+        end: datetime,
+        items: Sequence[DigestItem],
+        summary: PeriodSummary,
+        now: datetime,
+    ) -> tuple[Digest, bool]:
+        """Record the period's digest unless that period already has one; the bool says it is new."""
+        ...
+
+    async def unsent_digests(self) -> list[Digest]: ...
+    async def mark_digest_sent(self, digest_id: int, now: datetime) -> None: ...

@@ -1,0 +1,168 @@
+"""Members' messages: questions, comments and the discussion under them.
+
+A message is about a lesson when it replies to the lesson post, or stands at the top level of the lesson's own
+thread/topic, or is ``/ask``. Such a message is a question or a comment by :func:`handlers.classify.classify`
+(``/ask`` is always a question). A reply to a question or comment is discussion: it counts towards the 💬
+number of what it answers and is never a new question. Everything else in the chat is none of our business.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from handlers.actions import Post
+from handlers.classify import classify
+from handlers.content import ContentBuilder
+from handlers.domain import Group, Lesson, MessageRef, NewPost, PostKind
+from handlers.errors import NotPermitted, UsageError
+from handlers.events import MessageDeleted, MessageEdited, MessagePosted
+from handlers.groups import find_group
+from handlers.routing import CommandContext, Router
+from handlers.services import Services
+
+logger = logging.getLogger(__name__)
+router = Router("questions")
+
+MAX_TOP = 25
+DEFAULT_TOP = 5
+
+
+async def lesson_for_message(services: Services, ref: MessageRef, reply_to: MessageRef | None) -> Lesson | None:
+    """The lesson a top-level message is about, if it is about one."""
+    store = services.store
+    post = await store.lesson_post_at(reply_to) if reply_to is not None else None
+    if post is None and ref.thread_id is not None:
+        post = await store.lesson_post_in_thread(ref.chat)
+    return await store.get_lesson(post.lesson_id) if post is not None else None
+
+
+@router.on(MessagePosted)
+async def on_message_posted(services: Services, event: MessagePosted) -> None:
+    if event.author.is_bot or not event.text.strip():
+        return
+    store = services.store
+    if event.reply_to is not None:
+        answered = await store.question_by_ref(event.reply_to)
+        if answered is not None:
+            await store.add_reply(answered.id, event.author, event.ref, event.text, event.at)
+            return
+    group = await find_group(store, event.ref.chat)
+    if group is None or not group.active or group.course_slug is None:
+        return
+    lesson = await lesson_for_message(services, event.ref, event.reply_to)
+    if lesson is None:
+        return
+    await store.add_post(
+        NewPost(lesson.id, group.id, event.author, event.ref, event.text, classify(event.text), event.at)
+    )
+
+
+@router.on(MessageEdited)
+async def on_message_edited(services: Services, event: MessageEdited) -> None:
+    await services.store.edit_post(event.ref, event.text, event.at)
+
+
+@router.on(MessageDeleted)
+async def on_message_deleted(services: Services, event: MessageDeleted) -> None:
+    await services.store.delete_post(event.ref, event.at)
+
+
+async def current_lesson(ctx: CommandContext, group: Group) -> Lesson:
+    """The lesson ``/ask`` is about: the thread's or replied-to lesson, else the course's latest."""
+    lesson = await lesson_for_message(ctx.services, ctx.event.ref, ctx.event.reply_to)
+    if lesson is None:
+        lesson = await ctx.services.store.latest_lesson(ctx.course_slug())
+    if lesson is None:
+        raise UsageError("lesson.none_yet", course=group.course_slug)
+    return lesson
+
+
+@router.command("ask", help_key="help.ask")
+async def cmd_ask(ctx: CommandContext) -> None:
+    group = ctx.require_group()
+    text = ctx.event.args.strip()
+    if not text:
+        raise UsageError("ask.usage")
+    lesson = await current_lesson(ctx, group)
+    question = await ctx.services.store.add_post(
+        NewPost(lesson.id, group.id, ctx.event.actor, ctx.event.ref, text, PostKind.QUESTION, ctx.event.at)
+    )
+    await ctx.reply(ctx.t("ask.recorded", id=question.id, lesson=lesson.title))
+
+
+def parse_count(raw: str, default: int, maximum: int) -> int:
+    raw = raw.strip()
+    if not raw:
+        return default
+    if not raw.isdigit() or not 1 <= int(raw) <= maximum:
+        raise UsageError("error.bad_count", value=raw, maximum=maximum)
+    return int(raw)
+
+
+@router.command("top", help_key="help.top")
+async def cmd_top(ctx: CommandContext) -> None:
+    course = ctx.course_slug()
+    limit = parse_count(ctx.event.args, DEFAULT_TOP, MAX_TOP)
+    ranked = await ctx.services.store.top_questions(course, limit)
+    if not ranked:
+        await ctx.reply(ctx.t("top.empty"))
+        return
+    out = ContentBuilder().bold(ctx.t("top.heading", count=len(ranked))).line()
+    for position, item in enumerate(ranked, start=1):
+        q = item.question
+        out.text(ctx.t("top.item", position=position, id=q.id, likes=q.total_likes, replies=q.replies))
+        out.text(" ").text(excerpt(q.text, 80))
+        out.text(" — ").italic(q.author.display_name)
+        if q.answered:
+            out.text(" ").text(ctx.t("digest.answered_mark"))
+        out.line()
+    await ctx.reply(out.build())
+
+
+@router.command("answer", help_key="help.answer")
+async def cmd_answer(ctx: CommandContext) -> None:
+    """The instructor's answer goes under the question, in the question's own group."""
+    raw_id, _, text = ctx.event.args.strip().partition(" ")
+    raw_id = raw_id.lstrip("#")
+    if not raw_id:
+        raise UsageError("answer.usage")
+    if not raw_id.isdigit():
+        raise UsageError("answer.bad_id", value=raw_id)
+    text = text.strip()
+    if not text:
+        raise UsageError("answer.usage")
+    store = ctx.services.store
+    question = await store.get_question(int(raw_id))
+    if question is None:
+        raise UsageError("answer.unknown_question", id=raw_id)
+    lesson = await store.get_lesson(question.lesson_id)
+    assert lesson is not None  # questions reference lessons by foreign key
+    actor = ctx.event.actor
+    if lesson.course_slug not in await store.instructor_courses(actor.platform, actor.user_id):
+        raise NotPermitted("answer.not_instructor", course=lesson.course_slug)
+    group = await store.get_group_by_id(question.group_id) if question.group_id is not None else None
+    if group is not None and question.ref is not None:
+        language = group.language
+        body = (
+            ContentBuilder()
+            .bold(ctx.services.i18n(language, "answer.heading", name=actor.display_name))
+            .line()
+            .text(text)
+            .build()
+        )
+        reply_to = None if question.deleted else question.ref
+        await ctx.services.outbox.send(Post(question.ref.chat, body, reply_to=reply_to))
+    await store.mark_answered(question.id, text, ctx.event.at)
+    await ctx.reply(ctx.t("answer.done", id=question.id))
+
+
+def excerpt(text: str, limit: int) -> str:
+    """One line of at most ``limit`` characters, cut at a space where the text has spaces."""
+    flat = " ".join(text.split())
+    if len(flat) <= limit:
+        return flat
+    cut = flat[: limit - 1]
+    space = cut.rfind(" ")
+    if space > limit // 2:
+        cut = cut[:space]
+    return cut.rstrip() + "…"

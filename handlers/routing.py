@@ -1,0 +1,157 @@
+"""A small router: feature modules register handlers by event type or command name; one error boundary.
+
+The boundary is the only place that turns exceptions into replies: a :class:`StudybotError` becomes a
+translated answer to the user; anything else is logged with the platform, chat and message and the user is
+told something went wrong, and the next event is handled as usual.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from handlers.actions import Reply
+from handlers.content import Content, plain
+from handlers.domain import Group
+from handlers.errors import DeliveryError, StudybotError, UsageError
+from handlers.events import CommandInvoked, Event
+from handlers.groups import find_group
+from handlers.services import Services
+
+logger = logging.getLogger(__name__)
+
+E = TypeVar("E")
+EventHandler = Callable[[Services, Any], Awaitable[None]]
+
+
+CommandHandler = Callable[["CommandContext"], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class CommandSpec:
+    name: str
+    handler: CommandHandler
+    help_key: str
+    admin_only: bool = False
+
+
+@dataclass(slots=True)
+class CommandContext:
+    """One command invocation with what most commands need already looked up."""
+
+    services: Services
+    event: CommandInvoked
+    group: Group | None
+    language: str
+    commands: Mapping[str, CommandSpec]
+
+    def t(self, key: str, /, **params: Any) -> str:
+        return self.services.i18n(self.language, key, **params)
+
+    def require_group(self) -> Group:
+        """The command's group, which must follow a course; otherwise tell the user to run /setup."""
+        if self.event.private:
+            raise UsageError("error.group_only")
+        if self.group is None or self.group.course_slug is None or not self.group.active:
+            raise UsageError("error.not_set_up")
+        return self.group
+
+    def course_slug(self) -> str:
+        slug = self.require_group().course_slug
+        assert slug is not None  # checked by require_group
+        return slug
+
+    async def reply(self, content: Content | str, *, ephemeral: bool = False) -> None:
+        body = plain(content) if isinstance(content, str) else content
+        await self.services.outbox.send(Reply(self.event.ref, body, ephemeral=ephemeral))
+
+
+class Router:
+    """Collects the handlers of one feature module."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.event_handlers: dict[type, list[EventHandler]] = {}
+        self.commands: dict[str, CommandSpec] = {}
+
+    def on(self, event_type: type[E]) -> Callable[[Callable[[Services, E], Awaitable[None]]], Any]:
+        def register(
+            fn: Callable[[Services, E], Awaitable[None]],
+        ) -> Callable[[Services, E], Awaitable[None]]:
+            self.event_handlers.setdefault(event_type, []).append(fn)
+            return fn
+
+        return register
+
+    def command(
+        self, name: str, *, help_key: str, admin_only: bool = False
+    ) -> Callable[[CommandHandler], CommandHandler]:
+        def register(fn: CommandHandler) -> CommandHandler:
+            if name in self.commands:
+                raise ValueError(f"command /{name} registered twice in {self.name}")
+            self.commands[name] = CommandSpec(name, fn, help_key, admin_only)
+            return fn
+
+        return register
+
+
+class Dispatcher:
+    """Routes core events to the handlers of every router, in the order the routers were given."""
+
+    def __init__(self, services: Services, routers: Iterable[Router]) -> None:
+        self.services = services
+        self._handlers: dict[type, list[EventHandler]] = {}
+        self.commands: dict[str, CommandSpec] = {}
+        for router in routers:
+            for event_type, handlers in router.event_handlers.items():
+                self._handlers.setdefault(event_type, []).extend(handlers)
+            for name, spec in router.commands.items():
+                if name in self.commands:
+                    raise ValueError(f"command /{name} registered by two routers")
+                self.commands[name] = spec
+
+    async def dispatch(self, event: Event) -> None:
+        if isinstance(event, CommandInvoked):
+            await self._dispatch_command(event)
+            return
+        for handler in self._handlers.get(type(event), ()):
+            try:
+                await handler(self.services, event)
+            except Exception:
+                logger.exception("handler %s failed on %s", handler.__name__, _describe(event))
+
+    async def _dispatch_command(self, event: CommandInvoked) -> None:
+        spec = self.commands.get(event.name.lower())
+        group = None if event.private else await find_group(self.services.store, event.chat)
+        language = self.services.i18n.normalise(group.language if group else None)
+        ctx = CommandContext(self.services, event, group, language, self.commands)
+        try:
+            if spec is None:
+                await ctx.reply(ctx.t("error.unknown_command", command=event.name), ephemeral=True)
+                return
+            if spec.admin_only and not event.actor_is_admin:
+                await ctx.reply(ctx.t("error.admins_only", command=spec.name), ephemeral=True)
+                return
+            await spec.handler(ctx)
+        except StudybotError as error:
+            await self._reply_safely(ctx, ctx.t(error.key, **error.params))
+        except DeliveryError:
+            logger.exception("could not deliver the answer to %s", _describe(event))
+        except Exception:
+            logger.exception("command /%s failed on %s", event.name, _describe(event))
+            await self._reply_safely(ctx, ctx.t("error.internal"))
+
+    async def _reply_safely(self, ctx: CommandContext, text: str) -> None:
+        try:
+            await ctx.reply(text, ephemeral=True)
+        except Exception:
+            logger.exception("could not deliver an error reply to %s", _describe(ctx.event))
+
+
+def _describe(event: Event) -> str:
+    ref = getattr(event, "ref", None)
+    if ref is None:
+        return type(event).__name__
+    return f"{type(event).__name__} platform={ref.platform} chat={ref.chat_id} message={ref.message_id}"

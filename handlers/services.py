@@ -1,0 +1,31 @@
+"""What every handler is given: the ports and the few settings the core needs, passed in, never global."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from handlers.i18n import Translator
+from handlers.ports import Clock, CronRules, Outbox, Store
+
+ScheduleListener = Callable[[str], Awaitable[None]]
+
+
+async def _no_listener(course_slug: str) -> None:
+    """Default for deployments without a scheduler (tests, one-shot CLI commands)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    store: Store
+    outbox: Outbox
+    clock: Clock
+    i18n: Translator
+    cron: CronRules
+    default_course: str | None = None
+    # Called after /schedule or /setup changed a course's schedule, so the scheduler rebuilds its jobs.
+    schedule_changed: ScheduleListener = field(default=_no_listener)
+
+    @property
+    def default_language(self) -> str:
+        return self.i18n.default_language
