@@ -81,7 +81,6 @@ async def run_console(settings: Settings, source: TextIO, out: TextIO, clock: Cl
     console = ConsoleBackend(out, clock, user=settings.console_user)
     async with open_app(settings, {console.platform: console}, clock) as app:
         await recover(app.services)
-        await publish_due_lessons(app.services)
         releases = asyncio.create_task(release_lessons_forever(app.services, LESSON_POLL_SECONDS))
         try:
             await console.run(app.dispatcher.dispatch, source)

@@ -38,6 +38,7 @@ Dispatch = Callable[[Event], Awaitable[None]]
 PLATFORM = Platform.CONSOLE.value
 GROUP_CHAT_ID = "study-group"
 BOT_NAME = "studybot"
+CONTINUATION = "    "
 
 HELP = """\
 Console verbs (anything else is a message to the group; /commands work as in a chat):
@@ -94,8 +95,10 @@ class ConsoleBackend:
         self._messages[label] = message
         return message
 
-    def _print(self, line: str) -> None:
-        self._out.write(line + "\n")
+    def _print(self, text: str) -> None:
+        """Write one message; its later lines are indented so each message reads as one block."""
+        first, *rest = text.split("\n") or [""]
+        self._out.write("".join([first, "\n", *(f"{CONTINUATION}{line}\n" for line in rest)]))
         self._out.flush()
 
     # Outbox -----------------------------------------------------------------------------------------------
@@ -176,7 +179,7 @@ class ConsoleBackend:
                     private=private,
                     chat_title="Console study group",
                     reply_to=target_ref,
-                    target=reply_to.author if reply_to and not reply_to.author.is_bot else None,
+                    target=reply_to.author if reply_to else None,
                 )
             )
             return

@@ -7,7 +7,7 @@ weekday field into day names, which both agree on.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from apscheduler.triggers.cron import CronTrigger
@@ -54,12 +54,8 @@ def crontab_weekdays(field: str) -> str:
     return ",".join(_DAY_NAMES[day] for day in sorted(days))
 
 
-def trigger_for(cron: str, timezone: str) -> CronTrigger:
-    """The APScheduler trigger for a 5-field crontab expression in an IANA timezone."""
-    try:
-        zone = ZoneInfo(timezone)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"unknown timezone {timezone!r}") from None
+def trigger_for(cron: str) -> CronTrigger:
+    """An APScheduler trigger for a 5-field crontab expression, over naive wall-clock time (see below)."""
     fields = cron.split()
     if len(fields) != 5:
         raise ValueError(f"a cron expression has 5 fields (minute hour day month weekday), got {len(fields)}")
@@ -67,23 +63,42 @@ def trigger_for(cron: str, timezone: str) -> CronTrigger:
     day_of_week = crontab_weekdays(weekday)
     if day not in ("*", "?") and weekday not in ("*", "?"):
         raise ValueError("restrict either the day of month or the weekday, not both (crontab ORs them)")
-    return CronTrigger(minute=minute, hour=hour, day=day, month=month, day_of_week=day_of_week, timezone=zone)
+    return CronTrigger(minute=minute, hour=hour, day=day, month=month, day_of_week=day_of_week, timezone=UTC)
+
+
+def zone_for(timezone: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown timezone {timezone!r}") from None
 
 
 class CrontabRules:
-    """Implements :class:`handlers.ports.CronRules`."""
+    """Implements :class:`handlers.ports.CronRules`.
+
+    Run times are found in the zone's wall-clock time, then placed in the zone. Done this way a daylight-saving
+    change neither repeats nor skips a run: a wall time that happens twice (autumn) is taken once, at its
+    first occurrence; one that does not exist (spring) runs an hour later, as cron does. APScheduler's own
+    zone-aware search returns the autumn time twice, which would send a digest twice.
+    """
 
     def next_runs(self, cron: str, timezone: str, after: datetime, count: int) -> list[datetime]:
-        trigger = trigger_for(cron, timezone)
+        zone = zone_for(timezone)
+        trigger = trigger_for(cron)
+        if after.tzinfo is None:
+            raise ValueError("after must be timezone-aware")
+        wall_after = after.astimezone(zone).replace(tzinfo=None)
         runs: list[datetime] = []
         previous: datetime | None = None
-        now = after
+        cursor = wall_after.replace(tzinfo=UTC) + timedelta(microseconds=1)
         while len(runs) < count:
-            run = trigger.get_next_fire_time(previous, now)
-            if run is None:
+            fire = trigger.get_next_fire_time(previous, cursor)
+            if fire is None:
                 break
-            runs.append(run)
-            previous, now = run, run + timedelta(seconds=1)
+            moment = fire.replace(tzinfo=None).replace(tzinfo=zone).astimezone(UTC)
+            if moment > after and (not runs or moment > runs[-1]):
+                runs.append(moment)
+            previous, cursor = fire, fire + timedelta(seconds=1)
         if not runs:
             raise ValueError("this expression never fires")
         return runs

@@ -111,7 +111,8 @@ def read_lesson_file(path: Path, course: str | None) -> LessonDraft:
         try:
             post = frontmatter.loads(raw)
         except yaml.YAMLError as error:
-            mark = getattr(error, "problem_mark", None)
+            # The context mark is where the broken construct starts, which is what a person needs to look at.
+            mark = getattr(error, "context_mark", None) or getattr(error, "problem_mark", None)
             line = mark.line + 1 if mark is not None else None
             raise LessonFileError(path, f"bad front matter: {getattr(error, 'problem', error)}", line) from None
         meta: dict[str, Any] = dict(post.metadata)

@@ -25,8 +25,10 @@ def build_dispatcher(services: Services) -> Dispatcher:
 
 
 async def recover(services: Services) -> tuple[int, int]:
-    """Finish what a crash interrupted: pending lesson posts, recorded but unsent digests."""
+    """At start-up, finish what a crash or downtime left: pending lesson posts, lessons that came due,
+    recorded but unsent digests. Returns (lesson posts made, digests sent)."""
     posts = await lessons.resume_pending_posts(services)
+    posts += await lessons.publish_due_lessons(services)
     sent = await digests.resume_unsent_digests(services)
     if posts or sent:
         logger.info("recovered %d lesson posts and %d digests", posts, sent)

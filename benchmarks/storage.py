@@ -1,0 +1,348 @@
+"""Storage benchmark: likes through the group-commit write path vs raw SQLite, and /top + digest queries at scale.
+
+Run: ``.venv/bin/python benchmarks/storage.py [--quick] [--likes N] [--cache-dir DIR]``. It prints numbers and
+asserts nothing.
+
+(a) likes/s through ``SqliteStore.add_reaction``: N calls issued concurrently in chunks of 1,000 (a busy bot:
+    many events in flight at once), all committed when the run ends;
+(b) likes/s of raw ``sqlite3`` ``executemany`` into the same schema in ONE transaction — the limit — both as
+    plain reaction rows with ids already known (b1) and as the very statements the store runs (b2);
+(c) the ratios (a)/(b);
+(d) the naive aiosqlite way, one commit per like, on a small N for context;
+(e) median times of ``top_questions`` and ``period_questions`` + ``period_summary`` through the store at
+    1,000,000 questions / 10,000,000 reactions (``--quick``: 100,000 / 1,000,000). That database is built
+    once with raw bulk inserts into the schema the migrations create (indexes and triggers dropped during the
+    load and recreated after, like counts set directly) and cached in the cache directory; its file name
+    carries a hash of the migrations, so a schema change rebuilds it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import logging
+import random
+import shutil
+import sqlite3
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+# Run as a script, this file's folder comes first on sys.path and this file is itself named "storage": put the
+# checkout in front so that `import storage` finds the package (and works without installing it).
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from handlers.domain import Member, MessageRef
+from storage import SqliteStore, upgrade_database
+from storage.codec import to_micros
+from storage.connection import connect
+from storage.schema import load_migrations
+from storage.sqlite_store import ADD_REACTION, UPSERT_MEMBER
+
+logger = logging.getLogger(__name__)
+
+PLATFORM, CHAT, COURSE, LIKE = "telegram", "-100", "ai", "👍"
+T0 = datetime(2024, 1, 1, tzinfo=UTC)
+CHUNK = 1000
+
+
+# -- a small database for the write benchmarks ------------------------------------------------------------
+def seed(path: Path, questions: int, authors: int = 100) -> None:
+    """Course, lesson, group (👍 likes), authors and ``questions`` questions, straight into the real schema."""
+    asyncio.run(upgrade_database(path))
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("BEGIN")
+    conn.execute("INSERT INTO courses VALUES (?, 'AI', 'UTC', 'en', '0 9 * * 1', 10)", (COURSE,))
+    conn.execute("INSERT INTO lessons (course_slug, slug, title, number, created_at) VALUES (?, 'l1', 'One', 1, 0)",
+                 (COURSE,))
+    conn.execute(
+        "INSERT INTO study_groups (platform, chat_id, title, course_slug, language) VALUES (?, ?, 'G', ?, 'en')",
+        (PLATFORM, CHAT, COURSE),
+    )
+    conn.execute("INSERT INTO group_like_emojis VALUES (1, ?, 0)", (LIKE,))
+    conn.executemany("INSERT INTO members (platform, user_id, display_name) VALUES (?, ?, ?)",
+                     ((PLATFORM, f"author{a}", f"Author {a}") for a in range(authors)))
+    conn.executemany(
+        "INSERT INTO questions (lesson_id, course_slug, group_id, author_id, kind, platform, chat_id, message_id,"
+        " text, created_at) VALUES (1, ?, 1, ?, 'question', ?, ?, ?, 'why?', ?)",
+        ((COURSE, q % authors + 1, PLATFORM, CHAT, f"q{q}", q) for q in range(questions)),
+    )
+    conn.execute("COMMIT")
+    conn.close()
+
+
+def like_events(n: int, questions: int) -> Iterator[tuple[int, int]]:
+    """(question index, fan index) pairs, all distinct: fan f likes questions in order."""
+    for i in range(n):
+        yield i % questions, i // questions
+
+
+def fan(index: int) -> Member:
+    return Member(PLATFORM, f"fan{index}", f"Fan {index}")
+
+
+async def write_path(path: Path, n: int, questions: int) -> tuple[float, int, int]:
+    """(a): N add_reaction calls, CHUNK at a time concurrently, each chunk awaited before the next is issued;
+    returns (seconds, commits, likes stored)."""
+    store = await SqliteStore.open(path)
+    at = T0
+    events = list(like_events(n, questions))
+    refs = [MessageRef(PLATFORM, CHAT, f"q{q}") for q in range(questions)]
+    fans = [fan(f) for f in range(n // questions + 1)]
+    start = time.perf_counter()
+    for offset in range(0, n, CHUNK):
+        chunk = events[offset : offset + CHUNK]
+        await asyncio.gather(*(store.add_reaction(refs[q], fans[f], LIKE, at) for q, f in chunk))
+    elapsed = time.perf_counter() - start
+    commits = store.writer_stats.commits
+    await store.close()
+    with sqlite3.connect(path) as conn:
+        stored = conn.execute("SELECT SUM(likes) FROM questions").fetchone()[0]
+    conn.close()
+    return elapsed, commits, stored
+
+
+def raw_connection(path: Path) -> sqlite3.Connection:
+    """A plain sqlite3 connection with the store's pragmas, so that (b) does the same work as (a)."""
+    conn = sqlite3.connect(path, isolation_level=None)
+    for pragma in ("journal_mode = WAL", "synchronous = NORMAL", "foreign_keys = ON", "busy_timeout = 5000"):
+        conn.execute(f"PRAGMA {pragma}")
+    return conn
+
+
+def raw_plain(path: Path, n: int, questions: int) -> float:
+    """(b1): plain reaction rows, ids known, members already there; one executemany, one transaction."""
+    conn = raw_connection(path)
+    fans = n // questions + 1
+    conn.executemany("INSERT INTO members (platform, user_id, display_name) VALUES (?, ?, ?)",
+                     ((PLATFORM, f"fan{f}", f"Fan {f}") for f in range(fans)))
+    first_fan = conn.execute("SELECT id FROM members WHERE user_id = 'fan0'").fetchone()[0]
+    at = to_micros(T0)
+    rows = [(q + 1, first_fan + f, LIKE, at) for q, f in like_events(n, questions)]
+    start = time.perf_counter()
+    conn.execute("BEGIN")
+    conn.executemany("INSERT OR IGNORE INTO reactions (question_id, member_id, emoji, created_at) VALUES (?, ?, ?, ?)",
+                     rows)
+    conn.execute("COMMIT")
+    elapsed = time.perf_counter() - start
+    assert conn.execute("SELECT SUM(likes) FROM questions").fetchone()[0] == n
+    conn.close()
+    return elapsed
+
+
+def raw_same_statements(path: Path, n: int, questions: int) -> float:
+    """(b2): the store's own two statements (member upsert, INSERT … SELECT) as executemany, one transaction."""
+    conn = raw_connection(path)
+    at = to_micros(T0)
+    events = list(like_events(n, questions))
+    members = [(PLATFORM, f"fan{f}", f"Fan {f}", 0) for _, f in events]
+    likes = [(at, LIKE, PLATFORM, f"fan{f}", PLATFORM, CHAT, f"q{q}") for q, f in events]
+    start = time.perf_counter()
+    conn.execute("BEGIN")
+    for offset in range(0, n, CHUNK):  # the same grouping the writer makes
+        conn.executemany(UPSERT_MEMBER, members[offset : offset + CHUNK])
+        conn.executemany(ADD_REACTION, likes[offset : offset + CHUNK])
+    conn.execute("COMMIT")
+    elapsed = time.perf_counter() - start
+    assert conn.execute("SELECT SUM(likes) FROM questions").fetchone()[0] == n
+    conn.close()
+    return elapsed
+
+
+async def naive(path: Path, n: int, questions: int) -> float:
+    """(d): what a straightforward handler would do: its own statements and a commit for every like."""
+    conn = await connect(path)
+    at = to_micros(T0)
+    start = time.perf_counter()
+    for q, f in like_events(n, questions):
+        await conn.execute("BEGIN")
+        await conn.execute(UPSERT_MEMBER, (PLATFORM, f"fan{f}", f"Fan {f}", 0))
+        await conn.execute(ADD_REACTION, (at, LIKE, PLATFORM, f"fan{f}", PLATFORM, CHAT, f"q{q}"))
+        await conn.execute("COMMIT")
+    elapsed = time.perf_counter() - start
+    await conn.close()
+    return elapsed
+
+
+# -- the big database for the query benchmarks ------------------------------------------------------------
+def schema_hash() -> str:
+    digest = hashlib.sha256()
+    for migration in load_migrations():
+        digest.update(migration.sql.encode())
+    return digest.hexdigest()[:12]
+
+
+def build_big(path: Path, questions: int, reactions: int) -> None:
+    """Bulk-load ``questions`` posts and about ``reactions`` likes into the migrated schema, fast."""
+    tmp = path.with_suffix(".building")
+    for leftover in (tmp, Path(f"{tmp}-wal"), Path(f"{tmp}-shm")):
+        leftover.unlink(missing_ok=True)
+    asyncio.run(upgrade_database(tmp))
+    conn = sqlite3.connect(tmp, isolation_level=None)
+    conn.execute("PRAGMA journal_mode = OFF")  # a throwaway build: no journal, no fsync
+    conn.execute("PRAGMA synchronous = OFF")
+    conn.execute("PRAGMA cache_size = -262144")
+    saved = conn.execute(
+        "SELECT type, name, sql FROM sqlite_master WHERE type IN ('index', 'trigger') AND sql IS NOT NULL"
+        " AND tbl_name IN ('questions', 'reactions')"
+    ).fetchall()
+    for kind, name, _ in saved:
+        conn.execute(f"DROP {kind.upper()} {name}")
+    rng = random.Random(42)
+    lessons, authors, members = 50, 20_000, 50_000
+    span = timedelta(days=730) // timedelta(microseconds=1)
+    start_us = to_micros(T0)
+    conn.execute("BEGIN")
+    conn.execute("INSERT INTO courses VALUES (?, 'AI', 'UTC', 'en', '0 9 * * 1', 10)", (COURSE,))
+    conn.executemany(
+        "INSERT INTO lessons (course_slug, slug, title, number, created_at) VALUES (?, ?, ?, ?, ?)",
+        ((COURSE, f"l{i}", f"Lesson {i}", i, start_us) for i in range(1, lessons + 1)),
+    )
+    conn.execute(
+        "INSERT INTO study_groups (platform, chat_id, title, course_slug, language) VALUES (?, ?, 'G', ?, 'en')",
+        (PLATFORM, CHAT, COURSE),
+    )
+    conn.execute("INSERT INTO group_like_emojis VALUES (1, ?, 0)", (LIKE,))
+    conn.executemany("INSERT INTO members (platform, user_id, display_name) VALUES (?, ?, ?)",
+                     ((PLATFORM, f"m{m}", f"Member {m}") for m in range(members)))
+    mean = reactions / questions + 0.5  # int() below floors: this keeps the total near ``reactions``
+    counts = [min(members - 1, int(rng.expovariate(1 / mean))) for _ in range(questions)]
+    times = sorted(start_us + rng.randrange(span) for _ in range(questions))
+
+    def question_rows() -> Iterator[tuple[object, ...]]:
+        for q in range(questions):
+            kind = "comment" if rng.random() < 0.2 else "question"
+            lesson = 1 + q * lessons // questions
+            yield (lesson, COURSE, 1, q % authors + 1, kind, PLATFORM, CHAT, f"q{q}",
+                   f"question {q} about lesson {lesson}: how does it work?", times[q], int(rng.random() < 0.01),
+                   counts[q])
+
+    conn.executemany(
+        "INSERT INTO questions (lesson_id, course_slug, group_id, author_id, kind, platform, chat_id, message_id,"
+        " text, created_at, deleted, likes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        question_rows(),
+    )
+
+    def reaction_rows() -> Iterator[tuple[int, int, str, int]]:
+        for q in range(questions):
+            author = q % authors + 1
+            for j in range(counts[q]):
+                member = (author + j) % members + 1  # distinct, never the author (counts < members)
+                yield q + 1, member, LIKE, times[q]
+
+    conn.executemany("INSERT INTO reactions (question_id, member_id, emoji, created_at) VALUES (?, ?, ?, ?)",
+                     reaction_rows())
+    conn.execute("COMMIT")
+    for _, _, sql in saved:
+        conn.execute(sql)
+    conn.execute("ANALYZE")
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.close()
+    tmp.replace(path)
+
+
+async def median_ms(fn: Callable[[int], Awaitable[object]], runs: int) -> float:
+    samples = []
+    for i in range(runs):
+        start = time.perf_counter()
+        await fn(i)
+        samples.append((time.perf_counter() - start) * 1000)
+    return statistics.median(samples)
+
+
+async def query_times(path: Path) -> None:
+    store = await SqliteStore.open(path)
+    try:
+        with sqlite3.connect(path) as conn:
+            questions, likes = conn.execute("SELECT COUNT(*), SUM(likes) FROM questions").fetchone()
+            reactions = conn.execute("SELECT COUNT(*) FROM reactions").fetchone()[0]
+            first, last = conn.execute("SELECT MIN(created_at), MAX(created_at) FROM questions").fetchone()
+        conn.close()
+        print(f"    database: {questions:,} questions+comments, {reactions:,} reactions (likes sum {likes:,})")
+        await store.top_questions(COURSE, 10)  # warm the cache, as a running bot's would be
+        weeks = max(1, (last - first) // (7 * 86_400_000_000))
+        week = timedelta(days=7)
+
+        def period(i: int) -> tuple[datetime, datetime]:
+            start = T0 + week * (i * 7 % weeks)
+            return start, start + week
+
+        top = await median_ms(lambda i: store.top_questions(COURSE, 10), 51)
+        top25 = await median_ms(lambda i: store.top_questions(COURSE, 25, include_answered=False), 51)
+        in_lesson = await median_ms(lambda i: store.top_questions(COURSE, 10, lesson_id=1 + i % 50), 51)
+        per_q = await median_ms(lambda i: store.period_questions(COURSE, *period(i), 10), 51)
+        per_s = await median_ms(lambda i: store.period_summary(COURSE, *period(i)), 51)
+
+        async def digest(i: int) -> None:
+            await store.period_questions(COURSE, *period(i), 10)
+            await store.period_summary(COURSE, *period(i))
+
+        both = await median_ms(digest, 51)
+        stats = await median_ms(lambda i: store.stats(COURSE), 3)
+        print(f"(e) top_questions(limit 10)                      median {top:7.2f} ms")
+        print(f"    top_questions(limit 25, unanswered only)     median {top25:7.2f} ms")
+        print(f"    top_questions(one lesson, limit 10)          median {in_lesson:7.2f} ms")
+        print(f"    period_questions(one week, limit 10)         median {per_q:7.2f} ms")
+        print(f"    period_summary(one week)                     median {per_s:7.2f} ms")
+        print(f"    period_questions + period_summary            median {both:7.2f} ms")
+        print(f"    stats(course) (full scan, for context)       median {stats:7.2f} ms")
+    finally:
+        await store.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="100k questions / 1M reactions for (e), 50k likes")
+    parser.add_argument("--likes", type=int, default=None, help="likes for (a) and (b) (default 200,000)")
+    parser.add_argument("--cache-dir", type=Path, default=Path(tempfile.gettempdir()) / "studybot-bench")
+    args = parser.parse_args()
+    n = args.likes or (50_000 if args.quick else 200_000)
+    big_questions, big_reactions = (100_000, 1_000_000) if args.quick else (1_000_000, 10_000_000)
+    questions = 2_000
+
+    print(f"SQLite {sqlite3.sqlite_version}; {n:,} likes on {questions:,} questions, chunks of {CHUNK:,}")
+    work = Path(tempfile.mkdtemp(prefix="studybot-bench-"))
+    try:
+        seeded = work / "seeded.db"
+        seed(seeded, questions)
+
+        def fresh(name: str) -> Path:
+            copy = work / name
+            shutil.copy(seeded, copy)
+            return copy
+
+        seconds, commits, stored = asyncio.run(write_path(fresh("a.db"), n, questions))
+        rate_a = n / seconds
+        print(f"(a) store.add_reaction, {CHUNK} concurrent      {rate_a:11,.0f} likes/s  "
+              f"({seconds:.2f} s, {commits:,} commits, {stored:,} likes stored)")
+        rate_b1 = n / raw_plain(fresh("b1.db"), n, questions)
+        rate_b2 = n / raw_same_statements(fresh("b2.db"), n, questions)
+        print(f"(b1) raw executemany, plain reaction rows     {rate_b1:11,.0f} likes/s  (one transaction)")
+        print(f"(b2) raw executemany, the store's statements  {rate_b2:11,.0f} likes/s  (one transaction)")
+        print(f"(c) ratio (a)/(b1) = {rate_a / rate_b1:.2f}    (a)/(b2) = {rate_a / rate_b2:.2f}")
+        small = 2_000
+        rate_d = small / asyncio.run(naive(fresh("d.db"), small, questions))
+        print(f"(d) naive aiosqlite, commit per like          {rate_d:11,.0f} likes/s  "
+              f"({small:,} likes; {rate_d / rate_b1:.1%} of (b1))")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+    args.cache_dir.mkdir(parents=True, exist_ok=True)
+    big = args.cache_dir / f"storage-v2-{big_questions}-{big_reactions}-{schema_hash()}.db"
+    if big.exists():
+        print(f"(e) using cached {big}")
+    else:
+        print(f"(e) building {big} ...", flush=True)
+        start = time.perf_counter()
+        build_big(big, big_questions, big_reactions)
+        print(f"    built in {time.perf_counter() - start:.0f} s")
+    asyncio.run(query_times(big))
+
+
+if __name__ == "__main__":
+    main()

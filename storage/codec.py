@@ -1,0 +1,169 @@
+"""Converting between domain values and what the tables hold.
+
+Times are stored as INTEGER microseconds since the Unix epoch, UTC: they sort and compare as integers (so
+range conditions use plain indexes), they are exact (no float rounding) and they carry no zone to get wrong.
+Naive datetimes are refused with ValueError before anything is queued, so a bad call changes nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Sequence
+from dataclasses import asdict
+from datetime import UTC, datetime, timedelta
+
+from handlers.domain import (
+    ChatRef,
+    Course,
+    Digest,
+    DigestItem,
+    Group,
+    Instructor,
+    Lesson,
+    LessonPost,
+    Member,
+    MessageRef,
+    PeriodSummary,
+    PostKind,
+    PostState,
+    Question,
+    Reply,
+)
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+
+def to_micros(value: datetime) -> int:
+    """``value`` as microseconds since the epoch; ValueError for a naive datetime (its zone is unknowable)."""
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError(f"naive datetime {value.isoformat()} given to storage; pass a timezone-aware one")
+    return (value - EPOCH) // _MICROSECOND
+
+
+def to_micros_or_none(value: datetime | None) -> int | None:
+    return None if value is None else to_micros(value)
+
+
+def from_micros(value: int) -> datetime:
+    return EPOCH + timedelta(microseconds=value)
+
+
+def from_micros_or_none(value: int | None) -> datetime | None:
+    return None if value is None else from_micros(value)
+
+
+# rows → domain ---------------------------------------------------------------------------------------------
+def course_from(row: sqlite3.Row) -> Course:
+    return Course(
+        slug=row["slug"],
+        title=row["title"],
+        timezone=row["timezone"],
+        language=row["language"],
+        digest_cron=row["digest_cron"],
+        digest_size=row["digest_size"],
+    )
+
+
+def lesson_from(row: sqlite3.Row) -> Lesson:
+    return Lesson(
+        id=row["id"],
+        course_slug=row["course_slug"],
+        slug=row["slug"],
+        title=row["title"],
+        intro=row["intro"],
+        link=row["link"],
+        number=row["number"],
+        release_at=from_micros_or_none(row["release_at"]),
+        created_at=from_micros(row["created_at"]),
+    )
+
+
+def group_from(row: sqlite3.Row) -> Group:
+    """Expects the group's columns plus ``emojis``, a JSON array in the admin's order."""
+    return Group(
+        id=row["id"],
+        chat=ChatRef(row["platform"], row["chat_id"], row["thread_id"]),
+        title=row["title"],
+        course_slug=row["course_slug"],
+        language=row["language"],
+        like_emojis=tuple(json.loads(row["emojis"])),
+        active=bool(row["active"]),
+    )
+
+
+def message_ref_from(row: sqlite3.Row, prefix: str = "") -> MessageRef | None:
+    message_id = row[prefix + "message_id"]
+    if message_id is None:
+        return None
+    return MessageRef(row[prefix + "platform"], row[prefix + "chat_id"], message_id, row[prefix + "thread_id"])
+
+
+def lesson_post_from(row: sqlite3.Row) -> LessonPost:
+    return LessonPost(
+        lesson_id=row["lesson_id"],
+        group_id=row["group_id"],
+        state=PostState(row["state"]),
+        ref=message_ref_from(row),
+    )
+
+
+def author_from(row: sqlite3.Row) -> Member:
+    """Expects the author's columns aliased ``a_platform``, ``a_user_id``, ``a_name``, ``a_is_bot``."""
+    return Member(row["a_platform"], row["a_user_id"], row["a_name"], bool(row["a_is_bot"]))
+
+
+def question_from(row: sqlite3.Row) -> Question:
+    return Question(
+        id=row["id"],
+        lesson_id=row["lesson_id"],
+        group_id=row["group_id"],
+        author=author_from(row),
+        ref=message_ref_from(row),
+        text=row["text"],
+        kind=PostKind(row["kind"]),
+        created_at=from_micros(row["created_at"]),
+        edited_at=from_micros_or_none(row["edited_at"]),
+        deleted=bool(row["deleted"]),
+        answered=bool(row["answered"]),
+        answer_text=row["answer_text"],
+        likes=row["likes"],
+        base_likes=row["base_likes"],
+        replies=row["replies"],
+    )
+
+
+def reply_from(row: sqlite3.Row) -> Reply:
+    return Reply(
+        question_id=row["question_id"],
+        author=author_from(row),
+        ref=message_ref_from(row),
+        text=row["text"],
+        created_at=from_micros(row["created_at"]),
+    )
+
+
+def instructor_from(row: sqlite3.Row) -> Instructor:
+    return Instructor(row["course_slug"], row["platform"], row["user_id"], row["display_name"])
+
+
+# digests: JSON snapshots ------------------------------------------------------------------------------------
+def items_to_json(items: Sequence[DigestItem]) -> str:
+    return json.dumps([asdict(item) for item in items], ensure_ascii=False)
+
+
+def summary_to_json(summary: PeriodSummary) -> str:
+    return json.dumps(asdict(summary), ensure_ascii=False)
+
+
+def digest_from(row: sqlite3.Row) -> Digest:
+    return Digest(
+        id=row["id"],
+        course_slug=row["course_slug"],
+        period_start=from_micros(row["period_start"]),
+        period_end=from_micros(row["period_end"]),
+        items=tuple(DigestItem(**item) for item in json.loads(row["items"])),
+        summary=PeriodSummary(**json.loads(row["summary"])),
+        sent_at=from_micros_or_none(row["sent_at"]),
+    )

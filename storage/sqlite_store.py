@@ -1,0 +1,716 @@
+"""SqliteStore: :class:`handlers.ports.Store` on one SQLite file.
+
+Two connections: the writer (owned by :class:`storage.writer.GroupCommitWriter`, which batches every write
+into group commits) and a read-only reader. WAL lets the reader run while the writer writes; it sees
+committed data only, and since a write method returns after its commit, a handler always reads its own
+writes.
+
+Usage::
+
+    store = await SqliteStore.open(settings.database_path)
+    try:
+        ...
+    finally:
+        await store.close()          # commits everything still queued
+
+    # or
+    async with await SqliteStore.open(path) as store:
+        ...
+
+Likes: the ``reactions`` table keeps only like-emoji reactions, one row per (question, member, emoji);
+triggers keep ``questions.likes`` (members with at least one row) in the same transaction, and ``score`` is a
+generated column (``likes + base_likes``). Changing a group's like emojis does not recount reactions already
+kept: they stay counted until removed, and only new reactions are checked against the new emojis.
+
+Deleting a reply marks it deleted and takes it off its question's reply count; deleted questions keep their
+row (and likes) but leave every ranking, count and export.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import aiosqlite
+
+from handlers.domain import (
+    DEFAULT_LIKE_EMOJIS,
+    ChatRef,
+    Course,
+    Digest,
+    DigestItem,
+    ExportRow,
+    Group,
+    Instructor,
+    Lesson,
+    LessonDraft,
+    LessonPost,
+    Member,
+    MessageRef,
+    NewPost,
+    PeriodSummary,
+    Question,
+    RankedQuestion,
+    Reply,
+    Stats,
+)
+from storage import codec, queries
+from storage.connection import connect, connect_raw
+from storage.queries import Reader
+from storage.schema import migrate
+from storage.writer import Call, GroupCommitWriter, Statement, WriterStats
+
+logger = logging.getLogger(__name__)
+
+# writes ----------------------------------------------------------------------------------------------------
+UPSERT_MEMBER = """
+    INSERT INTO members (platform, user_id, display_name, is_bot) VALUES (?, ?, ?, ?)
+    ON CONFLICT (platform, user_id) DO UPDATE SET display_name = excluded.display_name, is_bot = excluded.is_bot
+    WHERE display_name IS NOT excluded.display_name OR is_bot IS NOT excluded.is_bot
+"""
+
+# One statement per like, so a burst of them is one executemany: the question is found by its message, the
+# emoji must be one of its group's like emojis, and the member must not be its author.
+ADD_REACTION = """
+    INSERT OR IGNORE INTO reactions (question_id, member_id, emoji, created_at)
+    SELECT q.id, m.id, e.emoji, ?
+    FROM questions q
+    JOIN group_like_emojis e ON e.group_id = q.group_id AND e.emoji = ?
+    JOIN members m ON m.platform = ? AND m.user_id = ?
+    WHERE q.platform = ? AND q.chat_id = ? AND q.message_id = ? AND m.id <> q.author_id AND m.is_bot = 0
+"""
+
+REMOVE_REACTION = """
+    DELETE FROM reactions
+    WHERE question_id = (SELECT id FROM questions WHERE platform = ? AND chat_id = ? AND message_id = ?)
+      AND member_id = (SELECT id FROM members WHERE platform = ? AND user_id = ?)
+      AND emoji = ?
+"""
+
+CLEAR_REACTIONS = """
+    DELETE FROM reactions
+    WHERE question_id = (SELECT id FROM questions WHERE platform = ? AND chat_id = ? AND message_id = ?)
+"""
+CLEAR_EMOJI = CLEAR_REACTIONS + " AND emoji = ?"
+
+UPSERT_COURSE = """
+    INSERT INTO courses (slug, title, timezone, language, digest_cron, digest_size) VALUES (?, ?, ?, ?, ?, ?)
+    ON CONFLICT (slug) DO UPDATE SET title = excluded.title, timezone = excluded.timezone,
+        language = excluded.language, digest_cron = excluded.digest_cron, digest_size = excluded.digest_size
+"""
+
+BY_REF = "platform = ? AND chat_id = ? AND message_id = ?"
+_MAX_SQL_INT = 2**63 - 1
+
+
+def _ref(ref: MessageRef) -> tuple[str, str, str]:
+    return (ref.platform, ref.chat_id, ref.message_id)
+
+
+def _member_op(member: Member) -> Statement:
+    """Members are upserted ahead of the rest of the batch (hoisted): idempotent, and needed by what follows."""
+    return Statement(UPSERT_MEMBER, (member.platform, member.user_id, member.display_name, int(member.is_bot)), True)
+
+
+class _KnownMembers:
+    """Members whose current name is known to be committed, so a burst of their likes skips the upsert.
+
+    Only a committed upsert adds a member, and members are never deleted, so a hit is always true of the
+    database (a rename by another process is the one thing missed, until the member's name changes again).
+    Bounded by forgetting everything when full: cheap, and the next upsert of each member refills it.
+    """
+
+    LIMIT = 100_000
+
+    def __init__(self) -> None:
+        self._names: dict[tuple[str, str], tuple[str, bool]] = {}
+
+    def current(self, member: Member) -> bool:
+        return self._names.get((member.platform, member.user_id)) == (member.display_name, member.is_bot)
+
+    def committed(self, member: Member) -> None:
+        if len(self._names) >= self.LIMIT:
+            self._names.clear()
+        self._names[(member.platform, member.user_id)] = (member.display_name, member.is_bot)
+
+
+class SqliteStore:
+    """The studybot store. Create with :meth:`open`; every write is committed before its coroutine returns."""
+
+    def __init__(self, path: str, writer: GroupCommitWriter, reader: Reader, version: int) -> None:
+        self.path = path
+        self._writer = writer
+        self._reader = reader
+        self.schema_version = version
+        self._members = _KnownMembers()
+
+    @classmethod
+    async def open(cls, path: str | Path, *, batch_max: int = 2000) -> SqliteStore:
+        """Open (creating if needed) and migrate the database; raises DatabaseTooNew for a newer schema."""
+        conn = await connect_raw(path)
+        try:
+            _, version = await migrate(conn, str(path))
+            reader = await connect(path, read_only=True)
+        except BaseException:
+            await conn.close()
+            raise
+        writer = GroupCommitWriter(conn, batch_max)
+        writer.start()
+        logger.debug("opened %s at schema version %d", path, version)
+        return cls(str(path), writer, Reader(reader), version)
+
+    async def close(self) -> None:
+        """Commit every write already queued, then close both connections. Safe to call twice."""
+        await self._writer.close()
+        await self._writer.close_connection()
+        await self._reader.conn.close()
+
+    async def __aenter__(self) -> SqliteStore:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.close()
+
+    @property
+    def writer_stats(self) -> WriterStats:
+        """How the writer grouped the writes so far (``stats`` is taken by the port's course statistics)."""
+        return self._writer.stats
+
+    async def _exec(self, sql: str, params: Sequence[Any]) -> None:
+        await self._writer.execute(sql, params)
+
+    def _upsert_member(self, member: Member) -> asyncio.Future[Any] | None:
+        """Queue the member's upsert unless it is known to be stored as it is; await the result with
+        :meth:`_member_stored`."""
+        return None if self._members.current(member) else self._writer.submit(_member_op(member))
+
+    async def _member_stored(self, member: Member, upsert: asyncio.Future[Any] | None) -> None:
+        if upsert is not None:
+            await upsert
+            self._members.committed(member)
+
+    # courses ---------------------------------------------------------------------------------------------
+    async def upsert_course(self, course: Course) -> Course:
+        """Insert the course or overwrite every field of the stored one; returns it as stored."""
+        await self._exec(
+            UPSERT_COURSE,
+            (course.slug, course.title, course.timezone, course.language, course.digest_cron, course.digest_size),
+        )
+        return course
+
+    async def get_course(self, slug: str) -> Course | None:
+        row = await self._reader.one("SELECT * FROM courses WHERE slug = ?", (slug,))
+        return codec.course_from(row) if row else None
+
+    async def list_courses(self) -> list[Course]:
+        return [codec.course_from(r) for r in await self._reader.all("SELECT * FROM courses ORDER BY slug")]
+
+    async def set_course_schedule(self, slug: str, cron: str, timezone: str) -> None:
+        await self._exec("UPDATE courses SET digest_cron = ?, timezone = ? WHERE slug = ?", (cron, timezone, slug))
+
+    # lessons ---------------------------------------------------------------------------------------------
+    async def upsert_lesson(self, draft: LessonDraft, now: datetime) -> tuple[Lesson, bool]:
+        """Insert or update by (course, slug); the bool says whether it was new. created_at never changes."""
+        created = codec.to_micros(now)
+        release = codec.to_micros_or_none(draft.release_at)
+        fields = (draft.title, draft.intro, draft.link, draft.number, release)
+
+        async def op(conn: aiosqlite.Connection) -> tuple[Lesson, bool]:
+            async with conn.execute(
+                "SELECT id FROM lessons WHERE course_slug = ? AND slug = ?", (draft.course_slug, draft.slug)
+            ) as cursor:
+                found = await cursor.fetchone()
+            if found is None:
+                async with conn.execute(
+                    "INSERT INTO lessons (title, intro, link, number, release_at, course_slug, slug, created_at)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (*fields, draft.course_slug, draft.slug, created),
+                ) as cursor:
+                    lesson_id = cursor.lastrowid
+            else:
+                lesson_id = found[0]
+                await conn.execute(
+                    "UPDATE lessons SET title = ?, intro = ?, link = ?, number = ?, release_at = ? WHERE id = ?",
+                    (*fields, lesson_id),
+                )
+            async with conn.execute("SELECT * FROM lessons WHERE id = ?", (lesson_id,)) as cursor:
+                row = await cursor.fetchone()
+            assert row is not None
+            return codec.lesson_from(row), found is None
+
+        return await self._writer.call(op)
+
+    async def get_lesson(self, lesson_id: int) -> Lesson | None:
+        row = await self._reader.one("SELECT * FROM lessons WHERE id = ?", (lesson_id,))
+        return codec.lesson_from(row) if row else None
+
+    async def find_lesson(self, course_slug: str, key: str) -> Lesson | None:
+        """``key`` made only of ASCII digits is a lesson number, anything else a slug."""
+        if key.isascii() and key.isdigit():
+            number = int(key)
+            if number > _MAX_SQL_INT:
+                return None
+            row = await self._reader.one(
+                "SELECT * FROM lessons WHERE course_slug = ? AND number = ? ORDER BY id LIMIT 1", (course_slug, number)
+            )
+        else:
+            row = await self._reader.one("SELECT * FROM lessons WHERE course_slug = ? AND slug = ?", (course_slug, key))
+        return codec.lesson_from(row) if row else None
+
+    async def latest_lesson(self, course_slug: str) -> Lesson | None:
+        """The lesson released (or, without a release time, added) last; the higher number wins a tie.
+
+        A lesson scheduled for later and not published yet only counts when there is no other: members
+        cannot be asking about a lesson they have not seen.
+        """
+        row = await self._reader.one(
+            "SELECT * FROM lessons WHERE course_slug = ?"
+            " ORDER BY published_at IS NULL AND release_at IS NOT NULL,"
+            " COALESCE(release_at, created_at) DESC, number DESC, id DESC LIMIT 1",
+            (course_slug,),
+        )
+        return codec.lesson_from(row) if row else None
+
+    async def due_lessons(self, now: datetime) -> list[Lesson]:
+        """Lessons not yet published whose release time (if any) has come, oldest release first."""
+        rows = await self._reader.all(
+            "SELECT * FROM lessons WHERE published_at IS NULL AND (release_at IS NULL OR release_at <= ?)"
+            " ORDER BY COALESCE(release_at, created_at), number, id",
+            (codec.to_micros(now),),
+        )
+        return [codec.lesson_from(r) for r in rows]
+
+    async def mark_lesson_published(self, lesson_id: int, at: datetime) -> None:
+        """The first publication time is kept."""
+        await self._exec(
+            "UPDATE lessons SET published_at = ? WHERE id = ? AND published_at IS NULL",
+            (codec.to_micros(at), lesson_id),
+        )
+
+    async def list_lessons(self, course_slug: str) -> list[Lesson]:
+        """In course order: by number, lessons without one last, then by release time."""
+        rows = await self._reader.all(
+            "SELECT * FROM lessons WHERE course_slug = ?"
+            " ORDER BY number IS NULL, number, COALESCE(release_at, created_at), id",
+            (course_slug,),
+        )
+        return [codec.lesson_from(r) for r in rows]
+
+    # groups ----------------------------------------------------------------------------------------------
+    async def get_group(self, chat: ChatRef) -> Group | None:
+        """Exactly this chat (or topic): a topic does not fall back to its chat here; handlers.groups does that."""
+        row = await self._reader.one(
+            queries.GROUP_SELECT + " WHERE g.platform = ? AND g.chat_id = ? AND COALESCE(g.thread_id, '') = ?",
+            (chat.platform, chat.chat_id, chat.thread_id or ""),
+        )
+        return codec.group_from(row) if row else None
+
+    async def get_group_by_id(self, group_id: int) -> Group | None:
+        row = await self._reader.one(queries.GROUP_SELECT + " WHERE g.id = ?", (group_id,))
+        return codec.group_from(row) if row else None
+
+    async def setup_group(self, chat: ChatRef, title: str, course_slug: str, language: str) -> Group:
+        """Create the group (with the default like emojis) or point it at ``course_slug``; it becomes active."""
+
+        async def op(conn: aiosqlite.Connection) -> Group:
+            async with conn.execute(
+                "SELECT id FROM study_groups WHERE platform = ? AND chat_id = ? AND COALESCE(thread_id, '') = ?",
+                (chat.platform, chat.chat_id, chat.thread_id or ""),
+            ) as cursor:
+                found = await cursor.fetchone()
+            if found is not None:
+                group_id = found[0]
+                await conn.execute(
+                    "UPDATE study_groups SET title = ?, course_slug = ?, language = ?, active = 1 WHERE id = ?",
+                    (title, course_slug, language, group_id),
+                )
+            else:
+                async with conn.execute(
+                    "INSERT INTO study_groups (platform, chat_id, thread_id, title, course_slug, language, active)"
+                    " VALUES (?, ?, ?, ?, ?, ?, 1)",
+                    (chat.platform, chat.chat_id, chat.thread_id, title, course_slug, language),
+                ) as cursor:
+                    group_id = cursor.lastrowid
+                await _write_emojis(conn, group_id, DEFAULT_LIKE_EMOJIS)
+            async with conn.execute(queries.GROUP_SELECT + " WHERE g.id = ?", (group_id,)) as cursor:
+                row = await cursor.fetchone()
+            assert row is not None
+            return codec.group_from(row)
+
+        return await self._writer.call(op)
+
+    async def unfollow_group(self, group_id: int) -> None:
+        """The group stops following its course (and gets no lessons or /top); its history stays."""
+        await self._exec("UPDATE study_groups SET course_slug = NULL WHERE id = ?", (group_id,))
+
+    async def set_group_language(self, group_id: int, language: str) -> None:
+        await self._exec("UPDATE study_groups SET language = ? WHERE id = ?", (language, group_id))
+
+    async def set_like_emojis(self, group_id: int, emojis: Sequence[str]) -> None:
+        """Replace the group's like emojis (duplicates dropped, order kept). Old reactions are not recounted."""
+        wanted = tuple(dict.fromkeys(emojis))
+
+        async def op(conn: aiosqlite.Connection) -> None:
+            await conn.execute("DELETE FROM group_like_emojis WHERE group_id = ?", (group_id,))
+            await _write_emojis(conn, group_id, wanted)
+
+        await self._writer.call(op)
+
+    async def set_group_active(self, group_id: int, active: bool) -> None:
+        await self._exec("UPDATE study_groups SET active = ? WHERE id = ?", (int(active), group_id))
+
+    async def groups_following(self, course_slug: str) -> list[Group]:
+        rows = await self._reader.all(
+            queries.GROUP_SELECT + " WHERE g.course_slug = ? AND g.active = 1 ORDER BY g.id", (course_slug,)
+        )
+        return [codec.group_from(r) for r in rows]
+
+    # lesson posts ----------------------------------------------------------------------------------------
+    async def claim_lesson_post(self, lesson_id: int, group_id: int, now: datetime) -> LessonPost:
+        """Record the intent (PENDING) unless one exists; a FAILED post is claimed again (back to PENDING)
+        so that a crash during the retry leaves it for :func:`handlers.lessons.resume_pending_posts`."""
+        claimed = codec.to_micros(now)
+
+        async def op(conn: aiosqlite.Connection) -> LessonPost:
+            await conn.execute(
+                "INSERT INTO lesson_posts (lesson_id, group_id, state, claimed_at) VALUES (?, ?, 'pending', ?)"
+                " ON CONFLICT (lesson_id, group_id) DO UPDATE SET state = 'pending', claimed_at = excluded.claimed_at"
+                " WHERE state = 'failed'",
+                (lesson_id, group_id, claimed),
+            )
+            async with conn.execute(
+                queries.LESSON_POST_SELECT + " WHERE lesson_id = ? AND group_id = ?", (lesson_id, group_id)
+            ) as cursor:
+                row = await cursor.fetchone()
+            assert row is not None
+            return codec.lesson_post_from(row)
+
+        return await self._writer.call(op)
+
+    async def mark_lesson_posted(self, lesson_id: int, group_id: int, ref: MessageRef, now: datetime) -> None:
+        at = codec.to_micros(now)
+        await self._exec(
+            "INSERT INTO lesson_posts (lesson_id, group_id, state, platform, chat_id, thread_id, message_id,"
+            " claimed_at, posted_at) VALUES (?, ?, 'sent', ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (lesson_id, group_id) DO UPDATE SET state = 'sent', platform = excluded.platform,"
+            " chat_id = excluded.chat_id, thread_id = excluded.thread_id, message_id = excluded.message_id,"
+            " posted_at = excluded.posted_at",
+            (lesson_id, group_id, ref.platform, ref.chat_id, ref.thread_id, ref.message_id, at, at),
+        )
+
+    async def mark_lesson_post_failed(self, lesson_id: int, group_id: int) -> None:
+        """A post already SENT stays sent."""
+        await self._exec(
+            "UPDATE lesson_posts SET state = 'failed' WHERE lesson_id = ? AND group_id = ? AND state <> 'sent'",
+            (lesson_id, group_id),
+        )
+
+    async def pending_lesson_posts(self) -> list[LessonPost]:
+        rows = await self._reader.all(
+            queries.LESSON_POST_SELECT + " WHERE state = 'pending' ORDER BY claimed_at, lesson_id, group_id"
+        )
+        return [codec.lesson_post_from(r) for r in rows]
+
+    async def lesson_post_at(self, ref: MessageRef) -> LessonPost | None:
+        row = await self._reader.one(queries.LESSON_POST_SELECT + f" WHERE {BY_REF}", _ref(ref))
+        return codec.lesson_post_from(row) if row else None
+
+    async def lesson_post_in_thread(self, chat: ChatRef) -> LessonPost | None:
+        if chat.thread_id is None:
+            return None
+        row = await self._reader.one(
+            queries.LESSON_POST_SELECT + " WHERE platform = ? AND chat_id = ? AND thread_id = ? LIMIT 1",
+            (chat.platform, chat.chat_id, chat.thread_id),
+        )
+        return codec.lesson_post_from(row) if row else None
+
+    # members' posts --------------------------------------------------------------------------------------
+    async def add_post(self, post: NewPost) -> Question:
+        """Store a question or comment; a redelivered message (same ref) returns the stored one unchanged.
+
+        Raises LookupError when the lesson does not exist.
+        """
+        created = codec.to_micros(post.created_at)
+        ref = post.ref
+
+        async def op(conn: aiosqlite.Connection) -> Question:
+            await conn.execute(
+                "INSERT INTO questions (lesson_id, course_slug, group_id, author_id, kind, platform, chat_id,"
+                " thread_id, message_id, text, created_at)"
+                " SELECT l.id, l.course_slug, ?, m.id, ?, ?, ?, ?, ?, ?, ?"
+                " FROM lessons l, members m WHERE l.id = ? AND m.platform = ? AND m.user_id = ?"
+                " ON CONFLICT (platform, chat_id, message_id) DO NOTHING",
+                (
+                    post.group_id,
+                    post.kind.value,
+                    ref.platform,
+                    ref.chat_id,
+                    ref.thread_id,
+                    ref.message_id,
+                    post.text,
+                    created,
+                    post.lesson_id,
+                    post.author.platform,
+                    post.author.user_id,
+                ),
+            )
+            async with conn.execute(f"{queries.QUESTIONS_FROM} WHERE q.{BY_REF}", _ref(ref)) as cursor:
+                row = await cursor.fetchone()
+            if row is None:
+                raise LookupError(f"lesson {post.lesson_id} does not exist")
+            return codec.question_from(row)
+
+        member = self._upsert_member(post.author)
+        question: Question = await self._writer.submit(Call(op))
+        await self._member_stored(post.author, member)
+        return question
+
+    async def add_reply(self, question_id: int, author: Member, ref: MessageRef, text: str, at: datetime) -> bool:
+        """Keep a discussion reply; False if this ref was already kept."""
+        created = codec.to_micros(at)
+
+        async def op(conn: aiosqlite.Connection) -> bool:
+            async with conn.execute(
+                "INSERT INTO replies (question_id, author_id, platform, chat_id, thread_id, message_id, text,"
+                " created_at) SELECT ?, m.id, ?, ?, ?, ?, ?, ? FROM members m WHERE m.platform = ? AND m.user_id = ?"
+                " ON CONFLICT (platform, chat_id, message_id) DO NOTHING",
+                (
+                    question_id,
+                    ref.platform,
+                    ref.chat_id,
+                    ref.thread_id,
+                    ref.message_id,
+                    text,
+                    created,
+                    author.platform,
+                    author.user_id,
+                ),
+            ) as cursor:
+                return cursor.rowcount > 0
+
+        member = self._upsert_member(author)
+        added: bool = await self._writer.submit(Call(op))
+        await self._member_stored(author, member)
+        return added
+
+    async def question_by_ref(self, ref: MessageRef) -> Question | None:
+        row = await self._reader.one(f"{queries.QUESTIONS_FROM} WHERE q.{BY_REF}", _ref(ref))
+        return codec.question_from(row) if row else None
+
+    async def get_question(self, question_id: int) -> Question | None:
+        row = await self._reader.one(f"{queries.QUESTIONS_FROM} WHERE q.id = ?", (question_id,))
+        return codec.question_from(row) if row else None
+
+    async def edit_post(self, ref: MessageRef, text: str, at: datetime) -> bool:
+        """New text for a question, comment or reply; False when ``ref`` is none of ours."""
+        edited = codec.to_micros(at)
+        return await self._update_post("text = ?, edited_at = ?", (text, edited), ref)
+
+    async def delete_post(self, ref: MessageRef, at: datetime) -> bool:
+        """Mark a question, comment or reply deleted (the row stays); False if unknown or already deleted."""
+        deleted = codec.to_micros(at)
+        return await self._update_post("deleted = 1, deleted_at = ?", (deleted,), ref, " AND deleted = 0")
+
+    async def _update_post(self, assignments: str, values: tuple[Any, ...], ref: MessageRef, extra: str = "") -> bool:
+        async def op(conn: aiosqlite.Connection) -> bool:
+            for table in ("questions", "replies"):
+                sql = f"UPDATE {table} SET {assignments} WHERE {BY_REF}{extra}"
+                async with conn.execute(sql, (*values, *_ref(ref))) as cursor:
+                    if cursor.rowcount > 0:
+                        return True
+            return False
+
+        return await self._writer.call(op)
+
+    async def mark_answered(self, question_id: int, answer: str, at: datetime) -> None:
+        answered = codec.to_micros(at)
+        await self._exec(
+            "UPDATE questions SET answered = 1, answer_text = ?, answered_at = ? WHERE id = ?",
+            (answer, answered, question_id),
+        )
+
+    # likes -----------------------------------------------------------------------------------------------
+    async def add_reaction(self, ref: MessageRef, member: Member, emoji: str, at: datetime) -> None:
+        """Count a like when ``emoji`` is one of the group's like emojis and ``member`` is not the author.
+
+        One like per member per question, however many like emojis; idempotent for redelivered events. One
+        batched INSERT … SELECT, preceded (hoisted to the front of the batch) by the member's upsert unless the
+        member is already known to be stored under this name.
+        """
+        created = codec.to_micros(at)
+        if member.is_bot:
+            return
+        upsert = self._upsert_member(member)
+        reaction = Statement(
+            ADD_REACTION, (created, emoji, member.platform, member.user_id, ref.platform, ref.chat_id, ref.message_id)
+        )
+        await self._writer.submit(reaction)
+        await self._member_stored(member, upsert)
+
+    async def remove_reaction(self, ref: MessageRef, member: Member, emoji: str) -> None:
+        await self._exec(REMOVE_REACTION, (*_ref(ref), member.platform, member.user_id, emoji))
+
+    async def clear_reactions(self, ref: MessageRef, emoji: str | None) -> None:
+        """All of the message's reactions (``emoji`` None) or only those with ``emoji``."""
+        if emoji is None:
+            await self._exec(CLEAR_REACTIONS, _ref(ref))
+        else:
+            await self._exec(CLEAR_EMOJI, (*_ref(ref), emoji))
+
+    async def set_base_likes(self, question_id: int, likes: int) -> None:
+        """Imported likes without members; kept apart from members' likes and added in ``score``."""
+        if likes < 0:
+            raise ValueError(f"base likes cannot be negative (got {likes})")
+        await self._exec("UPDATE questions SET base_likes = ? WHERE id = ?", (likes, question_id))
+
+    # instructors -----------------------------------------------------------------------------------------
+    async def add_instructor(self, instructor: Instructor) -> bool:
+        """False if already an instructor (the stored display name is then left as it is)."""
+
+        async def op(conn: aiosqlite.Connection) -> bool:
+            async with conn.execute(
+                "INSERT INTO instructors (course_slug, platform, user_id, display_name) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT DO NOTHING",
+                (instructor.course_slug, instructor.platform, instructor.user_id, instructor.display_name),
+            ) as cursor:
+                return cursor.rowcount > 0
+
+        return await self._writer.call(op)
+
+    async def instructors(self, course_slug: str) -> list[Instructor]:
+        rows = await self._reader.all(
+            "SELECT * FROM instructors WHERE course_slug = ? ORDER BY rowid", (course_slug,)
+        )
+        return [codec.instructor_from(r) for r in rows]
+
+    async def instructor_courses(self, platform: str, user_id: str) -> list[str]:
+        rows = await self._reader.all(
+            "SELECT course_slug FROM instructors WHERE platform = ? AND user_id = ? ORDER BY course_slug",
+            (platform, user_id),
+        )
+        return [r[0] for r in rows]
+
+    # queries ---------------------------------------------------------------------------------------------
+    async def top_questions(
+        self, course_slug: str, limit: int, *, lesson_id: int | None = None, include_answered: bool = True
+    ) -> list[RankedQuestion]:
+        """Most liked first (members' + imported likes), earlier first on ties; deleted ones left out."""
+        answered = "" if include_answered else "AND answered = 0"
+        template = queries.TOP if lesson_id is None else queries.TOP_IN_LESSON
+        params: dict[str, Any] = {"course": course_slug, "limit": limit, "lesson": lesson_id}
+        rows = await self._reader.all(template.format(answered=answered), params)
+        return [_ranked(r) for r in rows]
+
+    async def period_questions(
+        self, course_slug: str, start: datetime | None, end: datetime, limit: int
+    ) -> list[RankedQuestion]:
+        """The most liked questions asked in [start, end), same order as top_questions."""
+        params = _period(course_slug, start, end) | {"limit": limit}
+        return [_ranked(r) for r in await self._reader.all(queries.PERIOD, params)]
+
+    async def period_summary(self, course_slug: str, start: datetime | None, end: datetime) -> PeriodSummary:
+        """Posts created in [start, end) and not deleted: questions, comments, their likes now (score), and the
+        lesson with the most of them (the earlier lesson on a tie)."""
+        row = await self._reader.one(queries.PERIOD_SUMMARY, _period(course_slug, start, end))
+        assert row is not None  # an aggregate always has a row
+        return PeriodSummary(row["questions"], row["comments"], row["likes"], row["most_active"])
+
+    async def stats(self, course_slug: str) -> Stats:
+        """Counts over the course's posts that are not deleted. likes = their total score (members' + imported);
+        members = distinct authors of those posts and of their replies."""
+        row = await self._reader.one(queries.STATS, {"course": course_slug})
+        assert row is not None
+        return Stats(
+            lessons=row["lessons"],
+            questions=row["questions"],
+            comments=row["comments"],
+            replies=row["replies"],
+            likes=row["likes"],
+            answered=row["answered"],
+            members=row["members"],
+        )
+
+    async def export_rows(self, course_slug: str) -> list[ExportRow]:
+        """Every question and comment that is not deleted, with its lesson's title and its replies, in course
+        order (lesson number, then time)."""
+        params = {"course": course_slug}
+        posts = await self._reader.all(queries.EXPORT_POSTS, params)
+        replies: dict[int, list[Reply]] = {}
+        for row in await self._reader.all(queries.EXPORT_REPLIES, params):
+            replies.setdefault(row["question_id"], []).append(codec.reply_from(row))
+        return [
+            ExportRow(codec.question_from(r), r["lesson_title"], tuple(replies.get(r["id"], ()))) for r in posts
+        ]
+
+    # digests ---------------------------------------------------------------------------------------------
+    async def last_digest_end(self, course_slug: str) -> datetime | None:
+        row = await self._reader.one("SELECT MAX(period_end) FROM digests WHERE course_slug = ?", (course_slug,))
+        return codec.from_micros_or_none(row[0] if row else None)
+
+    async def record_digest(
+        self,
+        course_slug: str,
+        start: datetime,
+        end: datetime,
+        items: Sequence[DigestItem],
+        summary: PeriodSummary,
+        now: datetime,
+    ) -> tuple[Digest, bool]:
+        """Record the period's digest unless that period (course, end) already has one; the bool says it is new."""
+        values = (
+            course_slug,
+            codec.to_micros(start),
+            codec.to_micros(end),
+            codec.items_to_json(items),
+            codec.summary_to_json(summary),
+            codec.to_micros(now),
+        )
+
+        async def op(conn: aiosqlite.Connection) -> tuple[Digest, bool]:
+            async with conn.execute(
+                "INSERT INTO digests (course_slug, period_start, period_end, items, summary, created_at)"
+                " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (course_slug, period_end) DO NOTHING",
+                values,
+            ) as cursor:
+                new = cursor.rowcount > 0
+            async with conn.execute(
+                queries.DIGEST_SELECT + " WHERE course_slug = ? AND period_end = ?", (values[0], values[2])
+            ) as cursor:
+                row = await cursor.fetchone()
+            assert row is not None
+            return codec.digest_from(row), new
+
+        return await self._writer.call(op)
+
+    async def unsent_digests(self) -> list[Digest]:
+        rows = await self._reader.all(queries.DIGEST_SELECT + " WHERE sent_at IS NULL ORDER BY period_end, id")
+        return [codec.digest_from(r) for r in rows]
+
+    async def mark_digest_sent(self, digest_id: int, now: datetime) -> None:
+        """The first send time is kept."""
+        await self._exec(
+            "UPDATE digests SET sent_at = ? WHERE id = ? AND sent_at IS NULL", (codec.to_micros(now), digest_id)
+        )
+
+
+async def _write_emojis(conn: aiosqlite.Connection, group_id: int | None, emojis: Sequence[str]) -> None:
+    await conn.executemany(
+        "INSERT INTO group_like_emojis (group_id, emoji, position) VALUES (?, ?, ?)",
+        [(group_id, emoji, position) for position, emoji in enumerate(emojis)],
+    )
+
+
+def _period(course_slug: str, start: datetime | None, end: datetime) -> dict[str, Any]:
+    first = queries.MIN_TIME if start is None else codec.to_micros(start)
+    return {"course": course_slug, "start": first, "end": codec.to_micros(end)}
+
+
+def _ranked(row: Any) -> RankedQuestion:
+    return RankedQuestion(codec.question_from(row), row["lesson_title"], row["lesson_number"])

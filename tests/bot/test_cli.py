@@ -1,0 +1,147 @@
+"""The studybot command line, run in-process through main() on real files."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from bot.cli import main
+
+LESSON_MD = """---
+title: 开篇词
+number: 0
+slug: intro
+link: https://example.com/0
+---
+你好，我是Tyler。欢迎加入我的专栏。
+
+第二段。
+"""
+
+
+@pytest.fixture
+def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A clean working directory and environment: no stray .env or tokens from the machine."""
+    monkeypatch.chdir(tmp_path)
+    for name in ("DATABASE_PATH", "DEFAULT_COURSE", "DEFAULT_LANGUAGE", "TELEGRAM_BOT_TOKEN", "DISCORD_BOT_TOKEN",
+                 "LOG_LEVEL", "CONSOLE_USER"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("DATABASE_PATH", str(tmp_path / "cli.db"))
+    monkeypatch.setenv("DEFAULT_LANGUAGE", "en")
+    return tmp_path
+
+
+def write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_lesson_add_imports_then_updates_never_duplicates(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    lesson = write(env / "lessons" / "00-intro.md", LESSON_MD)
+    assert main(["lesson", "add", "--course", "ai", str(lesson)]) == 0
+    assert "1 imported, 0 updated, 0 skipped" in capsys.readouterr().out
+    write(lesson, LESSON_MD.replace("开篇词", "开篇词（修订）"))
+    assert main(["lesson", "add", "--course", "ai", str(env / "lessons")]) == 0
+    out = capsys.readouterr().out
+    assert "[1/1] updated" in out and "0 imported, 1 updated" in out
+    assert main(["lesson", "list", "ai"]) == 0
+    listing = capsys.readouterr().out.strip().splitlines()
+    assert len(listing) == 1 and "开篇词（修订）" in listing[0] and "intro" in listing[0]
+
+
+def test_broken_file_is_reported_and_the_others_import(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    write(env / "l" / "a.md", LESSON_MD)
+    write(env / "l" / "b.md", "---\ntitle: [unclosed\n---\nbody")
+    write(env / "l" / "c.txt", "Plain title\nPlain intro.")
+    write(env / "l" / "d.md", "---\ntitle: Bad time\nrelease: 2026-12-01 09:00\n---\nx")
+    assert main(["lesson", "add", "--course", "ai", str(env / "l")]) == 1
+    out = capsys.readouterr().out
+    assert "2 imported, 0 updated, 2 skipped" in out
+    assert "b.md:2: bad front matter" in out
+    assert "d.md: release 2026-12-01 09:00 needs a UTC offset" in out
+    main(["lesson", "list", "ai"])
+    titles = capsys.readouterr().out
+    assert "开篇词" in titles and "Plain title" in titles and "Bad time" not in titles
+
+
+def test_lesson_without_course_says_how_to_name_one(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    lesson = write(env / "x.md", LESSON_MD)
+    assert main(["lesson", "add", str(lesson)]) == 1
+    assert "no course: pass --course SLUG, set DEFAULT_COURSE" in capsys.readouterr().out
+
+
+def test_missing_file_is_reported(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["lesson", "add", "--course", "ai", str(env / "nope.md")]) == 1
+    assert "nope.md: no such file" in capsys.readouterr().out
+
+
+def test_unknown_course_lists_known_ones(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    main(["lesson", "add", "--course", "ai", str(write(env / "a.md", LESSON_MD))])
+    capsys.readouterr()
+    for argv in (["lesson", "list", "nope"], ["digest", "nope"], ["export", "nope"]):
+        assert main(argv) == 2
+        assert "no course 'nope' (known courses: ai)" in capsys.readouterr().err
+
+
+def test_bad_setting_is_named(env: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("DEFAULT_LANGUAGE", "fr")
+    assert main(["db", "upgrade"]) == 2
+    err = capsys.readouterr().err
+    assert "DEFAULT_LANGUAGE" in err and "'fr'" in err
+
+
+def test_bad_setting_in_dotenv_is_named(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    write(env / ".env", "LOG_LEVEL=LOUD\n")
+    assert main(["db", "upgrade"]) == 2
+    assert "LOG_LEVEL" in capsys.readouterr().err
+
+
+def test_tokens_never_appear_in_output(env: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", "123456:SECRET-TOKEN-VALUE")
+    assert main(["run"]) == 2
+    captured = capsys.readouterr()
+    assert "SECRET-TOKEN-VALUE" not in captured.out + captured.err
+    assert "Telegram" in captured.err
+
+
+def test_db_upgrade_and_too_new_database(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["db", "upgrade"]) == 0
+    assert "schema version 0 →" in capsys.readouterr().out
+    with sqlite3.connect(env / "cli.db") as raw:
+        raw.execute("PRAGMA user_version = 999")
+    assert main(["db", "upgrade"]) == 1
+    assert "newer than this studybot" in capsys.readouterr().err
+
+
+def test_digest_prints_and_records_unless_dry_run(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    main(["lesson", "add", "--course", "ai", str(write(env / "a.md", LESSON_MD))])
+    capsys.readouterr()
+    assert main(["digest", "ai", "--dry-run"]) == 0
+    assert "question digest" in capsys.readouterr().out
+    with sqlite3.connect(env / "cli.db") as raw:
+        assert raw.execute("SELECT count(*) FROM digests").fetchone()[0] == 0
+    assert main(["digest", "ai", "--since", "2026-01-01"]) == 0
+    assert "2026-01-01" in capsys.readouterr().out
+    with sqlite3.connect(env / "cli.db") as raw:
+        assert raw.execute("SELECT count(*) FROM digests").fetchone()[0] == 1
+    assert main(["digest", "ai", "--since", "last week"]) == 2
+    assert "is not a date" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("fmt", ["csv", "json", "md"])
+def test_export_formats(env: Path, capsys: pytest.CaptureFixture[str], fmt: str) -> None:
+    main(["lesson", "add", "--course", "ai", str(write(env / "a.md", LESSON_MD))])
+    capsys.readouterr()
+    out_file = env / f"export.{fmt}"
+    assert main(["export", "ai", "--format", fmt, "--output", str(out_file)]) == 0
+    text = out_file.read_text(encoding="utf-8")
+    if fmt == "json":
+        assert json.loads(text) == []
+    elif fmt == "csv":
+        assert text.startswith("id,lesson,kind,author")
+    else:
+        assert text.startswith("# ai")

@@ -1,0 +1,72 @@
+"""`studybot run` as a newcomer uses it: a real process, the console backend, stdin and stdout."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.paths import ROOT
+
+
+def run_studybot(tmp_path: Path, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.endswith("_TOKEN")}
+    env.update({"DATABASE_PATH": str(tmp_path / "studybot.db"), "DEFAULT_LANGUAGE": "en", "PYTHONUTF8": "1"})
+    return subprocess.run(
+        [sys.executable, "-m", "bot.cli", "--env-file", str(tmp_path / "none.env"), *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=env,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_console_session_end_to_end(tmp_path: Path) -> None:
+    lessons = ROOT / "examples" / "lessons"
+    added = run_studybot(tmp_path, "lesson", "add", "--course", "ai-systems", str(lessons))
+    assert added.returncode == 0, added.stderr
+    session = "\n".join(
+        [
+            "/setup ai-systems",
+            "/lesson 0",
+            ":as alice",
+            ":reply m4 老师，需要先学什么数学吗？",
+            ":as bob",
+            ":react m5 👍",
+            "/top",
+            ":as tyler admin",
+            "/instructor",
+            ":digest ai-systems",
+            ":quit",
+        ]
+    )
+    result = run_studybot(tmp_path, "run", stdin=session + "\n")
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "now follows" in out
+    assert "开篇词 | 跟我一起学习 AI 大模型系统" in out
+    assert "👍1" in out and "需要先学什么数学吗" in out
+    assert "✉ studybot → tyler:" in out
+
+
+def test_restart_keeps_everything(tmp_path: Path) -> None:
+    lessons = ROOT / "examples" / "lessons"
+    run_studybot(tmp_path, "lesson", "add", "--course", "ai-systems", str(lessons))
+    run_studybot(tmp_path, "run", stdin="/setup ai-systems\n/lesson 0\n:as alice\n:reply m4 How do I start?\n")
+    again = run_studybot(tmp_path, "run", stdin=":as bob\n/top\n/lesson 0\n")
+    assert "How do I start?" in again.stdout
+    assert "Only this chat's admins" in again.stdout  # bob is no admin
+
+
+def test_a_newer_database_is_refused_with_a_clear_message(tmp_path: Path) -> None:
+    import sqlite3
+
+    with sqlite3.connect(tmp_path / "studybot.db") as raw:
+        raw.execute("PRAGMA user_version = 99")
+    result = run_studybot(tmp_path, "run")
+    assert result.returncode == 1
+    assert "newer than this studybot" in result.stderr

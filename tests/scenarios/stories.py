@@ -1,0 +1,122 @@
+"""The user stories, written once against :class:`StudyGroupHarness`.
+
+Each backend's test module runs these same functions with its own harness; nothing here knows which
+platform it is talking to.
+"""
+
+from __future__ import annotations
+
+import re
+
+from handlers.domain import LessonDraft
+from tests.scenarios.harness import StudyGroupHarness
+
+COURSE = "ai-systems"
+
+
+async def prepare_course(h: StudyGroupHarness) -> None:
+    await h.add_course(COURSE, "AI Systems in Practice")
+    await h.add_lesson(
+        LessonDraft(COURSE, "intro", "Why learn AI systems", "Welcome to the course.", "https://example.com/0", 0)
+    )
+
+
+async def story_admin_sets_up_the_group(h: StudyGroupHarness) -> None:
+    await prepare_course(h)
+    refused = await h.command("mallory", f"/setup {COURSE}")
+    assert "Only this chat's admins" in refused
+    assert "does not follow a course" in await h.command("mallory", "/setup")
+
+    done = await h.command("anna", f"/setup {COURSE}", admin=True)
+    assert "now follows “AI Systems in Practice”" in done
+    config = await h.command("mallory", "/setup")
+    assert "Course: AI Systems in Practice" in config
+    assert "Like emojis: 👍" in config
+
+
+async def story_a_lesson_is_posted_once(h: StudyGroupHarness) -> None:
+    await prepare_course(h)
+    await h.command("anna", f"/setup {COURSE}", admin=True)
+    lesson = await h.add_lesson(
+        LessonDraft(COURSE, "landscape", "The AI systems landscape", "We map the territory.", "https://e.x/1", 1)
+    )
+    await h.publish(lesson)
+    await h.publish(lesson)  # a second publication (restart, re-import) must not post again
+    posts = [m for m in h.group_messages() if "The AI systems landscape" in m]
+    assert len(posts) == 1, posts
+    assert "We map the territory." in posts[0]
+    assert "https://e.x/1" in posts[0]
+
+
+async def story_members_ask_and_like(h: StudyGroupHarness) -> None:
+    await prepare_course(h)
+    await h.command("anna", f"/setup {COURSE}", admin=True)
+    await h.command("anna", "/lesson", admin=True)
+    post = h.lesson_post("Why learn AI systems")
+
+    question = await h.say("alice", "How much math do I need for this course?", reply_to=post)
+    await h.say("dave", "期待更新", reply_to=post)  # a comment, not a question
+    for member in ("bob", "carol"):
+        await h.react(member, question, "👍")
+    await h.react("bob", question, "❤️")  # not a like emoji here
+    await h.react("alice", question, "👍")  # her own question: does not count
+    await h.say("bob", "Linear algebra mostly.", reply_to=question)  # discussion, not a question
+
+    top = await h.command("erin", "/top")
+    assert "How much math do I need" in top
+    assert "👍2" in top
+    assert "💬1" in top
+    assert "期待更新" not in top
+    assert "Linear algebra" not in top
+
+    await h.unreact("carol", question, "👍")
+    assert "👍1" in await h.command("erin", "/top")
+
+    asked = await h.command("frank", "/ask 什么时候讲分布式训练？")
+    assert re.search(r"Question #\d+ recorded", asked)
+    top = await h.command("erin", "/top")
+    assert "什么时候讲分布式训练" in top
+
+
+async def story_instructor_gets_the_digest_and_answers(h: StudyGroupHarness) -> None:
+    await prepare_course(h)
+    await h.command("anna", f"/setup {COURSE}", admin=True)
+    await h.command("anna", "/lesson", admin=True)
+    post = h.lesson_post("Why learn AI systems")
+    hello = await h.say("tyler", "Hi all, I am the instructor.")
+    made = await h.command("anna", "/instructor", admin=True, reply_to=hello)
+    assert "tyler is now an instructor" in made.lower() or "Tyler is now an instructor" in made
+
+    question = await h.say("alice", "Which GPU should I buy for the labs?", reply_to=post)
+    await h.say("bob", "Will there be homework?", reply_to=post)
+    await h.react("carol", question, "👍")
+    await h.react("bob", question, "👍")
+
+    h.clock.advance(days=7)
+    await h.digest_due(COURSE)
+    digests = h.direct_messages("tyler")
+    assert len(digests) == 1, digests
+    digest = digests[0]
+    assert "Which GPU should I buy" in digest and "👍2" in digest
+    assert digest.index("Which GPU") < digest.index("Will there be homework")  # most liked first
+    assert "2 questions" in digest
+
+    await h.digest_due(COURSE)  # the same period again: never sent twice
+    assert len(h.direct_messages("tyler")) == 1
+
+    question_id = re.search(r"#(\d+) 👍2", digest)
+    assert question_id
+    refused = await h.command("alice", f"/answer {question_id.group(1)} I know!", private=True)
+    assert "Only instructors" in refused
+    answered = await h.command("tyler", f"/answer {question_id.group(1)} An RTX 4090 is plenty.", private=True)
+    assert "marked answered" in answered
+    assert any("An RTX 4090 is plenty." in m and "Answer from instructor" in m for m in h.group_messages())
+    assert "✅" in await h.command("erin", "/top")
+
+
+STORIES = (
+    story_admin_sets_up_the_group,
+    story_a_lesson_is_posted_once,
+    story_members_ask_and_like,
+    story_instructor_gets_the_digest_and_answers,
+)

@@ -1,0 +1,15 @@
+"""The user stories on the console backend."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+import pytest
+
+from tests.scenarios.harness import ConsoleHarness
+from tests.scenarios.stories import STORIES
+
+
+@pytest.mark.parametrize("story", STORIES, ids=lambda story: story.__name__)
+async def test_story_on_console(console: ConsoleHarness, story: Callable[[ConsoleHarness], Awaitable[None]]) -> None:
+    await story(console)

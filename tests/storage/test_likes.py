@@ -1,0 +1,122 @@
+"""Likes: rows under a unique key, counts kept by triggers in the same transaction."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from handlers.domain import Member, MessageRef
+from storage import SqliteStore
+from tests.storage.helpers import ANN, BOB, CAT, DAN, T0, World, make_world
+
+LIKE, HEART, LAUGH = "👍", "❤️", "😂"
+
+
+async def likes(world: World, ref: MessageRef) -> int:
+    question = await world.store.question_by_ref(ref)
+    assert question is not None
+    return question.likes
+
+
+async def test_several_like_emojis_make_one_like_per_member(world: World) -> None:
+    await world.store.set_like_emojis(world.group.id, [LIKE, HEART])
+    ref = (await world.post()).ref
+    assert ref is not None
+    for emoji in (LIKE, HEART):
+        await world.store.add_reaction(ref, BOB, emoji, T0)
+    await world.store.add_reaction(ref, CAT, HEART, T0)
+    assert await likes(world, ref) == 2
+
+
+async def test_removing_one_of_two_emojis_keeps_the_like_and_the_last_removes_it(world: World) -> None:
+    store = world.store
+    await store.set_like_emojis(world.group.id, [LIKE, HEART])
+    ref = (await world.post()).ref
+    assert ref is not None
+    await store.add_reaction(ref, BOB, LIKE, T0)
+    await store.add_reaction(ref, BOB, HEART, T0)
+    await store.remove_reaction(ref, BOB, LIKE)
+    assert await likes(world, ref) == 1
+    await store.remove_reaction(ref, BOB, LIKE)  # removing twice changes nothing
+    assert await likes(world, ref) == 1
+    await store.remove_reaction(ref, BOB, HEART)
+    assert await likes(world, ref) == 0
+
+
+async def test_self_reaction_bots_and_other_emojis_are_ignored(world: World) -> None:
+    ref = (await world.post(author=ANN)).ref
+    assert ref is not None
+    await world.store.add_reaction(ref, ANN, LIKE, T0)
+    await world.store.add_reaction(ref, BOB, LAUGH, T0)
+    await world.store.add_reaction(ref, Member("telegram", "99", "a bot", is_bot=True), LIKE, T0)
+    assert await likes(world, ref) == 0
+
+
+async def test_reaction_to_an_unknown_message_is_ignored(world: World) -> None:
+    await world.store.add_reaction(world.ref("nothing"), BOB, LIKE, T0)
+    await world.store.remove_reaction(world.ref("nothing"), BOB, LIKE)
+    await world.store.clear_reactions(world.ref("nothing"), None)
+
+
+async def test_redelivered_reaction_counts_once(world: World) -> None:
+    ref = (await world.post()).ref
+    assert ref is not None
+    for _ in range(3):
+        await world.store.add_reaction(ref, BOB, LIKE, T0)
+    assert await likes(world, ref) == 1
+
+
+async def test_clear_all_and_clear_one_emoji(world: World) -> None:
+    store = world.store
+    await store.set_like_emojis(world.group.id, [LIKE, HEART])
+    ref = (await world.post()).ref
+    assert ref is not None
+    await store.add_reaction(ref, BOB, LIKE, T0)
+    await store.add_reaction(ref, BOB, HEART, T0)
+    await store.add_reaction(ref, CAT, HEART, T0)
+    await store.add_reaction(ref, DAN, LIKE, T0)
+    await store.clear_reactions(ref, HEART)
+    assert await likes(world, ref) == 2  # Bob still has 👍, Dan 👍; Cat had only ❤️
+    await store.clear_reactions(ref, None)
+    assert await likes(world, ref) == 0
+
+
+async def test_base_likes_are_kept_apart_from_member_likes(world: World) -> None:
+    question = await world.post()
+    assert question.ref is not None
+    await world.store.set_base_likes(question.id, 5)
+    await world.store.add_reaction(question.ref, BOB, LIKE, T0)
+    stored = await world.store.get_question(question.id)
+    assert stored is not None and (stored.likes, stored.base_likes, stored.total_likes) == (1, 5, 6)
+    await world.store.set_base_likes(question.id, 2)
+    stored = await world.store.get_question(question.id)
+    assert stored is not None and stored.total_likes == 3
+
+
+async def test_changing_like_emojis_does_not_recount_old_reactions(world: World) -> None:
+    ref = (await world.post()).ref
+    assert ref is not None
+    await world.store.add_reaction(ref, BOB, LIKE, T0)
+    await world.store.set_like_emojis(world.group.id, [HEART])
+    await world.store.add_reaction(ref, CAT, LIKE, T0)  # no longer a like emoji
+    assert await likes(world, ref) == 1
+    await world.store.remove_reaction(ref, BOB, LIKE)  # the kept one still comes off
+    assert await likes(world, ref) == 0
+
+
+async def test_counts_survive_close_and_reopen(db_path: Path) -> None:
+    store = await SqliteStore.open(db_path)
+    world = await make_world(store)
+    question = await world.post()
+    assert question.ref is not None
+    await store.set_base_likes(question.id, 4)
+    for member in (BOB, CAT):
+        await store.add_reaction(question.ref, member, LIKE, T0)
+    await store.close()
+    store = await SqliteStore.open(db_path)
+    try:
+        world.store = store
+        await store.remove_reaction(question.ref, CAT, LIKE)
+        stored = await store.get_question(question.id)
+        assert stored is not None and (stored.likes, stored.base_likes) == (1, 4)
+    finally:
+        await store.close()

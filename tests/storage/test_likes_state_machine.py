@@ -1,0 +1,118 @@
+"""A Hypothesis state machine over likes: whatever members do, in any order, across restarts, a question's
+``likes`` is the number of other members with at least one like-emoji reaction on it."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import tempfile
+from collections.abc import Coroutine
+from pathlib import Path
+from typing import Any, TypeVar
+
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
+
+from handlers.domain import Member, MessageRef
+from storage import SqliteStore
+from tests.storage.helpers import T0, World, make_world
+
+T = TypeVar("T")
+
+MEMBERS = [Member("telegram", str(n), f"member {n}") for n in range(4)]
+LIKE_EMOJIS = ("👍", "❤️")
+EMOJIS = (*LIKE_EMOJIS, "😂")
+QUESTIONS = 2  # question i is written by MEMBERS[i]
+
+members = st.sampled_from(MEMBERS)
+emojis = st.sampled_from(EMOJIS)
+questions = st.integers(0, QUESTIONS - 1)
+
+
+class LikesMachine(RuleBasedStateMachine):
+    def __init__(self) -> None:
+        super().__init__()
+        self.loop = asyncio.new_event_loop()
+        self.folder = Path(tempfile.mkdtemp(prefix="studybot-likes-"))
+        self.path = self.folder / "likes.db"
+        self.store = self.run(SqliteStore.open(self.path))
+        self.world: World = self.run(make_world(self.store))
+        self.run(self.store.set_like_emojis(self.world.group.id, LIKE_EMOJIS))
+        self.refs: list[MessageRef] = []
+        for i in range(QUESTIONS):
+            question = self.run(self.world.post(author=MEMBERS[i]))
+            assert question.ref is not None
+            self.refs.append(question.ref)
+        self.reactions: set[tuple[int, str, str]] = set()  # (question, member user id, emoji) the model counts
+
+    def run(self, coroutine: Coroutine[Any, Any, T]) -> T:
+        return self.loop.run_until_complete(coroutine)
+
+    @rule(question=questions, member=members, emoji=emojis)
+    def add(self, question: int, member: Member, emoji: str) -> None:
+        self.run(self.store.add_reaction(self.refs[question], member, emoji, T0))
+        if emoji in LIKE_EMOJIS and member is not MEMBERS[question]:
+            self.reactions.add((question, member.user_id, emoji))
+
+    @rule(question=questions, emoji=st.sampled_from(LIKE_EMOJIS))
+    def self_like(self, question: int, emoji: str) -> None:
+        self.run(self.store.add_reaction(self.refs[question], MEMBERS[question], emoji, T0))
+
+    @precondition(lambda self: bool(self.reactions))
+    @rule(data=st.data())
+    def duplicate(self, data: st.DataObject) -> None:
+        question, user_id, emoji = data.draw(st.sampled_from(sorted(self.reactions)))
+        member = next(m for m in MEMBERS if m.user_id == user_id)
+        self.run(self.store.add_reaction(self.refs[question], member, emoji, T0))
+
+    @rule(question=questions, member=members, emoji=emojis)
+    def remove(self, question: int, member: Member, emoji: str) -> None:
+        self.run(self.store.remove_reaction(self.refs[question], member, emoji))
+        self.reactions.discard((question, member.user_id, emoji))
+
+    @rule(question=questions, emoji=st.none() | emojis)
+    def clear(self, question: int, emoji: str | None) -> None:
+        self.run(self.store.clear_reactions(self.refs[question], emoji))
+        self.reactions = {r for r in self.reactions if not (r[0] == question and emoji in (None, r[2]))}
+
+    @rule(question=questions, member_a=members, member_b=members, emoji=emojis)
+    def concurrent(self, question: int, member_a: Member, member_b: Member, emoji: str) -> None:
+        """An add and a remove racing in one batch: FIFO order decides, as the model does."""
+        ref = self.refs[question]
+
+        async def both() -> None:
+            await asyncio.gather(
+                self.store.add_reaction(ref, member_a, emoji, T0), self.store.remove_reaction(ref, member_b, emoji)
+            )
+
+        self.run(both())
+        if emoji in LIKE_EMOJIS and member_a is not MEMBERS[question]:
+            self.reactions.add((question, member_a.user_id, emoji))
+        self.reactions.discard((question, member_b.user_id, emoji))
+
+    @rule()
+    def restart(self) -> None:
+        self.run(self.store.close())
+        self.store = self.run(SqliteStore.open(self.path))
+        self.world.store = self.store
+
+    @invariant()
+    def likes_count_members_with_a_like_emoji(self) -> None:
+        for question, ref in enumerate(self.refs):
+            stored = self.run(self.store.question_by_ref(ref))
+            assert stored is not None
+            expected = len({user for (q, user, _) in self.reactions if q == question})
+            assert stored.likes == expected, (question, stored.likes, sorted(self.reactions))
+            assert stored.base_likes == 0
+
+    def teardown(self) -> None:
+        self.run(self.store.close())
+        self.loop.close()
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+LikesMachine.TestCase.settings = settings(
+    max_examples=40, stateful_step_count=30, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+TestLikesMachine = LikesMachine.TestCase

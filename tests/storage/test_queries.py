@@ -1,0 +1,149 @@
+"""Rankings, periods, stats and export."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from handlers.domain import LessonDraft, Member, PeriodSummary, PostKind, Stats
+from tests.storage.helpers import BOB, CAT, DAN, T0, World
+
+HOUR = timedelta(hours=1)
+TABLES = {"questions", "q", "reactions", "members", "m", "lessons", "l", "group_like_emojis", "e"}
+
+
+async def like(world: World, message_id: str, count: int) -> None:
+    for i in range(count):
+        await world.store.add_reaction(world.ref(message_id), Member("telegram", f"liker{i}", "L"), "👍", T0)
+
+
+async def test_top_questions_order_ties_and_exclusions(world: World) -> None:
+    store = world.store
+    await world.post("old tie", message_id="a", at=T0)
+    await world.post("new tie", message_id="b", at=T0 + HOUR)
+    await world.post("best", message_id="c", at=T0 + 2 * HOUR)
+    await world.post("deleted", message_id="d", at=T0)
+    await world.post("a comment", message_id="e", at=T0, kind=PostKind.COMMENT)
+    imported = await world.post("imported", message_id="f", at=T0 + 3 * HOUR)
+    await like(world, "a", 2)
+    await like(world, "b", 2)
+    await like(world, "c", 3)
+    await like(world, "d", 9)
+    await like(world, "e", 9)
+    await store.set_base_likes(imported.id, 1)
+    await store.delete_post(world.ref("d"), T0)
+    top = await store.top_questions("ai", 10)
+    assert [r.question.text for r in top] == ["best", "old tie", "new tie", "imported"]
+    assert top[0].lesson_title == world.lesson.title and top[0].lesson_number == world.lesson.number
+    assert [r.question.text for r in await store.top_questions("ai", 2)] == ["best", "old tie"]
+    assert await store.top_questions("other", 10) == []
+
+
+async def test_top_questions_by_lesson_and_without_answered(world: World) -> None:
+    store = world.store
+    second, _ = await store.upsert_lesson(LessonDraft("ai", "two", "Two", number=2), T0)
+    await world.post("in one", message_id="a")
+    answered = await world.post("answered", message_id="b")
+    await world.post("in two", message_id="c", lesson=second)
+    await like(world, "b", 1)
+    await store.mark_answered(answered.id, "yes", T0)
+    in_one = await store.top_questions("ai", 10, lesson_id=world.lesson.id)
+    assert [r.question.text for r in in_one] == ["answered", "in one"]
+    open_ones = await store.top_questions("ai", 10, include_answered=False)
+    assert [r.question.text for r in open_ones] == ["in one", "in two"]
+    assert [r.question.text for r in await store.top_questions("ai", 10, lesson_id=second.id)] == ["in two"]
+
+
+async def test_period_questions_are_in_start_inclusive_end_exclusive(world: World) -> None:
+    store = world.store
+    await world.post("before", message_id="a", at=T0 - HOUR)
+    await world.post("at start", message_id="b", at=T0)
+    await world.post("inside", message_id="c", at=T0 + HOUR)
+    await world.post("at end", message_id="d", at=T0 + 2 * HOUR)
+    await world.post("comment inside", message_id="e", at=T0 + HOUR, kind=PostKind.COMMENT)
+    await like(world, "c", 1)
+    ranked = await store.period_questions("ai", T0, T0 + 2 * HOUR, 10)
+    assert [r.question.text for r in ranked] == ["inside", "at start"]
+    assert [r.question.text for r in await store.period_questions("ai", None, T0 + 2 * HOUR, 1)] == ["inside"]
+    everything = await store.period_questions("ai", None, T0 + 3 * HOUR, 10)
+    assert [r.question.text for r in everything] == ["inside", "before", "at start", "at end"]
+
+
+async def test_period_summary_counts_posts_of_the_period(world: World) -> None:
+    store = world.store
+    second, _ = await store.upsert_lesson(LessonDraft("ai", "two", "Two", number=2), T0)
+    await world.post("q1", message_id="a", at=T0)
+    await world.post("c1", message_id="b", at=T0, kind=PostKind.COMMENT)
+    await world.post("q2", message_id="c", at=T0, lesson=second)
+    await world.post("q3", message_id="d", at=T0, lesson=second)
+    await world.post("q4", message_id="g", at=T0, lesson=second)
+    await world.post("outside", message_id="e", at=T0 + 5 * HOUR, lesson=second)
+    await world.post("gone", message_id="f", at=T0)
+    await store.delete_post(world.ref("f"), T0)
+    await like(world, "a", 2)
+    await like(world, "b", 1)
+    await like(world, "e", 7)
+    summary = await store.period_summary("ai", T0, T0 + HOUR)
+    assert summary == PeriodSummary(questions=4, comments=1, likes=3, most_active_lesson="Two")
+    # a tie goes to the earlier lesson
+    await store.delete_post(world.ref("g"), T0)
+    assert (await store.period_summary("ai", T0, T0 + HOUR)).most_active_lesson == world.lesson.title
+    assert await store.period_summary("ai", T0 + 9 * HOUR, T0 + 10 * HOUR) == PeriodSummary(0, 0, 0, None)
+
+
+async def test_stats(world: World) -> None:
+    store = world.store
+    question = await world.post("q", message_id="a", author=BOB)
+    await world.post("c", message_id="b", author=CAT, kind=PostKind.COMMENT)
+    await world.post("deleted", message_id="x", author=CAT)
+    await store.delete_post(world.ref("x"), T0)
+    await store.add_reply(question.id, DAN, world.ref("r"), "reply", T0)
+    await store.mark_answered(question.id, "answer", T0)
+    await like(world, "a", 2)
+    await store.set_base_likes(question.id, 3)
+    assert await store.stats("ai") == Stats(
+        lessons=1, questions=1, comments=1, replies=1, likes=5, answered=1, members=3
+    )
+
+
+async def test_export_rows_in_course_order_with_replies(world: World) -> None:
+    store = world.store
+    zero, _ = await store.upsert_lesson(LessonDraft("ai", "zero", "Zero", number=0), T0)
+    late = await world.post("later in lesson 1", message_id="a", at=T0 + HOUR)
+    early = await world.post("early in lesson 1", message_id="b", at=T0, kind=PostKind.COMMENT)
+    await world.post("lesson 0", message_id="c", at=T0 + 2 * HOUR, lesson=zero)
+    await world.post("deleted", message_id="d", at=T0)
+    await store.delete_post(world.ref("d"), T0)
+    await store.add_reply(late.id, BOB, world.ref("r2"), "second", T0 + 3 * HOUR)
+    await store.add_reply(late.id, CAT, world.ref("r1"), "first", T0 + 2 * HOUR)
+    await store.add_reply(late.id, DAN, world.ref("r3"), "removed", T0 + 4 * HOUR)
+    await store.delete_post(world.ref("r3"), T0)
+    rows = await store.export_rows("ai")
+    assert [(r.lesson_title, r.question.text) for r in rows] == [
+        ("Zero", "lesson 0"),
+        ("Introduction", "early in lesson 1"),
+        ("Introduction", "later in lesson 1"),
+    ]
+    assert rows[1].question.id == early.id and rows[1].replies == ()
+    assert [(reply.text, reply.author) for reply in rows[2].replies] == [("first", CAT), ("second", BOB)]
+
+
+async def test_rankings_and_lookups_are_index_backed(world: World) -> None:
+    """No query behind /top, digests or an incoming event scans the questions or reactions tables."""
+    from storage import queries, sqlite_store
+
+    conn = world.store._reader.conn
+    period = {"course": "ai", "start": 0, "end": 1, "limit": 5}
+    checks = {
+        queries.TOP.format(answered=""): {"course": "ai", "limit": 5},
+        queries.TOP.format(answered="AND answered = 0"): {"course": "ai", "limit": 5},
+        queries.TOP_IN_LESSON.format(answered=""): {"course": "ai", "lesson": 1, "limit": 5},
+        queries.PERIOD: period,
+        queries.PERIOD_SUMMARY: {k: v for k, v in period.items() if k != "limit"},
+        sqlite_store.ADD_REACTION: (0, "👍", "telegram", "2", "telegram", "-100", "m1"),
+        sqlite_store.REMOVE_REACTION: ("telegram", "-100", "m1", "telegram", "2", "👍"),
+    }
+    for sql, params in checks.items():
+        async with conn.execute("EXPLAIN QUERY PLAN " + sql, params) as cursor:
+            plan = [row[3] for row in await cursor.fetchall()]
+        scans = [step for step in plan if step.split()[:2][-1] in TABLES and step.startswith("SCAN")]
+        assert not scans, (sql, plan)

@@ -1,0 +1,140 @@
+"""Migrations: version inside the database, one transaction per step, newer databases refused untouched."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from handlers.domain import PostKind
+from storage import DatabaseTooNew, SqliteStore, latest_version, upgrade_database
+from storage.schema import load_migrations, split_statements
+
+
+def _version(path: Path) -> int:
+    with sqlite3.connect(path) as conn:
+        return int(conn.execute("PRAGMA user_version").fetchone()[0])
+
+
+def _files(path: Path) -> tuple[bytes, bool]:
+    """The database's bytes, and whether a WAL file exists beside it."""
+    return path.read_bytes(), Path(f"{path}-wal").exists()
+
+
+def _indexes(path: Path) -> set[str]:
+    with sqlite3.connect(path) as conn:
+        return {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
+
+
+def test_migration_files_are_numbered_and_give_a_reason() -> None:
+    migrations = load_migrations()
+    assert [m.version for m in migrations] == list(range(1, len(migrations) + 1))
+    assert len(migrations) >= 2
+    assert all(m.reason for m in migrations)
+
+
+def test_split_statements_keeps_trigger_bodies_whole() -> None:
+    script = """-- reason: test
+    CREATE TABLE t (a);  -- trailing comment
+    CREATE TRIGGER x AFTER INSERT ON t BEGIN
+        UPDATE t SET a = 1; UPDATE t SET a = 2;
+    END;
+    -- a comment at the end
+    """
+    statements = split_statements(script)
+    assert len(statements) == 2
+    assert statements[1].startswith("CREATE TRIGGER") and statements[1].endswith("END;")
+
+
+async def test_empty_file_is_migrated_to_the_latest_version(db_path: Path) -> None:
+    store = await SqliteStore.open(db_path)
+    await store.close()
+    assert store.schema_version == latest_version() == _version(db_path)
+    assert {"questions_top", "questions_by_time", "questions_by_ref"} <= _indexes(db_path)
+
+
+async def test_upgrade_database_reports_from_and_to(db_path: Path) -> None:
+    assert await upgrade_database(db_path) == (0, latest_version())
+    assert await upgrade_database(db_path) == (latest_version(), latest_version())
+
+
+async def test_version_1_database_is_upgraded_and_keeps_its_data(db_path: Path) -> None:
+    first = load_migrations()[0]
+    with sqlite3.connect(db_path, isolation_level=None) as conn:
+        conn.execute("BEGIN")
+        for statement in first.statements():
+            conn.execute(statement)
+        conn.execute("PRAGMA user_version = 1")
+        conn.execute("INSERT INTO courses VALUES ('ai', 'AI', 'UTC', 'en', '0 9 * * 1', 10)")
+        conn.execute("INSERT INTO lessons (course_slug, slug, title, created_at) VALUES ('ai', 'l1', 'One', 0)")
+        conn.execute("INSERT INTO members (platform, user_id, display_name) VALUES ('console', 'u', 'U')")
+        conn.execute(
+            "INSERT INTO questions (lesson_id, course_slug, author_id, kind, text, created_at, base_likes)"
+            " VALUES (1, 'ai', 1, 'question', 'kept?', 0, 7)"
+        )
+        conn.execute("COMMIT")
+    conn.close()
+    assert "questions_top" not in _indexes(db_path)
+
+    store = await SqliteStore.open(db_path)
+    try:
+        assert store.schema_version == latest_version()
+        question = await store.get_question(1)
+        assert question is not None and question.text == "kept?" and question.total_likes == 7
+        top = await store.top_questions("ai", 5)
+        assert [r.question.kind for r in top] == [PostKind.QUESTION]
+    finally:
+        await store.close()
+    assert _version(db_path) == latest_version()
+    assert "questions_top" in _indexes(db_path)
+
+
+async def test_newer_database_is_refused_and_left_untouched(db_path: Path) -> None:
+    with sqlite3.connect(db_path) as conn:
+        conn.execute("CREATE TABLE from_the_future (x)")
+        conn.execute("PRAGMA user_version = 5")
+    conn.close()
+    before = _files(db_path)
+
+    with pytest.raises(DatabaseTooNew) as raised:
+        await SqliteStore.open(db_path)
+    message = str(raised.value)
+    assert f"database schema version 5 is newer than this studybot (knows up to {latest_version()})" in message
+    assert "DATABASE_PATH" in message
+    with pytest.raises(DatabaseTooNew):
+        await upgrade_database(db_path)
+
+    assert _files(db_path) == before
+
+
+async def test_failed_migration_step_changes_nothing(db_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A step is one transaction: a broken statement leaves the tables and the version as they were."""
+    from storage import schema
+
+    real = schema.load_migrations()
+    broken = schema.Migration(2, "broken", "broken on purpose", "CREATE TABLE half_done (x);\nSELEC nonsense;\n")
+    monkeypatch.setattr(schema, "load_migrations", lambda: (real[0], broken))
+    with pytest.raises(sqlite3.OperationalError):
+        await upgrade_database(db_path)
+    assert _version(db_path) == 1  # step 1 committed on its own
+    with sqlite3.connect(db_path) as conn:
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    conn.close()
+    assert "questions" in tables and "half_done" not in tables
+
+
+async def test_pragmas_are_in_effect_on_both_connections(store: SqliteStore) -> None:
+    for conn in (store._writer._conn, store._reader.conn):
+        values = {}
+        for pragma in ("journal_mode", "foreign_keys", "synchronous", "busy_timeout"):
+            async with conn.execute(f"PRAGMA {pragma}") as cursor:
+                row = await cursor.fetchone()
+            assert row is not None
+            values[pragma] = row[0]
+        assert values == {"journal_mode": "wal", "foreign_keys": 1, "synchronous": 1, "busy_timeout": 5000}
+
+
+async def test_reader_connection_cannot_write(store: SqliteStore) -> None:
+    with pytest.raises(sqlite3.OperationalError):
+        await store._reader.conn.execute("DELETE FROM courses")

@@ -1,0 +1,139 @@
+"""Group commit: many writes, few commits; a bad write fails alone; close() commits what is queued."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from handlers.domain import Member, MessageRef
+from storage import SqliteStore, StoreClosed
+from storage.connection import connect
+from storage.writer import GroupCommitWriter, Statement
+from tests.storage.helpers import T0, World, make_world
+
+
+def fans(n: int) -> list[Member]:
+    return [Member("telegram", f"fan{i}", f"Fan {i}") for i in range(n)]
+
+
+async def test_concurrent_likes_share_few_commits_and_all_are_committed(world: World, db_path: Path) -> None:
+    ref = (await world.post()).ref
+    assert ref is not None
+    store = world.store
+    before = store.writer_stats.commits, store.writer_stats.executemany_calls
+    await asyncio.gather(*(store.add_reaction(ref, fan, "👍", T0) for fan in fans(500)))
+    commits = store.writer_stats.commits - before[0]
+    assert 1 <= commits <= 5  # typically 1: everything was queued before the writer woke up
+    assert store.writer_stats.executemany_calls - before[1] >= 2  # members, then reactions
+    # committed: a separate connection sees every like
+    with sqlite3.connect(db_path) as conn:
+        assert conn.execute("SELECT likes FROM questions").fetchone()[0] == 500
+        assert conn.execute("SELECT COUNT(*) FROM reactions").fetchone()[0] == 500
+    conn.close()
+
+
+async def test_batch_max_bounds_a_batch(db_path: Path) -> None:
+    store = await SqliteStore.open(db_path, batch_max=50)
+    try:
+        world = await make_world(store)
+        ref = (await world.post()).ref
+        assert ref is not None
+        before = store.writer_stats.batches
+        await asyncio.gather(*(store.add_reaction(ref, fan, "👍", T0) for fan in fans(200)))
+        assert store.writer_stats.batches - before >= 8  # 400 operations, at most 50 each
+        question = await store.question_by_ref(ref)
+        assert question is not None and question.likes == 200
+    finally:
+        await store.close()
+
+
+async def test_a_bad_write_in_a_batch_fails_alone(world: World) -> None:
+    """mark_lesson_posted for a lesson that does not exist breaks a foreign key; its neighbours commit."""
+    store = world.store
+    groups = [await store.setup_group(world.group.chat.__class__("discord", str(i)), "g", "ai", "en") for i in range(6)]
+    bad_lesson = world.lesson.id + 1000
+    ref = MessageRef("discord", "x", "1")
+    before = store.writer_stats.fallbacks
+    results = await asyncio.gather(
+        *(
+            store.mark_lesson_posted(bad_lesson if i == 3 else world.lesson.id, group.id, ref, T0)
+            for i, group in enumerate(groups)
+        ),
+        return_exceptions=True,
+    )
+    assert isinstance(results[3], sqlite3.IntegrityError)
+    assert [r for i, r in enumerate(results) if i != 3] == [None] * 5
+    assert store.writer_stats.fallbacks == before + 1  # one executemany, retried one by one
+    for i, group in enumerate(groups):
+        post = await store.claim_lesson_post(world.lesson.id, group.id, T0)
+        assert (post.ref == ref) == (i != 3)
+
+
+async def test_a_failing_call_rolls_back_only_its_own_savepoint(world: World) -> None:
+    store = world.store
+    question = await world.post()
+    results = await asyncio.gather(
+        store.add_reply(question.id, Member("telegram", "5", "E"), world.ref("r1"), "ok", T0),
+        store.add_reply(question.id + 99, Member("telegram", "6", "F"), world.ref("r2"), "no such question", T0),
+        store.add_reply(question.id, Member("telegram", "7", "G"), world.ref("r3"), "ok", T0),
+        return_exceptions=True,
+    )
+    assert results[0] is True and results[2] is True
+    assert isinstance(results[1], sqlite3.IntegrityError)
+    stored = await store.get_question(question.id)
+    assert stored is not None and stored.replies == 2
+
+
+async def test_fifo_a_reaction_queued_after_its_question_sees_it(world: World) -> None:
+    store = world.store
+    ref = world.ref("fresh")
+
+    async def ask() -> None:
+        await world.post(message_id="fresh")
+
+    await asyncio.gather(ask(), store.add_reaction(ref, Member("telegram", "8", "H"), "👍", T0))
+    question = await store.question_by_ref(ref)
+    assert question is not None and question.likes == 1
+
+
+async def test_close_commits_everything_queued(db_path: Path) -> None:
+    store = await SqliteStore.open(db_path)
+    world = await make_world(store)
+    ref = (await world.post()).ref
+    assert ref is not None
+    pending = [asyncio.create_task(store.add_reaction(ref, fan, "👍", T0)) for fan in fans(300)]
+    await asyncio.sleep(0)  # the tasks run up to their await: everything is queued, little is committed
+    await store.close()
+    assert all(task.done() and task.exception() is None for task in pending)
+    with pytest.raises(StoreClosed):
+        await store.add_reaction(ref, fans(1)[0], "👍", T0)
+    reopened = await SqliteStore.open(db_path)
+    try:
+        question = await reopened.question_by_ref(ref)
+        assert question is not None and question.likes == 300
+    finally:
+        await reopened.close()
+
+
+async def test_writer_groups_identical_statements_into_one_executemany(tmp_path: Path) -> None:
+    conn = await connect(tmp_path / "w.db")
+    await conn.execute("CREATE TABLE t (x INTEGER UNIQUE)")
+    writer = GroupCommitWriter(conn, batch_max=1000)
+    writer.start()
+    try:
+        futures = [writer.submit(Statement("INSERT INTO t VALUES (?)", (i,))) for i in range(100)]
+        futures.append(writer.submit(Statement("INSERT INTO t VALUES (?)", (5,))))  # duplicate: fails alone
+        futures += [writer.submit(Statement("INSERT INTO t VALUES (?)", (i,))) for i in range(100, 110)]
+        results = await asyncio.gather(*futures, return_exceptions=True)
+    finally:
+        await writer.close()
+    assert isinstance(results[100], sqlite3.IntegrityError)
+    assert sum(r is None for r in results) == 110
+    assert writer.stats.commits == 1 and writer.stats.executemany_calls == 1 and writer.stats.fallbacks == 1
+    async with conn.execute("SELECT COUNT(*) FROM t") as cursor:
+        row = await cursor.fetchone()
+    assert row is not None and row[0] == 110
+    await conn.close()
