@@ -58,15 +58,18 @@ def seed(path: Path, questions: int, authors: int = 100) -> None:
     conn = sqlite3.connect(path, isolation_level=None)
     conn.execute("BEGIN")
     conn.execute("INSERT INTO courses VALUES (?, 'AI', 'UTC', 'en', '0 9 * * 1', 10)", (COURSE,))
-    conn.execute("INSERT INTO lessons (course_slug, slug, title, number, created_at) VALUES (?, 'l1', 'One', 1, 0)",
-                 (COURSE,))
+    conn.execute(
+        "INSERT INTO lessons (course_slug, slug, title, number, created_at) VALUES (?, 'l1', 'One', 1, 0)", (COURSE,)
+    )
     conn.execute(
         "INSERT INTO study_groups (platform, chat_id, title, course_slug, language) VALUES (?, ?, 'G', ?, 'en')",
         (PLATFORM, CHAT, COURSE),
     )
     conn.execute("INSERT INTO group_like_emojis VALUES (1, ?, 0)", (LIKE,))
-    conn.executemany("INSERT INTO members (platform, user_id, display_name) VALUES (?, ?, ?)",
-                     ((PLATFORM, f"author{a}", f"Author {a}") for a in range(authors)))
+    conn.executemany(
+        "INSERT INTO members (platform, user_id, display_name) VALUES (?, ?, ?)",
+        ((PLATFORM, f"author{a}", f"Author {a}") for a in range(authors)),
+    )
     conn.executemany(
         "INSERT INTO questions (lesson_id, course_slug, group_id, author_id, kind, platform, chat_id, message_id,"
         " text, created_at) VALUES (1, ?, 1, ?, 'question', ?, ?, ?, 'why?', ?)",
@@ -119,15 +122,18 @@ def raw_plain(path: Path, n: int, questions: int) -> float:
     """(b1): plain reaction rows, ids known, members already there; one executemany, one transaction."""
     conn = raw_connection(path)
     fans = n // questions + 1
-    conn.executemany("INSERT INTO members (platform, user_id, display_name) VALUES (?, ?, ?)",
-                     ((PLATFORM, f"fan{f}", f"Fan {f}") for f in range(fans)))
+    conn.executemany(
+        "INSERT INTO members (platform, user_id, display_name) VALUES (?, ?, ?)",
+        ((PLATFORM, f"fan{f}", f"Fan {f}") for f in range(fans)),
+    )
     first_fan = conn.execute("SELECT id FROM members WHERE user_id = 'fan0'").fetchone()[0]
     at = to_micros(T0)
     rows = [(q + 1, first_fan + f, LIKE, at) for q, f in like_events(n, questions)]
     start = time.perf_counter()
     conn.execute("BEGIN")
-    conn.executemany("INSERT OR IGNORE INTO reactions (question_id, member_id, emoji, created_at) VALUES (?, ?, ?, ?)",
-                     rows)
+    conn.executemany(
+        "INSERT OR IGNORE INTO reactions (question_id, member_id, emoji, created_at) VALUES (?, ?, ?, ?)", rows
+    )
     conn.execute("COMMIT")
     elapsed = time.perf_counter() - start
     assert conn.execute("SELECT SUM(likes) FROM questions").fetchone()[0] == n
@@ -208,8 +214,10 @@ def build_big(path: Path, questions: int, reactions: int) -> None:
         (PLATFORM, CHAT, COURSE),
     )
     conn.execute("INSERT INTO group_like_emojis VALUES (1, ?, 0)", (LIKE,))
-    conn.executemany("INSERT INTO members (platform, user_id, display_name) VALUES (?, ?, ?)",
-                     ((PLATFORM, f"m{m}", f"Member {m}") for m in range(members)))
+    conn.executemany(
+        "INSERT INTO members (platform, user_id, display_name) VALUES (?, ?, ?)",
+        ((PLATFORM, f"m{m}", f"Member {m}") for m in range(members)),
+    )
     mean = reactions / questions + 0.5  # int() below floors: this keeps the total near ``reactions``
     counts = [min(members - 1, int(rng.expovariate(1 / mean))) for _ in range(questions)]
     times = sorted(start_us + rng.randrange(span) for _ in range(questions))
@@ -218,9 +226,20 @@ def build_big(path: Path, questions: int, reactions: int) -> None:
         for q in range(questions):
             kind = "comment" if rng.random() < 0.2 else "question"
             lesson = 1 + q * lessons // questions
-            yield (lesson, COURSE, 1, q % authors + 1, kind, PLATFORM, CHAT, f"q{q}",
-                   f"question {q} about lesson {lesson}: how does it work?", times[q], int(rng.random() < 0.01),
-                   counts[q])
+            yield (
+                lesson,
+                COURSE,
+                1,
+                q % authors + 1,
+                kind,
+                PLATFORM,
+                CHAT,
+                f"q{q}",
+                f"question {q} about lesson {lesson}: how does it work?",
+                times[q],
+                int(rng.random() < 0.01),
+                counts[q],
+            )
 
     conn.executemany(
         "INSERT INTO questions (lesson_id, course_slug, group_id, author_id, kind, platform, chat_id, message_id,"
@@ -235,8 +254,9 @@ def build_big(path: Path, questions: int, reactions: int) -> None:
                 member = (author + j) % members + 1  # distinct, never the author (counts < members)
                 yield q + 1, member, LIKE, times[q]
 
-    conn.executemany("INSERT INTO reactions (question_id, member_id, emoji, created_at) VALUES (?, ?, ?, ?)",
-                     reaction_rows())
+    conn.executemany(
+        "INSERT INTO reactions (question_id, member_id, emoji, created_at) VALUES (?, ?, ?, ?)", reaction_rows()
+    )
     conn.execute("COMMIT")
     for _, _, sql in saved:
         conn.execute(sql)
@@ -318,8 +338,10 @@ def main() -> None:
 
         seconds, commits, stored = asyncio.run(write_path(fresh("a.db"), n, questions))
         rate_a = n / seconds
-        print(f"(a) store.add_reaction, {CHUNK} concurrent      {rate_a:11,.0f} likes/s  "
-              f"({seconds:.2f} s, {commits:,} commits, {stored:,} likes stored)")
+        print(
+            f"(a) store.add_reaction, {CHUNK} concurrent      {rate_a:11,.0f} likes/s  "
+            f"({seconds:.2f} s, {commits:,} commits, {stored:,} likes stored)"
+        )
         rate_b1 = n / raw_plain(fresh("b1.db"), n, questions)
         rate_b2 = n / raw_same_statements(fresh("b2.db"), n, questions)
         print(f"(b1) raw executemany, plain reaction rows     {rate_b1:11,.0f} likes/s  (one transaction)")
@@ -327,8 +349,10 @@ def main() -> None:
         print(f"(c) ratio (a)/(b1) = {rate_a / rate_b1:.2f}    (a)/(b2) = {rate_a / rate_b2:.2f}")
         small = 2_000
         rate_d = small / asyncio.run(naive(fresh("d.db"), small, questions))
-        print(f"(d) naive aiosqlite, commit per like          {rate_d:11,.0f} likes/s  "
-              f"({small:,} likes; {rate_d / rate_b1:.1%} of (b1))")
+        print(
+            f"(d) naive aiosqlite, commit per like          {rate_d:11,.0f} likes/s  "
+            f"({small:,} likes; {rate_d / rate_b1:.1%} of (b1))"
+        )
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

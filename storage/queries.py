@@ -34,9 +34,7 @@ GROUP_SELECT = """
     FROM study_groups g
 """
 
-LESSON_POST_SELECT = (
-    "SELECT lesson_id, group_id, state, platform, chat_id, thread_id, message_id FROM lesson_posts"
-)
+LESSON_POST_SELECT = "SELECT lesson_id, group_id, state, platform, chat_id, thread_id, message_id FROM lesson_posts"
 
 # Ranking: the inner SELECT is answered from the partial index alone; the outer one reads only LIMIT rows.
 RANKED_OUTER = f"""
@@ -120,9 +118,7 @@ EXPORT_REPLIES = """
     ORDER BY r.question_id, r.created_at, r.id
 """
 
-DIGEST_SELECT = (
-    "SELECT id, course_slug, period_start, period_end, items, summary, sent_at FROM digests"
-)
+DIGEST_SELECT = "SELECT id, course_slug, period_start, period_end, items, summary, sent_at FROM digests"
 
 
 class Reader:

@@ -585,9 +585,7 @@ class SqliteStore:
         return await self._writer.call(op)
 
     async def instructors(self, course_slug: str) -> list[Instructor]:
-        rows = await self._reader.all(
-            "SELECT * FROM instructors WHERE course_slug = ? ORDER BY rowid", (course_slug,)
-        )
+        rows = await self._reader.all("SELECT * FROM instructors WHERE course_slug = ? ORDER BY rowid", (course_slug,))
         return [codec.instructor_from(r) for r in rows]
 
     async def instructor_courses(self, platform: str, user_id: str) -> list[str]:
@@ -645,9 +643,7 @@ class SqliteStore:
         replies: dict[int, list[Reply]] = {}
         for row in await self._reader.all(queries.EXPORT_REPLIES, params):
             replies.setdefault(row["question_id"], []).append(codec.reply_from(row))
-        return [
-            ExportRow(codec.question_from(r), r["lesson_title"], tuple(replies.get(r["id"], ()))) for r in posts
-        ]
+        return [ExportRow(codec.question_from(r), r["lesson_title"], tuple(replies.get(r["id"], ()))) for r in posts]
 
     # digests ---------------------------------------------------------------------------------------------
     async def last_digest_end(self, course_slug: str) -> datetime | None:

@@ -10,7 +10,6 @@ from tests.clock import TestClock
 from tests.scenarios.harness import ConsoleHarness
 
 
-
 @pytest.fixture
 def clock() -> TestClock:
     return TestClock()

@@ -26,8 +26,15 @@ link: https://example.com/0
 def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A clean working directory and environment: no stray .env or tokens from the machine."""
     monkeypatch.chdir(tmp_path)
-    for name in ("DATABASE_PATH", "DEFAULT_COURSE", "DEFAULT_LANGUAGE", "TELEGRAM_BOT_TOKEN", "DISCORD_BOT_TOKEN",
-                 "LOG_LEVEL", "CONSOLE_USER"):
+    for name in (
+        "DATABASE_PATH",
+        "DEFAULT_COURSE",
+        "DEFAULT_LANGUAGE",
+        "TELEGRAM_BOT_TOKEN",
+        "DISCORD_BOT_TOKEN",
+        "LOG_LEVEL",
+        "CONSOLE_USER",
+    ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("DATABASE_PATH", str(tmp_path / "cli.db"))
     monkeypatch.setenv("DEFAULT_LANGUAGE", "en")
@@ -100,7 +107,9 @@ def test_bad_setting_in_dotenv_is_named(env: Path, capsys: pytest.CaptureFixture
     assert "LOG_LEVEL" in capsys.readouterr().err
 
 
-def test_tokens_never_appear_in_output(env: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_tokens_never_appear_in_output(
+    env: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setenv("TELEGRAM_BOT_TOKEN", "123456:SECRET-TOKEN-VALUE")
     assert main(["run"]) == 2
     captured = capsys.readouterr()

@@ -316,8 +316,21 @@ async def test_stats_counts(ready: ConsoleHarness) -> None:
 
 async def test_help_lists_every_command_and_marks_admin_ones(ready: ConsoleHarness) -> None:
     text = await ready.command("bob", "/help")
-    for name in ("setup", "unfollow", "instructor", "schedule", "likes", "lang", "lesson", "ask", "top",
-                 "digest", "answer", "stats", "help"):
+    for name in (
+        "setup",
+        "unfollow",
+        "instructor",
+        "schedule",
+        "likes",
+        "lang",
+        "lesson",
+        "ask",
+        "top",
+        "digest",
+        "answer",
+        "stats",
+        "help",
+    ):
         assert f"/{name}" in text
     assert "/schedule <cron> [timezone] — when the digest is sent (admins)" in text
 

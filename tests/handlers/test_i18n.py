@@ -28,8 +28,10 @@ def test_both_languages_take_the_same_placeholders(i18n: Translator) -> None:
 
 def test_every_key_the_code_uses_is_translated(i18n: Translator) -> None:
     used: set[str] = set()
-    pattern = re.compile(r"""["']((?:error|lesson|ask|top|answer|digest|setup|unfollow|instructor|schedule|likes|"""
-                         r"""lang|stats|help)\.[a-z_]+)["']""")
+    pattern = re.compile(
+        r"""["']((?:error|lesson|ask|top|answer|digest|setup|unfollow|instructor|schedule|likes|"""
+        r"""lang|stats|help)\.[a-z_]+)["']"""
+    )
     for path in [*ROOT.glob("handlers/**/*.py"), *ROOT.glob("bot/**/*.py")]:
         used.update(pattern.findall(path.read_text(encoding="utf-8")))
     assert used, "the scan found no keys: the pattern is broken"
@@ -50,7 +52,10 @@ def test_regional_and_unknown_languages_fall_back(i18n: Translator) -> None:
 
 
 def test_user_text_with_braces_is_not_interpreted(i18n: Translator) -> None:
-    assert i18n("en", "error.unknown_course", course="{known}", known="a") == "There is no course “{known}”. Known courses: a"
+    assert (
+        i18n("en", "error.unknown_course", course="{known}", known="a")
+        == "There is no course “{known}”. Known courses: a"
+    )
 
 
 def test_missing_key_returns_the_key_rather_than_crashing(i18n: Translator) -> None:

@@ -15,11 +15,11 @@ import pytest
 from bot.app import App, open_app
 from bot.config import Settings
 from handlers.actions import Action, PostLesson
+from handlers.core import recover
 from handlers.domain import ChatRef, Course, LessonDraft, MessageRef
 from handlers.errors import ChatUnavailable
 from handlers.events import LessonPublished
 from handlers.lessons import publish_due_lessons
-from handlers.core import recover
 from tests.clock import TestClock
 
 COURSE = "ai-systems"

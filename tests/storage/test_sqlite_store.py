@@ -163,9 +163,7 @@ async def test_add_post_stores_and_redelivery_returns_the_stored_one(world: Worl
 
 async def test_add_post_for_an_unknown_lesson_fails_alone(world: World) -> None:
     with pytest.raises(LookupError):
-        await world.store.add_post(
-            NewPost(999, world.group.id, ANN, world.ref("x"), "?", PostKind.QUESTION, T0)
-        )
+        await world.store.add_post(NewPost(999, world.group.id, ANN, world.ref("x"), "?", PostKind.QUESTION, T0))
     assert await world.store.question_by_ref(world.ref("x")) is None
 
 
