@@ -15,8 +15,9 @@ from bot.app import open_app, run_console
 from bot.config import Settings, SettingsError, load_settings
 from bot.export import FORMATS, render_export
 from bot.lesson_files import LessonFileError, lesson_paths, read_lesson_file
+from bot.scheduler import describe_schedule
 from handlers.content import to_plain_text
-from handlers.digests import build_digest_items, render_digest
+from handlers.digests import build_digest_items, record_period, render_digest
 from handlers.domain import Course
 from storage import DatabaseTooNew, upgrade_database
 
@@ -44,7 +45,11 @@ def build_parser() -> argparse.ArgumentParser:
     digest = commands.add_parser("digest", help="print a course's digest")
     digest.add_argument("course")
     digest.add_argument("--since", help="start of the period (YYYY-MM-DD, UTC); default: end of the last digest")
-    digest.add_argument("--dry-run", action="store_true", help="print only; do not record the period as sent")
+    mode = digest.add_mutually_exclusive_group()
+    mode.add_argument("--dry-run", action="store_true", help="print only; do not record the period as sent")
+    mode.add_argument("--send", action="store_true", help="send it to the instructors now, as the schedule would")
+
+    commands.add_parser("schedule", help="list every course's next digest and the lessons waiting for release")
 
     export = commands.add_parser("export", help="export a course's questions and comments")
     export.add_argument("course")
@@ -84,8 +89,15 @@ async def dispatch_command(args: argparse.Namespace, settings: Settings, stdin: 
             return await cmd_lesson_add(settings, args.paths, args.course, args.title, out)
         case "lesson":
             return await cmd_lesson_list(settings, args.course, out)
+        case "digest" if args.send:
+            return await cmd_digest_send(settings, args.course, out)
         case "digest":
             return await cmd_digest(settings, args.course, args.since, args.dry_run, out)
+        case "schedule":
+            async with open_app(settings) as app:
+                for line in await describe_schedule(app.services):
+                    print(line, file=out)
+            return EXIT_OK
         case "export":
             return await cmd_export(settings, args.course, args.format, args.output, out)
         case "db":
@@ -131,7 +143,10 @@ async def cmd_lesson_add(
                 continue
             if await store.get_course(draft.course_slug) is None:
                 await store.upsert_course(
-                    Course(slug=draft.course_slug, title=title or draft.course_slug, language=settings.default_language)
+                    Course(
+                        slug=draft.course_slug, title=title or draft.course_slug, language=settings.default_language
+                    ),
+                    app.services.clock.now(),
                 )
             lesson, new = await store.upsert_lesson(draft, app.services.clock.now())
             imported += new
@@ -191,6 +206,32 @@ async def cmd_digest(settings: Settings, course_slug: str, since: str | None, dr
         if not dry_run:
             digest, _ = await store.record_digest(course.slug, start or end, end, items, summary, end)
             await store.mark_digest_sent(digest.id, end)
+    return EXIT_OK
+
+
+async def cmd_digest_send(settings: Settings, course_slug: str, out: TextIO) -> int:
+    """The scheduled digest, now: the period since the last one, recorded once for delivery.
+
+    Only the process holding the scheduler lease delivers digests (so an instructor never gets one twice);
+    this command records the period and the running bot delivers it at its next tick (within half a
+    minute), or at its next start.
+    """
+    async with open_app(settings) as app:
+        store = app.store
+        if await store.get_course(course_slug) is None:
+            return unknown_course(course_slug, [c.slug for c in await store.list_courses()])
+        if not await store.instructors(course_slug):
+            print(f"studybot: {course_slug} has no instructor yet; make one with /instructor first", file=sys.stderr)
+            return EXIT_FAILED
+        digest = await record_period(app.services, course_slug, app.services.clock.now())
+        if digest is None:
+            print("nothing to send: the last digest ends now", file=out)
+            return EXIT_OK
+        print(
+            f"digest #{digest.id} of {course_slug} recorded ({len(digest.items)} questions); "
+            "the running bot delivers it within a minute, or at its next start",
+            file=out,
+        )
     return EXIT_OK
 
 

@@ -25,13 +25,14 @@ class Settings(BaseSettings):
     discord_bot_token: SecretStr | None = None
     log_level: LogLevel = "INFO"
     console_user: str = Field(default="you", min_length=1, max_length=64)
+    empty_digest: Literal["skip", "note"] = "note"
 
     @field_validator("log_level", mode="before")
     @classmethod
     def _upper(cls, value: object) -> object:
         return value.upper() if isinstance(value, str) else value
 
-    @field_validator("default_language", mode="before")
+    @field_validator("default_language", "empty_digest", mode="before")
     @classmethod
     def _lower(cls, value: object) -> object:
         return value.lower() if isinstance(value, str) else value

@@ -8,7 +8,7 @@ is never sent twice (the store refuses a second record for the same period).
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from handlers.actions import DirectMessage
 from handlers.content import Content, ContentBuilder
@@ -17,7 +17,7 @@ from handlers.errors import DeliveryError, NotPermitted, UsageError
 from handlers.events import DigestDue
 from handlers.questions import excerpt
 from handlers.routing import CommandContext, Router
-from handlers.services import Services
+from handlers.services import EMPTY_SKIP, Services
 
 logger = logging.getLogger(__name__)
 router = Router("digests")
@@ -98,32 +98,35 @@ def items_grouped_by_lesson(items: list[DigestItem] | tuple[DigestItem, ...]) ->
 
 
 async def send_digest(services: Services, digest: Digest) -> bool:
-    """Deliver a recorded digest to every instructor of its course; mark it sent if anyone received it."""
+    """Deliver a recorded digest to every instructor it has not reached yet; mark it sent once all have it.
+
+    Each delivery is recorded as it succeeds, so a digest resumed after a crash skips the instructors who
+    already received it. An instructor who cannot be reached (never opened a private chat with the bot) does
+    not hold the others back; the digest counts as sent when at least one instructor has it.
+    """
     store = services.store
     course = await store.get_course(digest.course_slug)
     if course is None:
         return False
+    empty = not digest.items and not digest.summary.comments
+    if empty and services.empty_digest == EMPTY_SKIP:
+        await store.mark_digest_sent(digest.id, services.clock.now())
+        return False
     content = render_digest(
-        services,
-        course.language,
-        course,
-        digest.period_start,
-        digest.period_end,
-        digest.items,
-        digest.summary,
+        services, course.language, course, digest.period_start, digest.period_end, digest.items, digest.summary
     )
-    delivered = 0
+    delivered = await store.digest_deliveries(digest.id)
     for instructor in await store.instructors(course.slug):
+        key = (instructor.platform, instructor.user_id)
+        if key in delivered:
+            continue
         try:
             await services.outbox.send(DirectMessage(instructor.platform, instructor.user_id, content))
-            delivered += 1
         except DeliveryError:
-            logger.warning(
-                "digest %s could not reach instructor %s on %s",
-                digest.id,
-                instructor.user_id,
-                instructor.platform,
-            )
+            logger.warning("digest %s could not reach an instructor on %s", digest.id, instructor.platform)
+            continue
+        await store.mark_digest_delivered(digest.id, instructor.platform, instructor.user_id, services.clock.now())
+        delivered.add(key)
     if delivered:
         await store.mark_digest_sent(digest.id, services.clock.now())
         return True
@@ -131,24 +134,33 @@ async def send_digest(services: Services, digest: Digest) -> bool:
     return False
 
 
-async def run_digest(services: Services, course_slug: str, period_end: datetime) -> Digest | None:
-    """Record the period ending at ``period_end`` (once) and send it; None when there is nothing to do."""
+async def record_period(services: Services, course_slug: str, period_end: datetime) -> Digest | None:
+    """Record the period ending at ``period_end`` (once); None when there is nothing to record.
+
+    The period starts where the last recorded one ended (or when the course was created), so a digest that
+    was missed while the bot was down covers the whole gap in one message.
+    """
     store = services.store
     course = await store.get_course(course_slug)
     if course is None:
         logger.warning("digest due for unknown course %s", course_slug)
         return None
-    start = await store.last_digest_end(course_slug)
-    if start is not None and start >= period_end:
+    last_end = await store.last_digest_end(course_slug)
+    if last_end is not None and last_end >= period_end:
         return None  # this period (or a later one) was recorded already
     if not await store.instructors(course_slug):
         logger.warning("course %s has no instructor; its digest waits for one", course_slug)
         return None
-    items, summary = await build_digest_items(services, course, start, period_end)
-    digest, _ = await store.record_digest(
-        course_slug, start or period_end, period_end, items, summary, services.clock.now()
-    )
-    if digest.sent_at is None:
+    start = last_end or course.created_at or period_end
+    items, summary = await build_digest_items(services, course, last_end, period_end)
+    digest, _ = await store.record_digest(course_slug, start, period_end, items, summary, services.clock.now())
+    return digest
+
+
+async def run_digest(services: Services, course_slug: str, period_end: datetime) -> Digest | None:
+    """Record the period (once) and send it: recorded before sending, marked sent after."""
+    digest = await record_period(services, course_slug, period_end)
+    if digest is not None and digest.sent_at is None:
         await send_digest(services, digest)
     return digest
 
@@ -158,6 +170,57 @@ async def resume_unsent_digests(services: Services) -> int:
     for digest in await services.store.unsent_digests():
         sent += await send_digest(services, digest)
     return sent
+
+
+# The newest run time is looked for within this window at most, so that a schedule firing every minute and a
+# bot that was down for years cannot make start-up walk millions of run times. Older gaps still land in the
+# one catch-up digest, because its period starts at the last recorded end whatever this window is.
+CATCH_UP_WINDOW = timedelta(days=400)
+
+
+async def due_period_end(services: Services, course: Course, now: datetime) -> datetime | None:
+    """The latest scheduled time at or before ``now`` that no recorded period covers yet, or None.
+
+    Several missed run times give one period: the catch-up after downtime is a single digest.
+    """
+    anchor = await services.store.last_digest_end(course.slug) or course.created_at
+    if anchor is None:
+        return None
+    anchor = max(anchor, now - CATCH_UP_WINDOW)
+    latest: datetime | None = None
+    after = anchor
+    while True:
+        runs = services.cron.next_runs(course.digest_cron, course.timezone, after, 64)
+        for run in runs:
+            if run > now:
+                return latest
+            latest = run
+        after = runs[-1]
+
+
+async def next_digest_time(services: Services, course: Course, now: datetime) -> datetime | None:
+    """When this course's next digest falls due (now or earlier when one is overdue)."""
+    anchor = await services.store.last_digest_end(course.slug) or course.created_at or now
+    try:
+        return services.cron.next_runs(course.digest_cron, course.timezone, max(anchor, now - CATCH_UP_WINDOW), 1)[0]
+    except ValueError:
+        logger.exception("course %s has an unusable schedule %r", course.slug, course.digest_cron)
+        return None
+
+
+async def run_due_digests(services: Services) -> int:
+    """Send every digest whose time has come; returns how many periods were recorded."""
+    recorded = 0
+    now = services.clock.now()
+    for course in await services.store.list_courses():
+        try:
+            end = await due_period_end(services, course, now)
+        except ValueError:
+            logger.exception("course %s has an unusable schedule %r", course.slug, course.digest_cron)
+            continue
+        if end is not None and await run_digest(services, course.slug, end) is not None:
+            recorded += 1
+    return recorded
 
 
 @router.on(DigestDue)

@@ -82,6 +82,8 @@ class Course:
     language: str = Language.ZH.value
     digest_cron: str = DEFAULT_DIGEST_CRON
     digest_size: int = DEFAULT_DIGEST_SIZE
+    # When the course was first stored: the start of its first digest period. Set by the store.
+    created_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

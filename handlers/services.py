@@ -9,6 +9,7 @@ from handlers.i18n import Translator
 from handlers.ports import Clock, CronRules, Outbox, Store
 
 ScheduleListener = Callable[[str], Awaitable[None]]
+EMPTY_SKIP, EMPTY_NOTE = "skip", "note"
 
 
 async def _no_listener(course_slug: str) -> None:
@@ -23,6 +24,8 @@ class Services:
     i18n: Translator
     cron: CronRules
     default_course: str | None = None
+    # What an empty digest period gives the instructors: nothing ("skip") or a short note ("note").
+    empty_digest: str = EMPTY_NOTE
     # Called after /schedule or /setup changed a course's schedule, so the scheduler rebuilds its jobs.
     schedule_changed: ScheduleListener = field(default=_no_listener)
 

@@ -63,6 +63,7 @@ def course_from(row: sqlite3.Row) -> Course:
         language=row["language"],
         digest_cron=row["digest_cron"],
         digest_size=row["digest_size"],
+        created_at=from_micros_or_none(row["created_at"]),
     )
 
 

@@ -31,7 +31,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -99,7 +99,8 @@ CLEAR_REACTIONS = """
 CLEAR_EMOJI = CLEAR_REACTIONS + " AND emoji = ?"
 
 UPSERT_COURSE = """
-    INSERT INTO courses (slug, title, timezone, language, digest_cron, digest_size) VALUES (?, ?, ?, ?, ?, ?)
+    INSERT INTO courses (slug, title, timezone, language, digest_cron, digest_size, created_at)
+    VALUES (?, ?, ?, ?, ?, ?, ?)
     ON CONFLICT (slug) DO UPDATE SET title = excluded.title, timezone = excluded.timezone,
         language = excluded.language, digest_cron = excluded.digest_cron, digest_size = excluded.digest_size
 """
@@ -197,13 +198,27 @@ class SqliteStore:
             self._members.committed(member)
 
     # courses ---------------------------------------------------------------------------------------------
-    async def upsert_course(self, course: Course) -> Course:
-        """Insert the course or overwrite every field of the stored one; returns it as stored."""
+    async def upsert_course(self, course: Course, now: datetime | None = None) -> Course:
+        """Insert the course or overwrite every field of the stored one but its creation time; returns it as stored.
+
+        A new course's creation time is ``course.created_at``, else ``now``, else the current time.
+        """
+        created = course.created_at or now or datetime.now(UTC)
         await self._exec(
             UPSERT_COURSE,
-            (course.slug, course.title, course.timezone, course.language, course.digest_cron, course.digest_size),
+            (
+                course.slug,
+                course.title,
+                course.timezone,
+                course.language,
+                course.digest_cron,
+                course.digest_size,
+                codec.to_micros(created),
+            ),
         )
-        return course
+        stored = await self.get_course(course.slug)
+        assert stored is not None  # just written
+        return stored
 
     async def get_course(self, slug: str) -> Course | None:
         row = await self._reader.one("SELECT * FROM courses WHERE slug = ?", (slug,))
@@ -684,6 +699,52 @@ class SqliteStore:
             return codec.digest_from(row), new
 
         return await self._writer.call(op)
+
+    async def digest_deliveries(self, digest_id: int) -> set[tuple[str, str]]:
+        rows = await self._reader.all(
+            "SELECT platform, user_id FROM digest_deliveries WHERE digest_id = ?", (digest_id,)
+        )
+        return {(r[0], r[1]) for r in rows}
+
+    async def mark_digest_delivered(self, digest_id: int, platform: str, user_id: str, at: datetime) -> None:
+        await self._exec(
+            "INSERT OR IGNORE INTO digest_deliveries (digest_id, platform, user_id, delivered_at) VALUES (?, ?, ?, ?)",
+            (digest_id, platform, user_id, codec.to_micros(at)),
+        )
+
+    # leases ----------------------------------------------------------------------------------------------
+    async def acquire_lease(self, name: str, holder: str, now: datetime, ttl: timedelta) -> bool:
+        """Take or renew the lease ``name`` for ``holder`` until ``now + ttl``; False while another holds it.
+
+        One statement: the insert wins when nobody holds the lease, the update when ``holder`` already does or
+        the other holder's lease has expired (it crashed or stalled). SQLite serialises writers, so two processes
+        can never both win.
+        """
+        until, at = codec.to_micros(now + ttl), codec.to_micros(now)
+
+        async def op(conn: aiosqlite.Connection) -> bool:
+            await conn.execute(
+                "INSERT INTO leases (name, holder, expires_at) VALUES (?, ?, ?)"
+                " ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at"
+                " WHERE leases.holder = excluded.holder OR leases.expires_at <= ?",
+                (name, holder, until, at),
+            )
+            async with conn.execute("SELECT holder FROM leases WHERE name = ?", (name,)) as cursor:
+                row = await cursor.fetchone()
+            return row is not None and row[0] == holder
+
+        return await self._writer.call(op)
+
+    async def release_lease(self, name: str, holder: str) -> None:
+        await self._exec("DELETE FROM leases WHERE name = ? AND holder = ?", (name, holder))
+
+    async def next_release_after(self, now: datetime) -> datetime | None:
+        """The earliest release time still to come among lessons not yet published."""
+        row = await self._reader.one(
+            "SELECT MIN(release_at) FROM lessons WHERE published_at IS NULL AND release_at > ?",
+            (codec.to_micros(now),),
+        )
+        return codec.from_micros_or_none(row[0] if row else None)
 
     async def unsent_digests(self) -> list[Digest]:
         rows = await self._reader.all(queries.DIGEST_SELECT + " WHERE sent_at IS NULL ORDER BY period_end, id")

@@ -154,3 +154,58 @@ def test_export_formats(env: Path, capsys: pytest.CaptureFixture[str], fmt: str)
         assert text.startswith("id,lesson,kind,author")
     else:
         assert text.startswith("# ai")
+
+
+FUTURE_LESSON_MD = """---
+title: Later lesson
+slug: later
+release: 2099-01-05T09:00:00+08:00
+---
+Soon.
+"""
+
+
+def test_schedule_lists_next_digests_and_pending_releases(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    main(
+        [
+            "lesson",
+            "add",
+            "--course",
+            "ai",
+            str(write(env / "a.md", LESSON_MD)),
+            str(write(env / "b.md", FUTURE_LESSON_MD)),
+        ]
+    )
+    capsys.readouterr()
+    assert main(["schedule"]) == 0
+    out = capsys.readouterr().out
+    assert "ai: next digest " in out and "— 0 9 * * 1 (UTC)" in out
+    assert "ai: lesson 'later' released 2099-01-05T01:00:00+00:00" in out
+
+
+def test_digest_send_needs_an_instructor_then_records_for_the_bot(
+    env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import asyncio
+
+    from handlers.domain import Instructor
+    from storage import SqliteStore
+
+    main(["lesson", "add", "--course", "ai", str(write(env / "a.md", LESSON_MD))])
+    capsys.readouterr()
+    assert main(["digest", "ai", "--send"]) == 1
+    assert "ai has no instructor yet; make one with /instructor first" in capsys.readouterr().err
+
+    async def add_instructor() -> None:
+        async with await SqliteStore.open(env / "cli.db") as store:
+            await store.add_instructor(Instructor("ai", "console", "tyler", "Tyler"))
+
+    asyncio.run(add_instructor())
+    assert main(["digest", "ai", "--send"]) == 0
+    assert "recorded" in capsys.readouterr().out
+    with sqlite3.connect(env / "cli.db") as raw:
+        assert raw.execute("SELECT count(*) FROM digests WHERE sent_at IS NULL").fetchone()[0] == 1
+    with pytest.raises(SystemExit) as exit_info:
+        main(["digest", "ai", "--send", "--dry-run"])
+    assert exit_info.value.code == 2
+    assert "not allowed with argument --send" in capsys.readouterr().err

@@ -17,7 +17,6 @@ from typing import Protocol
 from bot.app import App, open_app
 from bot.config import Settings
 from bot.console import CONTINUATION, ConsoleBackend
-from handlers.core import recover
 from handlers.domain import Course, Lesson, LessonDraft
 from handlers.events import DigestDue, LessonPublished
 from tests.clock import TestClock
@@ -81,7 +80,7 @@ class ConsoleHarness:
         out = io.StringIO()
         backend = ConsoleBackend(out, clock, session="t")
         async with open_app(settings, {backend.platform: backend}, clock) as app:
-            await recover(app.services)
+            await app.scheduler.tick()  # what start-up does, without arming a real timer
             yield cls(app, backend, out, clock)
 
     # typing -------------------------------------------------------------------------------------------------
@@ -102,7 +101,7 @@ class ConsoleHarness:
 
     # setup --------------------------------------------------------------------------------------------------
     async def add_course(self, slug: str, title: str) -> Course:
-        return await self.app.store.upsert_course(Course(slug=slug, title=title, language="en"))
+        return await self.app.store.upsert_course(Course(slug=slug, title=title, language="en"), self.clock.now())
 
     async def add_lesson(self, draft: LessonDraft) -> Lesson:
         lesson, _ = await self.app.store.upsert_lesson(draft, self.clock.now())

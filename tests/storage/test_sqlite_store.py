@@ -34,13 +34,16 @@ def test_sqlite_store_satisfies_the_port() -> None:
 
 # courses ---------------------------------------------------------------------------------------------------
 async def test_courses_upsert_get_list_and_schedule(store: SqliteStore) -> None:
+    created = datetime(2026, 1, 5, 9, tzinfo=UTC)
     await store.upsert_course(Course("b", "B"))
-    await store.upsert_course(Course("a", "A", digest_size=3))
+    await store.upsert_course(Course("a", "A", digest_size=3), created)
     assert [c.slug for c in await store.list_courses()] == ["a", "b"]
-    await store.upsert_course(Course("a", "A renamed", digest_size=3))
+    await store.upsert_course(Course("a", "A renamed", digest_size=3), created.replace(year=2027))
     await store.set_course_schedule("a", "0 8 * * 5", "Europe/Berlin")
     course = await store.get_course("a")
-    assert course == Course("a", "A renamed", timezone="Europe/Berlin", digest_cron="0 8 * * 5", digest_size=3)
+    assert course == Course(
+        "a", "A renamed", timezone="Europe/Berlin", digest_cron="0 8 * * 5", digest_size=3, created_at=created
+    )  # the creation time is kept by later updates
     assert await store.get_course("nope") is None
 
 
@@ -313,6 +316,6 @@ async def test_due_lessons_and_mark_published(store: SqliteStore) -> None:
 
 async def test_store_is_an_async_context_manager(db_path: Path) -> None:
     async with await SqliteStore.open(db_path) as store:
-        await store.upsert_course(Course("ai", "AI"))
+        await store.upsert_course(Course("ai", "AI"), T0)
     async with await SqliteStore.open(db_path) as store:
-        assert await store.get_course("ai") == Course("ai", "AI")
+        assert await store.get_course("ai") == Course("ai", "AI", created_at=T0)

@@ -1,0 +1,186 @@
+"""APScheduler decides *when*; the core decides *what*; the database is the source of truth.
+
+There is one job, ``wake``: a date trigger at the earliest moment something may be due (a course's next
+digest, a lesson's release, or the next look at the database for changes made elsewhere). When it fires,
+:meth:`Scheduler.tick` asks the core to do whatever is due *now* by the injected clock, then plans the next
+wake-up. Nothing depends on pickled jobs: after a restart the plan is rebuilt from the database, and work that
+came due while the bot was down is found by the same tick.
+
+Several processes may share one database (two ``studybot run`` or shards). Only the holder of the
+``scheduler`` lease (a row in SQLite with an expiry, renewed at every tick) does the duties, so each digest and
+each lesson post is sent by exactly one of them; a crashed holder's lease expires and another takes over.
+
+APScheduler's default misfire grace time (one second) would silently drop a wake-up that runs late because the
+loop was busy or the machine slept; here it is unlimited, and late wake-ups are coalesced into one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.date import DateTrigger
+
+from handlers.digests import next_digest_time, resume_unsent_digests, run_due_digests
+from handlers.lessons import publish_due_lessons, resume_pending_posts
+from handlers.services import Services
+
+logger = logging.getLogger(__name__)
+
+LEASE_NAME = "scheduler"
+WAKE_JOB = "wake"
+
+
+def default_holder() -> str:
+    """Unique per process, readable in the database: host, pid and a random suffix."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+@dataclass(slots=True)
+class TickReport:
+    at: datetime
+    leader: bool
+    digests: int = 0
+    lesson_posts: int = 0
+    next_wake: datetime | None = None
+    errors: list[str] = field(default_factory=list)
+
+
+class Scheduler:
+    def __init__(
+        self,
+        services: Services,
+        *,
+        holder: str | None = None,
+        lease_ttl: timedelta = timedelta(seconds=90),
+        poll_interval: timedelta = timedelta(seconds=30),
+    ) -> None:
+        if poll_interval >= lease_ttl:
+            raise ValueError("poll_interval must be shorter than lease_ttl, or the lease lapses between ticks")
+        self.services = services
+        self.holder = holder or default_holder()
+        self.lease_ttl = lease_ttl
+        self.poll_interval = poll_interval
+        self._aps = AsyncIOScheduler(
+            timezone=UTC, job_defaults={"misfire_grace_time": None, "coalesce": True, "max_instances": 1}
+        )
+        self._lock = asyncio.Lock()
+        self._recovered = False
+        self.last_report: TickReport | None = None
+        self.tick_count = 0
+        self._ticked = asyncio.Condition()
+
+    # lifecycle --------------------------------------------------------------------------------------------
+    async def start(self) -> TickReport:
+        self._aps.start()
+        return await self.tick()
+
+    async def stop(self) -> None:
+        if self._aps.running:
+            self._aps.shutdown(wait=False)
+        await self.services.store.release_lease(LEASE_NAME, self.holder)
+
+    @property
+    def next_wake(self) -> datetime | None:
+        job = self._aps.get_job(WAKE_JOB)
+        return job.next_run_time if job is not None else None
+
+    async def schedule_changed(self, course_slug: str) -> None:
+        """Called by the core after /schedule or /setup: replan now rather than at the next poll."""
+        logger.info("schedule of %s changed; replanning", course_slug)
+        await self.tick()
+
+    # the work ---------------------------------------------------------------------------------------------
+    async def tick(self) -> TickReport:
+        """Do what is due now (if this process holds the lease), then plan the next wake-up."""
+        async with self._lock:
+            services = self.services
+            now = services.clock.now()
+            leader = await services.store.acquire_lease(LEASE_NAME, self.holder, now, self.lease_ttl)
+            report = TickReport(at=now, leader=leader)
+            if leader:
+                await self._duties(report)
+            report.next_wake = await self.plan(services.clock.now(), leader)
+            self._arm(report.next_wake)
+            self.last_report = report
+        async with self._ticked:
+            self.tick_count += 1
+            self._ticked.notify_all()
+        return report
+
+    async def wait_for_tick(self, count: int) -> None:
+        """Wait until ``count`` ticks have run (health checks and tests watch the timer this way)."""
+        async with self._ticked:
+            await self._ticked.wait_for(lambda: self.tick_count >= count)
+
+    async def _duties(self, report: TickReport) -> None:
+        steps = []
+        if not self._recovered:
+            steps.append(("recovery", self._recover))
+        steps += [("digests", self._digests), ("unsent digests", self._unsent), ("lessons", self._lessons)]
+        for name, step in steps:
+            try:
+                await step(report)
+            except Exception as error:
+                logger.exception("scheduled %s failed; retrying at the next wake-up", name)
+                report.errors.append(f"{name}: {error}")
+
+    async def _recover(self, report: TickReport) -> None:
+        """Broadcasts a crash interrupted; only at start, when nothing of this process is mid-send."""
+        report.lesson_posts += await resume_pending_posts(self.services)
+        self._recovered = True
+
+    async def _digests(self, report: TickReport) -> None:
+        report.digests += await run_due_digests(self.services)
+
+    async def _unsent(self, report: TickReport) -> None:
+        """Digests recorded elsewhere (``studybot digest --send``) or that reached nobody last time."""
+        report.digests += await resume_unsent_digests(self.services)
+
+    async def _lessons(self, report: TickReport) -> None:
+        report.lesson_posts += await publish_due_lessons(self.services)
+
+    async def plan(self, now: datetime, leader: bool = True) -> datetime:
+        """The next moment worth waking for: a digest, a release, or the next look for changes."""
+        candidates = [now + self.poll_interval]
+        if leader:
+            store = self.services.store
+            for course in await store.list_courses():
+                when = await next_digest_time(self.services, course, now)
+                if when is not None:
+                    candidates.append(when)
+            release = await store.next_release_after(now)
+            if release is not None:
+                candidates.append(release)
+        return max(min(candidates), now)
+
+    def _arm(self, when: datetime) -> None:
+        """(Re)place the single wake-up job. The clock may be a test's, so convert its time to the wall clock."""
+        if not self._aps.running:
+            return
+        delay = when - self.services.clock.now()
+        run_at = datetime.now(UTC) + max(delay, timedelta(0))
+        self._aps.add_job(self.tick, DateTrigger(run_date=run_at, timezone=UTC), id=WAKE_JOB, replace_existing=True)
+
+
+async def describe_schedule(services: Services) -> list[str]:
+    """Lines for ``studybot schedule``: each course's next digest, then the lessons waiting for release."""
+    now = services.clock.now()
+    lines: list[str] = []
+    for course in await services.store.list_courses():
+        when = await next_digest_time(services, course, now)
+        local = when.astimezone(ZoneInfo(course.timezone)).strftime("%Y-%m-%d %H:%M %Z") if when else "never"
+        overdue = " (overdue: sent at the next start)" if when and when <= now else ""
+        lines.append(f"{course.slug}: next digest {local}{overdue} — {course.digest_cron} ({course.timezone})")
+    for course in await services.store.list_courses():
+        for lesson in await services.store.list_lessons(course.slug):
+            if lesson.release_at is not None and lesson.release_at > now:
+                lines.append(f"{course.slug}: lesson {lesson.slug!r} released {lesson.release_at.isoformat()}")
+    return lines
