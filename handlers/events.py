@@ -58,6 +58,25 @@ class ReactionsCleared:
 
 
 @dataclass(frozen=True, slots=True)
+class ReactionCountsChanged:
+    """Reaction totals per emoji, for platforms that report anonymous reactions only as counts."""
+
+    ref: MessageRef
+    counts: tuple[tuple[str, int], ...]
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ChatMoved:
+    """A chat continues under a new id (a Telegram group upgraded to a supergroup)."""
+
+    platform: str
+    old_chat_id: str
+    new_chat_id: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class CommandInvoked:
     """``/name args`` in a chat. The backend knows the platform's admin rules and says whether they hold.
 
@@ -104,6 +123,8 @@ Event = (
     | ReactionAdded
     | ReactionRemoved
     | ReactionsCleared
+    | ReactionCountsChanged
+    | ChatMoved
     | CommandInvoked
     | LessonPublished
     | DigestDue

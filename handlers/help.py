@@ -25,6 +25,13 @@ ORDER = (
 )
 
 
+@router.command("start", help_key="help.start")
+async def cmd_start(ctx: CommandContext) -> None:
+    """What a private chat with the bot begins with (Telegram's Start button sends /start)."""
+    await ctx.reply(ctx.t("start.welcome"))
+    await cmd_help(ctx)
+
+
 @router.command("help", help_key="help.help")
 async def cmd_help(ctx: CommandContext) -> None:
     out = ContentBuilder().bold(ctx.t("help.heading")).line()

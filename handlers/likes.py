@@ -3,10 +3,13 @@ atomically, so that a burst of redelivered or concurrent reaction events can nev
 
 from __future__ import annotations
 
-from handlers.events import ReactionAdded, ReactionRemoved, ReactionsCleared
+import logging
+
+from handlers.events import ChatMoved, ReactionAdded, ReactionCountsChanged, ReactionRemoved, ReactionsCleared
 from handlers.routing import Router
 from handlers.services import Services
 
+logger = logging.getLogger(__name__)
 router = Router("likes")
 
 
@@ -27,3 +30,15 @@ async def on_reaction_removed(services: Services, event: ReactionRemoved) -> Non
 @router.on(ReactionsCleared)
 async def on_reactions_cleared(services: Services, event: ReactionsCleared) -> None:
     await services.store.clear_reactions(event.ref, event.emoji)
+
+
+@router.on(ReactionCountsChanged)
+async def on_reaction_counts_changed(services: Services, event: ReactionCountsChanged) -> None:
+    await services.store.set_anonymous_likes(event.ref, event.counts)
+
+
+@router.on(ChatMoved)
+async def on_chat_moved(services: Services, event: ChatMoved) -> None:
+    """Not a like matter, but it is the reactions and questions that must not be lost with the old id."""
+    moved = await services.store.move_chat(event.platform, event.old_chat_id, event.new_chat_id)
+    logger.info("chat moved on %s: %d group(s) follow it to its new id", event.platform, moved)

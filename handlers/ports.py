@@ -196,6 +196,15 @@ class Store(Protocol):
 
     async def mark_digest_delivered(self, digest_id: int, platform: str, user_id: str, at: datetime) -> None: ...
 
+    # platform changes ------------------------------------------------------------------------------------
+    async def move_chat(self, platform: str, old_chat_id: str, new_chat_id: str) -> int:
+        """Everything kept under a chat id follows the chat to its new id; returns the groups moved."""
+        ...
+
+    async def set_anonymous_likes(self, ref: MessageRef, counts: Sequence[tuple[str, int]]) -> None:
+        """Per-emoji reaction totals that include reactions without a member (anonymous admins, channels)."""
+        ...
+
     # leases ----------------------------------------------------------------------------------------------
     async def acquire_lease(self, name: str, holder: str, now: datetime, ttl: timedelta) -> bool:
         """Take or renew a lease; False while another holder's lease has not expired."""

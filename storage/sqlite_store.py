@@ -712,6 +712,46 @@ class SqliteStore:
             (digest_id, platform, user_id, codec.to_micros(at)),
         )
 
+    # platform changes ------------------------------------------------------------------------------------
+    async def move_chat(self, platform: str, old_chat_id: str, new_chat_id: str) -> int:
+        """A chat got a new id (a Telegram group became a supergroup): everything kept for it follows.
+
+        One transaction over every table that points at chats, so the group's questions, likes, replies and
+        lesson posts are found under the new id. Returns how many groups moved (0 when already moved).
+        """
+
+        async def op(conn: aiosqlite.Connection) -> int:
+            async with conn.execute(
+                "UPDATE study_groups SET chat_id = ? WHERE platform = ? AND chat_id = ?",
+                (new_chat_id, platform, old_chat_id),
+            ) as cursor:
+                moved = cursor.rowcount
+            for table in ("questions", "replies", "lesson_posts"):
+                await conn.execute(
+                    f"UPDATE {table} SET chat_id = ? WHERE platform = ? AND chat_id = ?",
+                    (new_chat_id, platform, old_chat_id),
+                )
+            return moved
+
+        return await self._writer.call(op)
+
+    async def set_anonymous_likes(self, ref: MessageRef, counts: Sequence[tuple[str, int]]) -> None:
+        """Anonymous reactions arrive as totals per emoji. What the totals of the group's like emojis hold beyond
+        the members' reactions we know is kept as the question's base likes (likes without member ids)."""
+        if not counts:
+            counts = [("", 0)]
+        values = ", ".join("(?, ?)" for _ in counts)
+        flat = [item for pair in counts for item in pair]
+        await self._exec(
+            f"WITH totals(emoji, n) AS (VALUES {values})"
+            " UPDATE questions SET base_likes = MAX(0,"
+            "   COALESCE((SELECT SUM(t.n) FROM totals t JOIN group_like_emojis e"
+            "             ON e.emoji = t.emoji AND e.group_id = questions.group_id), 0)"
+            "   - (SELECT COUNT(*) FROM reactions r WHERE r.question_id = questions.id))"
+            " WHERE platform = ? AND chat_id = ? AND message_id = ?",
+            (*flat, *_ref(ref)),
+        )
+
     # leases ----------------------------------------------------------------------------------------------
     async def acquire_lease(self, name: str, holder: str, now: datetime, ttl: timedelta) -> bool:
         """Take or renew the lease ``name`` for ``holder`` until ``now + ttl``; False while another holds it.

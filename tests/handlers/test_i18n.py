@@ -30,7 +30,7 @@ def test_every_key_the_code_uses_is_translated(i18n: Translator) -> None:
     used: set[str] = set()
     pattern = re.compile(
         r"""["']((?:error|lesson|ask|top|answer|digest|setup|unfollow|instructor|schedule|likes|"""
-        r"""lang|stats|help)\.[a-z_]+)["']"""
+        r"""lang|stats|help|start|telegram|discord)\.[a-z_]+)["']"""
     )
     for path in [*ROOT.glob("handlers/**/*.py"), *ROOT.glob("bot/**/*.py")]:
         used.update(pattern.findall(path.read_text(encoding="utf-8")))

@@ -1,0 +1,48 @@
+"""Core content → Telegram HTML messages.
+
+Every piece of text is escaped (``<``, ``>``, ``&``) before any tag is written, and only the tags of the
+Bot API's HTML mode that we choose are ever produced, so nothing a user writes can break formatting or be
+rejected as a parse error. Long content is split before rendering (see :mod:`bot.splitting`), counting
+length as Telegram does: after entity parsing, in UTF-16 code units.
+"""
+
+from __future__ import annotations
+
+import html
+from urllib.parse import urlsplit
+
+from bot.splitting import split_content, utf16_length
+from handlers.content import Content, Span, Style
+
+MESSAGE_LIMIT = 4096
+_TAGS = {Style.BOLD: "b", Style.ITALIC: "i", Style.CODE: "code", Style.QUOTE: "blockquote"}
+_SAFE_SCHEMES = ("http", "https", "tg")
+
+
+def safe_url(url: str) -> str | None:
+    """Only links a person can safely open: http(s) and tg:// (no javascript:, no data:)."""
+    try:
+        scheme = urlsplit(url.strip()).scheme.lower()
+    except ValueError:
+        return None
+    return url.strip() if scheme in _SAFE_SCHEMES else None
+
+
+def span_html(span: Span) -> str:
+    text = html.escape(span.text, quote=False)
+    tag = _TAGS.get(span.style)
+    if tag:
+        text = f"<{tag}>{text}</{tag}>"
+    url = safe_url(span.url) if span.url else None
+    if url:
+        text = f'<a href="{html.escape(url, quote=True)}">{text}</a>'
+    return text
+
+
+def to_html(content: Content) -> str:
+    return "".join(span_html(span) for span in content)
+
+
+def render_messages(content: Content, limit: int = MESSAGE_LIMIT) -> list[str]:
+    """The HTML of each message needed to say ``content``."""
+    return [to_html(chunk) for chunk in split_content(content, limit, utf16_length)]
