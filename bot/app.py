@@ -5,11 +5,12 @@ Everything is created here, inside ``async with``, and passed down; nothing is a
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
-from typing import TextIO
+from typing import Protocol, TextIO
 
 from bot.clock import SystemClock
 from bot.config import Settings
@@ -17,8 +18,10 @@ from bot.console import ConsoleBackend
 from bot.cron import CrontabRules
 from bot.outbox import RoutingOutbox
 from bot.scheduler import Scheduler
+from bot.telegram_backend.backend import TelegramBackend, TelegramOptions
 from handlers.core import build_dispatcher
 from handlers.domain import Course
+from handlers.events import Event
 from handlers.i18n import Translator
 from handlers.ports import Clock, Outbox
 from handlers.routing import Dispatcher
@@ -26,6 +29,15 @@ from handlers.services import Services
 from storage import SqliteStore
 
 logger = logging.getLogger(__name__)
+
+
+class PlatformBackend(Outbox, Protocol):
+    """A platform connection: an Outbox for the core, and a source of events while started."""
+
+    platform: str
+
+    async def start(self, dispatch: Callable[[Event], Awaitable[None]]) -> None: ...
+    async def stop(self) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +83,32 @@ async def open_app(
         yield App(store, services, build_dispatcher(services), scheduler)
     finally:
         await store.close()
+
+
+async def run_platforms(settings: Settings, stop: asyncio.Event, clock: Clock | None = None) -> None:
+    """Run every platform whose token is set, in this event loop, until ``stop`` is set."""
+    i18n = Translator.load(settings.default_language)
+    backends: dict[str, PlatformBackend] = {}
+    if settings.telegram_bot_token is not None:
+        options = TelegramOptions(
+            token=settings.telegram_bot_token.get_secret_value(),
+            api_base_url=settings.telegram_api_base_url,
+            poll_timeout=settings.telegram_poll_timeout,
+        )
+        backends[TelegramBackend.platform] = TelegramBackend(options, i18n)
+    async with open_app(settings, backends, clock) as app:
+        started: list[PlatformBackend] = []
+        try:
+            for backend in backends.values():
+                await backend.start(app.dispatcher.dispatch)
+                started.append(backend)
+            await app.scheduler.start()
+            logger.info("studybot is running on %s", ", ".join(backends))
+            await stop.wait()
+        finally:
+            await app.scheduler.stop()
+            for backend in reversed(started):
+                await backend.stop()
 
 
 async def run_console(settings: Settings, source: TextIO, out: TextIO, clock: Clock | None = None) -> None:

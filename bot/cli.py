@@ -5,13 +5,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import signal
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
 
-from bot.app import open_app, run_console
+from telegram.error import InvalidToken, NetworkError
+
+from bot.app import open_app, run_console, run_platforms
 from bot.config import Settings, SettingsError, load_settings
 from bot.export import FORMATS, render_export
 from bot.lesson_files import LessonFileError, lesson_paths, read_lesson_file
@@ -108,19 +111,31 @@ async def dispatch_command(args: argparse.Namespace, settings: Settings, stdin: 
 
 
 async def cmd_run(settings: Settings, stdin: TextIO, out: TextIO) -> int:
-    platforms = [
-        name
-        for name, token in (("Telegram", settings.telegram_bot_token), ("Discord", settings.discord_bot_token))
-        if token is not None
-    ]
-    if platforms:
+    """The platforms whose tokens are set; with none, the console study group."""
+    if settings.telegram_bot_token is None and settings.discord_bot_token is None:
+        await run_console(settings, stdin, out)
+        return EXIT_OK
+    if settings.discord_bot_token is not None:
+        print("studybot: Discord support is not in this version yet; unset DISCORD_BOT_TOKEN.", file=sys.stderr)
+        return EXIT_USAGE
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        await run_platforms(settings, stop)
+    except InvalidToken:
+        print("studybot: Telegram refused TELEGRAM_BOT_TOKEN; copy it again from @BotFather.", file=sys.stderr)
+        return EXIT_USAGE
+    except NetworkError as error:
+        token = settings.telegram_bot_token.get_secret_value() if settings.telegram_bot_token else ""
+        reason = str(error).replace(token, "***") if token else str(error)
         print(
-            f"studybot: {' and '.join(platforms)} support is not in this version yet. "
-            "Unset TELEGRAM_BOT_TOKEN / DISCORD_BOT_TOKEN to use the console backend.",
+            f"studybot: cannot reach the Telegram Bot API at {settings.telegram_api_base_url} ({reason}). "
+            "Check the network, or TELEGRAM_API_BASE_URL if you use your own Bot API server.",
             file=sys.stderr,
         )
-        return EXIT_USAGE
-    await run_console(settings, stdin, out)
+        return EXIT_FAILED
     return EXIT_OK
 
 

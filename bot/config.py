@@ -22,6 +22,8 @@ class Settings(BaseSettings):
     default_course: str | None = Field(default=None, description="course created at start and used by CLI")
     default_language: Literal["zh", "en"] = "zh"
     telegram_bot_token: SecretStr | None = None
+    telegram_api_base_url: str = Field(default="https://api.telegram.org", pattern=r"^https?://[^\s]+$")
+    telegram_poll_timeout: int = Field(default=30, ge=0, le=50)
     discord_bot_token: SecretStr | None = None
     log_level: LogLevel = "INFO"
     console_user: str = Field(default="you", min_length=1, max_length=64)

@@ -107,14 +107,26 @@ def test_bad_setting_in_dotenv_is_named(env: Path, capsys: pytest.CaptureFixture
     assert "LOG_LEVEL" in capsys.readouterr().err
 
 
-def test_tokens_never_appear_in_output(
+def test_unreachable_telegram_is_explained_without_the_token(
     env: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    import socket
+
+    with socket.socket() as probe:  # a local port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
     monkeypatch.setenv("TELEGRAM_BOT_TOKEN", "123456:SECRET-TOKEN-VALUE")
-    assert main(["run"]) == 2
+    monkeypatch.setenv("TELEGRAM_API_BASE_URL", f"http://127.0.0.1:{port}")
+    assert main(["run"]) == 1
     captured = capsys.readouterr()
     assert "SECRET-TOKEN-VALUE" not in captured.out + captured.err
-    assert "Telegram" in captured.err
+    assert f"cannot reach the Telegram Bot API at http://127.0.0.1:{port}" in captured.err
+
+
+def test_bad_api_url_is_named(env: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("TELEGRAM_API_BASE_URL", "api.telegram.org")
+    assert main(["db", "upgrade"]) == 2
+    assert "TELEGRAM_API_BASE_URL" in capsys.readouterr().err
 
 
 def test_db_upgrade_and_too_new_database(env: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -1,0 +1,375 @@
+"""The Telegram backend: python-telegram-bot's Application, our polling loop, and the Outbox for Telegram.
+
+At-least-once processing: python-telegram-bot's own Updater confirms updates to Telegram (the getUpdates
+offset) as soon as it has fetched them, so a process killed before handling them would lose them. This
+backend polls itself and moves the offset past an update only after the core has handled it, which means its
+writes are committed. A killed process therefore loses nothing: Telegram delivers the unconfirmed updates
+again and the handlers are idempotent (a redelivered message or reaction never counts twice).
+
+Sending goes through the Application's bot with python-telegram-bot's AIORateLimiter, tuned to Telegram's
+published limits (30 messages a second overall, 20 a minute in one group), which also waits out 429s.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TypeVar
+
+from telegram import (
+    BotCommand,
+    BotCommandScopeAllChatAdministrators,
+    BotCommandScopeAllGroupChats,
+    BotCommandScopeAllPrivateChats,
+    ChatMemberAdministrator,
+    ChatMemberOwner,
+    LinkPreviewOptions,
+    Message,
+    ReplyParameters,
+    Update,
+)
+from telegram.constants import ChatType, ParseMode
+from telegram.error import BadRequest, ChatMigrated, Conflict, Forbidden, NetworkError, RetryAfter, TimedOut
+from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes, TypeHandler
+
+from bot.telegram_backend import translate
+from bot.telegram_backend.render import render_messages
+from handlers.actions import Action, DirectMessage, Post, PostLesson, Reply
+from handlers.content import Content
+from handlers.domain import ChatRef, MessageRef
+from handlers.errors import ChatUnavailable, DeliveryError, RecipientUnreachable, TransientDeliveryError
+from handlers.events import ChatMoved, CommandInvoked, Event
+from handlers.i18n import Translator
+
+logger = logging.getLogger(__name__)
+
+Dispatch = Callable[[Event], Awaitable[None]]
+T = TypeVar("T")
+OFFICIAL_API = "https://api.telegram.org"
+ALLOWED_UPDATES = [
+    "message",
+    "edited_message",
+    "message_reaction",
+    "message_reaction_count",
+    "my_chat_member",
+    "chat_member",
+]
+ADMIN_CACHE_SECONDS = 600.0
+NETWORK_ATTEMPTS = 4
+
+# Commands as the menus show them, per audience (Telegram's command scopes).
+MEMBER_COMMANDS = ("ask", "top", "stats", "help")
+ADMIN_COMMANDS = (*MEMBER_COMMANDS, "setup", "lesson", "instructor", "schedule", "likes", "lang", "digest", "unfollow")
+PRIVATE_COMMANDS = ("start", "answer", "digest", "help")
+
+
+def api_base_url(url: str) -> str:
+    """``TELEGRAM_API_BASE_URL`` is the server (``https://api.telegram.org``); the library wants ``…/bot``."""
+    url = url.rstrip("/")
+    return url if url.endswith("/bot") else f"{url}/bot"
+
+
+@dataclass(frozen=True, slots=True)
+class TelegramOptions:
+    token: str
+    api_base_url: str = OFFICIAL_API
+    poll_timeout: int = 30
+    # 0 retries in the limiter itself would surface every 429; a few let a broadcast ride out flood control.
+    max_retries: int = 5
+
+
+class TelegramBackend:
+    platform = translate.PLATFORM
+
+    def __init__(self, options: TelegramOptions, i18n: Translator) -> None:
+        self._options = options
+        self._i18n = i18n
+        self.application: Application = (
+            ApplicationBuilder()
+            .token(options.token)
+            .base_url(api_base_url(options.api_base_url))
+            .rate_limiter(
+                AIORateLimiter(
+                    overall_max_rate=30,
+                    overall_time_period=1,
+                    group_max_rate=20,
+                    group_time_period=60,
+                    max_retries=options.max_retries,
+                )
+            )
+            .updater(None)
+            .get_updates_read_timeout(options.poll_timeout + 10)
+            .build()
+        )
+        self._dispatch: Dispatch | None = None
+        self._poller: asyncio.Task[None] | None = None
+        self._admins: dict[int, tuple[float, set[int]]] = {}
+        self._forums: dict[int, bool] = {}
+        self._usernames: dict[str, str] = {}
+        self.username = ""
+        self.confirmed_offset: int | None = None
+        self.application.add_handler(TypeHandler(Update, self._on_update))
+
+    # lifecycle --------------------------------------------------------------------------------------------
+    async def start(self, dispatch: Dispatch) -> None:
+        self._dispatch = dispatch
+        await self.application.initialize()  # getMe: fails here with InvalidToken for a bad token
+        self.username = self.application.bot.username
+        await self.register_commands()
+        await self.application.bot.delete_webhook(drop_pending_updates=False)
+        self._poller = asyncio.create_task(self._poll(), name="telegram-poll")
+        logger.info("telegram: polling as @%s", self.username)
+
+    async def stop(self) -> None:
+        if self._poller is not None:
+            self._poller.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._poller
+        with contextlib.suppress(Exception):
+            await self.application.shutdown()
+
+    async def wait(self) -> None:
+        """Until the polling loop ends (it only ends when stopped)."""
+        if self._poller is not None:
+            await self._poller
+
+    async def register_commands(self) -> None:
+        bot = self.application.bot
+        scopes = (
+            (BotCommandScopeAllGroupChats(), MEMBER_COMMANDS),
+            (BotCommandScopeAllChatAdministrators(), ADMIN_COMMANDS),
+            (BotCommandScopeAllPrivateChats(), PRIVATE_COMMANDS),
+        )
+        for language in self._i18n.languages:
+            for scope, names in scopes:
+                commands = [BotCommand(name, self._describe(language, name)) for name in names]
+                code = None if language == self._i18n.default_language else language
+                await bot.set_my_commands(commands, scope=scope, language_code=code)
+
+    def _describe(self, language: str, name: str) -> str:
+        """The menu text: the help line without its ``/name args — `` prefix."""
+        line = self._i18n(language, f"help.{name}")
+        return (line.split(" — ", 1)[-1] or name)[:256]
+
+    # receiving --------------------------------------------------------------------------------------------
+    async def _poll(self) -> None:
+        bot = self.application.bot
+        offset: int | None = None
+        failures = 0
+        while True:
+            try:
+                updates = await bot.get_updates(
+                    offset=offset, timeout=self._options.poll_timeout, allowed_updates=ALLOWED_UPDATES
+                )
+                failures = 0
+            except RetryAfter as error:
+                await asyncio.sleep(_seconds(error.retry_after))
+                continue
+            except Conflict:
+                logger.error("telegram: another process polls with this token (or a webhook is set); retrying")
+                failures += 1
+                await asyncio.sleep(min(60.0, 2.0**failures))
+                continue
+            except (NetworkError, TimedOut) as error:
+                failures += 1
+                delay = min(60.0, 0.5 * 2**failures)
+                logger.warning("telegram: getUpdates failed (%s); retrying in %.1f s", error, delay)
+                await asyncio.sleep(delay)
+                continue
+            if offset is not None:
+                self.confirmed_offset = offset
+            for update in updates:
+                await self.application.process_update(update)
+                # Only now that the update is handled (its writes committed) may Telegram forget it.
+                offset = update.update_id + 1
+
+    async def _on_update(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        assert self._dispatch is not None
+        for event in await self.events_for(update):
+            await self._dispatch(event)
+            if isinstance(event, CommandInvoked):
+                await self._after_command(event)
+            if isinstance(event, ChatMoved):
+                self._admins.pop(int(event.old_chat_id), None)
+
+    async def events_for(self, update: Update) -> list[Event]:
+        if update.message is not None:
+            message = update.message
+            self._remember_chat(message)
+            admin = False
+            if (message.text or "").startswith("/") and message.chat.type != ChatType.PRIVATE:
+                admin = await self.is_admin(message)
+            return translate.message_events(message, self.username, admin)
+        if update.edited_message is not None:
+            return translate.edited_events(update.edited_message)
+        if update.message_reaction is not None:
+            return translate.reaction_events(update.message_reaction)
+        if update.message_reaction_count is not None:
+            return translate.reaction_count_events(update.message_reaction_count)
+        changed = update.my_chat_member or update.chat_member
+        if changed is not None:
+            self._admins.pop(changed.chat.id, None)  # someone's rights changed: ask again next time
+        return []
+
+    def _remember_chat(self, message: Message) -> None:
+        self._forums[message.chat.id] = bool(message.chat.is_forum)
+        if message.chat.username:
+            self._usernames[str(message.chat.id)] = message.chat.username
+
+    async def is_admin(self, message: Message) -> bool:
+        """From the chat's real administrator list (cached); a message on behalf of the group is an admin's."""
+        chat_id = message.chat.id
+        if message.sender_chat is not None and message.sender_chat.id == chat_id:
+            return True  # an anonymous administrator
+        if message.from_user is None:
+            return False
+        cached = self._admins.get(chat_id)
+        if cached is None or time.monotonic() - cached[0] > ADMIN_CACHE_SECONDS:
+            try:
+                admins = await self.application.bot.get_chat_administrators(chat_id)
+            except (Forbidden, BadRequest) as error:
+                logger.warning("telegram: cannot list admins of %s: %s", chat_id, error)
+                return False
+            cached = (time.monotonic(), {a.user.id for a in admins})
+            self._admins[chat_id] = cached
+        return message.from_user.id in cached[1]
+
+    async def _after_command(self, event: CommandInvoked) -> None:
+        """Telegram-specific advice after some commands: what the admin must do for the bot to see enough."""
+        if event.private:
+            return
+        chat = ChatRef(self.platform, event.ref.chat_id)
+        language = self._i18n.default_language
+        if event.name == "setup" and event.args and event.actor_is_admin and not await self.bot_is_admin(chat):
+            await self._send_content(chat, _text(self._i18n(language, "telegram.not_admin")), None)
+        if event.name == "instructor" and event.actor_is_admin:
+            link = f"https://t.me/{self.username}?start=instructor"
+            await self._send_content(chat, _text(self._i18n(language, "telegram.open_private", link=link)), None)
+
+    async def bot_is_admin(self, chat: ChatRef) -> bool:
+        try:
+            me = await self.application.bot.get_chat_member(int(chat.chat_id), self.application.bot.id)
+        except (Forbidden, BadRequest):
+            return False
+        return isinstance(me, ChatMemberAdministrator | ChatMemberOwner)
+
+    # sending (Outbox) -------------------------------------------------------------------------------------
+    async def send(self, action: Action) -> MessageRef | None:
+        match action:
+            case PostLesson(chat=chat, lesson=lesson, content=content):
+                if chat.thread_id is None and await self._is_forum(int(chat.chat_id)):
+                    name = lesson.title[:128] or "lesson"
+                    bot = self.application.bot
+                    topic = await self._call(chat, lambda chat_id: bot.create_forum_topic(chat_id, name))
+                    chat = ChatRef(chat.platform, chat.chat_id, str(topic.message_thread_id))
+                return await self._send_content(chat, content, None)
+            case Post(chat=chat, content=content, reply_to=reply_to):
+                return await self._send_content(chat, content, reply_to)
+            case Reply(to=to, content=content):
+                return await self._send_content(to.chat, content, to)
+            case DirectMessage(user_id=user_id, content=content):
+                return await self._send_content(ChatRef(self.platform, user_id), content, None, private=True)
+        raise TypeError(f"telegram cannot send {action!r}")
+
+    async def _is_forum(self, chat_id: int) -> bool:
+        if chat_id not in self._forums:
+            chat = await self.application.bot.get_chat(chat_id)
+            self._forums[chat_id] = bool(chat.is_forum)
+        return self._forums[chat_id]
+
+    async def _send_content(
+        self, chat: ChatRef, content: Content, reply_to: MessageRef | None, *, private: bool = False
+    ) -> MessageRef:
+        first: MessageRef | None = None
+        thread = int(chat.thread_id) if chat.thread_id else None
+        for index, html in enumerate(render_messages(content)):
+            reply = (
+                ReplyParameters(int(reply_to.message_id), allow_sending_without_reply=True)
+                if reply_to is not None and index == 0
+                else None
+            )
+
+            def send(
+                chat_id: int = int(chat.chat_id), text: str = html, reply: ReplyParameters | None = reply
+            ) -> Awaitable[Message]:
+                return self.application.bot.send_message(
+                    chat_id,
+                    text,
+                    parse_mode=ParseMode.HTML,
+                    message_thread_id=thread,
+                    reply_parameters=reply,
+                    link_preview_options=LinkPreviewOptions(is_disabled=True),
+                )
+
+            message = await self._call(chat, send, private=private)
+            if first is None:
+                first = (
+                    translate.message_ref(message)
+                    if thread is None
+                    else MessageRef(self.platform, str(message.chat.id), str(message.message_id), str(thread))
+                )
+        assert first is not None  # render_messages always yields at least one message
+        return first
+
+    async def _call(self, chat: ChatRef, request: Callable[[int], Awaitable[T]], *, private: bool = False) -> T:
+        """One Bot API call (given the chat id to use) with Telegram's failure modes mapped for the core.
+
+        A group that became a supergroup answers with its new id: the core moves the group's data to it and
+        the call is made again there, so the upgrade loses nothing.
+        """
+        chat_id = int(chat.chat_id)
+        for attempt in range(1, NETWORK_ATTEMPTS + 1):
+            try:
+                return await request(chat_id)
+            except Forbidden as error:
+                if private:
+                    raise RecipientUnreachable(str(error)) from error
+                raise ChatUnavailable(str(error)) from error
+            except ChatMigrated as error:
+                if self._dispatch is not None:
+                    await self._dispatch(ChatMoved(self.platform, str(chat_id), str(error.new_chat_id), _now()))
+                chat_id = int(error.new_chat_id)
+            except RetryAfter as error:
+                # The rate limiter already retried; flood control outlasted it. Wait once more, then give up.
+                if attempt == NETWORK_ATTEMPTS:
+                    raise TransientDeliveryError(str(error)) from error
+                await asyncio.sleep(_seconds(error.retry_after))
+            except (TimedOut, NetworkError) as error:
+                if isinstance(error, BadRequest):
+                    raise DeliveryError(f"telegram refused the message: {error.message}") from error
+                if attempt == NETWORK_ATTEMPTS:
+                    raise TransientDeliveryError(str(error)) from error
+                await asyncio.sleep(0.5 * 2**attempt)
+        raise AssertionError("unreachable")
+
+    def link_to(self, ref: MessageRef) -> str | None:
+        """t.me links exist for supergroups (``-100`` ids, private ``/c/`` links) and public chats."""
+        username = self._usernames.get(ref.chat_id)
+        if username:
+            return f"https://t.me/{username}/{ref.message_id}"
+        if ref.chat_id.startswith("-100"):
+            internal = ref.chat_id[4:]
+            if ref.thread_id:
+                return f"https://t.me/c/{internal}/{ref.thread_id}/{ref.message_id}"
+            return f"https://t.me/c/{internal}/{ref.message_id}"
+        return None
+
+
+def _seconds(value: object) -> float:
+    total = getattr(value, "total_seconds", None)
+    return float(total()) if callable(total) else float(value)  # type: ignore[arg-type]
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _text(text: str) -> Content:
+    from handlers.content import plain
+
+    return plain(text)
