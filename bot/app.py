@@ -94,6 +94,11 @@ async def run_platforms(settings: Settings, stop: asyncio.Event, clock: Clock | 
             token=settings.telegram_bot_token.get_secret_value(),
             api_base_url=settings.telegram_api_base_url,
             poll_timeout=settings.telegram_poll_timeout,
+            webhook_url=settings.telegram_webhook_url,
+            webhook_secret=(
+                settings.telegram_webhook_secret.get_secret_value() if settings.telegram_webhook_secret else None
+            ),
+            webhook_listen=settings.telegram_webhook_listen,
         )
         backends[TelegramBackend.platform] = TelegramBackend(options, i18n)
     async with open_app(settings, backends, clock) as app:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
@@ -24,6 +24,9 @@ class Settings(BaseSettings):
     telegram_bot_token: SecretStr | None = None
     telegram_api_base_url: str = Field(default="https://api.telegram.org", pattern=r"^https?://[^\s]+$")
     telegram_poll_timeout: int = Field(default=30, ge=0, le=50)
+    telegram_webhook_url: str | None = Field(default=None, pattern=r"^https://[^\s]+$")
+    telegram_webhook_secret: SecretStr | None = None
+    telegram_webhook_listen: str = Field(default="0.0.0.0:8443", pattern=r"^[^\s:]*:\d{1,5}$")
     discord_bot_token: SecretStr | None = None
     log_level: LogLevel = "INFO"
     console_user: str = Field(default="you", min_length=1, max_length=64)
@@ -39,7 +42,23 @@ class Settings(BaseSettings):
     def _lower(cls, value: object) -> object:
         return value.lower() if isinstance(value, str) else value
 
-    @field_validator("default_course", "telegram_bot_token", "discord_bot_token", mode="before")
+    @model_validator(mode="after")
+    def _webhook_needs_secret(self) -> Settings:
+        if self.telegram_webhook_url and self.telegram_webhook_secret is None:
+            raise ValueError(
+                "TELEGRAM_WEBHOOK_SECRET must be set with TELEGRAM_WEBHOOK_URL (1-256 of A-Z a-z 0-9 _ -), "
+                "so that nobody but Telegram can post updates to the webhook"
+            )
+        return self
+
+    @field_validator(
+        "default_course",
+        "telegram_bot_token",
+        "discord_bot_token",
+        "telegram_webhook_url",
+        "telegram_webhook_secret",
+        mode="before",
+    )
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value

@@ -14,13 +14,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hmac
 import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TypeVar
+from urllib.parse import urlsplit
 
+from aiohttp import web
 from telegram import (
     BotCommand,
     BotCommandScopeAllChatAdministrators,
@@ -79,6 +82,10 @@ class TelegramOptions:
     token: str
     api_base_url: str = OFFICIAL_API
     poll_timeout: int = 30
+    # Webhook mode (for servers): Telegram POSTs updates to webhook_url, which must reach webhook_listen.
+    webhook_url: str | None = None
+    webhook_secret: str | None = None
+    webhook_listen: str = "0.0.0.0:8443"
     # 0 retries in the limiter itself would surface every 429; a few let a broadcast ride out flood control.
     max_retries: int = 5
 
@@ -108,6 +115,7 @@ class TelegramBackend:
         )
         self._dispatch: Dispatch | None = None
         self._poller: asyncio.Task[None] | None = None
+        self._web_runner: web.AppRunner | None = None
         self._admins: dict[int, tuple[float, set[int]]] = {}
         self._forums: dict[int, bool] = {}
         self._usernames: dict[str, str] = {}
@@ -121,11 +129,46 @@ class TelegramBackend:
         await self.application.initialize()  # getMe: fails here with InvalidToken for a bad token
         self.username = self.application.bot.username
         await self.register_commands()
+        if self._options.webhook_url:
+            await self._start_webhook()
+            return
         await self.application.bot.delete_webhook(drop_pending_updates=False)
         self._poller = asyncio.create_task(self._poll(), name="telegram-poll")
         logger.info("telegram: polling as @%s", self.username)
 
+    async def _start_webhook(self) -> None:
+        """Updates arrive as POSTs; each is answered 200 only after it is handled, so Telegram redelivers any
+        update whose handling did not finish. Every request must carry the secret token we registered."""
+        options = self._options
+        assert options.webhook_url and options.webhook_secret  # checked by the settings
+        host, _, port = options.webhook_listen.rpartition(":")
+        app = web.Application()
+        app.router.add_post(urlsplit(options.webhook_url).path or "/", self._on_webhook)
+        self._web_runner = web.AppRunner(app)
+        await self._web_runner.setup()
+        await web.TCPSite(self._web_runner, host or "0.0.0.0", int(port)).start()
+        await self.application.bot.set_webhook(
+            options.webhook_url, secret_token=options.webhook_secret, allowed_updates=ALLOWED_UPDATES
+        )
+        logger.info("telegram: webhook for @%s listening on %s", self.username, options.webhook_listen)
+
+    async def _on_webhook(self, request: web.Request) -> web.Response:
+        secret = request.headers.get("X-Telegram-Bot-Api-Secret-Token", "")
+        if not hmac.compare_digest(secret, self._options.webhook_secret or ""):
+            return web.Response(status=403, text="wrong secret token")
+        try:
+            data = await request.json()
+        except ValueError:
+            return web.Response(status=400, text="not JSON")
+        update = Update.de_json(data, self.application.bot)
+        if update is None:
+            return web.Response(status=400, text="not an update")
+        await self.application.process_update(update)
+        return web.Response(text="ok")
+
     async def stop(self) -> None:
+        if self._web_runner is not None:
+            await self._web_runner.cleanup()
         if self._poller is not None:
             self._poller.cancel()
             with contextlib.suppress(asyncio.CancelledError):
