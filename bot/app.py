@@ -10,14 +10,17 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
+from datetime import timedelta
 from typing import Protocol, TextIO
 
 from bot.clock import SystemClock
 from bot.config import Settings
 from bot.console import ConsoleBackend
 from bot.cron import CrontabRules
+from bot.discord_backend.backend import DiscordBackend, DiscordOptions
 from bot.outbox import RoutingOutbox
 from bot.scheduler import Scheduler
+from bot.sources.runner import LessonSources
 from bot.telegram_backend.backend import TelegramBackend, TelegramOptions
 from handlers.core import build_dispatcher
 from handlers.domain import Course
@@ -77,7 +80,15 @@ async def open_app(
             default_course=settings.default_course,
             empty_digest=settings.empty_digest,
         )
-        scheduler = Scheduler(services, holder=holder)
+        sources = LessonSources(
+            services,
+            feeds=settings.feed_sources(),
+            lessons_dir=settings.lessons_dir,
+            default_course=settings.default_course,
+            interval=timedelta(minutes=settings.feed_poll_minutes),
+            intro_length=settings.intro_length,
+        )
+        scheduler = Scheduler(services, holder=holder, sources=sources)
         # The scheduler is built first, so the services handed to handlers can tell it about /schedule.
         services = replace(services, schedule_changed=scheduler.schedule_changed)
         yield App(store, services, build_dispatcher(services), scheduler)
@@ -101,9 +112,15 @@ async def run_platforms(settings: Settings, stop: asyncio.Event, clock: Clock | 
             webhook_listen=settings.telegram_webhook_listen,
         )
         backends[TelegramBackend.platform] = TelegramBackend(options, i18n)
+    # discord: same event loop, same core; it also reads the store (autocomplete, catch-up of likes)
+    discord_backend = discord_backend_for(settings, i18n)
+    if discord_backend is not None:
+        backends[discord_backend.platform] = discord_backend
     async with open_app(settings, backends, clock) as app:
         started: list[PlatformBackend] = []
         try:
+            if discord_backend is not None:
+                discord_backend.use_services(app.services)
             for backend in backends.values():
                 await backend.start(app.dispatcher.dispatch)
                 started.append(backend)
@@ -114,6 +131,20 @@ async def run_platforms(settings: Settings, stop: asyncio.Event, clock: Clock | 
             await app.scheduler.stop()
             for backend in reversed(started):
                 await backend.stop()
+
+
+def discord_backend_for(settings: Settings, i18n: Translator) -> DiscordBackend | None:
+    """# discord: the backend for DISCORD_BOT_TOKEN, or None when it is not set."""
+    if settings.discord_bot_token is None:
+        return None
+    options = DiscordOptions(
+        token=settings.discord_bot_token.get_secret_value(),
+        api_base_url=settings.discord_api_base_url,
+        shard_count=settings.discord_shard_count,
+        shard_ids=settings.discord_shards(),
+        reconcile_days=settings.discord_reconcile_days,
+    )
+    return DiscordBackend(options, i18n)
 
 
 async def run_console(settings: Settings, source: TextIO, out: TextIO, clock: Clock | None = None) -> None:

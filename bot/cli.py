@@ -10,18 +10,19 @@ import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from telegram.error import InvalidToken, NetworkError
 
 from bot.app import open_app, run_console, run_platforms
 from bot.config import Settings, SettingsError, load_settings
+from bot.discord_backend.backend import DiscordStartError
 from bot.export import FORMATS, render_export
-from bot.lesson_files import LessonFileError, lesson_paths, read_lesson_file
+from bot.lesson_files import LessonFileError, lesson_paths
 from bot.scheduler import describe_schedule
+from bot.sources.files import import_source, read_source
 from handlers.content import to_plain_text
 from handlers.digests import build_digest_items, record_period, render_digest
-from handlers.domain import Course
 from storage import DatabaseTooNew, upgrade_database
 
 logger = logging.getLogger(__name__)
@@ -38,7 +39,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     lesson = commands.add_parser("lesson", help="import or list lessons")
     lesson_commands = lesson.add_subparsers(dest="lesson_command", required=True, metavar="ACTION")
-    add = lesson_commands.add_parser("add", help="import lesson files (Markdown with front matter, or text)")
+    add = lesson_commands.add_parser(
+        "add", help="import lesson files: Markdown (front matter), text, or course pages with their comments"
+    )
     add.add_argument("--course", help="course slug for files whose header names none (default DEFAULT_COURSE)")
     add.add_argument("--title", help="course title when the course is new")
     add.add_argument("paths", nargs="+", type=Path, metavar="PATH")
@@ -115,9 +118,6 @@ async def cmd_run(settings: Settings, stdin: TextIO, out: TextIO) -> int:
     if settings.telegram_bot_token is None and settings.discord_bot_token is None:
         await run_console(settings, stdin, out)
         return EXIT_OK
-    if settings.discord_bot_token is not None:
-        print("studybot: Discord support is not in this version yet; unset DISCORD_BOT_TOKEN.", file=sys.stderr)
-        return EXIT_USAGE
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -126,6 +126,9 @@ async def cmd_run(settings: Settings, stdin: TextIO, out: TextIO) -> int:
         await run_platforms(settings, stop)
     except InvalidToken:
         print("studybot: Telegram refused TELEGRAM_BOT_TOKEN; copy it again from @BotFather.", file=sys.stderr)
+        return EXIT_USAGE
+    except DiscordStartError as error:  # discord: a refused token or privileged intent, said exactly
+        print(f"studybot: {error}", file=sys.stderr)
         return EXIT_USAGE
     except NetworkError as error:
         token = settings.telegram_bot_token.get_secret_value() if settings.telegram_bot_token else ""
@@ -142,35 +145,75 @@ async def cmd_run(settings: Settings, stdin: TextIO, out: TextIO) -> int:
 async def cmd_lesson_add(
     settings: Settings, paths: list[Path], course: str | None, title: str | None, out: TextIO
 ) -> int:
+    """Import lesson files of every format (:mod:`bot.sources.files`): Markdown, text and course pages.
+
+    In a terminal a progress bar runs while files are read; otherwise (pipes, logs, tests) one ``[i/n]`` line
+    per file. Either way every file gets its line and the summary follows: imported, updated, skipped with
+    the reason (file name and line where known). A file that fails changes nothing stored.
+    """
     files = lesson_paths(paths)
     missing = [p for p in files if not p.exists()]
     imported = updated = 0
     skipped: list[str] = [f"{p}: no such file" for p in missing]
     files = [p for p in files if p.exists()]
+    progress = _Progress(out, len(files))
     async with open_app(settings) as app:
-        store = app.store
-        for index, path in enumerate(files, start=1):
-            try:
-                draft = read_lesson_file(path, course or settings.default_course)
-            except LessonFileError as error:
-                skipped.append(str(error))
-                print(f"[{index}/{len(files)}] skipped {error}", file=out)
-                continue
-            if await store.get_course(draft.course_slug) is None:
-                await store.upsert_course(
-                    Course(
-                        slug=draft.course_slug, title=title or draft.course_slug, language=settings.default_language
-                    ),
+        with progress:
+            for index, path in enumerate(files, start=1):
+                try:
+                    source = read_source(path, course or settings.default_course, settings.intro_length)
+                except LessonFileError as error:
+                    skipped.append(str(error))
+                    progress.line(index, f"skipped {error}")
+                    continue
+                done = await import_source(
+                    app.store,
+                    source,
                     app.services.clock.now(),
+                    language=settings.default_language,
+                    course_title=title,
                 )
-            lesson, new = await store.upsert_lesson(draft, app.services.clock.now())
-            imported += new
-            updated += not new
-            print(f"[{index}/{len(files)}] {'imported' if new else 'updated'} {path} → {lesson.title}", file=out)
+                imported += done.result.new
+                updated += not done.result.new
+                progress.line(index, done.describe())
     print(f"{imported} imported, {updated} updated, {len(skipped)} skipped", file=out)
     for reason in skipped:
         print(f"  skipped: {reason}", file=out)
     return EXIT_OK if not skipped else EXIT_FAILED
+
+
+class _Progress:
+    """rich's progress bar on a terminal, plain ``[i/n]`` lines elsewhere."""
+
+    def __init__(self, out: TextIO, total: int) -> None:
+        self.out, self.total = out, total
+        self._bar: Any = None
+        self._task: Any = None
+        if total and out.isatty():
+            from rich.console import Console
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+            self._bar = Progress(
+                TextColumn("importing"), BarColumn(), MofNCompleteColumn(), console=Console(file=out), transient=True
+            )
+
+    def __enter__(self) -> _Progress:
+        if self._bar is not None:
+            self._bar.start()
+            self._task = self._bar.add_task("import", total=self.total)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+
+    def line(self, index: int, text: str) -> None:
+        message = f"[{index}/{self.total}] {text}"
+        if self._bar is None:
+            print(message, file=self.out)
+            return
+        self._bar.console.print(message, markup=False, highlight=False, soft_wrap=True)
+        self._bar.advance(self._task)
 
 
 async def cmd_lesson_list(settings: Settings, course: str, out: TextIO) -> int:

@@ -14,6 +14,11 @@ Markdown::
     Body…
 
 Plain text: the first non-empty line is the title, the rest is the intro.
+
+The intro (given, or the body's first paragraphs cut to ``intro_length`` at a sentence end) is kept in the
+form of :mod:`handlers.intro`: Markdown is rendered to HTML and reduced to its safe subset (paragraphs, line
+breaks, bold, http(s) links), so **bold** and [links](https://…) show as such on every platform.
+Course pages (``bot.sources.course_page``) share the front matter and the error type defined here.
 """
 
 from __future__ import annotations
@@ -25,12 +30,15 @@ from typing import Any
 
 import frontmatter
 import yaml
+from markdown_it import MarkdownIt
 
 from handlers.domain import LessonDraft
+from handlers.intro import DEFAULT_INTRO_LENGTH, intro_from_html, intro_from_text
 
-INTRO_LIMIT = 600
+INTRO_LIMIT = DEFAULT_INTRO_LENGTH
+LESSON_SUFFIXES = (".md", ".markdown", ".txt", ".html", ".htm")
 _SLUG_OK = re.compile(r"[^0-9A-Za-z_\-\u4e00-\u9fff]+")
-_SENTENCE_END = re.compile(r"[。！？.!?](?=\s|$|[^\w.])")
+_MARKDOWN = MarkdownIt("commonmark")
 
 
 class LessonFileError(Exception):
@@ -49,27 +57,9 @@ def slug_from(path: Path) -> str:
     return _SLUG_OK.sub("-", path.stem).strip("-").lower() or "lesson"
 
 
-def intro_from_body(body: str, limit: int = INTRO_LIMIT) -> str:
-    """The body's first paragraphs up to ``limit`` characters, cut at a sentence end where possible."""
-    paragraphs = [p.strip() for p in re.split(r"\n\s*\n", body) if p.strip()]
-    text = ""
-    for paragraph in paragraphs:
-        candidate = f"{text}\n\n{paragraph}" if text else paragraph
-        if len(candidate) > limit:
-            if not text:
-                text = _cut(paragraph, limit)
-            break
-        text = candidate
-    return text
-
-
-def _cut(paragraph: str, limit: int) -> str:
-    head = paragraph[:limit]
-    ends = [match.end() for match in _SENTENCE_END.finditer(head)]
-    if ends and ends[-1] > limit // 3:
-        return head[: ends[-1]].strip()
-    space = head.rfind(" ")
-    return (head[:space] if space > limit // 2 else head).rstrip() + "…"
+def markdown_intro(markdown: str, limit: int | None) -> str:
+    """Markdown → the stored intro form (safe subset of its HTML), cut to ``limit`` unless None."""
+    return intro_from_html(_MARKDOWN.render(markdown), limit)
 
 
 def _release(value: Any, path: Path) -> datetime | None:
@@ -99,39 +89,37 @@ def _number(value: Any, path: Path) -> int | None:
     return int(value)
 
 
-def read_lesson_file(path: Path, course: str | None) -> LessonDraft:
-    """Parse one lesson file; ``course`` (from --course or DEFAULT_COURSE) is used when the file names none."""
+def read_text(path: Path) -> str:
     try:
-        raw = path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8")
     except UnicodeDecodeError as error:
         raise LessonFileError(path, f"not UTF-8 text ({error.reason} at byte {error.start})") from None
     except OSError as error:
         raise LessonFileError(path, f"cannot read: {error.strerror}") from None
-    if path.suffix.lower() in (".md", ".markdown"):
-        try:
-            post = frontmatter.loads(raw)
-        except yaml.YAMLError as error:
-            # The context mark is where the broken construct starts, which is what a person needs to look at.
-            mark = getattr(error, "context_mark", None) or getattr(error, "problem_mark", None)
-            line = mark.line + 1 if mark is not None else None
-            raise LessonFileError(path, f"bad front matter: {getattr(error, 'problem', error)}", line) from None
-        meta: dict[str, Any] = dict(post.metadata)
-        body = post.content
-    else:
-        meta, body = {}, raw
-    if not meta.get("title"):
-        lines = body.strip().splitlines()
-        if not lines:
-            raise LessonFileError(path, "empty file: a lesson needs at least a title")
-        meta["title"] = lines[0].lstrip("#").strip()
-        body = "\n".join(lines[1:])
+
+
+def split_front_matter(raw: str, path: Path) -> tuple[dict[str, Any], str]:
+    """The YAML header (empty without one) and the rest; a broken header names its line."""
+    try:
+        post = frontmatter.loads(raw)
+    except yaml.YAMLError as error:
+        # The context mark is where the broken construct starts, which is what a person needs to look at.
+        mark = getattr(error, "context_mark", None) or getattr(error, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else None
+        raise LessonFileError(path, f"bad front matter: {getattr(error, 'problem', error)}", line) from None
+    if not isinstance(post.metadata, dict):
+        raise LessonFileError(path, "bad front matter: the header must be 'name: value' lines", 2)
+    return dict(post.metadata), post.content
+
+
+def draft_from(meta: dict[str, Any], intro: str, path: Path, course: str | None) -> LessonDraft:
+    """A draft from a header's fields (``title`` required) and an intro already in stored form."""
     course_slug = str(meta.get("course") or course or "").strip()
     if not course_slug:
         raise LessonFileError(path, "no course: pass --course SLUG, set DEFAULT_COURSE, or add 'course:' to the header")
     title = str(meta["title"]).strip()
     if len(title) > 200:
         raise LessonFileError(path, "title longer than 200 characters")
-    intro = str(meta.get("intro") or "").strip() or intro_from_body(body)
     return LessonDraft(
         course_slug=course_slug,
         slug=str(meta.get("slug") or slug_from(path)).strip(),
@@ -143,14 +131,37 @@ def read_lesson_file(path: Path, course: str | None) -> LessonDraft:
     )
 
 
+def read_lesson_file(path: Path, course: str | None, intro_length: int = DEFAULT_INTRO_LENGTH) -> LessonDraft:
+    """Parse one lesson file; ``course`` (from --course or DEFAULT_COURSE) is used when the file names none."""
+    return lesson_from_text(read_text(path), path, course, intro_length)
+
+
+def lesson_from_text(raw: str, path: Path, course: str | None, intro_length: int = DEFAULT_INTRO_LENGTH) -> LessonDraft:
+    markdown = path.suffix.lower() in (".md", ".markdown")
+    if markdown:
+        meta, body = split_front_matter(raw, path)
+    else:
+        meta, body = {}, raw
+    if not meta.get("title"):
+        lines = body.strip().splitlines()
+        if not lines:
+            raise LessonFileError(path, "empty file: a lesson needs at least a title")
+        meta["title"] = lines[0].lstrip("#").strip()
+        body = "\n".join(lines[1:])
+    given = str(meta.get("intro") or "").strip()
+    if markdown:
+        intro = markdown_intro(given, None) if given else markdown_intro(body, intro_length)
+    else:
+        intro = intro_from_text(body, intro_length)
+    return draft_from(meta, intro, path, course)
+
+
 def lesson_paths(paths: list[Path]) -> list[Path]:
-    """Files named, and the .md/.markdown/.txt files inside folders named, in a stable order."""
+    """Files named, and the lesson files (.md/.markdown/.txt/.html/.htm) inside folders named, in a stable order."""
     found: list[Path] = []
     for path in paths:
         if path.is_dir():
-            found.extend(
-                sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in (".md", ".markdown", ".txt"))
-            )
+            found.extend(sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in LESSON_SUFFIXES))
         else:
             found.append(path)
     return found

@@ -28,6 +28,7 @@ from zoneinfo import ZoneInfo
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.date import DateTrigger
 
+from bot.sources.runner import LessonSources
 from handlers.digests import next_digest_time, resume_unsent_digests, run_due_digests
 from handlers.lessons import publish_due_lessons, resume_pending_posts
 from handlers.services import Services
@@ -49,6 +50,7 @@ class TickReport:
     leader: bool
     digests: int = 0
     lesson_posts: int = 0
+    lessons_imported: int = 0  # from LESSONS_DIR and FEEDS
     next_wake: datetime | None = None
     errors: list[str] = field(default_factory=list)
 
@@ -61,6 +63,7 @@ class Scheduler:
         holder: str | None = None,
         lease_ttl: timedelta = timedelta(seconds=90),
         poll_interval: timedelta = timedelta(seconds=30),
+        sources: LessonSources | None = None,
     ) -> None:
         if poll_interval >= lease_ttl:
             raise ValueError("poll_interval must be shorter than lease_ttl, or the lease lapses between ticks")
@@ -68,6 +71,7 @@ class Scheduler:
         self.holder = holder or default_holder()
         self.lease_ttl = lease_ttl
         self.poll_interval = poll_interval
+        self.sources = sources if sources is not None and sources.enabled else None
         self._aps = AsyncIOScheduler(
             timezone=UTC, job_defaults={"misfire_grace_time": None, "coalesce": True, "max_instances": 1}
         )
@@ -124,7 +128,10 @@ class Scheduler:
         steps = []
         if not self._recovered:
             steps.append(("recovery", self._recover))
-        steps += [("digests", self._digests), ("unsent digests", self._unsent), ("lessons", self._lessons)]
+        steps += [("digests", self._digests), ("unsent digests", self._unsent)]
+        if self.sources is not None:
+            steps.append(("lesson sources", self._sources))  # before "lessons", so what they bring is posted now
+        steps.append(("lessons", self._lessons))
         for name, step in steps:
             try:
                 await step(report)
@@ -144,6 +151,13 @@ class Scheduler:
         """Digests recorded elsewhere (``studybot digest --send``) or that reached nobody last time."""
         report.digests += await resume_unsent_digests(self.services)
 
+    async def _sources(self, report: TickReport) -> None:
+        """LESSONS_DIR and FEEDS, each when due by the clock; see :mod:`bot.sources.runner`."""
+        assert self.sources is not None
+        found = await self.sources.run_due()
+        report.lessons_imported += found.lessons
+        report.errors.extend(f"feed {f.feed.url}: {f.error}" for f in found.feeds if f.error)
+
     async def _lessons(self, report: TickReport) -> None:
         report.lesson_posts += await publish_due_lessons(self.services)
 
@@ -159,6 +173,10 @@ class Scheduler:
             release = await store.next_release_after(now)
             if release is not None:
                 candidates.append(release)
+            if self.sources is not None:
+                due = await self.sources.next_due(now)
+                if due is not None:
+                    candidates.append(due)
         return max(min(candidates), now)
 
     def _arm(self, when: datetime) -> None:

@@ -26,7 +26,8 @@ _CUSTOM_EMOJI = re.compile(r"^<a?:[A-Za-z0-9_]{2,32}:\d{5,25}>$")
 
 @router.command("setup", help_key="help.setup")
 async def cmd_setup(ctx: CommandContext) -> None:
-    slug = ctx.event.args.strip()
+    slug, _, role = ctx.event.args.strip().partition(" ")
+    role = role.strip().lower()
     if ctx.event.private:
         raise UsageError("error.group_only")
     if not slug:
@@ -38,11 +39,27 @@ async def cmd_setup(ctx: CommandContext) -> None:
     course = await store.get_course(slug)
     if course is None:
         raise UsageError("error.unknown_course", course=slug, known=await known_courses(ctx))
+    if role:
+        await setup_instructors_channel(ctx, course.slug, course.title, role)
+        return
     language = ctx.group.language if ctx.group else ctx.services.i18n.normalise(course.language)
     group = await store.setup_group(ctx.event.chat, ctx.event.chat_title, course.slug, language)
     ctx.group, ctx.language = group, group.language
     await ctx.services.schedule_changed(course.slug)
     await ctx.reply(ctx.t("setup.done", course=course.title, slug=course.slug))
+
+
+async def setup_instructors_channel(ctx: CommandContext, slug: str, title: str, role: str) -> None:
+    """``/setup <course> instructors``: this chat receives the digests instructors cannot get privately.
+
+    It is not a study group (nothing posted here is collected); a group's chat may not be both.
+    """
+    if role not in ("instructors", "instructor"):
+        raise UsageError("setup.usage")
+    if ctx.group is not None and ctx.group.course_slug is not None and ctx.group.chat == ctx.event.chat:
+        raise UsageError("setup.instructors_not_a_group")
+    await ctx.services.store.set_instructors_channel(slug, ctx.event.chat)
+    await ctx.reply(ctx.t("setup.instructors_done", course=title, slug=slug))
 
 
 async def show_configuration(ctx: CommandContext) -> None:
@@ -62,6 +79,8 @@ async def show_configuration(ctx: CommandContext) -> None:
     names = ", ".join(i.display_name for i in instructors) or "—"
     out.text(ctx.t("setup.config_instructors", names=names)).line()
     out.text(ctx.t("setup.config_active" if group.active else "setup.config_inactive"))
+    if group.attention is not None:
+        out.line().text(ctx.t("setup.config_attention"))
     await ctx.reply(out.build())
 
 

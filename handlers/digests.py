@@ -10,10 +10,10 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
-from handlers.actions import DirectMessage
-from handlers.content import Content, ContentBuilder
-from handlers.domain import Course, Digest, DigestItem, PeriodSummary
-from handlers.errors import DeliveryError, NotPermitted, UsageError
+from handlers.actions import DirectMessage, Post
+from handlers.content import Content, ContentBuilder, plain
+from handlers.domain import Course, Digest, DigestItem, Instructor, PeriodSummary
+from handlers.errors import DeliveryError, NotPermitted, RecipientUnreachable, UsageError
 from handlers.events import DigestDue
 from handlers.questions import excerpt
 from handlers.routing import CommandContext, Router
@@ -116,22 +116,57 @@ async def send_digest(services: Services, digest: Digest) -> bool:
         services, course.language, course, digest.period_start, digest.period_end, digest.items, digest.summary
     )
     delivered = await store.digest_deliveries(digest.id)
+    unreachable: list[Instructor] = []
     for instructor in await store.instructors(course.slug):
         key = (instructor.platform, instructor.user_id)
         if key in delivered:
             continue
         try:
             await services.outbox.send(DirectMessage(instructor.platform, instructor.user_id, content))
+        except RecipientUnreachable:
+            unreachable.append(instructor)
+            continue
         except DeliveryError:
             logger.warning("digest %s could not reach an instructor on %s", digest.id, instructor.platform)
             continue
         await store.mark_digest_delivered(digest.id, instructor.platform, instructor.user_id, services.clock.now())
         delivered.add(key)
+    if unreachable:
+        delivered |= await send_to_instructors_channel(services, digest, course, content, unreachable)
     if delivered:
         await store.mark_digest_sent(digest.id, services.clock.now())
         return True
     logger.warning("digest %s of %s reached no instructor; it stays unsent", digest.id, course.slug)
     return False
+
+
+async def send_to_instructors_channel(
+    services: Services, digest: Digest, course: Course, content: Content, unreachable: list[Instructor]
+) -> set[tuple[str, str]]:
+    """Instructors whose private chat refused the digest get it in the course's instructors' channel on their
+    platform (once per platform, naming nobody in a way that pings), followed by a note of whose DMs are closed
+    so the admins can ask them to open them. Returns the (platform, user id) counted as delivered."""
+    store, delivered = services.store, set()
+    for platform in dict.fromkeys(i.platform for i in unreachable):
+        names = [i for i in unreachable if i.platform == platform]
+        channel = await store.instructors_channel(course.slug, platform)
+        if channel is None:
+            logger.warning("digest %s: %d instructor(s) on %s refuse DMs and the course has no instructors' channel"
+                           " there (set one with /setup %s instructors)", digest.id, len(names), platform, course.slug)
+            continue
+        note = services.i18n(
+            course.language, "digest.dms_closed", names=", ".join(i.display_name for i in names), course=course.slug
+        )
+        try:
+            await services.outbox.send(Post(channel, content))
+            await services.outbox.send(Post(channel, plain(note)))
+        except DeliveryError:
+            logger.exception("digest %s could not be posted in the instructors' channel on %s", digest.id, platform)
+            continue
+        for instructor in names:
+            await store.mark_digest_delivered(digest.id, platform, instructor.user_id, services.clock.now())
+            delivered.add((platform, instructor.user_id))
+    return delivered
 
 
 async def record_period(services: Services, course_slug: str, period_end: datetime) -> Digest | None:

@@ -123,6 +123,8 @@ class Group:
     language: str
     like_emojis: tuple[str, ...] = DEFAULT_LIKE_EMOJIS
     active: bool = True
+    # Why an admin should look at the group (e.g. the bot lost a permission there), None when all is well.
+    attention: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -245,3 +247,20 @@ class ExportRow:
     question: Question
     lesson_title: str
     replies: tuple[Reply, ...] = field(default=())
+
+
+# discord ---------------------------------------------------------------------------------------------------
+ATTENTION_MISSING_PERMISSIONS = "missing_permissions"
+
+
+@dataclass(frozen=True, slots=True)
+class ReactionFix:
+    """What a reconciliation changed on one question: (user id, emoji) pairs added and removed."""
+
+    question_id: int
+    added: tuple[tuple[str, str], ...] = ()
+    removed: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.added or self.removed)

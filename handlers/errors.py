@@ -36,3 +36,11 @@ class RecipientUnreachable(DeliveryError):
 
 class TransientDeliveryError(DeliveryError):
     """Network trouble or flood control that outlasted the backend's retries; the work stays pending."""
+
+
+class MissingPermissions(DeliveryError):
+    """The bot is still in the chat but lacks a permission to post there (Discord's 403 Missing Permissions).
+
+    Unlike :class:`ChatUnavailable` the group stays active: it is marked as needing an admin's attention and
+    the next lesson is tried there again.
+    """

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import logging
 
-from handlers.actions import PostLesson
-from handlers.content import Content, ContentBuilder
-from handlers.domain import Group, Lesson, PostState
-from handlers.errors import ChatUnavailable, DeliveryError, UsageError
+from handlers.actions import Post, PostLesson
+from handlers.content import Content, ContentBuilder, plain
+from handlers.domain import ATTENTION_MISSING_PERMISSIONS, Group, Lesson, PostState
+from handlers.errors import ChatUnavailable, DeliveryError, MissingPermissions, UsageError
 from handlers.events import LessonPublished
+from handlers.intro import decode as intro_content
 from handlers.routing import CommandContext, Router
 from handlers.services import Services
 
@@ -23,12 +24,13 @@ router = Router("lessons")
 
 
 def lesson_content(services: Services, language: str, lesson: Lesson) -> Content:
+    """Heading, intro (rich: bold, links and line breaks from :mod:`handlers.intro`), "read more", how to ask."""
     t = services.i18n
     out = ContentBuilder()
     heading = t(language, "lesson.heading", number=lesson.number) if lesson.number is not None else ""
     out.bold(f"{heading}{lesson.title}").line(2)
     if lesson.intro:
-        out.text(lesson.intro).line(2)
+        out.extend(intro_content(lesson.intro)).line(2)
     if lesson.link:
         out.link(t(language, "lesson.read_more"), lesson.link).line(2)
     out.italic(t(language, "lesson.how_to_ask"))
@@ -49,10 +51,31 @@ async def post_lesson_to_group(services: Services, lesson: Lesson, group: Group)
         await store.set_group_active(group.id, False)
         await store.mark_lesson_post_failed(lesson.id, group.id)
         return False
+    except MissingPermissions as error:
+        await mark_needs_attention(services, lesson, group, str(error))
+        return False
     if ref is None:
         raise DeliveryError(f"backend returned no message for lesson {lesson.id} in group {group.id}")
     await store.mark_lesson_posted(lesson.id, group.id, ref, services.clock.now())
     return True
+
+
+async def mark_needs_attention(services: Services, lesson: Lesson, group: Group, reason: str) -> None:
+    """The bot may not post in the group's chat any more: the group needs an admin (it stays active, so the
+    next lesson is tried again). The post is marked failed, so ``/lesson`` there posts it once fixed. The
+    course's instructors' channel on the same platform, if any, tells the admins which chat and what to do."""
+    store = services.store
+    logger.warning("group %s (%s) needs attention: %s", group.id, group.chat.platform, reason)
+    await store.set_group_attention(group.id, ATTENTION_MISSING_PERMISSIONS)
+    await store.mark_lesson_post_failed(lesson.id, group.id)
+    channel = await store.instructors_channel(lesson.course_slug, group.chat.platform)
+    if channel is None or channel == group.chat:
+        return
+    text = services.i18n(group.language, "lesson.needs_attention", title=lesson.title, chat=group.title or "?")
+    try:
+        await services.outbox.send(Post(channel, plain(text)))
+    except DeliveryError:
+        logger.exception("could not tell the instructors' channel of %s about group %s", lesson.course_slug, group.id)
 
 
 async def publish_lesson(services: Services, lesson_id: int) -> int:
@@ -105,6 +128,10 @@ async def cmd_lesson(ctx: CommandContext) -> None:
             raise UsageError("lesson.unknown", lesson=key, course=course)
         raise UsageError("lesson.none_yet", course=course)
     if not await post_lesson_to_group(ctx.services, lesson, group):
+        now = await store.get_group_by_id(group.id)
+        if now is not None and now.attention is not None:
+            await ctx.reply(ctx.t("lesson.missing_permissions", title=lesson.title), ephemeral=True)
+            return
         await ctx.reply(ctx.t("lesson.already_posted", title=lesson.title), ephemeral=True)
 
 

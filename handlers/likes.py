@@ -4,7 +4,9 @@ atomically, so that a burst of redelivered or concurrent reaction events can nev
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 
+from handlers.domain import Member, MessageRef, ReactionFix
 from handlers.events import ChatMoved, ReactionAdded, ReactionCountsChanged, ReactionRemoved, ReactionsCleared
 from handlers.routing import Router
 from handlers.services import Services
@@ -42,3 +44,25 @@ async def on_chat_moved(services: Services, event: ChatMoved) -> None:
     """Not a like matter, but it is the reactions and questions that must not be lost with the old id."""
     moved = await services.store.move_chat(event.platform, event.old_chat_id, event.new_chat_id)
     logger.info("chat moved on %s: %d group(s) follow it to its new id", event.platform, moved)
+
+
+async def reconcile_reactions(
+    services: Services, ref: MessageRef, reactions: Iterable[tuple[Member, str]]
+) -> ReactionFix | None:
+    """Bring the kept likes of the post at ``ref`` to exactly what the platform reports now.
+
+    ``reactions`` is the full current set of (member, emoji) on the message, e.g. read back after downtime,
+    when reaction events were missed and will never be replayed. Adds and removes happen in one transaction
+    under the usual rules; returns what was corrected (None when ``ref`` is not a post of ours).
+    """
+    humans = [(member, emoji) for member, emoji in reactions if not member.is_bot]
+    fix = await services.store.reconcile_reactions(ref, humans, services.clock.now())
+    if fix is not None and fix.changed:
+        logger.info(
+            "reconciled question %s on %s: %d like(s) added, %d removed",
+            fix.question_id,
+            ref.platform,
+            len(fix.added),
+            len(fix.removed),
+        )
+    return fix

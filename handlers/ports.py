@@ -24,8 +24,10 @@ from handlers.domain import (
     PeriodSummary,
     Question,
     RankedQuestion,
+    ReactionFix,
     Stats,
 )
+from handlers.sources import FeedEntry, FeedState, ImportedPost, LessonImport
 
 
 class Clock(Protocol):
@@ -196,6 +198,35 @@ class Store(Protocol):
 
     async def mark_digest_delivered(self, digest_id: int, platform: str, user_id: str, at: datetime) -> None: ...
 
+    # discord: instructors' channels, groups needing attention, reconciliation of likes ----------------------
+    async def set_instructors_channel(self, course_slug: str, chat: ChatRef) -> None:
+        """Where the course's digest goes on ``chat.platform`` when an instructor there cannot get a DM."""
+        ...
+
+    async def instructors_channel(self, course_slug: str, platform: str) -> ChatRef | None: ...
+    async def set_group_attention(self, group_id: int, reason: str | None) -> None:
+        """Mark (or, with None, clear) why the group needs an admin's attention; it stays active."""
+        ...
+
+    async def groups_needing_attention(self, platform: str) -> list[Group]: ...
+    async def groups_on(self, platform: str) -> list[Group]:
+        """Every group on ``platform`` that follows a course and is active."""
+        ...
+
+    async def recent_questions(self, platform: str, since: datetime) -> list[Question]:
+        """Questions and comments on ``platform`` created at or after ``since`` that still have their message."""
+        ...
+
+    async def reconcile_reactions(
+        self, ref: MessageRef, reactions: Sequence[tuple[Member, str]], at: datetime
+    ) -> ReactionFix | None:
+        """Make the kept reactions of the post at ``ref`` exactly the ``reactions`` the platform reports.
+
+        Reported reactions count by the usual rules (like emojis, not the author's, not bots'); kept ones the
+        platform no longer reports are removed. One transaction; None when ``ref`` is not a post of ours.
+        """
+        ...
+
     # platform changes ------------------------------------------------------------------------------------
     async def move_chat(self, platform: str, old_chat_id: str, new_chat_id: str) -> int:
         """Everything kept under a chat id follows the chat to its new id; returns the groups moved."""
@@ -212,3 +243,36 @@ class Store(Protocol):
 
     async def release_lease(self, name: str, holder: str) -> None: ...
     async def mark_digest_sent(self, digest_id: int, now: datetime) -> None: ...
+
+    # sources ---------------------------------------------------------------------------------------------
+    async def import_lesson(self, draft: LessonDraft, posts: Sequence[ImportedPost], now: datetime) -> LessonImport:
+        """Upsert the lesson and its imported posts in ONE transaction: a failure changes nothing.
+
+        A post whose key is already stored gets its likes, replies and kind updated, never a second row.
+        """
+        ...
+
+    async def feed_state(self, course_slug: str, url: str) -> FeedState | None: ...
+    async def add_feed(self, course_slug: str, url: str, now: datetime) -> FeedState:
+        """Register the feed unless known (due at once, not yet primed); return its state."""
+        ...
+
+    async def feed_polled(
+        self,
+        course_slug: str,
+        url: str,
+        entries: Sequence[FeedEntry],
+        etag: str | None,
+        last_modified: str | None,
+        now: datetime,
+        next_attempt: datetime,
+    ) -> list[Lesson]:
+        """A successful poll, in one transaction: entries not known yet become lessons and are recorded as
+        known, the validators are kept and the failures reset. On the feed's first successful poll the new
+        lessons are marked published without being posted (no flood of the back catalogue); after it they
+        are left for publication. Returns the lessons created."""
+        ...
+
+    async def feed_failed(self, course_slug: str, url: str, error: str, now: datetime, next_attempt: datetime) -> None:
+        """A failed poll: one more consecutive failure, the error kept, the next attempt put off."""
+        ...

@@ -91,6 +91,7 @@ def group_from(row: sqlite3.Row) -> Group:
         language=row["language"],
         like_emojis=tuple(json.loads(row["emojis"])),
         active=bool(row["active"]),
+        attention=row["attention"],  # discord: migration 0005
     )
 
 

@@ -22,13 +22,14 @@ MIN_TIME = -(2**63)  # "from the beginning" for an open period start
 
 QUESTION_COLUMNS = """
     q.id, q.lesson_id, q.group_id, q.kind, q.platform, q.chat_id, q.thread_id, q.message_id, q.text,
-    q.created_at, q.edited_at, q.deleted, q.answered, q.answer_text, q.likes, q.base_likes, q.replies,
+    q.created_at, q.edited_at, q.deleted, q.answered, q.answer_text, q.likes, q.base_likes,
+    q.replies + q.base_replies AS replies,
     m.platform AS a_platform, m.user_id AS a_user_id, m.display_name AS a_name, m.is_bot AS a_is_bot
 """
 QUESTIONS_FROM = f"SELECT {QUESTION_COLUMNS} FROM questions q JOIN members m ON m.id = q.author_id"
 
 GROUP_SELECT = """
-    SELECT g.id, g.platform, g.chat_id, g.thread_id, g.title, g.course_slug, g.language, g.active,
+    SELECT g.id, g.platform, g.chat_id, g.thread_id, g.title, g.course_slug, g.language, g.active, g.attention,
            (SELECT json_group_array(emoji)
               FROM (SELECT emoji FROM group_like_emojis e WHERE e.group_id = g.id ORDER BY e.position)) AS emojis
     FROM study_groups g
@@ -91,7 +92,7 @@ STATS = """
     SELECT (SELECT COUNT(*) FROM lessons WHERE course_slug = :course) AS lessons,
            COALESCE(SUM(kind = 'question'), 0) AS questions,
            COALESCE(SUM(kind = 'comment'), 0) AS comments,
-           COALESCE(SUM(replies), 0) AS replies,
+           COALESCE(SUM(replies + base_replies), 0) AS replies,
            COALESCE(SUM(score), 0) AS likes,
            COALESCE(SUM(kind = 'question' AND answered), 0) AS answered,
            (SELECT COUNT(*) FROM (

@@ -56,10 +56,12 @@ from handlers.domain import (
     PeriodSummary,
     Question,
     RankedQuestion,
+    ReactionFix,
     Reply,
     Stats,
 )
-from storage import codec, queries
+from handlers.sources import FeedEntry, FeedState, ImportedPost, LessonImport
+from storage import codec, queries, sources
 from storage.connection import connect, connect_raw
 from storage.queries import Reader
 from storage.schema import migrate
@@ -343,7 +345,8 @@ class SqliteStore:
             if found is not None:
                 group_id = found[0]
                 await conn.execute(
-                    "UPDATE study_groups SET title = ?, course_slug = ?, language = ?, active = 1 WHERE id = ?",
+                    "UPDATE study_groups SET title = ?, course_slug = ?, language = ?, active = 1, attention = NULL"
+                    " WHERE id = ?",
                     (title, course_slug, language, group_id),
                 )
             else:
@@ -712,6 +715,105 @@ class SqliteStore:
             (digest_id, platform, user_id, codec.to_micros(at)),
         )
 
+    # discord: instructors' channels, groups needing attention, reconciliation of likes ----------------------
+    async def set_instructors_channel(self, course_slug: str, chat: ChatRef) -> None:
+        await self._exec(
+            "INSERT INTO instructor_channels (course_slug, platform, chat_id, thread_id) VALUES (?, ?, ?, ?)"
+            " ON CONFLICT (course_slug, platform) DO UPDATE SET chat_id = excluded.chat_id,"
+            " thread_id = excluded.thread_id",
+            (course_slug, chat.platform, chat.chat_id, chat.thread_id),
+        )
+
+    async def instructors_channel(self, course_slug: str, platform: str) -> ChatRef | None:
+        row = await self._reader.one(
+            "SELECT chat_id, thread_id FROM instructor_channels WHERE course_slug = ? AND platform = ?",
+            (course_slug, platform),
+        )
+        return ChatRef(platform, row["chat_id"], row["thread_id"]) if row else None
+
+    async def set_group_attention(self, group_id: int, reason: str | None) -> None:
+        await self._exec("UPDATE study_groups SET attention = ? WHERE id = ?", (reason, group_id))
+
+    async def groups_needing_attention(self, platform: str) -> list[Group]:
+        rows = await self._reader.all(
+            queries.GROUP_SELECT + " WHERE g.platform = ? AND g.attention IS NOT NULL ORDER BY g.id", (platform,)
+        )
+        return [codec.group_from(r) for r in rows]
+
+    async def groups_on(self, platform: str) -> list[Group]:
+        rows = await self._reader.all(
+            queries.GROUP_SELECT + " WHERE g.platform = ? AND g.active = 1 AND g.course_slug IS NOT NULL"
+            " ORDER BY g.id",
+            (platform,),
+        )
+        return [codec.group_from(r) for r in rows]
+
+    async def recent_questions(self, platform: str, since: datetime) -> list[Question]:
+        rows = await self._reader.all(
+            f"{queries.QUESTIONS_FROM} WHERE q.platform = ? AND q.created_at >= ? AND q.deleted = 0"
+            " AND q.message_id IS NOT NULL ORDER BY q.created_at, q.id",
+            (platform, codec.to_micros(since)),
+        )
+        return [codec.question_from(r) for r in rows]
+
+    async def reconcile_reactions(
+        self, ref: MessageRef, reactions: Sequence[tuple[Member, str]], at: datetime
+    ) -> ReactionFix | None:
+        """Kept reactions become exactly ``reactions`` (by the add_reaction rules), in one transaction.
+
+        A reported reaction whose emoji is no longer a like emoji stays kept if it was (as add/remove events
+        would leave it); the like-count triggers follow every insert and delete.
+        """
+        created = codec.to_micros(at)
+        reported = [(m, e) for m, e in dict.fromkeys(reactions) if not m.is_bot]
+
+        async def op(conn: aiosqlite.Connection) -> ReactionFix | None:
+            async with conn.execute(f"SELECT id, author_id, group_id FROM questions WHERE {BY_REF}", _ref(ref)) as cur:
+                found = await cur.fetchone()
+            if found is None:
+                return None
+            question_id, author_id, group_id = found[0], found[1], found[2]
+            async with conn.execute("SELECT emoji FROM group_like_emojis WHERE group_id = ?", (group_id,)) as cur:
+                like_emojis = {r[0] for r in await cur.fetchall()}
+            users: dict[int, str] = {}
+            wanted: set[tuple[int, str]] = set()
+            for member, emoji in reported:
+                op_ = _member_op(member)
+                await conn.execute(op_.sql, op_.params)
+                async with conn.execute(
+                    "SELECT id FROM members WHERE platform = ? AND user_id = ?", (member.platform, member.user_id)
+                ) as cur:
+                    row = await cur.fetchone()
+                assert row is not None  # just upserted
+                if row[0] != author_id:
+                    users[row[0]] = member.user_id
+                    wanted.add((row[0], emoji))
+            async with conn.execute(
+                "SELECT r.member_id, r.emoji, m.user_id FROM reactions r JOIN members m ON m.id = r.member_id"
+                " WHERE r.question_id = ?",
+                (question_id,),
+            ) as cur:
+                kept_rows = await cur.fetchall()
+            kept = {(r[0], r[1]) for r in kept_rows}
+            users.update({r[0]: r[2] for r in kept_rows})
+            removed = sorted(kept - wanted)
+            added = sorted(k for k in wanted - kept if k[1] in like_emojis)
+            await conn.executemany(
+                "DELETE FROM reactions WHERE question_id = ? AND member_id = ? AND emoji = ?",
+                [(question_id, member_id, emoji) for member_id, emoji in removed],
+            )
+            await conn.executemany(
+                "INSERT INTO reactions (question_id, member_id, emoji, created_at) VALUES (?, ?, ?, ?)",
+                [(question_id, member_id, emoji, created) for member_id, emoji in added],
+            )
+            return ReactionFix(
+                question_id,
+                tuple((users[m], e) for m, e in added),
+                tuple((users[m], e) for m, e in removed),
+            )
+
+        return await self._writer.call(op)
+
     # platform changes ------------------------------------------------------------------------------------
     async def move_chat(self, platform: str, old_chat_id: str, new_chat_id: str) -> int:
         """A chat got a new id (a Telegram group became a supergroup): everything kept for it follows.
@@ -794,6 +896,38 @@ class SqliteStore:
         """The first send time is kept."""
         await self._exec(
             "UPDATE digests SET sent_at = ? WHERE id = ? AND sent_at IS NULL", (codec.to_micros(now), digest_id)
+        )
+
+    # sources ---------------------------------------------------------------------------------------------
+    async def import_lesson(self, draft: LessonDraft, posts: Sequence[ImportedPost], now: datetime) -> LessonImport:
+        """The lesson and all its imported posts in ONE transaction (see :mod:`storage.sources`)."""
+        return await self._writer.call(sources.import_lesson_op(draft, posts, now))
+
+    async def feed_state(self, course_slug: str, url: str) -> FeedState | None:
+        row = await self._reader.one(sources.FEED_SELECT + " WHERE course_slug = ? AND url = ?", (course_slug, url))
+        return sources.feed_state_from(row) if row else None
+
+    async def add_feed(self, course_slug: str, url: str, now: datetime) -> FeedState:
+        return await self._writer.call(sources.add_feed_op(course_slug, url, now))
+
+    async def feed_polled(
+        self,
+        course_slug: str,
+        url: str,
+        entries: Sequence[FeedEntry],
+        etag: str | None,
+        last_modified: str | None,
+        now: datetime,
+        next_attempt: datetime,
+    ) -> list[Lesson]:
+        op = sources.feed_polled_op(course_slug, url, entries, etag, last_modified, now, next_attempt)
+        return await self._writer.call(op)
+
+    async def feed_failed(self, course_slug: str, url: str, error: str, now: datetime, next_attempt: datetime) -> None:
+        await self._exec(
+            "UPDATE feeds SET failures = failures + 1, last_error = ?, next_attempt_at = ?"
+            " WHERE course_slug = ? AND url = ?",
+            (error[:500], codec.to_micros(next_attempt), course_slug, url),
         )
 
 

@@ -221,3 +221,41 @@ def test_digest_send_needs_an_instructor_then_records_for_the_bot(
         main(["digest", "ai", "--send", "--dry-run"])
     assert exit_info.value.code == 2
     assert "not allowed with argument --send" in capsys.readouterr().err
+
+
+def test_lesson_add_imports_a_course_page_with_its_comments_and_reimport_updates(
+    env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.paths import SAMPLE_PAGE
+
+    page = write(env / "pages" / "lesson-00.txt", SAMPLE_PAGE.read_text(encoding="utf-8"))
+    assert main(["lesson", "add", "--course", "ai", str(page)]) == 0
+    out = capsys.readouterr().out
+    assert "[1/1] imported" in out and "(18 comments: 9 questions, 9 comments; 18 new, 0 updated)" in out
+    assert "1 imported, 0 updated, 0 skipped" in out
+    assert main(["lesson", "add", "--course", "ai", str(env / "pages")]) == 0
+    assert "0 imported, 1 updated, 0 skipped" in capsys.readouterr().out
+    with sqlite3.connect(env / "cli.db") as raw:
+        assert raw.execute("SELECT count(*), sum(base_likes), sum(base_replies) FROM questions").fetchone() == (
+            18,
+            14,  # the page's 👍 counts
+            14,  # and its 💬 counts
+        )
+
+
+def test_a_folder_with_one_broken_page_imports_the_others_and_names_the_file_and_line(
+    env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.paths import SAMPLE_PAGE
+
+    sample = SAMPLE_PAGE.read_text(encoding="utf-8")
+    write(env / "l" / "a.md", LESSON_MD)
+    write(env / "l" / "b-page.txt", sample.replace("💬（2）", "💬（二）"))
+    write(env / "l" / "c.txt", "Plain title\nPlain intro.")
+    assert main(["lesson", "add", "--course", "ai", str(env / "l")]) == 1
+    out = capsys.readouterr().out
+    assert "2 imported, 0 updated, 1 skipped" in out
+    assert "b-page.txt:13: comment 10: replies '二' is not a whole number" in out
+    with sqlite3.connect(env / "cli.db") as raw:
+        assert raw.execute("SELECT count(*) FROM questions").fetchone() == (0,)
+        assert raw.execute("SELECT count(*) FROM lessons").fetchone() == (2,)

@@ -274,8 +274,9 @@ class _Snowflakes:
     formula -- spreads guilds over shards like real ids do, and creation times are plausible.
     """
 
-    def __init__(self) -> None:
-        self._ms = int(time.time() * 1000) - 3_600_000  # an hour ago: ids never lie in the future
+    def __init__(self, start_ms: int | None = None) -> None:
+        # an hour ago: ids never lie in the future (or from a test's own clock, given ``start_ms``)
+        self._ms = start_ms if start_ms is not None else int(time.time() * 1000) - 3_600_000
         self._increment = itertools.count()
 
     def next(self) -> int:
@@ -814,7 +815,10 @@ class FakeDiscord:
         members: bool = False,
         presences: bool = False,
         host: str = "127.0.0.1",
+        time_base: datetime | None = None,
     ) -> None:
+        """``time_base``: snowflakes (and so message and interaction times) start there instead of an hour
+        ago, so a bot on a test clock sees messages written "now" by that clock."""
         self.token = token
         self.heartbeat_interval = heartbeat_interval
         self.recommended_shards = recommended_shards
@@ -823,7 +827,7 @@ class FakeDiscord:
         self.bucket_window = bucket_window
         self.host = host
         self.port = 0
-        self._ids = _Snowflakes()
+        self._ids = _Snowflakes(int(time_base.timestamp() * 1000) if time_base is not None else None)
         self.bot = FakeUser(self._ids.next(), bot_name, bot=True)
         self.app_id = self.bot.id  # newer applications share the bot user's id
         self.owner = FakeUser(self._ids.next(), f"{bot_name}-developer")
@@ -1877,9 +1881,11 @@ class FakeDiscord:
                 msg.message_reference["guild_id"] = str(ch.guild_id)
         msg.mentions, msg.mention_roles, msg.mention_everyone = self._parse_mentions(
             msg.content, body.get("allowed_mentions"), ch)
-        # allowed_mentions.replied_user (default true) decides whether the reply pings its author
+        # "Allowed Mentions Object": replied_user defaults to false; without any allowed_mentions a reply
+        # pings its author, as every mention is parsed then
         if msg.type == MSG_REPLY and msg.reference_id in self._messages:
-            replied_user = (body.get("allowed_mentions") or {}).get("replied_user", True)
+            allowed = body.get("allowed_mentions")
+            replied_user = True if allowed is None else bool(allowed.get("replied_user", False))
             target_author = self._messages[msg.reference_id or 0].author_id
             if replied_user and target_author not in msg.mentions:
                 msg.mentions.append(target_author)
@@ -2443,7 +2449,8 @@ class FakeDiscord:
         body = self._body(request)
         ch = self._channels[interaction.channel_id]
         original = self._messages.get(interaction.original_message_id or 0)
-        if interaction.deferred and original is not None and original.flags & FLAG_LOADING:
+        # a deleted placeholder is not filled: the follow-up is a message of its own (e.g. an ephemeral one)
+        if interaction.deferred and original is not None and not original.deleted and original.flags & FLAG_LOADING:
             self._edit_bot_message(original, body, request[_FILES])
             msg = original
             if not msg.ephemeral:

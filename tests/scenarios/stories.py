@@ -38,14 +38,16 @@ async def story_a_lesson_is_posted_once(h: StudyGroupHarness) -> None:
     await prepare_course(h)
     await h.command("anna", f"/setup {COURSE}", admin=True)
     lesson = await h.add_lesson(
-        LessonDraft(COURSE, "landscape", "The AI systems landscape", "We map the territory.", "https://e.x/1", 1)
+        LessonDraft(
+            COURSE, "landscape", "The AI systems landscape", "We map the territory.", "https://example.com/lesson/1", 1
+        )
     )
     await h.publish(lesson)
     await h.publish(lesson)  # a second publication (restart, re-import) must not post again
     posts = [m for m in h.group_messages() if "The AI systems landscape" in m]
     assert len(posts) == 1, posts
     assert "We map the territory." in posts[0]
-    assert "https://e.x/1" in posts[0]
+    assert "https://example.com/lesson/1" in posts[0]
 
 
 async def story_members_ask_and_like(h: StudyGroupHarness) -> None:

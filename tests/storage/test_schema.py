@@ -91,16 +91,17 @@ async def test_version_1_database_is_upgraded_and_keeps_its_data(db_path: Path) 
 
 
 async def test_newer_database_is_refused_and_left_untouched(db_path: Path) -> None:
+    future = latest_version() + 1  # one step ahead of whatever migrations exist now
     with sqlite3.connect(db_path) as conn:
         conn.execute("CREATE TABLE from_the_future (x)")
-        conn.execute("PRAGMA user_version = 5")
+        conn.execute(f"PRAGMA user_version = {future}")
     conn.close()
     before = _files(db_path)
 
     with pytest.raises(DatabaseTooNew) as raised:
         await SqliteStore.open(db_path)
     message = str(raised.value)
-    assert f"database schema version 5 is newer than this studybot (knows up to {latest_version()})" in message
+    assert f"database schema version {future} is newer than this studybot (knows up to {latest_version()})" in message
     assert "DATABASE_PATH" in message
     with pytest.raises(DatabaseTooNew):
         await upgrade_database(db_path)

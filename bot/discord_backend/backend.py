@@ -1,0 +1,584 @@
+"""The Discord backend: discord.py's AutoShardedBot, our listeners, and the Outbox for Discord.
+
+Receiving: raw gateway events (``on_raw_reaction_*``, ``on_raw_message_edit/delete``) so that messages that
+are not in discord.py's cache — older ones, or any after a restart — still count; ``on_message`` for new
+messages; slash commands through ``app_commands``. Each becomes a core event (:mod:`.translate`) and is handled
+before the listener returns, so its writes are committed.
+
+Slash commands: the interaction is acknowledged at once with a deferred ("thinking…") response, well within
+Discord's 3 seconds whatever the core then does. The placeholder is a real message, and its id is the
+command's ``MessageRef``: a question asked with ``/ask`` *is* the bot's public answer message, so members can
+👍 it and digests can link to it. The core's :class:`~handlers.actions.Reply` fills the placeholder; an
+ephemeral reply (an error) replaces it with a message only the invoker sees; a command that replies nothing
+(``/lesson`` posted the lesson) removes it.
+
+Sending: every message goes out with mentions disabled; text is escaped and split to Discord's limits
+(:mod:`.render`). discord.py keeps to the rate-limit buckets and waits out 429s. Errors map to the core's
+delivery errors: 50007 (DMs closed) → RecipientUnreachable, 50013/50001 (missing permission or access in a
+channel) → MissingPermissions (the group needs attention; nothing else is lost), Unknown Channel →
+ChatUnavailable, 5xx and network errors → TransientDeliveryError.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any, Literal, TypeVar
+
+import aiohttp
+import discord
+import discord.http
+from discord.ext import commands
+
+from bot.discord_backend import translate
+from bot.discord_backend.commands import BY_NAME, CommandSpec, Completion, args_string, build_commands, sync_if_changed
+from bot.discord_backend.reconcile import ReconcileReport, reconcile_likes
+from bot.discord_backend.render import EmbedData, render_embeds, render_messages, thread_name
+from handlers.actions import Action, DirectMessage, Post, PostLesson, Reply
+from handlers.content import Content, Span, Style
+from handlers.domain import ChatRef, MessageRef
+from handlers.errors import (
+    ChatUnavailable,
+    DeliveryError,
+    MissingPermissions,
+    RecipientUnreachable,
+    TransientDeliveryError,
+)
+from handlers.events import Event, MessageDeleted, MessageEdited, ReactionAdded, ReactionRemoved, ReactionsCleared
+from handlers.i18n import Translator
+from handlers.services import Services
+
+logger = logging.getLogger(__name__)
+
+Dispatch = Callable[[Event], Awaitable[None]]
+Observer = Callable[[str, object], None]
+T = TypeVar("T")
+
+OFFICIAL_API = "https://discord.com/api/v10"
+NO_MENTIONS = discord.AllowedMentions.none()
+THREAD_ARCHIVE_MINUTES: Literal[10080] = 10080  # a week: a lesson's questions keep coming for days
+PORTAL = "https://discord.com/developers/applications"
+
+
+class DiscordStartError(Exception):
+    """Start-up failed in a way an operator must fix; the message says exactly what to do."""
+
+
+def api_base(url: str) -> str:
+    """``DISCORD_API_BASE_URL`` may name the server (``http://proxy:8080``) or the versioned API root."""
+    url = url.rstrip("/")
+    if url.endswith("/api/v10"):
+        return url
+    if url.endswith("/api"):
+        return url + "/v10"
+    return url + "/api/v10"
+
+
+def intents() -> discord.Intents:
+    wanted = discord.Intents.none()
+    wanted.guilds = True
+    wanted.guild_messages = True
+    wanted.message_content = True  # privileged: switched on in the developer portal
+    wanted.guild_reactions = True
+    wanted.dm_messages = True
+    return wanted
+
+
+@dataclass(frozen=True, slots=True)
+class DiscordOptions:
+    token: str
+    api_base_url: str = OFFICIAL_API
+    shard_count: int | None = None
+    shard_ids: tuple[int, ...] | None = None
+    reconcile_days: int = 14
+    # discord.py waits 2 s after the last GUILD_CREATE before READY and 5 s before every IDENTIFY but the
+    # first (Discord's identify rate limit); tests against the local server shorten both.
+    guild_ready_timeout: float = 2.0
+    identify_delay: bool = True
+    ready_timeout: float = 120.0
+
+
+@dataclass(slots=True)
+class _Pending:
+    """A slash command being handled: its interaction, and what has been said so far."""
+
+    interaction: discord.Interaction
+    spec: CommandSpec
+    args: str
+    ephemeral: bool
+    filled: bool = False
+
+
+class _Client(commands.AutoShardedBot):
+    """The discord.py bot with our listeners; it processes no prefix commands (everything is a slash command)."""
+
+    def __init__(self, backend: DiscordBackend, options: DiscordOptions) -> None:
+        sharding: dict[str, Any] = {"shard_count": options.shard_count}
+        if options.shard_ids:
+            sharding["shard_ids"] = list(options.shard_ids)
+        super().__init__(
+            command_prefix=commands.when_mentioned,
+            help_command=None,
+            intents=intents(),
+            **sharding,
+            guild_ready_timeout=options.guild_ready_timeout,
+            allowed_mentions=NO_MENTIONS,
+            chunk_guilds_at_startup=False,
+            max_messages=1000,
+        )
+        self._backend = backend
+        self._identify_delay = options.identify_delay
+
+    async def before_identify_hook(self, shard_id: int | None, *, initial: bool = False) -> None:
+        if self._identify_delay:
+            await super().before_identify_hook(shard_id, initial=initial)
+
+    async def on_message(self, message: discord.Message) -> None:  # no process_commands: slash commands only
+        await self._backend.on_message(message)
+
+    async def on_raw_message_edit(self, payload: discord.RawMessageUpdateEvent) -> None:
+        await self._backend.on_raw_message_edit(payload)
+
+    async def on_raw_message_delete(self, payload: discord.RawMessageDeleteEvent) -> None:
+        await self._backend.on_raw_message_delete(payload.channel_id, payload.guild_id, [payload.message_id])
+
+    async def on_raw_bulk_message_delete(self, payload: discord.RawBulkMessageDeleteEvent) -> None:
+        await self._backend.on_raw_message_delete(payload.channel_id, payload.guild_id, sorted(payload.message_ids))
+
+    async def on_raw_reaction_add(self, payload: discord.RawReactionActionEvent) -> None:
+        await self._backend.on_raw_reaction(payload, added=True)
+
+    async def on_raw_reaction_remove(self, payload: discord.RawReactionActionEvent) -> None:
+        await self._backend.on_raw_reaction(payload, added=False)
+
+    async def on_raw_reaction_clear(self, payload: discord.RawReactionClearEvent) -> None:
+        await self._backend.on_raw_reaction_clear(payload.channel_id, payload.guild_id, payload.message_id, None)
+
+    async def on_raw_reaction_clear_emoji(self, payload: discord.RawReactionClearEmojiEvent) -> None:
+        key = translate.emoji_key(payload.emoji)
+        await self._backend.on_raw_reaction_clear(payload.channel_id, payload.guild_id, payload.message_id, key)
+
+
+@dataclass(slots=True)
+class _Parents:
+    """Thread id → parent channel id, for raw events about threads that are not in the cache (archived)."""
+
+    limit: int = 10_000
+    items: OrderedDict[int, int | None] = field(default_factory=OrderedDict)
+
+    def get(self, thread_id: int) -> int | bool | None:
+        if thread_id in self.items:
+            self.items.move_to_end(thread_id)
+            return self.items[thread_id]
+        return False
+
+    def put(self, thread_id: int, parent: int | None) -> None:
+        self.items[thread_id] = parent
+        if len(self.items) > self.limit:
+            self.items.popitem(last=False)
+
+
+class DiscordBackend:
+    platform = translate.PLATFORM
+
+    def __init__(self, options: DiscordOptions, i18n: Translator, *, observer: Observer | None = None) -> None:
+        self.options = options
+        self._i18n = i18n
+        # Tests learn from the observer when an inbound event has been handled (its writes committed).
+        self._observer = observer
+        self._dispatch: Dispatch | None = None
+        self._services: Services | None = None
+        self.client: _Client | None = None
+        self._connection: asyncio.Task[None] | None = None
+        self._reconciler: asyncio.Task[ReconcileReport | None] | None = None
+        self._pending: dict[str, _Pending] = {}
+        self._parents = _Parents()
+        self._saved_base: str | None = None
+        self.synced_commands: bool | None = None
+
+    def use_services(self, services: Services) -> None:
+        """Autocomplete and start-up reconciliation read the store through the core's services."""
+        self._services = services
+
+    # lifecycle --------------------------------------------------------------------------------------------
+    async def start(self, dispatch: Dispatch) -> None:
+        self._dispatch = dispatch
+        if self.options.api_base_url.rstrip("/") != OFFICIAL_API:
+            # discord.py has no per-client base URL: Route.BASE is where every REST call goes (a rate-limit
+            # sharing proxy in a large deployment, the local server in tests).
+            self._saved_base = discord.http.Route.BASE
+            discord.http.Route.BASE = api_base(self.options.api_base_url)
+        client = self.client = _Client(self, self.options)
+        for command in build_commands(self._i18n, self._on_command, self._complete):
+            client.tree.add_command(command)
+        try:
+            await client.login(self.options.token)
+        except discord.LoginFailure:
+            await self._close_client()
+            raise DiscordStartError(
+                "Discord refused DISCORD_BOT_TOKEN; copy it again from the developer portal "
+                f"({PORTAL} → your application → Bot → Reset Token)."
+            ) from None
+        self._connection = asyncio.create_task(client.connect(), name="discord-gateway")
+        ready = asyncio.create_task(client.wait_until_ready())
+        done, _ = await asyncio.wait(
+            {self._connection, ready}, timeout=self.options.ready_timeout, return_when=asyncio.FIRST_COMPLETED
+        )
+        ready.cancel()
+        if self._connection in done:
+            error = self._connection.exception()
+            await self._close_client()
+            raise _start_error(error) from error
+        if ready not in done:
+            await self._close_client()
+            raise DiscordStartError(f"Discord's gateway sent no READY within {self.options.ready_timeout:.0f} s.")
+        self._connection.add_done_callback(_log_gateway_end)
+        self.synced_commands = await sync_if_changed(client.tree, client)
+        if self._services is not None and self.options.reconcile_days > 0:
+            self._reconciler = asyncio.create_task(self._reconcile(), name="discord-reconcile")
+        assert client.user is not None
+        logger.info("discord: connected as %s on shard(s) %s", client.user, sorted(client.shards))
+
+    async def stop(self) -> None:
+        if self._reconciler is not None:
+            self._reconciler.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._reconciler
+        await self._close_client()
+
+    async def _close_client(self) -> None:
+        if self.client is not None:
+            await self.client.close()
+        if self._connection is not None:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await asyncio.wait_for(self._connection, 10)
+        if self._saved_base is not None:
+            discord.http.Route.BASE = self._saved_base
+            self._saved_base = None
+
+    async def reconciled(self) -> ReconcileReport | None:
+        """The start-up reconciliation's report, once it is done (None when it did not run)."""
+        return await self._reconciler if self._reconciler is not None else None
+
+    async def _reconcile(self) -> ReconcileReport | None:
+        assert self._services is not None and self.client is not None
+        since = self._services.clock.now() - timedelta(days=self.options.reconcile_days)
+        try:
+            return await reconcile_likes(self.client, self._services, since)
+        except Exception:
+            logger.exception("discord: reconciliation of likes failed; live events are still counted")
+            return None
+
+    # receiving --------------------------------------------------------------------------------------------
+    async def _handle(self, events: list[Event], kind: str, key: object) -> None:
+        assert self._dispatch is not None
+        try:
+            for event in events:
+                await self._dispatch(event)
+        finally:
+            if self._observer is not None:
+                self._observer(kind, key)
+
+    def _is_me(self, user_id: int) -> bool:
+        return self.client is not None and self.client.user is not None and self.client.user.id == user_id
+
+    async def on_message(self, message: discord.Message) -> None:
+        if self._is_me(message.author.id):
+            return
+        event = translate.message_event(message)
+        await self._handle([event] if event else [], "message", message.id)
+
+    async def _chat(self, channel_id: int, guild_id: int | None) -> tuple[str, str | None]:
+        """(chat_id, thread_id) for a channel id from a raw event: from the cache, else asked once and kept."""
+        assert self.client is not None
+        channel = self.client.get_channel(channel_id)
+        if channel is not None:
+            return translate.chat_of(channel)
+        if guild_id is None:
+            return str(channel_id), None
+        known = self._parents.get(channel_id)
+        if known is False:
+            try:
+                fetched = await self.client.fetch_channel(channel_id)
+                known = fetched.parent_id if isinstance(fetched, discord.Thread) else None
+            except discord.HTTPException:
+                known = None
+            self._parents.put(channel_id, known)
+        if isinstance(known, int):
+            return str(known), str(channel_id)
+        return str(channel_id), None
+
+    async def on_raw_message_edit(self, payload: discord.RawMessageUpdateEvent) -> None:
+        content = payload.data.get("content")
+        events: list[Event] = []
+        if isinstance(content, str) and content:
+            chat = await self._chat(payload.channel_id, payload.guild_id)
+            at = translate.aware(payload.message.edited_at)
+            events.append(MessageEdited(translate.message_ref(chat, payload.message_id), content, at))
+        await self._handle(events, "edit", payload.message_id)
+
+    async def on_raw_message_delete(self, channel_id: int, guild_id: int | None, message_ids: list[int]) -> None:
+        chat = await self._chat(channel_id, guild_id)
+        now = translate.aware(None)
+        for message_id in message_ids:
+            await self._handle([MessageDeleted(translate.message_ref(chat, message_id), now)], "delete", message_id)
+
+    async def on_raw_reaction(self, payload: discord.RawReactionActionEvent, *, added: bool) -> None:
+        key = translate.emoji_key(payload.emoji)
+        observed = ("react" if added else "unreact", payload.message_id, payload.user_id, key)
+        if self._is_me(payload.user_id):
+            await self._handle([], *observed[:1], observed[1:])
+            return
+        chat = await self._chat(payload.channel_id, payload.guild_id)
+        ref = translate.message_ref(chat, payload.message_id)
+        user = payload.member or (self.client.get_user(payload.user_id) if self.client else None)
+        who = (
+            translate.member(user)
+            if user is not None
+            else translate.Member(translate.PLATFORM, str(payload.user_id), str(payload.user_id))
+        )
+        now = translate.aware(None)
+        event: Event = ReactionAdded(ref, who, key, now) if added else ReactionRemoved(ref, who, key, now)
+        await self._handle([event], observed[0], observed[1:])
+
+    async def on_raw_reaction_clear(
+        self, channel_id: int, guild_id: int | None, message_id: int, emoji: str | None
+    ) -> None:
+        chat = await self._chat(channel_id, guild_id)
+        event = ReactionsCleared(translate.message_ref(chat, message_id), translate.aware(None), emoji)
+        await self._handle([event], "clear", (message_id, emoji))
+
+    # slash commands ---------------------------------------------------------------------------------------
+    async def _on_command(self, interaction: discord.Interaction, spec: CommandSpec, values: dict[str, Any]) -> None:
+        admin = interaction.guild_id is not None and bool(interaction.permissions.manage_guild)
+        # A member running an admin command will be refused: say so privately from the start.
+        ephemeral = spec.admin and not admin
+        response = None
+        with contextlib.suppress(discord.HTTPException):
+            response = await interaction.response.defer(ephemeral=ephemeral, thinking=True)
+        placeholder = response.message_id if response is not None else None
+        chat = (
+            translate.chat_of(interaction.channel)
+            if interaction.channel is not None
+            else (str(interaction.channel_id), None)
+        )
+        ref = translate.message_ref(chat, placeholder if placeholder is not None else f"interaction:{interaction.id}")
+        args = args_string(spec, values)
+        if spec.name == "likes":
+            args = translate.canonical_emojis(args)
+        target = values.get("member")
+        pending = _Pending(interaction, spec, args, ephemeral)
+        self._pending[ref.message_id] = pending
+        try:
+            event = translate.command_event(
+                interaction, ref, spec.name, args, target=target if isinstance(target, discord.abc.User) else None
+            )
+            assert self._dispatch is not None
+            await self._dispatch(event)
+            if not pending.filled:
+                with contextlib.suppress(discord.HTTPException):
+                    await interaction.delete_original_response()
+        finally:
+            self._pending.pop(ref.message_id, None)
+            if self._observer is not None:
+                self._observer("interaction", interaction.id)
+
+    async def _complete(self, interaction: discord.Interaction, kind: Completion, current: str) -> list[str]:
+        """Course slugs, or the lessons (number or slug) of the course this channel follows."""
+        if self._services is None:
+            return []
+        store, needle = self._services.store, current.strip().lower()
+        if kind == "course":
+            return [c.slug for c in await store.list_courses() if needle in c.slug.lower() or needle in c.title.lower()]
+        chat = translate.chat_of(interaction.channel) if interaction.channel is not None else None
+        group = await store.get_group(ChatRef(self.platform, chat[0])) if chat else None
+        if group is None or group.course_slug is None:
+            return []
+        found = []
+        for lesson in await store.list_lessons(group.course_slug):
+            key = str(lesson.number) if lesson.number is not None else lesson.slug
+            if needle in key.lower() or needle in lesson.title.lower():
+                found.append(key)
+        return found
+
+    async def _reply(self, to: MessageRef, content: Content, ephemeral: bool) -> MessageRef | None:
+        pending = self._pending.get(to.message_id)
+        if pending is None:  # not a command being handled (it timed out, or a reply to a message)
+            return await self._send_content(ChatRef(to.platform, to.chat_id, to.thread_id), content, to)
+        interaction = pending.interaction
+        if pending.spec.name == "ask" and not ephemeral and not pending.filled and pending.args:
+            # The placeholder becomes the question people like: show what was asked.
+            content = (Span(pending.args, Style.QUOTE), Span("\n"), *content)
+        chunks = render_messages(content)
+        try:
+            if not pending.filled and (ephemeral == pending.ephemeral or pending.ephemeral):
+                await interaction.edit_original_response(content=chunks[0], allowed_mentions=NO_MENTIONS)
+                chunks = chunks[1:]
+            elif not pending.filled:
+                # A public placeholder cannot turn private: remove it and answer privately instead.
+                await interaction.delete_original_response()
+            pending.filled = True
+            for chunk in chunks:
+                await interaction.followup.send(chunk, ephemeral=ephemeral, allowed_mentions=NO_MENTIONS)
+        except discord.HTTPException as error:
+            raise _delivery_error(error, private=False) from error
+        return to
+
+    # sending (Outbox) -------------------------------------------------------------------------------------
+    async def send(self, action: Action) -> MessageRef | None:
+        match action:
+            case PostLesson(chat=chat, lesson=lesson, content=content):
+                return await self._post_lesson(chat, lesson.title, lesson.link, content)
+            case Post(chat=chat, content=content, reply_to=reply_to):
+                return await self._send_content(chat, content, reply_to)
+            case Reply(to=to, content=content, ephemeral=ephemeral):
+                return await self._reply(to, content, ephemeral)
+            case DirectMessage(user_id=user_id, content=content):
+                return await self._direct_message(int(user_id), content)
+        raise TypeError(f"discord cannot send {action!r}")
+
+    def _client(self) -> _Client:
+        if self.client is None:
+            raise TransientDeliveryError("the Discord backend is not started")
+        return self.client
+
+    async def _channel(self, channel_id: int) -> Any:
+        client = self._client()
+        channel = client.get_channel(channel_id)
+        if channel is None:
+            channel = await _call(client.fetch_channel(channel_id))
+        return channel
+
+    async def _post_lesson(self, chat: ChatRef, title: str, link: str, content: Content) -> MessageRef:
+        """An embed (title, intro, link) and a public thread on it; in a forum, one post per lesson."""
+        channel = await self._channel(int(chat.thread_id or chat.chat_id))
+        batches = [[_embed(e) for e in batch] for batch in render_embeds(content, url=link or None)]
+        if isinstance(channel, discord.ForumChannel):
+            created = await _call(
+                channel.create_thread(
+                    name=thread_name(title),
+                    embeds=batches[0],
+                    allowed_mentions=NO_MENTIONS,
+                    auto_archive_duration=THREAD_ARCHIVE_MINUTES,
+                )
+            )
+            thread = created.thread
+            for batch in batches[1:]:
+                await _call(thread.send(embeds=batch, allowed_mentions=NO_MENTIONS))
+            return MessageRef(self.platform, chat.chat_id, str(created.message.id), str(thread.id))
+        first = await _call(channel.send(embeds=batches[0], allowed_mentions=NO_MENTIONS))
+        for batch in batches[1:]:
+            await _call(channel.send(embeds=batch, allowed_mentions=NO_MENTIONS))
+        if isinstance(channel, discord.Thread):
+            return MessageRef(self.platform, chat.chat_id, str(first.id), str(channel.id))
+        try:
+            thread = await _call(
+                first.create_thread(name=thread_name(title), auto_archive_duration=THREAD_ARCHIVE_MINUTES)
+            )
+        except MissingPermissions:
+            # The lesson is posted; replies to it still count. The thread is what the admin should fix.
+            logger.warning(
+                "discord: no permission to start a thread in channel %s; lesson posted without", chat.chat_id
+            )
+            return MessageRef(self.platform, chat.chat_id, str(first.id))
+        return MessageRef(self.platform, chat.chat_id, str(first.id), str(thread.id))
+
+    async def _send_content(self, chat: ChatRef, content: Content, reply_to: MessageRef | None) -> MessageRef:
+        client = self._client()
+        channel = client.get_partial_messageable(int(chat.thread_id or chat.chat_id))
+        first: discord.Message | None = None
+        for index, text in enumerate(render_messages(content)):
+            reference = None
+            if reply_to is not None and index == 0 and reply_to.message_id.isdigit():
+                # fail_if_not_exists=False: a question deleted meanwhile still gets its answer, as a plain post.
+                reference = discord.MessageReference(
+                    message_id=int(reply_to.message_id),
+                    channel_id=int(reply_to.thread_id or reply_to.chat_id),
+                    fail_if_not_exists=False,
+                )
+            extra: dict[str, Any] = {"reference": reference} if reference is not None else {}
+            message = await _call(channel.send(text, allowed_mentions=NO_MENTIONS, suppress_embeds=True, **extra))
+            first = first or message
+        assert first is not None  # render_messages always gives at least one message
+        return MessageRef(self.platform, chat.chat_id, str(first.id), chat.thread_id)
+
+    async def _direct_message(self, user_id: int, content: Content) -> MessageRef:
+        """Digests: embeds (a title, the items with jump links), split as needed."""
+        client = self._client()
+        try:
+            user = client.get_user(user_id) or await client.fetch_user(user_id)
+            channel = user.dm_channel or await user.create_dm()
+        except discord.HTTPException as error:
+            raise _delivery_error(error, private=True) from error
+        first: discord.Message | None = None
+        for batch in render_embeds(content):
+            embeds = [_embed(e) for e in batch]
+            message = await _call(channel.send(embeds=embeds, allowed_mentions=NO_MENTIONS), private=True)
+            first = first or message
+        assert first is not None
+        return MessageRef(self.platform, str(channel.id), str(first.id))
+
+    def link_to(self, ref: MessageRef) -> str | None:
+        """A jump link, for channels this process sees (the guild id is part of the link)."""
+        if not ref.message_id.isdigit() or self.client is None:
+            return None
+        channel = self.client.get_channel(int(ref.chat_id))
+        guild = getattr(channel, "guild", None)
+        where = str(guild.id) if guild is not None else "@me"
+        return f"https://discord.com/channels/{where}/{ref.thread_id or ref.chat_id}/{ref.message_id}"
+
+
+def _embed(data: EmbedData) -> discord.Embed:
+    return discord.Embed(title=data.title, url=data.url, description=data.description)
+
+
+async def _call(request: Awaitable[T], *, private: bool = False) -> T:
+    """One REST call with Discord's failures mapped for the core (discord.py already waited out 429s)."""
+    try:
+        return await request
+    except discord.HTTPException as error:
+        raise _delivery_error(error, private=private) from error
+    except (aiohttp.ClientError, TimeoutError) as error:
+        raise TransientDeliveryError(f"discord unreachable: {error}") from error
+
+
+def _delivery_error(error: discord.HTTPException, *, private: bool) -> DeliveryError:
+    described = f"{error.status} {error.code} {error.text}"
+    if isinstance(error, discord.Forbidden):
+        if private or error.code == 50007:
+            return RecipientUnreachable(described)
+        return MissingPermissions(described)
+    if isinstance(error, discord.NotFound) and error.code == 10003:
+        return ChatUnavailable(described)
+    if isinstance(error, discord.DiscordServerError) or error.status == 429:
+        return TransientDeliveryError(described)
+    return DeliveryError(f"discord refused the message: {described}")
+
+
+def _start_error(error: BaseException | None) -> Exception:
+    if isinstance(error, discord.PrivilegedIntentsRequired):
+        return DiscordStartError(
+            "Discord refused the privileged Message Content intent, which studybot needs to read questions. "
+            f"In the developer portal ({PORTAL}) open your application → Bot → Privileged Gateway Intents, "
+            "switch on MESSAGE CONTENT INTENT, save, and start studybot again."
+        )
+    if isinstance(error, discord.LoginFailure):
+        return DiscordStartError("Discord refused DISCORD_BOT_TOKEN; copy it again from the developer portal.")
+    if isinstance(error, discord.ConnectionClosed) and error.code == 4011:
+        return DiscordStartError(
+            "Discord requires sharding: set DISCORD_SHARD_COUNT (or leave it empty to let Discord say)."
+        )
+    return DiscordStartError(f"the Discord gateway connection failed: {error!r}")
+
+
+def _log_gateway_end(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        logger.error("discord: the gateway connection ended: %r", task.exception())
+
+
+__all__ = ["BY_NAME", "DiscordBackend", "DiscordOptions", "DiscordStartError"]

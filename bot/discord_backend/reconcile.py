@@ -1,0 +1,98 @@
+"""Catch-up after downtime: Discord does not replay gateway events a bot missed while it was offline.
+
+At start the backend reads back, through the REST API, the reactions of every post of the last days (setting
+``DISCORD_RECONCILE_DAYS``) that lives in a channel this process serves, and the core brings the kept likes
+to exactly that (:func:`handlers.likes.reconcile_reactions`). Requests go one after another through
+discord.py's HTTP client, which keeps to each route's rate-limit bucket and waits out 429s; a post whose
+message is gone is marked deleted, as the missed delete event would have done.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import discord
+
+from bot.discord_backend import translate
+from handlers.domain import Member, ReactionFix
+from handlers.likes import reconcile_reactions
+from handlers.services import Services
+
+logger = logging.getLogger(__name__)
+
+PAGE = 100  # the most users GET …/reactions/{emoji} returns at once
+
+
+@dataclass(slots=True)
+class ReconcileReport:
+    since: datetime
+    checked: int = 0
+    skipped: int = 0  # channels this process does not serve (another shard) or cannot read
+    deleted: int = 0
+    fixes: list[ReactionFix] = field(default_factory=list)
+
+    @property
+    def added(self) -> int:
+        return sum(len(fix.added) for fix in self.fixes)
+
+    @property
+    def removed(self) -> int:
+        return sum(len(fix.removed) for fix in self.fixes)
+
+    def summary(self) -> str:
+        return (
+            f"checked {self.checked} posts since {self.since:%Y-%m-%d %H:%M} UTC: {self.added} like(s) added, "
+            f"{self.removed} removed on {len(self.fixes)} post(s), {self.deleted} deleted, {self.skipped} skipped"
+        )
+
+
+async def reactions_of(client: discord.Client, channel_id: int, message: dict[str, Any]) -> list[tuple[Member, str]]:
+    """Every (member, emoji) on a message: each emoji's users, paged by 100."""
+    found: list[tuple[Member, str]] = []
+    for reaction in message.get("reactions") or []:
+        emoji = reaction.get("emoji") or {}
+        key = translate.emoji_key_from_payload(emoji)
+        route_emoji = f"{emoji.get('name')}:{emoji['id']}" if emoji.get("id") else str(emoji.get("name"))
+        after: int | None = None
+        while True:
+            users = await client.http.get_reaction_users(channel_id, int(message["id"]), route_emoji, PAGE, after)
+            found.extend((translate.member_from_payload(dict(user)), key) for user in users)
+            if len(users) < PAGE:
+                break
+            after = max(int(user["id"]) for user in users)
+    return found
+
+
+async def reconcile_likes(client: discord.Client, services: Services, since: datetime) -> ReconcileReport:
+    report = ReconcileReport(since)
+    for question in await services.store.recent_questions(translate.PLATFORM, since):
+        ref = question.ref
+        if ref is None or not ref.message_id.isdigit():
+            continue
+        if client.get_channel(int(ref.chat_id)) is None:
+            report.skipped += 1  # a guild of another shard's process, or a channel we no longer see
+            continue
+        channel_id = int(ref.thread_id or ref.chat_id)
+        try:
+            message = await client.http.get_message(channel_id, int(ref.message_id))
+            reactions = await reactions_of(client, channel_id, dict(message))
+        except discord.NotFound as error:
+            if error.code == 10008:  # Unknown Message: deleted while we were away
+                await services.store.delete_post(ref, services.clock.now())
+                report.deleted += 1
+                logger.info("reconcile: post %s was deleted while the bot was offline", question.id)
+            else:
+                report.skipped += 1
+            continue
+        except discord.Forbidden:
+            report.skipped += 1
+            continue
+        report.checked += 1
+        fix = await reconcile_reactions(services, ref, reactions)
+        if fix is not None and fix.changed:
+            report.fixes.append(fix)
+    logger.info("discord: reconciled likes: %s", report.summary())
+    return report

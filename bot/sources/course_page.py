@@ -1,0 +1,159 @@
+"""Course-page exports: the lesson's intro, then its featured comments ("精选留言（N）") in HTML.
+
+The format (see ``tests/data/course-page-lesson-00.txt``)::
+
+    [optional front matter: title, number, slug, link, release, intro, course — as in a Markdown lesson]
+    The intro text, plain paragraphs (or HTML) …
+    <div><strong>精选留言（18）</strong></div><ul>
+    <li><img …><span>AUTHOR</span> 👍（3） 💬（1）<div>COMMENT HTML</div>2023-11-01</li><br/>
+    …
+    </ul>
+
+Each comment keeps its author, its text (entities decoded, ``<br>`` as line breaks, other tags dropped), its
+likes (imported as base likes), its reply count (imported replies) and its date. A page gives a date only:
+it is read as 00:00 of that day in the course's timezone. Without a header, the title is the file name and
+the number the file name's trailing digits (``lesson-00`` → 0). Parsing is pure: nothing is stored here.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, time
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from bot.lesson_files import LessonFileError, draft_from, split_front_matter
+from handlers.classify import classify
+from handlers.domain import LessonDraft
+from handlers.intro import DEFAULT_INTRO_LENGTH, intro_from_html, intro_from_text
+from handlers.sources import ImportedPost, import_key
+
+MARKER = re.compile(r"精选留言\s*[（(]\s*(\d+)\s*[）)]")
+_TAG = re.compile(r"<[A-Za-z/!][^>]*>")
+_LI_OPEN = re.compile(r"<li\b[^>]*>", re.I)
+_ITEM = re.compile(
+    r"^\s*(?:<img[^>]*>\s*)?<span[^>]*>(?P<author>.*?)</span>\s*"
+    r"👍\s*[（(]\s*(?P<likes>[^）)]*?)\s*[）)]\s*"
+    r"💬\s*[（(]\s*(?P<replies>[^）)]*?)\s*[）)]\s*"
+    r"<div[^>]*>(?P<text>.*?)</div>\s*"
+    r"(?P<date>[^<\s]*)\s*$",
+    re.S | re.I,
+)
+_BR = re.compile(r"<br\s*/?>", re.I)
+_TRAILING_NUMBER = re.compile(r"(\d+)$")
+
+
+@dataclass(frozen=True, slots=True)
+class PageComment:
+    author: str
+    text: str
+    likes: int
+    replies: int
+    day: date
+    line: int
+
+
+@dataclass(frozen=True, slots=True)
+class CoursePage:
+    draft: LessonDraft
+    comments: tuple[PageComment, ...]
+    declared: int  # the N of 精选留言（N）
+
+    def posts(self, timezone: str) -> list[ImportedPost]:
+        """The comments as imported posts: dates at 00:00 in ``timezone``, questions told from comments by the
+        same rule as live messages (:func:`handlers.classify.classify`)."""
+        zone = ZoneInfo(timezone)
+        draft = self.draft
+        return [
+            ImportedPost(
+                key=import_key(draft.course_slug, draft.slug, c.author, c.day.isoformat(), c.text),
+                author=c.author,
+                text=c.text,
+                kind=classify(c.text),
+                likes=c.likes,
+                replies=c.replies,
+                created_at=datetime.combine(c.day, time(0, 0), tzinfo=zone),
+            )
+            for c in self.comments
+        ]
+
+
+def is_course_page(text: str) -> bool:
+    return MARKER.search(text) is not None and _LI_OPEN.search(text) is not None
+
+
+def _line_at(text: str, offset: int) -> int:
+    return text.count("\n", 0, offset) + 1
+
+
+def comment_text(markup: str) -> str:
+    """A comment's HTML as the plain text people wrote: entities decoded, ``<br>`` as newlines, tags dropped."""
+    return html.unescape(_TAG.sub("", _BR.sub("\n", markup))).strip()
+
+
+def _count(value: str, what: str, path: Path, number: int, line: int) -> int:
+    if not value.isascii() or not value.isdigit():
+        raise LessonFileError(path, f"comment {number}: {what} {value!r} is not a whole number", line)
+    return int(value)
+
+
+def parse_comments(text: str, start: int, path: Path) -> list[PageComment]:
+    """Every ``<li>`` after ``start``; a malformed one fails the whole page with its number and line."""
+    comments: list[PageComment] = []
+    for number, opening in enumerate(_LI_OPEN.finditer(text, start), start=1):
+        line = _line_at(text, opening.start())
+        close = text.find("</li>", opening.end())
+        following = _LI_OPEN.search(text, opening.end())
+        item = None
+        if close >= 0 and (following is None or following.start() > close):
+            item = _ITEM.match(text[opening.end() : close])
+        if item is None:
+            raise LessonFileError(
+                path,
+                f"comment {number} is not '<span>author</span> 👍（n） 💬（n）<div>text</div>YYYY-MM-DD</li>'",
+                line,
+            )
+        likes = _count(item["likes"].strip(), "likes", path, number, line)
+        replies = _count(item["replies"].strip(), "replies", path, number, line)
+        try:
+            day = date.fromisoformat(item["date"])
+        except ValueError:
+            raise LessonFileError(path, f"comment {number}: date {item['date']!r} is not YYYY-MM-DD", line) from None
+        author = html.unescape(_TAG.sub("", item["author"])).strip()
+        body = comment_text(item["text"])
+        if not author:
+            raise LessonFileError(path, f"comment {number} has no author", line)
+        if not body:
+            raise LessonFileError(path, f"comment {number} has no text", line)
+        comments.append(PageComment(author, body, likes, replies, day, line))
+    return comments
+
+
+def parse_course_page(raw: str, path: Path, course: str | None, intro_length: int = DEFAULT_INTRO_LENGTH) -> CoursePage:
+    """Parse a course page; raises :class:`LessonFileError` naming the file and line of what is wrong."""
+    meta: dict[str, Any] = {}
+    text = raw
+    if raw.lstrip().startswith("---"):
+        meta, text = split_front_matter(raw, path)
+    marker = MARKER.search(text)
+    if marker is None:
+        raise LessonFileError(path, "not a course page: no 精选留言（N） list of featured comments")
+    line_start = text.rfind("\n", 0, marker.start()) + 1
+    intro_part = text[:line_start]
+    if "<" in text[line_start : marker.start()] and not _TAG.sub("", text[line_start : marker.start()]).strip():
+        head = intro_part  # the marker's own line holds only its wrapper (<div><strong>)
+    else:
+        head = text[: marker.start()]
+    comments = parse_comments(text, marker.end(), path)
+    if not meta.get("title"):
+        meta["title"] = path.stem
+    if meta.get("number") is None and (found := _TRAILING_NUMBER.search(path.stem)):
+        meta["number"] = int(found.group(1))
+    given = str(meta.get("intro") or "").strip()
+    body = given or head.strip()
+    limit = None if given else intro_length
+    intro = intro_from_html(body, limit) if _TAG.search(body) else intro_from_text(body, limit)
+    return CoursePage(draft_from(meta, intro, path, course), tuple(comments), int(marker.group(1)))

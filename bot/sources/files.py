@@ -1,0 +1,91 @@
+"""Every lesson file format behind one reader, and the import of one file into the store.
+
+Formats, told apart by content first and by name second:
+
+* a course page — any file holding a "精选留言（N）" list of ``<li>`` comments (:mod:`bot.sources.course_page`);
+* Markdown (``.md``, ``.markdown``) with an optional YAML front-matter header;
+* plain text (``.txt``): the first line is the title.
+
+A file is parsed completely before anything is written, and a lesson with its comments is written in one
+transaction, so a malformed file changes nothing stored.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from bot.lesson_files import LessonFileError, lesson_from_text, read_text
+from bot.sources.course_page import CoursePage, is_course_page, parse_course_page
+from handlers.domain import Course, LessonDraft, PostKind
+from handlers.intro import DEFAULT_INTRO_LENGTH
+from handlers.ports import Store
+from handlers.sources import LessonImport
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class SourceFile:
+    path: Path
+    draft: LessonDraft
+    page: CoursePage | None = None  # set for course pages
+
+
+@dataclass(frozen=True, slots=True)
+class FileImport:
+    """What importing one file did, for the CLI's lines and the folder scan's log."""
+
+    path: Path
+    result: LessonImport
+    questions: int = 0
+    comments: int = 0
+
+    def describe(self) -> str:
+        verb = "imported" if self.result.new else "updated"
+        text = f"{verb} {self.path} → {self.result.lesson.title}"
+        if self.questions or self.comments:
+            added, updated = self.result.posts_added, self.result.posts_updated
+            text += (
+                f" ({self.questions + self.comments} comments: {self.questions} questions, {self.comments} comments;"
+                f" {added} new, {updated} updated)"
+            )
+        return text
+
+
+@dataclass(slots=True)
+class ImportSummary:
+    imported: int = 0
+    updated: int = 0
+    skipped: list[str] = field(default_factory=list)
+
+
+def read_source(path: Path, course: str | None, intro_length: int = DEFAULT_INTRO_LENGTH) -> SourceFile:
+    """Parse one lesson file of any supported format; raises :class:`LessonFileError` naming file and line."""
+    raw = read_text(path)
+    if is_course_page(raw):
+        page = parse_course_page(raw, path, course, intro_length)
+        return SourceFile(path, page.draft, page)
+    if path.suffix.lower() in (".html", ".htm"):
+        raise LessonFileError(path, "not a course page: an HTML lesson needs a 精选留言（N） list of comments")
+    return SourceFile(path, lesson_from_text(raw, path, course, intro_length))
+
+
+async def ensure_course(store: Store, slug: str, title: str | None, language: str, now: datetime) -> Course:
+    course = await store.get_course(slug)
+    if course is None:
+        course = await store.upsert_course(Course(slug=slug, title=title or slug, language=language), now)
+    return course
+
+
+async def import_source(
+    store: Store, source: SourceFile, now: datetime, *, language: str, course_title: str | None = None
+) -> FileImport:
+    """Store a parsed file: the course if new, then the lesson and its comments in one transaction."""
+    course = await ensure_course(store, source.draft.course_slug, course_title, language, now)
+    posts = source.page.posts(course.timezone) if source.page is not None else []
+    result = await store.import_lesson(source.draft, posts, now)
+    questions = sum(post.kind is PostKind.QUESTION for post in posts)
+    return FileImport(source.path, result, questions, len(posts) - questions)

@@ -1,0 +1,189 @@
+"""The SQL of lesson sources: imported lessons with their posts, feeds' state and known entries.
+
+Each public function is an operation for :meth:`storage.writer.GroupCommitWriter.call`: it runs inside the
+writer's transaction (in its own savepoint), so everything it writes commits together or not at all.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime
+from typing import TypeVar
+
+import aiosqlite
+
+from handlers.domain import Lesson, LessonDraft
+from handlers.sources import IMPORTED_PLATFORM, FeedEntry, FeedState, ImportedPost, LessonImport
+from storage import codec
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+Op = Callable[[aiosqlite.Connection], Awaitable[T]]
+
+FEED_SELECT = (
+    "SELECT course_slug, url, etag, last_modified, added_at, primed_at, polled_at, failures, last_error,"
+    " next_attempt_at FROM feeds"
+)
+
+
+def feed_state_from(row: sqlite3.Row) -> FeedState:
+    return FeedState(
+        course_slug=row["course_slug"],
+        url=row["url"],
+        added_at=codec.from_micros(row["added_at"]),
+        next_attempt_at=codec.from_micros(row["next_attempt_at"]),
+        etag=row["etag"],
+        last_modified=row["last_modified"],
+        primed_at=codec.from_micros_or_none(row["primed_at"]),
+        polled_at=codec.from_micros_or_none(row["polled_at"]),
+        failures=row["failures"],
+        last_error=row["last_error"],
+    )
+
+
+async def _one(conn: aiosqlite.Connection, sql: str, params: Sequence[object]) -> sqlite3.Row | None:
+    async with conn.execute(sql, params) as cursor:
+        row: sqlite3.Row | None = await cursor.fetchone()
+    return row
+
+
+async def upsert_lesson_row(conn: aiosqlite.Connection, draft: LessonDraft, now: datetime) -> tuple[int, bool]:
+    """Insert or update the lesson by (course, slug); (its id, whether it is new). created_at never changes."""
+    fields = (draft.title, draft.intro, draft.link, draft.number, codec.to_micros_or_none(draft.release_at))
+    found = await _one(
+        conn, "SELECT id FROM lessons WHERE course_slug = ? AND slug = ?", (draft.course_slug, draft.slug)
+    )
+    if found is not None:
+        await conn.execute(
+            "UPDATE lessons SET title = ?, intro = ?, link = ?, number = ?, release_at = ? WHERE id = ?",
+            (*fields, found[0]),
+        )
+        return int(found[0]), False
+    async with conn.execute(
+        "INSERT INTO lessons (title, intro, link, number, release_at, course_slug, slug, created_at)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        (*fields, draft.course_slug, draft.slug, codec.to_micros(now)),
+    ) as cursor:
+        lesson_id = cursor.lastrowid
+    assert lesson_id is not None
+    return lesson_id, True
+
+
+async def _lesson(conn: aiosqlite.Connection, lesson_id: int) -> Lesson:
+    row = await _one(conn, "SELECT * FROM lessons WHERE id = ?", (lesson_id,))
+    assert row is not None
+    return codec.lesson_from(row)
+
+
+def import_lesson_op(draft: LessonDraft, posts: Sequence[ImportedPost], now: datetime) -> Op[LessonImport]:
+    """The lesson, then each post's author, then each post: inserted, or its counts and kind updated."""
+    created = {post.key: codec.to_micros(post.created_at) for post in posts}  # naive times fail before writing
+    for post in posts:
+        if post.likes < 0 or post.replies < 0:
+            raise ValueError(f"imported post {post.key}: likes and replies cannot be negative")
+
+    async def op(conn: aiosqlite.Connection) -> LessonImport:
+        lesson_id, new = await upsert_lesson_row(conn, draft, now)
+        added = updated = 0
+        for post in posts:
+            await conn.execute(
+                "INSERT INTO members (platform, user_id, display_name, is_bot) VALUES (?, ?, ?, 0)"
+                " ON CONFLICT (platform, user_id) DO NOTHING",
+                (IMPORTED_PLATFORM, post.author, post.author),
+            )
+            found = await _one(conn, "SELECT id FROM questions WHERE import_key = ?", (post.key,))
+            if found is None:
+                await conn.execute(
+                    "INSERT INTO questions (lesson_id, course_slug, group_id, author_id, kind, text, created_at,"
+                    " base_likes, base_replies, import_key)"
+                    " SELECT ?, ?, NULL, m.id, ?, ?, ?, ?, ?, ? FROM members m WHERE m.platform = ? AND m.user_id = ?",
+                    (
+                        lesson_id,
+                        draft.course_slug,
+                        post.kind.value,
+                        post.text,
+                        created[post.key],
+                        post.likes,
+                        post.replies,
+                        post.key,
+                        IMPORTED_PLATFORM,
+                        post.author,
+                    ),
+                )
+                added += 1
+            else:
+                values = (post.likes, post.replies, post.kind.value, lesson_id)
+                async with conn.execute(
+                    "UPDATE questions SET base_likes = ?, base_replies = ?, kind = ?, lesson_id = ?"
+                    " WHERE id = ? AND (base_likes, base_replies, kind, lesson_id) IS NOT (?, ?, ?, ?)",
+                    (*values, found[0], *values),
+                ) as cursor:
+                    updated += cursor.rowcount > 0
+        return LessonImport(await _lesson(conn, lesson_id), new, added, updated)
+
+    return op
+
+
+def add_feed_op(course_slug: str, url: str, now: datetime) -> Op[FeedState]:
+    at = codec.to_micros(now)
+
+    async def op(conn: aiosqlite.Connection) -> FeedState:
+        await conn.execute(
+            "INSERT INTO feeds (course_slug, url, added_at, next_attempt_at) VALUES (?, ?, ?, ?)"
+            " ON CONFLICT (course_slug, url) DO NOTHING",
+            (course_slug, url, at, at),
+        )
+        row = await _one(conn, FEED_SELECT + " WHERE course_slug = ? AND url = ?", (course_slug, url))
+        assert row is not None
+        return feed_state_from(row)
+
+    return op
+
+
+def feed_polled_op(
+    course_slug: str,
+    url: str,
+    entries: Sequence[FeedEntry],
+    etag: str | None,
+    last_modified: str | None,
+    now: datetime,
+    next_attempt: datetime,
+) -> Op[list[Lesson]]:
+    at, following = codec.to_micros(now), codec.to_micros(next_attempt)
+    for entry in entries:
+        codec.to_micros_or_none(entry.draft.release_at)  # a naive time fails here, before anything is queued
+
+    async def op(conn: aiosqlite.Connection) -> list[Lesson]:
+        feed = await _one(conn, "SELECT id, primed_at FROM feeds WHERE course_slug = ? AND url = ?", (course_slug, url))
+        if feed is None:
+            raise LookupError(f"feed {url} of {course_slug} is not registered")
+        feed_id, primed = feed[0], feed[1] is not None
+        created: list[Lesson] = []
+        for entry in entries:
+            known = await _one(
+                conn, "SELECT 1 FROM feed_entries WHERE feed_id = ? AND entry_key = ?", (feed_id, entry.key)
+            )
+            if known is not None:
+                continue
+            lesson_id, _ = await upsert_lesson_row(conn, entry.draft, now)
+            if not primed:
+                # The back catalogue: known from now on and available to /lesson, but never broadcast.
+                await conn.execute(
+                    "UPDATE lessons SET published_at = ? WHERE id = ? AND published_at IS NULL", (at, lesson_id)
+                )
+            await conn.execute(
+                "INSERT INTO feed_entries (feed_id, entry_key, lesson_id, seen_at) VALUES (?, ?, ?, ?)",
+                (feed_id, entry.key, lesson_id, at),
+            )
+            created.append(await _lesson(conn, lesson_id))
+        await conn.execute(
+            "UPDATE feeds SET etag = ?, last_modified = ?, polled_at = ?, primed_at = COALESCE(primed_at, ?),"
+            " failures = 0, last_error = NULL, next_attempt_at = ? WHERE id = ?",
+            (etag, last_modified, at, at, following, feed_id),
+        )
+        return created
+
+    return op

@@ -1,0 +1,131 @@
+"""The sample course page: its 18 featured comments with likes, replies and dates; re-import; a broken page."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from bot.lesson_files import LessonFileError
+from bot.sources.course_page import parse_course_page
+from bot.sources.files import import_source, read_source
+from handlers.domain import Course, PostKind
+from handlers.intro import intro_plain_text
+from storage import SqliteStore
+from tests.handlers.test_classify import SAMPLE_VERDICTS
+from tests.paths import SAMPLE_PAGE
+
+NOW = datetime(2026, 11, 23, 8, 0, tzinfo=ZoneInfo("UTC"))
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+AUTHORS = [
+    "6点无痛早起学习的和尚", "学要有所用", "Geek_fed398", "水木", "影子-dxb", "Geek_db92b2", "qwfys200", "陈东",
+    "运维夜谈", "Monin", "AI悦创", "Vtamins", "Janeyzhan", "St.Peter", "Seachal", "碧咸", "Geek_e17388", "💫Vivian_",
+]  # fmt: skip
+LIKES = [3, 0, 5, 2, 2, 1, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0]
+REPLIES = [1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 1, 1, 1, 0, 0, 0, 0, 0]
+DATES = [
+    "2023-11-01", "2023-08-27", "2023-08-14", "2023-08-15", "2023-08-15", "2023-08-31", "2024-03-14", "2023-10-09",
+    "2023-08-21", "2023-08-20", "2023-08-18", "2023-08-16", "2023-08-15", "2024-11-11", "2024-11-23", "2024-08-13",
+    "2024-05-16", "2023-12-02",
+]  # fmt: skip
+
+
+def test_the_sample_page_parses_to_eighteen_comments_exactly() -> None:
+    page = parse_course_page(SAMPLE_PAGE.read_text(encoding="utf-8"), SAMPLE_PAGE, "ai")
+    assert page.declared == 18
+    assert [c.author for c in page.comments] == AUTHORS
+    assert [c.likes for c in page.comments] == LIKES
+    assert [c.replies for c in page.comments] == REPLIES
+    assert [c.day.isoformat() for c in page.comments] == DATES
+    # Entities decoded: &#47; is a slash, and the trailing newline inside the <div> is gone.
+    assert page.comments[0].text.startswith("很好奇，这门课和目前极客其他GPT/AI课的区别？")
+    assert (
+        page.comments[10].text
+        == "老师您好，这个课程会讲这个么：https://img-blog.csdnimg.cn/4a1d9c3343dc4afa9531517db17d16c7.png"
+    )
+    assert page.draft.number == 0 and page.draft.slug == "course-page-lesson-00"
+
+
+def test_the_sample_page_intro_is_cut_at_a_sentence_end() -> None:
+    page = parse_course_page(SAMPLE_PAGE.read_text(encoding="utf-8"), SAMPLE_PAGE, "ai", intro_length=600)
+    intro = intro_plain_text(page.draft.intro)
+    assert intro.startswith("你好，我是Tyler。") and len(intro) <= 600 and intro.endswith("。")
+    assert "精选留言" not in intro and "<" not in intro
+
+
+def test_questions_and_comments_follow_the_live_rule_and_dates_are_midnight_in_the_course_zone() -> None:
+    page = parse_course_page(SAMPLE_PAGE.read_text(encoding="utf-8"), SAMPLE_PAGE, "ai")
+    posts = page.posts("Asia/Shanghai")
+    assert [p.kind is PostKind.QUESTION for p in posts] == SAMPLE_VERDICTS  # 9 questions, 9 comments
+    assert posts[0].created_at == datetime(2023, 11, 1, 0, 0, tzinfo=SHANGHAI)
+    assert len({p.key for p in posts}) == 18
+
+
+async def _import(store: SqliteStore, path: Path) -> None:
+    source = read_source(path, "ai")
+    await import_source(store, source, NOW, language="zh")
+
+
+def _rows(db: Path) -> list[tuple[object, ...]]:
+    with sqlite3.connect(db) as raw:
+        return raw.execute(
+            "SELECT m.display_name, q.kind, q.base_likes, q.base_replies, q.replies, q.group_id, q.message_id,"
+            " q.created_at FROM questions q JOIN members m ON m.id = q.author_id ORDER BY q.id"
+        ).fetchall()
+
+
+async def test_import_stores_every_comment_and_reimport_updates_without_duplicates(tmp_path: Path) -> None:
+    db = tmp_path / "s.db"
+    page = tmp_path / "lesson-00.txt"
+    page.write_text(SAMPLE_PAGE.read_text(encoding="utf-8"), encoding="utf-8")
+    async with await SqliteStore.open(db) as store:
+        await store.upsert_course(Course("ai", "AI", timezone="Asia/Shanghai"), NOW)
+        await _import(store, page)
+        rows = _rows(db)
+        assert [r[0] for r in rows] == AUTHORS
+        assert [r[2] for r in rows] == LIKES and [r[3] for r in rows] == REPLIES
+        assert all(r[5] is None and r[6] is None for r in rows)  # no group, no platform message
+        # /top shows imported likes and replies.
+        top = await store.top_questions("ai", 25)
+        shown = {q.question.author.display_name: (q.question.total_likes, q.question.replies) for q in top}
+        assert len(top) == 9 and top[0].question.author.display_name == "6点无痛早起学习的和尚"
+        assert shown["6点无痛早起学习的和尚"] == (3, 1) and shown["Monin"] == (0, 2) and shown["Seachal"] == (0, 0)
+        stats = await store.stats("ai")
+        assert (stats.questions, stats.comments, stats.replies, stats.likes) == (9, 9, sum(REPLIES), sum(LIKES))
+
+        # The page changes: one more like on the first comment, one more reply on the last. Import again.
+        text = page.read_text(encoding="utf-8")
+        text = text.replace("👍（3） 💬（1）", "👍（4） 💬（1）", 1)
+        text = text.replace("<span>💫Vivian_</span> 👍（0） 💬（0）", "<span>💫Vivian_</span> 👍（0） 💬（1）")
+        page.write_text(text, encoding="utf-8")
+        source = read_source(page, "ai")
+        done = await import_source(store, source, NOW, language="zh")
+        assert (done.result.new, done.result.posts_added, done.result.posts_updated) == (False, 0, 2)
+        rows = _rows(db)
+        assert len(rows) == 18 and rows[0][2] == 4 and rows[-1][3] == 1
+        assert len(await store.list_lessons("ai")) == 1
+
+
+async def test_a_broken_page_is_reported_with_file_and_line_and_changes_nothing(tmp_path: Path) -> None:
+    db = tmp_path / "s.db"
+    good = tmp_path / "lesson-00.txt"
+    good.write_text(SAMPLE_PAGE.read_text(encoding="utf-8"), encoding="utf-8")
+    async with await SqliteStore.open(db) as store:
+        await store.upsert_course(Course("ai", "AI"), NOW)
+        await _import(store, good)
+        before = _rows(db)
+        broken_text = good.read_text(encoding="utf-8").replace("👍（5）", "👍（five）")
+        good.write_text(broken_text, encoding="utf-8")
+        with pytest.raises(LessonFileError) as raised:
+            read_source(good, "ai")
+        assert str(raised.value).startswith(f"{good}:13: comment 3: likes 'five' is not a whole number")
+        # A page cut off in the middle of a comment.
+        truncated = tmp_path / "lesson-01.txt"
+        truncated.write_text(SAMPLE_PAGE.read_text(encoding="utf-8")[:-300], encoding="utf-8")
+        with pytest.raises(LessonFileError, match=r"lesson-01.txt:14: comment 17 is not"):
+            read_source(truncated, "ai")
+        assert _rows(db) == before
