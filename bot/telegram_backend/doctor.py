@@ -24,17 +24,25 @@ PLATFORM = "telegram"
 async def telegram_checks(bot: Bot, store: Store) -> list[str]:
     """Lines starting with ✓ (fine), ⚠ (works partly) or ✗ (broken), each with the fix."""
     try:
+        await bot.initialize()
         me = await bot.get_me()
     except InvalidToken:
         return ["✗ Telegram refused TELEGRAM_BOT_TOKEN: copy it again from @BotFather"]
     except NetworkError as error:
         return [f"✗ cannot reach the Telegram Bot API ({error}); check the network or TELEGRAM_API_BASE_URL"]
-    lines = [f"✓ token valid: @{me.username}"]
+    try:
+        return await _checks(bot, me.id, me.username or str(me.id), store)
+    finally:
+        await bot.shutdown()
+
+
+async def _checks(bot: Bot, bot_id: int, username: str, store: Store) -> list[str]:
+    lines = [f"✓ token valid: @{username}"]
     for course in await store.list_courses():
         for group in await store.groups_following(course.slug):
             if group.chat.platform != PLATFORM:
                 continue
-            lines.append(await _group_line(bot, me.id, int(group.chat.chat_id), group.title or group.chat.chat_id))
+            lines.append(await _group_line(bot, bot_id, int(group.chat.chat_id), group.title or group.chat.chat_id))
         for instructor in await store.instructors(course.slug):
             if instructor.platform != PLATFORM:
                 continue
@@ -44,7 +52,7 @@ async def telegram_checks(bot: Bot, store: Store) -> list[str]:
             except (Forbidden, BadRequest):
                 lines.append(
                     f"✗ instructor {instructor.display_name} ({course.slug}) never opened a private chat with "
-                    f"the bot: they must open https://t.me/{me.username} and press Start"
+                    f"the bot: they must open https://t.me/{username} and press Start"
                 )
     return lines
 
@@ -53,9 +61,9 @@ async def _group_line(bot: Bot, bot_id: int, chat_id: int, title: str) -> str:
     try:
         status = await bot.get_chat_member(chat_id, bot_id)
     except (Forbidden, BadRequest) as error:
-        return f"✗ {title}: the bot is no longer in this group ({error.message}); add it again and run /setup"
+        return f"✗ {title}: the bot was removed ({error.message}); add it again and run /setup"
     if isinstance(status, ChatMemberLeft | ChatMemberBanned):
-        return f"✗ {title}: the bot was removed; add it again and run /setup"
+        return f"✗ {title}: the bot was removed (it is {status.status}); add it again and run /setup"
     if isinstance(status, ChatMemberRestricted) and not status.can_send_messages:
         return f"✗ {title}: the bot may not post here; allow it to send messages"
     if not isinstance(status, ChatMemberAdministrator | ChatMemberOwner):
