@@ -57,7 +57,10 @@ def seed(path: Path, questions: int, authors: int = 100) -> None:
     asyncio.run(upgrade_database(path))
     conn = sqlite3.connect(path, isolation_level=None)
     conn.execute("BEGIN")
-    conn.execute("INSERT INTO courses VALUES (?, 'AI', 'UTC', 'en', '0 9 * * 1', 10)", (COURSE,))
+    conn.execute(
+        "INSERT INTO courses (slug, title, timezone, language, digest_cron, digest_size, created_at) VALUES (?, 'AI', 'UTC', 'en', '0 9 * * 1', 10, 0)",
+        (COURSE,),
+    )
     conn.execute(
         "INSERT INTO lessons (course_slug, slug, title, number, created_at) VALUES (?, 'l1', 'One', 1, 0)", (COURSE,)
     )
@@ -204,7 +207,10 @@ def build_big(path: Path, questions: int, reactions: int) -> None:
     span = timedelta(days=730) // timedelta(microseconds=1)
     start_us = to_micros(T0)
     conn.execute("BEGIN")
-    conn.execute("INSERT INTO courses VALUES (?, 'AI', 'UTC', 'en', '0 9 * * 1', 10)", (COURSE,))
+    conn.execute(
+        "INSERT INTO courses (slug, title, timezone, language, digest_cron, digest_size, created_at) VALUES (?, 'AI', 'UTC', 'en', '0 9 * * 1', 10, 0)",
+        (COURSE,),
+    )
     conn.executemany(
         "INSERT INTO lessons (course_slug, slug, title, number, created_at) VALUES (?, ?, ?, ?, ?)",
         ((COURSE, f"l{i}", f"Lesson {i}", i, start_us) for i in range(1, lessons + 1)),
@@ -319,10 +325,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="100k questions / 1M reactions for (e), 50k likes")
     parser.add_argument("--likes", type=int, default=None, help="likes for (a) and (b) (default 200,000)")
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes: only checks that the benchmark still runs")
     parser.add_argument("--cache-dir", type=Path, default=Path(tempfile.gettempdir()) / "studybot-bench")
     args = parser.parse_args()
-    n = args.likes or (50_000 if args.quick else 200_000)
-    big_questions, big_reactions = (100_000, 1_000_000) if args.quick else (1_000_000, 10_000_000)
+    n = args.likes or (2_000 if args.smoke else 50_000 if args.quick else 200_000)
+    big_questions, big_reactions = (
+        (2_000, 20_000) if args.smoke else (100_000, 1_000_000) if args.quick else (1_000_000, 10_000_000)
+    )
     questions = 2_000
 
     print(f"SQLite {sqlite3.sqlite_version}; {n:,} likes on {questions:,} questions, chunks of {CHUNK:,}")

@@ -1,0 +1,22 @@
+"""The benchmarks still run against the current schema (tiny sizes; the numbers are not checked here)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.paths import ROOT
+
+
+def test_storage_benchmark_runs(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "storage.py"), "--smoke", "--cache-dir", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    for label in ("(a) store.add_reaction", "(b1) raw executemany", "(c) ratio", "(e) top_questions"):
+        assert label in result.stdout
