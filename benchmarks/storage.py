@@ -58,7 +58,8 @@ def seed(path: Path, questions: int, authors: int = 100) -> None:
     conn = sqlite3.connect(path, isolation_level=None)
     conn.execute("BEGIN")
     conn.execute(
-        "INSERT INTO courses (slug, title, timezone, language, digest_cron, digest_size, created_at) VALUES (?, 'AI', 'UTC', 'en', '0 9 * * 1', 10, 0)",
+        "INSERT INTO courses (slug, title, timezone, language, digest_cron, digest_size, created_at)"
+        " VALUES (?, 'AI', 'UTC', 'en', '0 9 * * 1', 10, 0)",
         (COURSE,),
     )
     conn.execute(
@@ -208,7 +209,8 @@ def build_big(path: Path, questions: int, reactions: int) -> None:
     start_us = to_micros(T0)
     conn.execute("BEGIN")
     conn.execute(
-        "INSERT INTO courses (slug, title, timezone, language, digest_cron, digest_size, created_at) VALUES (?, 'AI', 'UTC', 'en', '0 9 * * 1', 10, 0)",
+        "INSERT INTO courses (slug, title, timezone, language, digest_cron, digest_size, created_at)"
+        " VALUES (?, 'AI', 'UTC', 'en', '0 9 * * 1', 10, 0)",
         (COURSE,),
     )
     conn.executemany(

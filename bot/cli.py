@@ -7,7 +7,7 @@ import asyncio
 import logging
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
@@ -17,12 +17,14 @@ from telegram.error import InvalidToken, NetworkError
 from bot.app import open_app, run_console, run_platforms
 from bot.config import Settings, SettingsError, load_settings
 from bot.discord_backend.backend import DiscordStartError
+from bot.discord_backend.doctor import check_discord
 from bot.export import FORMATS, render_export
 from bot.lesson_files import LessonFileError, lesson_paths
 from bot.scheduler import describe_schedule
 from bot.sources.files import import_source, read_source
 from handlers.content import to_plain_text
 from handlers.digests import build_digest_items, record_period, render_digest
+from handlers.ports import Store
 from storage import DatabaseTooNew, upgrade_database
 
 logger = logging.getLogger(__name__)
@@ -61,6 +63,8 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("course")
     export.add_argument("--format", choices=FORMATS, default="md")
     export.add_argument("--output", "-o", type=Path, help="file to write (default: standard output)")
+
+    commands.add_parser("doctor", help="check tokens, intents and permissions on every platform that is set")
 
     db = commands.add_parser("db", help="database maintenance")
     db_commands = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
@@ -106,6 +110,8 @@ async def dispatch_command(args: argparse.Namespace, settings: Settings, stdin: 
             return EXIT_OK
         case "export":
             return await cmd_export(settings, args.course, args.format, args.output, out)
+        case "doctor":
+            return await cmd_doctor(settings, out)
         case "db":
             before, after = await upgrade_database(settings.database_path)
             print(f"database {settings.database_path}: schema version {before} → {after}", file=out)
@@ -291,6 +297,22 @@ async def cmd_digest_send(settings: Settings, course_slug: str, out: TextIO) -> 
             file=out,
         )
     return EXIT_OK
+
+
+# Per-platform checks for `studybot doctor`: each returns its report lines (✓ / ✗ / -). discord: the Discord
+# section; other platforms add their function to this tuple.
+DOCTOR_CHECKS: tuple[Callable[[Settings, Store], Awaitable[list[str]]], ...] = (check_discord,)
+
+
+async def cmd_doctor(settings: Settings, out: TextIO) -> int:
+    """Every platform's checks; exit status 1 when any check failed."""
+    failed = False
+    async with open_app(settings) as app:
+        for check in DOCTOR_CHECKS:
+            for line in await check(settings, app.store):
+                failed = failed or line.startswith("✗")
+                print(line, file=out)
+    return EXIT_FAILED if failed else EXIT_OK
 
 
 async def cmd_export(settings: Settings, course_slug: str, fmt: str, output: Path | None, out: TextIO) -> int:

@@ -151,8 +151,14 @@ async def send_to_instructors_channel(
         names = [i for i in unreachable if i.platform == platform]
         channel = await store.instructors_channel(course.slug, platform)
         if channel is None:
-            logger.warning("digest %s: %d instructor(s) on %s refuse DMs and the course has no instructors' channel"
-                           " there (set one with /setup %s instructors)", digest.id, len(names), platform, course.slug)
+            logger.warning(
+                "digest %s: %d instructor(s) on %s refuse DMs and the course has no instructors' channel"
+                " there (set one with /setup %s instructors)",
+                digest.id,
+                len(names),
+                platform,
+                course.slug,
+            )
             continue
         note = services.i18n(
             course.language, "digest.dms_closed", names=", ".join(i.display_name for i in names), course=course.slug

@@ -742,8 +742,7 @@ class SqliteStore:
 
     async def groups_on(self, platform: str) -> list[Group]:
         rows = await self._reader.all(
-            queries.GROUP_SELECT + " WHERE g.platform = ? AND g.active = 1 AND g.course_slug IS NOT NULL"
-            " ORDER BY g.id",
+            queries.GROUP_SELECT + " WHERE g.platform = ? AND g.active = 1 AND g.course_slug IS NOT NULL ORDER BY g.id",
             (platform,),
         )
         return [codec.group_from(r) for r in rows]

@@ -129,7 +129,7 @@ class _Client(commands.AutoShardedBot):
             guild_ready_timeout=options.guild_ready_timeout,
             allowed_mentions=NO_MENTIONS,
             chunk_guilds_at_startup=False,
-            max_messages=1000,
+            max_messages=None,  # raw events only: a message cache would be scanned on every reaction for nothing
         )
         self._backend = backend
         self._identify_delay = options.identify_delay

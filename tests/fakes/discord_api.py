@@ -194,8 +194,12 @@ CH_PUBLIC_THREAD = 11
 CH_PRIVATE_THREAD = 12
 CH_GUILD_FORUM = 15
 THREAD_TYPES = (10, CH_PUBLIC_THREAD, CH_PRIVATE_THREAD)
-CHANNEL_KINDS = {"text": CH_GUILD_TEXT, "category": CH_GUILD_CATEGORY, "announcement": CH_GUILD_ANNOUNCEMENT,
-                 "forum": CH_GUILD_FORUM}
+CHANNEL_KINDS = {
+    "text": CH_GUILD_TEXT,
+    "category": CH_GUILD_CATEGORY,
+    "announcement": CH_GUILD_ANNOUNCEMENT,
+    "forum": CH_GUILD_FORUM,
+}
 
 # --- "Message Resource" > Message Types / Flags -----------------------------------------------
 MSG_DEFAULT = 0
@@ -994,8 +998,9 @@ class FakeDiscord:
         owner = owner or self.add_user(f"{name}-owner")
         guild = FakeGuild(gid, name, owner.id, joined_ms=_snowflake_ms(gid))
         guild.roles[gid] = FakeRole(gid, gid, "@everyone", everyone_permissions)
-        bot_role = FakeRole(self._ids.next(), gid, self.bot.name, bot_permissions, position=1, managed=True,
-                            bot_id=self.bot.id)
+        bot_role = FakeRole(
+            self._ids.next(), gid, self.bot.name, bot_permissions, position=1, managed=True, bot_id=self.bot.id
+        )
         guild.roles[bot_role.id] = bot_role
         self._guilds[gid] = guild
         self._add_member(guild, owner, [])
@@ -1057,9 +1062,16 @@ class FakeDiscord:
         if type not in CHANNEL_KINDS:
             raise ValueError(f"unknown channel type {type!r}; use one of {sorted(CHANNEL_KINDS)}")
         cid = self._ids.next()
-        channel = FakeChannel(cid, CHANNEL_KINDS[type], name, g.id, position=len(g.channel_ids),
-                              parent_id=_id_of(parent) if parent is not None else None, topic=topic,
-                              created_ms=_snowflake_ms(cid))
+        channel = FakeChannel(
+            cid,
+            CHANNEL_KINDS[type],
+            name,
+            g.id,
+            position=len(g.channel_ids),
+            parent_id=_id_of(parent) if parent is not None else None,
+            topic=topic,
+            created_ms=_snowflake_ms(cid),
+        )
         self._channels[cid] = channel
         g.channel_ids.append(cid)
         self._channel_messages[cid] = []
@@ -1075,8 +1087,15 @@ class FakeDiscord:
     def add_emoji(self, guild: FakeGuild | int, name: str, animated: bool = False) -> Json:
         """A custom guild emoji the bot may react with (unknown custom emoji answer 10014)."""
         g = self._guild(guild)
-        emoji = {"id": str(self._ids.next()), "name": name, "animated": animated, "roles": [],
-                 "require_colons": True, "managed": False, "available": True}
+        emoji = {
+            "id": str(self._ids.next()),
+            "name": name,
+            "animated": animated,
+            "roles": [],
+            "require_colons": True,
+            "managed": False,
+            "available": True,
+        }
         g.emojis.append(emoji)
         return {"id": emoji["id"], "name": name, "animated": animated}
 
@@ -1102,8 +1121,9 @@ class FakeDiscord:
         """The user's privacy settings refuse DMs: sending to them answers 403 / 50007."""
         self._user(user).dms_closed = True
 
-    def rate_limit(self, route_substring: str, times: int = 1, retry_after: float = 1.0, *,
-                   is_global: bool = False) -> None:
+    def rate_limit(
+        self, route_substring: str, times: int = 1, retry_after: float = 1.0, *, is_global: bool = False
+    ) -> None:
         """Answer the next ``times`` requests whose ``"METHOD /path"`` contains ``route_substring``
         with 429 ("Rate Limits" > Exceeding A Rate Limit).  Path is below /api/v10, e.g.
         ``"POST /channels/123/messages"``; ``"/messages"`` matches any method.
@@ -1155,7 +1175,8 @@ class FakeDiscord:
         msg.content = content
         msg.edited_ms = int(time.time() * 1000)
         msg.mentions, msg.mention_roles, msg.mention_everyone = self._parse_mentions(
-            content, None, self._channels[msg.channel_id])
+            content, None, self._channels[msg.channel_id]
+        )
         self._dispatch_message("MESSAGE_UPDATE", msg)
         await self.flush()
         return msg
@@ -1165,34 +1186,39 @@ class FakeDiscord:
         self._delete_message(msg)
         await self.flush()
 
-    async def user_reacts(self, channel: FakeChannel | int, message_id: FakeMessage | int, user: FakeUser | int,
-                          emoji: str | Json) -> None:
+    async def user_reacts(
+        self, channel: FakeChannel | int, message_id: FakeMessage | int, user: FakeUser | int, emoji: str | Json
+    ) -> None:
         """MESSAGE_REACTION_ADD (with ``member`` in guilds); a repeated reaction is a no-op, as on Discord."""
         msg = self._message(channel, message_id)
         if self._add_reaction(msg, _id_of(user), emoji, dispatch=True):
             await self.flush()
 
-    async def user_unreacts(self, channel: FakeChannel | int, message_id: FakeMessage | int, user: FakeUser | int,
-                            emoji: str | Json) -> None:
+    async def user_unreacts(
+        self, channel: FakeChannel | int, message_id: FakeMessage | int, user: FakeUser | int, emoji: str | Json
+    ) -> None:
         msg = self._message(channel, message_id)
         if self._remove_reaction(msg, _id_of(user), emoji, dispatch=True):
             await self.flush()
 
-    def react_while_offline(self, channel: FakeChannel | int, message_id: FakeMessage | int, user: FakeUser | int,
-                            emoji: str | Json) -> None:
+    def react_while_offline(
+        self, channel: FakeChannel | int, message_id: FakeMessage | int, user: FakeUser | int, emoji: str | Json
+    ) -> None:
         """Record a reaction in REST state only -- the bot was down and never got the event."""
         self._add_reaction(self._message(channel, message_id), _id_of(user), emoji, dispatch=False)
 
-    def unreact_while_offline(self, channel: FakeChannel | int, message_id: FakeMessage | int,
-                              user: FakeUser | int, emoji: str | Json) -> None:
+    def unreact_while_offline(
+        self, channel: FakeChannel | int, message_id: FakeMessage | int, user: FakeUser | int, emoji: str | Json
+    ) -> None:
         self._remove_reaction(self._message(channel, message_id), _id_of(user), emoji, dispatch=False)
 
     async def clear_reactions(self, channel: FakeChannel | int, message_id: FakeMessage | int) -> None:
         """A moderator removes all reactions: MESSAGE_REACTION_REMOVE_ALL."""
         msg = self._message(channel, message_id)
         self._reactions.pop(msg.id, None)
-        self._dispatch("MESSAGE_REACTION_REMOVE_ALL", self._reaction_base(msg), msg.guild_id,
-                       self._reaction_intent(msg))
+        self._dispatch(
+            "MESSAGE_REACTION_REMOVE_ALL", self._reaction_base(msg), msg.guild_id, self._reaction_intent(msg)
+        )
         await self.flush()
 
     async def clear_emoji(self, channel: FakeChannel | int, message_id: FakeMessage | int, emoji: str | Json) -> None:
@@ -1200,8 +1226,12 @@ class FakeDiscord:
         msg = self._message(channel, message_id)
         key, emoji_obj = _parse_emoji(emoji)
         self._reactions.get(msg.id, {}).pop(key, None)
-        self._dispatch("MESSAGE_REACTION_REMOVE_EMOJI", {**self._reaction_base(msg), "emoji": emoji_obj},
-                       msg.guild_id, self._reaction_intent(msg))
+        self._dispatch(
+            "MESSAGE_REACTION_REMOVE_EMOJI",
+            {**self._reaction_base(msg), "emoji": emoji_obj},
+            msg.guild_id,
+            self._reaction_intent(msg),
+        )
         await self.flush()
 
     async def burst_reactions(
@@ -1230,16 +1260,23 @@ class FakeDiscord:
         ch = self._channel(channel)
         msgs = [self._message(ch, m) for m in message_ids]
         key, emoji_obj = _parse_emoji(emoji)
-        sessions = [s for s in self._live_sessions()
-                    if s.owns_guild(ch.guild_id) and s.intents & self._reaction_intent(msgs[0])]
+        sessions = [
+            s for s in self._live_sessions() if s.owns_guild(ch.guild_id) and s.intents & self._reaction_intent(msgs[0])
+        ]
         guild = self._guilds.get(ch.guild_id) if ch.guild_id is not None else None
         user_ids = [_id_of(u) for u in users]
         # Serialise the constant parts once: the payload is "<message part>,<user part>}".
         message_parts = []
         for m in msgs:
-            base: Json = {"type": 0, "channel_id": str(ch.id), "message_id": str(m.id),
-                          "message_author_id": str(m.author_id), "emoji": emoji_obj, "burst": False,
-                          "burst_colors": []}
+            base: Json = {
+                "type": 0,
+                "channel_id": str(ch.id),
+                "message_id": str(m.id),
+                "message_author_id": str(m.author_id),
+                "emoji": emoji_obj,
+                "burst": False,
+                "burst_colors": [],
+            }
             if guild is not None:
                 base["guild_id"] = str(guild.id)
             message_parts.append(_dumps(base)[:-1])
@@ -1281,8 +1318,18 @@ class FakeDiscord:
         missing required option raises -- the Discord client would not let the user send it).
         ``guild=None`` runs it in the user's DM with the bot (global commands only).
         """
-        return await self._interaction(IT_APPLICATION_COMMAND, guild, channel, user, name, options or {},
-                                       subcommand=subcommand, group=group, focused=None, locale=locale)
+        return await self._interaction(
+            IT_APPLICATION_COMMAND,
+            guild,
+            channel,
+            user,
+            name,
+            options or {},
+            subcommand=subcommand,
+            group=group,
+            focused=None,
+            locale=locale,
+        )
 
     async def autocomplete(
         self,
@@ -1299,8 +1346,18 @@ class FakeDiscord:
         """Type 4 APPLICATION_COMMAND_AUTOCOMPLETE: ``focused`` names the option being typed;
         its value is sent as the partial string, per "Receiving and Responding" > Autocomplete.
         """
-        return await self._interaction(IT_AUTOCOMPLETE, guild, channel, user, name, options,
-                                       subcommand=subcommand, group=group, focused=focused, locale="en-US")
+        return await self._interaction(
+            IT_AUTOCOMPLETE,
+            guild,
+            channel,
+            user,
+            name,
+            options,
+            subcommand=subcommand,
+            group=group,
+            focused=focused,
+            locale="en-US",
+        )
 
     async def disconnect(self, code: int = CLOSE_UNKNOWN_ERROR, *, hold: bool = False) -> None:
         """Drop every gateway connection (sessions stay resumable).
@@ -1405,8 +1462,9 @@ class FakeDiscord:
 
     @property
     def connected_shards(self) -> list[tuple[int, int]]:
-        return sorted((s.shard_id, s.shard_count) for s in self._live_sessions()
-                      if s.conn is not None and not s.conn.closed)
+        return sorted(
+            (s.shard_id, s.shard_count) for s in self._live_sessions() if s.conn is not None and not s.conn.closed
+        )
 
     # ------------------------------------------------------------------ lookups
 
@@ -1439,8 +1497,9 @@ class FakeDiscord:
 
     # ------------------------------------------------------------------ permissions
 
-    def permissions(self, guild: FakeGuild | int, user: FakeUser | int,
-                    channel: FakeChannel | int | None = None) -> int:
+    def permissions(
+        self, guild: FakeGuild | int, user: FakeUser | int, channel: FakeChannel | int | None = None
+    ) -> int:
         """Effective permissions per "Permissions" > Permission Overwrites (threads use the parent)."""
         g = self._guild(guild)
         uid = _id_of(user)
@@ -1498,8 +1557,9 @@ class FakeDiscord:
 
     # ------------------------------------------------------------------ payload builders
 
-    def _member_payload(self, guild: FakeGuild, member: FakeMember, *, with_user: bool = True,
-                        channel: FakeChannel | None = None) -> Json:
+    def _member_payload(
+        self, guild: FakeGuild, member: FakeMember, *, with_user: bool = True, channel: FakeChannel | None = None
+    ) -> Json:
         """Guild Member object ("Guild Resource"); ``permissions`` only inside interactions."""
         data: Json = {
             "roles": [str(r) for r in member.role_ids],
@@ -1524,8 +1584,13 @@ class FakeDiscord:
         """Channel object ("Channel Resource") for text/forum/category/thread/DM channels."""
         if ch.is_dm:
             recipient = self._users[ch.recipient_id or 0]
-            return {"id": str(ch.id), "type": CH_DM, "flags": 0, "recipients": [recipient.payload()],
-                    "last_message_id": str(ch.last_message_id) if ch.last_message_id else None}
+            return {
+                "id": str(ch.id),
+                "type": CH_DM,
+                "flags": 0,
+                "recipients": [recipient.payload()],
+                "last_message_id": str(ch.last_message_id) if ch.last_message_id else None,
+            }
         data: Json = {
             "id": str(ch.id),
             "type": ch.type,
@@ -1564,8 +1629,7 @@ class FakeDiscord:
             default_thread_rate_limit_per_user=0,
         )
         if ch.type == CH_GUILD_FORUM:
-            data.update(available_tags=[], default_reaction_emoji=None, default_sort_order=None,
-                        default_forum_layout=0)
+            data.update(available_tags=[], default_reaction_emoji=None, default_sort_order=None, default_forum_layout=0)
         return data
 
     def _guild_payload(self, guild: FakeGuild) -> Json:
@@ -1676,8 +1740,9 @@ class FakeDiscord:
                 "id": str(inter.id),
                 "type": inter.type,
                 "user": self._users[inter.user_id].payload(),
-                "authorizing_integration_owners": {"0": str(inter.guild_id)} if inter.guild_id else {"1": str(
-                    inter.user_id)},
+                "authorizing_integration_owners": {"0": str(inter.guild_id)}
+                if inter.guild_id
+                else {"1": str(inter.user_id)},
                 "name": inter.name,
                 "command_type": 1,
             }
@@ -1685,8 +1750,7 @@ class FakeDiscord:
             data["message_reference"] = dict(msg.message_reference)
             ref = self._messages.get(msg.reference_id or 0)
             if msg.type == MSG_REPLY:
-                data["referenced_message"] = (
-                    self._message_payload(ref) if ref is not None and not ref.deleted else None)
+                data["referenced_message"] = self._message_payload(ref) if ref is not None and not ref.deleted else None
         if msg.thread_id is not None and msg.thread_id in self._channels:
             data["thread"] = self._channel_payload(self._channels[msg.thread_id])
         thread_messages = self._channel_messages.get(msg.channel_id, []) if ch is not None and ch.is_thread else []
@@ -1706,15 +1770,28 @@ class FakeDiscord:
         summary = []
         for emoji_obj, users in self._reactions.get(message_id, {}).values():
             if users:
-                summary.append({"count": len(users), "count_details": {"burst": 0, "normal": len(users)},
-                                "me": self.bot.id in users, "me_burst": False, "emoji": emoji_obj,
-                                "burst_colors": []})
+                summary.append(
+                    {
+                        "count": len(users),
+                        "count_details": {"burst": 0, "normal": len(users)},
+                        "me": self.bot.id in users,
+                        "me_burst": False,
+                        "emoji": emoji_obj,
+                        "burst_colors": [],
+                    }
+                )
         return summary
 
     # ------------------------------------------------------------------ dispatching
 
-    def _dispatch(self, event: str, data: Json, guild_id: int | None, intent: int | None,
-                  transform: Callable[[_Session, Json], Json] | None = None) -> None:
+    def _dispatch(
+        self,
+        event: str,
+        data: Json,
+        guild_id: int | None,
+        intent: int | None,
+        transform: Callable[[_Session, Json], Json] | None = None,
+    ) -> None:
         """Send a DISPATCH to each live session whose shard owns ``guild_id`` and that asked
         for ``intent`` ("Gateway" > Gateway Intents lists which intent gates which event)."""
         for session in self._live_sessions():
@@ -1762,8 +1839,15 @@ class FakeDiscord:
         users[user_id] = None
         if dispatch:
             # "Gateway Events" > Message Reaction Add
-            data: Json = {**self._reaction_base(msg), "user_id": str(user_id), "emoji": emoji_obj, "type": 0,
-                          "message_author_id": str(msg.author_id), "burst": False, "burst_colors": []}
+            data: Json = {
+                **self._reaction_base(msg),
+                "user_id": str(user_id),
+                "emoji": emoji_obj,
+                "type": 0,
+                "message_author_id": str(msg.author_id),
+                "burst": False,
+                "burst_colors": [],
+            }
             guild = self._guilds.get(msg.guild_id) if msg.guild_id is not None else None
             if guild is not None and user_id in guild.members:
                 data["member"] = self._member_payload(guild, guild.members[user_id])
@@ -1779,8 +1863,7 @@ class FakeDiscord:
             return False
         del entry[1][user_id]
         if dispatch:
-            data = {**self._reaction_base(msg), "user_id": str(user_id), "emoji": emoji_obj, "type": 0,
-                    "burst": False}
+            data = {**self._reaction_base(msg), "user_id": str(user_id), "emoji": emoji_obj, "type": 0, "burst": False}
             self._dispatch("MESSAGE_REACTION_REMOVE", data, msg.guild_id, self._reaction_intent(msg))
         else:
             self._touch()
@@ -1788,8 +1871,16 @@ class FakeDiscord:
 
     # ------------------------------------------------------------------ messages
 
-    def _store_message(self, ch: FakeChannel, author_id: int, *, content: str = "", embeds: list[Json] | None = None,
-                       visible: bool = True, **fields: Any) -> FakeMessage:
+    def _store_message(
+        self,
+        ch: FakeChannel,
+        author_id: int,
+        *,
+        content: str = "",
+        embeds: list[Json] | None = None,
+        visible: bool = True,
+        **fields: Any,
+    ) -> FakeMessage:
         mid = fields.pop("id", None) or self._ids.next()
         msg = FakeMessage(mid, ch.id, ch.guild_id, author_id, content=content, embeds=embeds or [], **fields)
         self._messages[mid] = msg
@@ -1842,45 +1933,72 @@ class FakeDiscord:
         if body.get("embed") is not None and embeds is None:
             embeds = [body["embed"]]
         if content is not None and len(content) > MAX_CONTENT:
-            _merge(errors, _field_error(["content"], "BASE_TYPE_MAX_LENGTH",
-                                        f"Must be {MAX_CONTENT} or fewer in length."))
+            _merge(
+                errors, _field_error(["content"], "BASE_TYPE_MAX_LENGTH", f"Must be {MAX_CONTENT} or fewer in length.")
+            )
         if embeds is not None:
             _merge(errors, _validate_embeds(embeds))
         ref = body.get("message_reference")
         if ref and ref.get("message_id"):
             target = self._messages.get(int(ref["message_id"]))
             if (target is None or target.deleted) and ref.get("fail_if_not_exists", True):
-                _merge(errors, _field_error(["message_reference"], "MESSAGE_REFERENCE_UNKNOWN_MESSAGE",
-                                            "Unknown message"))
+                _merge(
+                    errors, _field_error(["message_reference"], "MESSAGE_REFERENCE_UNKNOWN_MESSAGE", "Unknown message")
+                )
         if errors:
             raise _invalid_form(errors)
-        if not partial and not (content or embeds or files or body.get("sticker_ids") or body.get("components")
-                                or body.get("poll")):
+        if not partial and not (
+            content or embeds or files or body.get("sticker_ids") or body.get("components") or body.get("poll")
+        ):
             raise ApiError(400, 50006, "Cannot send an empty message")
         return {"content": content, "embeds": embeds, "ref": ref}
 
-    def _create_bot_message(self, ch: FakeChannel, body: Json, files: list[Json], *, visible: bool = True,
-                            webhook: bool = False, interaction: FakeInteraction | None = None,
-                            msg_type: int = MSG_DEFAULT, message_id: int | None = None) -> FakeMessage:
+    def _create_bot_message(
+        self,
+        ch: FakeChannel,
+        body: Json,
+        files: list[Json],
+        *,
+        visible: bool = True,
+        webhook: bool = False,
+        interaction: FakeInteraction | None = None,
+        msg_type: int = MSG_DEFAULT,
+        message_id: int | None = None,
+    ) -> FakeMessage:
         fields = self._message_from_body(ch, body, files)
         flags = int(body.get("flags") or 0)
         ref = fields["ref"]
         embeds = [_normalise_embed(e) for e in fields["embeds"] or []]
         msg = self._store_message(
-            ch, self.bot.id, content=fields["content"] or "", embeds=embeds, visible=visible, id=message_id,
-            attachments=files, components=list(body.get("components") or []), flags=flags,
-            tts=bool(body.get("tts")), nonce=body.get("nonce"), allowed_mentions=body.get("allowed_mentions"),
+            ch,
+            self.bot.id,
+            content=fields["content"] or "",
+            embeds=embeds,
+            visible=visible,
+            id=message_id,
+            attachments=files,
+            components=list(body.get("components") or []),
+            flags=flags,
+            tts=bool(body.get("tts")),
+            nonce=body.get("nonce"),
+            allowed_mentions=body.get("allowed_mentions"),
             webhook_id=self.app_id if webhook else None,
-            interaction_id=interaction.id if interaction is not None else None, request=body, type=msg_type,
+            interaction_id=interaction.id if interaction is not None else None,
+            request=body,
+            type=msg_type,
         )
         if ref and ref.get("message_id") and int(ref["message_id"]) in self._messages:
             msg.type = MSG_REPLY if msg_type == MSG_DEFAULT else msg_type
-            msg.message_reference = {"type": int(ref.get("type", 0)), "message_id": str(ref["message_id"]),
-                                     "channel_id": str(ref.get("channel_id") or ch.id)}
+            msg.message_reference = {
+                "type": int(ref.get("type", 0)),
+                "message_id": str(ref["message_id"]),
+                "channel_id": str(ref.get("channel_id") or ch.id),
+            }
             if ch.guild_id is not None:
                 msg.message_reference["guild_id"] = str(ch.guild_id)
         msg.mentions, msg.mention_roles, msg.mention_everyone = self._parse_mentions(
-            msg.content, body.get("allowed_mentions"), ch)
+            msg.content, body.get("allowed_mentions"), ch
+        )
         # "Allowed Mentions Object": replied_user defaults to false; without any allowed_mentions a reply
         # pings its author, as every mention is parsed then
         if msg.type == MSG_REPLY and msg.reference_id in self._messages:
@@ -1912,29 +2030,58 @@ class FakeDiscord:
         msg.edited_ms = int(time.time() * 1000)
         msg.request = body
         msg.mentions, msg.mention_roles, msg.mention_everyone = self._parse_mentions(
-            msg.content, msg.allowed_mentions, ch)
+            msg.content, msg.allowed_mentions, ch
+        )
         self._touch()
 
     # ------------------------------------------------------------------ threads
 
-    def _new_thread(self, parent: FakeChannel, name: str, owner_id: int, thread_id: int, *,
-                    thread_type: int = CH_PUBLIC_THREAD, auto_archive: int = 1440,
-                    applied_tags: Sequence[str] = ()) -> FakeChannel:
-        thread = FakeChannel(thread_id, thread_type, name, parent.guild_id, parent_id=parent.id, owner_id=owner_id,
-                             auto_archive_duration=auto_archive, applied_tags=list(applied_tags),
-                             created_ms=int(time.time() * 1000))
+    def _new_thread(
+        self,
+        parent: FakeChannel,
+        name: str,
+        owner_id: int,
+        thread_id: int,
+        *,
+        thread_type: int = CH_PUBLIC_THREAD,
+        auto_archive: int = 1440,
+        applied_tags: Sequence[str] = (),
+    ) -> FakeChannel:
+        thread = FakeChannel(
+            thread_id,
+            thread_type,
+            name,
+            parent.guild_id,
+            parent_id=parent.id,
+            owner_id=owner_id,
+            auto_archive_duration=auto_archive,
+            applied_tags=list(applied_tags),
+            created_ms=int(time.time() * 1000),
+        )
         self._channels[thread_id] = thread
         self._channel_messages[thread_id] = []
         # "Gateway Events" > Thread Create: newly_created is set for brand-new threads
-        self._dispatch("THREAD_CREATE", {**self._channel_payload(thread), "newly_created": True}, parent.guild_id,
-                       INTENT_GUILDS)
+        self._dispatch(
+            "THREAD_CREATE", {**self._channel_payload(thread), "newly_created": True}, parent.guild_id, INTENT_GUILDS
+        )
         return thread
 
     # ------------------------------------------------------------------ interactions
 
-    async def _interaction(self, itype: int, guild: FakeGuild | int | None, channel: FakeChannel | int | None,
-                           user: FakeUser | int, name: str, options: dict[str, Any], *, subcommand: str | None,
-                           group: str | None, focused: str | None, locale: str) -> FakeInteraction:
+    async def _interaction(
+        self,
+        itype: int,
+        guild: FakeGuild | int | None,
+        channel: FakeChannel | int | None,
+        user: FakeUser | int,
+        name: str,
+        options: dict[str, Any],
+        *,
+        subcommand: str | None,
+        group: str | None,
+        focused: str | None,
+        locale: str,
+    ) -> FakeInteraction:
         u = self._user(user)
         g = self._guild(guild) if guild is not None else None
         if g is not None:
@@ -1960,8 +2107,13 @@ class FakeDiscord:
                 raise ValueError("a subcommand group needs a subcommand")
             sdef = _find_option(gdef.get("options", []), subcommand, OPT_SUB_COMMAND)
             inner = self._build_options(sdef.get("options", []), options, resolved, g, ch, focused)
-            built = [{"type": OPT_SUB_COMMAND_GROUP, "name": group,
-                      "options": [{"type": OPT_SUB_COMMAND, "name": subcommand, "options": inner}]}]
+            built = [
+                {
+                    "type": OPT_SUB_COMMAND_GROUP,
+                    "name": group,
+                    "options": [{"type": OPT_SUB_COMMAND, "name": subcommand, "options": inner}],
+                }
+            ]
         elif subcommand is not None:
             sdef = _find_option(option_defs, subcommand, OPT_SUB_COMMAND)
             inner = self._build_options(sdef.get("options", []), options, resolved, g, ch, focused)
@@ -2001,8 +2153,12 @@ class FakeDiscord:
                 context=0,
             )
         else:
-            payload.update(user=u.payload(), app_permissions=str(DEFAULT_BOT_PERMISSIONS),
-                           authorizing_integration_owners={"0": "0"}, context=1)
+            payload.update(
+                user=u.payload(),
+                app_permissions=str(DEFAULT_BOT_PERMISSIONS),
+                authorizing_integration_owners={"0": "0"},
+                context=1,
+            )
         interaction = FakeInteraction(iid, token, itype, g.id if g else None, ch.id, u.id, name, payload)
         self._interactions[iid] = interaction
         self._interactions_by_token[token] = interaction
@@ -2017,8 +2173,15 @@ class FakeDiscord:
             data["permissions"] = str(self.permissions(g, u.id, ch))
         return data
 
-    def _build_options(self, defs: list[Json], values: dict[str, Any], resolved: Json, g: FakeGuild | None,
-                       ch: FakeChannel, focused: str | None) -> list[Json]:
+    def _build_options(
+        self,
+        defs: list[Json],
+        values: dict[str, Any],
+        resolved: Json,
+        g: FakeGuild | None,
+        ch: FakeChannel,
+        focused: str | None,
+    ) -> list[Json]:
         """Typed options ("Application Commands" > Application Command Interaction Data Option)."""
         leaf_defs = [d for d in defs if d["type"] not in (OPT_SUB_COMMAND, OPT_SUB_COMMAND_GROUP)]
         if not leaf_defs:
@@ -2061,7 +2224,8 @@ class FakeDiscord:
             resolved.setdefault("users", {})[str(snowflake)] = user.payload()
             if g is not None and snowflake in g.members:
                 resolved.setdefault("members", {})[str(snowflake)] = self._member_payload(
-                    g, g.members[snowflake], with_user=False, channel=ch)
+                    g, g.members[snowflake], with_user=False, channel=ch
+                )
             return str(snowflake)
         if otype in (OPT_ROLE, OPT_MENTIONABLE) and g is not None and snowflake in g.roles:
             resolved.setdefault("roles", {})[str(snowflake)] = g.roles[snowflake].payload()
@@ -2108,10 +2272,16 @@ class FakeDiscord:
             ("POST", "/channels/{channel_id}/messages/{message_id}/threads", self._h_thread_from_message),
             ("DELETE", "/channels/{channel_id}/messages/{message_id}/reactions", self._h_clear_reactions),
             ("PUT", "/channels/{channel_id}/messages/{message_id}/reactions/{emoji}/@me", self._h_add_reaction),
-            ("DELETE", "/channels/{channel_id}/messages/{message_id}/reactions/{emoji}/@me",
-             self._h_remove_own_reaction),
-            ("DELETE", "/channels/{channel_id}/messages/{message_id}/reactions/{emoji}/{user_id}",
-             self._h_remove_user_reaction),
+            (
+                "DELETE",
+                "/channels/{channel_id}/messages/{message_id}/reactions/{emoji}/@me",
+                self._h_remove_own_reaction,
+            ),
+            (
+                "DELETE",
+                "/channels/{channel_id}/messages/{message_id}/reactions/{emoji}/{user_id}",
+                self._h_remove_user_reaction,
+            ),
             ("GET", "/channels/{channel_id}/messages/{message_id}/reactions/{emoji}", self._h_reaction_users),
             ("DELETE", "/channels/{channel_id}/messages/{message_id}/reactions/{emoji}", self._h_clear_emoji),
             ("GET", "/guilds/{guild_id}", self._h_get_guild),
@@ -2133,8 +2303,9 @@ class FakeDiscord:
 
     def _bucket(self, method: str, route: str, request: web.Request) -> _Bucket:
         # "Rate Limits": buckets are per route, split by top-level resource (channel, guild, webhook)
-        major = "+".join(request.match_info.get(k, "") for k in ("channel_id", "guild_id", "webhook_id",
-                                                                 "interaction_id"))
+        major = "+".join(
+            request.match_info.get(k, "") for k in ("channel_id", "guild_id", "webhook_id", "interaction_id")
+        )
         name = hashlib.sha1(f"{method} {route}".encode()).hexdigest()[:16]
         key = f"{name}:{major}"
         bucket = self._buckets.get(key)
@@ -2159,17 +2330,20 @@ class FakeDiscord:
         The ``Via`` header matters: discord.py treats a 429 *without* it as a Cloudflare ban
         and raises instead of waiting (discord/http.py, ``HTTPClient.request``).
         """
-        response = self._json({"message": "You are being rate limited.", "retry_after": retry_after,
-                               "global": is_global}, status=429)
+        response = self._json(
+            {"message": "You are being rate limited.", "retry_after": retry_after, "global": is_global}, status=429
+        )
         headers = self._ratelimit_headers(bucket, asyncio.get_running_loop().time())
-        headers.update({
-            "X-RateLimit-Remaining": "0",
-            "X-RateLimit-Reset-After": f"{retry_after:.3f}",
-            "X-RateLimit-Reset": f"{time.time() + retry_after:.3f}",
-            "Retry-After": str(max(1, math.ceil(retry_after))),
-            "X-RateLimit-Scope": scope,
-            "Via": "1.1 google",
-        })
+        headers.update(
+            {
+                "X-RateLimit-Remaining": "0",
+                "X-RateLimit-Reset-After": f"{retry_after:.3f}",
+                "X-RateLimit-Reset": f"{time.time() + retry_after:.3f}",
+                "Retry-After": str(max(1, math.ceil(retry_after))),
+                "X-RateLimit-Scope": scope,
+                "Via": "1.1 google",
+            }
+        )
         if is_global:
             headers["X-RateLimit-Global"] = "true"
             del headers["X-RateLimit-Bucket"]
@@ -2181,9 +2355,9 @@ class FakeDiscord:
         if not request.path.startswith(API_PREFIX + "/"):
             result: web.StreamResponse = await handler(request)
             return result
-        path = request.path[len(API_PREFIX):]
+        path = request.path[len(API_PREFIX) :]
         resource = request.match_info.route.resource
-        route = resource.canonical[len(API_PREFIX):] if resource is not None else path
+        route = resource.canonical[len(API_PREFIX) :] if resource is not None else path
         method = request.method
         body: Any = None
         files: list[Json] = []
@@ -2214,8 +2388,9 @@ class FakeDiscord:
         if not token_routes and request.headers.get("Authorization") != f"Bot {self.token}":
             response: web.StreamResponse = self._json({"message": "401: Unauthorized", "code": 0}, 401)
         elif (rule := self._take_rate_rule(f"{method} {path}")) is not None:
-            response = self._too_many(rule.retry_after, bucket, is_global=rule.is_global,
-                                      scope="global" if rule.is_global else "user")
+            response = self._too_many(
+                rule.retry_after, bucket, is_global=rule.is_global, scope="global" if rule.is_global else "user"
+            )
         elif bucket.remaining <= 0:
             response = self._too_many(round(bucket.reset_at - loop_now, 3), bucket, is_global=False, scope="user")
         else:
@@ -2249,15 +2424,21 @@ class FakeDiscord:
         files: list[Json] = []
         for key, value in form.items():
             if isinstance(value, web.FileField):
-                index = key[key.find("[") + 1:key.find("]")] if "[" in key else str(len(files))
+                index = key[key.find("[") + 1 : key.find("]")] if "[" in key else str(len(files))
                 content = value.file.read()
                 aid = self._ids.next()
                 desc = described.get(index, {})
-                files.append({"id": str(aid), "filename": desc.get("filename") or value.filename,
-                              "size": len(content), "content_type": value.content_type,
-                              "url": f"{self.base_url}/attachments/{aid}/{value.filename}",
-                              "proxy_url": f"{self.base_url}/attachments/{aid}/{value.filename}",
-                              "description": desc.get("description")})
+                files.append(
+                    {
+                        "id": str(aid),
+                        "filename": desc.get("filename") or value.filename,
+                        "size": len(content),
+                        "content_type": value.content_type,
+                        "url": f"{self.base_url}/attachments/{aid}/{value.filename}",
+                        "proxy_url": f"{self.base_url}/attachments/{aid}/{value.filename}",
+                        "description": desc.get("description"),
+                    }
+                )
         return body, files
 
     @staticmethod
@@ -2292,13 +2473,31 @@ class FakeDiscord:
 
     async def _h_gateway_bot(self, request: web.Request) -> web.Response:
         # "Gateway" > Get Gateway Bot
-        return self._json({"url": self.gateway_url, "shards": self.recommended_shards,
-                           "session_start_limit": {"total": 1000, "remaining": 999, "reset_after": 14_400_000,
-                                                   "max_concurrency": 1}})
+        return self._json(
+            {
+                "url": self.gateway_url,
+                "shards": self.recommended_shards,
+                "session_start_limit": {
+                    "total": 1000,
+                    "remaining": 999,
+                    "reset_after": 14_400_000,
+                    "max_concurrency": 1,
+                },
+            }
+        )
 
     async def _h_me(self, request: web.Request) -> web.Response:
-        return self._json({**self.bot.payload(), "verified": True, "mfa_enabled": False, "flags": 0,
-                           "email": None, "locale": "en-US", "premium_type": 0})
+        return self._json(
+            {
+                **self.bot.payload(),
+                "verified": True,
+                "mfa_enabled": False,
+                "flags": 0,
+                "email": None,
+                "locale": "en-US",
+                "premium_type": 0,
+            }
+        )
 
     async def _h_user(self, request: web.Request) -> web.Response:
         user = self._users.get(int(request.match_info["user_id"]))
@@ -2308,14 +2507,28 @@ class FakeDiscord:
 
     async def _h_application(self, request: web.Request) -> web.Response:
         # "Application Resource" > Application Object
-        return self._json({
-            "id": str(self.app_id), "name": self.bot.name, "icon": None, "description": "", "summary": "",
-            "type": None, "bot_public": True, "bot_require_code_grant": False, "verify_key": "0" * 64,
-            "owner": self.owner.payload(), "team": None, "flags": self.application_flags,
-            "bot": self.bot.payload(), "redirect_uris": [], "interactions_endpoint_url": None,
-            "install_params": None, "integration_types_config": {"0": {}}, "approximate_guild_count": len(
-                self._guilds),
-        })
+        return self._json(
+            {
+                "id": str(self.app_id),
+                "name": self.bot.name,
+                "icon": None,
+                "description": "",
+                "summary": "",
+                "type": None,
+                "bot_public": True,
+                "bot_require_code_grant": False,
+                "verify_key": "0" * 64,
+                "owner": self.owner.payload(),
+                "team": None,
+                "flags": self.application_flags,
+                "bot": self.bot.payload(),
+                "redirect_uris": [],
+                "interactions_endpoint_url": None,
+                "install_params": None,
+                "integration_types_config": {"0": {}},
+                "approximate_guild_count": len(self._guilds),
+            }
+        )
 
     async def _h_create_dm(self, request: web.Request) -> web.Response:
         body = self._body(request)
@@ -2344,8 +2557,9 @@ class FakeDiscord:
         scope = self._command_scope(request)
         body = request.get(_BODY)
         if not isinstance(body, list):
-            raise _invalid_form({"_errors": [{"code": "LIST_TYPE_CONVERT", "message": "Only iterables may be used "
-                                                                                       "in a ListType"}]})
+            raise _invalid_form(
+                {"_errors": [{"code": "LIST_TYPE_CONVERT", "message": "Only iterables may be used in a ListType"}]}
+            )
         _validate_commands(body)
         existing = {(c["name"], c["type"]): c for c in self._commands.get(scope, [])}
         stored = []
@@ -2374,8 +2588,9 @@ class FakeDiscord:
     # ------------------------------------------------------------------ REST: interactions
 
     def _interaction_for(self, request: web.Request) -> FakeInteraction:
-        interaction = self._interactions_by_token.get(request.match_info.get("interaction_token")
-                                                      or request.match_info.get("webhook_token", ""))
+        interaction = self._interactions_by_token.get(
+            request.match_info.get("interaction_token") or request.match_info.get("webhook_token", "")
+        )
         if interaction is None:
             if "webhook_id" in request.match_info:
                 raise ApiError(404, 10015, "Unknown Webhook")
@@ -2387,7 +2602,7 @@ class FakeDiscord:
         return interaction
 
     async def _h_interaction_callback(self, request: web.Request) -> web.Response:
-        """"Receiving and Responding" > Create Interaction Response (one per interaction)."""
+        """ "Receiving and Responding" > Create Interaction Response (one per interaction)."""
         interaction = self._interaction_for(request)
         if interaction.acknowledged:
             raise ApiError(400, 40060, "Interaction has already been acknowledged.")
@@ -2398,8 +2613,15 @@ class FakeDiscord:
         message: FakeMessage | None = None
         if cb_type == CB_CHANNEL_MESSAGE_WITH_SOURCE:
             ephemeral = bool(int(data.get("flags") or 0) & FLAG_EPHEMERAL)
-            message = self._create_bot_message(ch, data, request[_FILES], visible=not ephemeral, webhook=True,
-                                               interaction=interaction, msg_type=MSG_CHAT_INPUT_COMMAND)
+            message = self._create_bot_message(
+                ch,
+                data,
+                request[_FILES],
+                visible=not ephemeral,
+                webhook=True,
+                interaction=interaction,
+                msg_type=MSG_CHAT_INPUT_COMMAND,
+            )
             interaction.original_message_id = message.id
             if not ephemeral:
                 self._dispatch_message("MESSAGE_CREATE", message)
@@ -2408,33 +2630,49 @@ class FakeDiscord:
             interaction.deferred = True
             interaction.deferred_flags = flags
             # the "thinking..." placeholder is a real message with the LOADING flag
-            message = self._store_message(ch, self.bot.id, visible=not flags, flags=flags | FLAG_LOADING,
-                                          webhook_id=self.app_id, interaction_id=interaction.id,
-                                          type=MSG_CHAT_INPUT_COMMAND, request=body)
+            message = self._store_message(
+                ch,
+                self.bot.id,
+                visible=not flags,
+                flags=flags | FLAG_LOADING,
+                webhook_id=self.app_id,
+                interaction_id=interaction.id,
+                type=MSG_CHAT_INPUT_COMMAND,
+                request=body,
+            )
             interaction.original_message_id = message.id
             if not flags:
                 self._dispatch_message("MESSAGE_CREATE", message)
         elif cb_type == CB_AUTOCOMPLETE_RESULT:
             if interaction.type != IT_AUTOCOMPLETE:
-                raise ApiError(400, 50035, "Invalid Form Body",
-                               _field_error(["type"], "INTERACTION_RESPONSE_TYPE_INVALID", "Invalid response type"))
+                raise ApiError(
+                    400,
+                    50035,
+                    "Invalid Form Body",
+                    _field_error(["type"], "INTERACTION_RESPONSE_TYPE_INVALID", "Invalid response type"),
+                )
             choices = data.get("choices") or []
             if len(choices) > 25:
-                raise _invalid_form(_field_error(["data", "choices"], "BASE_TYPE_MAX_LENGTH",
-                                                 "Must be 25 or fewer in length."))
+                raise _invalid_form(
+                    _field_error(["data", "choices"], "BASE_TYPE_MAX_LENGTH", "Must be 25 or fewer in length.")
+                )
         elif cb_type not in (CB_DEFERRED_UPDATE_MESSAGE, CB_UPDATE_MESSAGE, CB_MODAL, 1):
-            raise _invalid_form(_field_error(["type"], "BASE_TYPE_CHOICES",
-                                             "Value must be one of {1, 4, 5, 6, 7, 8, 9}."))
+            raise _invalid_form(
+                _field_error(["type"], "BASE_TYPE_CHOICES", "Value must be one of {1, 4, 5, 6, 7, 8, 9}.")
+            )
         interaction.responses.append(InteractionResponseRecord("callback", cb_type, data, message))
         self._touch()
         if request.query.get("with_response", "").lower() not in ("1", "true"):
             return self._no_content()
-        result: Json = {"interaction": {
-            "id": str(interaction.id), "type": interaction.type,
-            "response_message_id": str(message.id) if message else None,
-            "response_message_loading": cb_type == CB_DEFERRED_CHANNEL_MESSAGE,
-            "response_message_ephemeral": bool(message and message.ephemeral),
-        }}
+        result: Json = {
+            "interaction": {
+                "id": str(interaction.id),
+                "type": interaction.type,
+                "response_message_id": str(message.id) if message else None,
+                "response_message_loading": cb_type == CB_DEFERRED_CHANNEL_MESSAGE,
+                "response_message_ephemeral": bool(message and message.ephemeral),
+            }
+        }
         if message is not None:
             result["resource"] = {"type": cb_type, "message": self._message_payload(message)}
         else:
@@ -2457,8 +2695,9 @@ class FakeDiscord:
                 self._dispatch_message("MESSAGE_UPDATE", msg)
         else:
             ephemeral = bool(int(body.get("flags") or 0) & FLAG_EPHEMERAL)
-            msg = self._create_bot_message(ch, body, request[_FILES], visible=not ephemeral, webhook=True,
-                                           interaction=interaction)
+            msg = self._create_bot_message(
+                ch, body, request[_FILES], visible=not ephemeral, webhook=True, interaction=interaction
+            )
             interaction.message_ids.append(msg.id)
             if not ephemeral:
                 self._dispatch_message("MESSAGE_CREATE", msg)
@@ -2516,8 +2755,8 @@ class FakeDiscord:
             chosen = [i for i in ids if i > after][:limit]
         elif "around" in request.query:
             around = int(request.query["around"])
-            older = [i for i in ids if i <= around][-(limit // 2 + limit % 2):]
-            chosen = older + [i for i in ids if i > around][:limit // 2]
+            older = [i for i in ids if i <= around][-(limit // 2 + limit % 2) :]
+            chosen = older + [i for i in ids if i > around][: limit // 2]
         else:
             chosen = ids[-limit:]
         return self._json([self._message_payload(self._messages[i]) for i in sorted(chosen, reverse=True)])
@@ -2545,8 +2784,11 @@ class FakeDiscord:
     async def _h_delete_message(self, request: web.Request) -> web.Response:
         ch = self._rest_channel(request)
         msg = self._rest_message(request, ch)
-        if msg.author_id != self.bot.id and ch.guild_id is not None and not (
-                self.permissions(ch.guild_id, self.bot.id, ch) & P_MANAGE_MESSAGES):
+        if (
+            msg.author_id != self.bot.id
+            and ch.guild_id is not None
+            and not (self.permissions(ch.guild_id, self.bot.id, ch) & P_MANAGE_MESSAGES)
+        ):
             raise _missing_permissions()
         self._delete_message(msg)
         return self._no_content()
@@ -2564,9 +2806,14 @@ class FakeDiscord:
         assert ch.guild_id is not None
         if not self.permissions(ch.guild_id, self.bot.id, ch) & P_CREATE_PUBLIC_THREADS:
             raise _missing_permissions()
-        thread = self._new_thread(ch, name, self.bot.id, msg.id,
-                                  thread_type=10 if ch.type == CH_GUILD_ANNOUNCEMENT else CH_PUBLIC_THREAD,
-                                  auto_archive=int(body.get("auto_archive_duration") or 1440))
+        thread = self._new_thread(
+            ch,
+            name,
+            self.bot.id,
+            msg.id,
+            thread_type=10 if ch.type == CH_GUILD_ANNOUNCEMENT else CH_PUBLIC_THREAD,
+            auto_archive=int(body.get("auto_archive_duration") or 1440),
+        )
         msg.thread_id = thread.id
         msg.flags |= FLAG_HAS_THREAD
         self._dispatch_message("MESSAGE_UPDATE", msg)
@@ -2588,9 +2835,14 @@ class FakeDiscord:
                 raise _missing_permissions()
             self._message_from_body(ch, message_body, request[_FILES])  # validate before creating anything
             thread_id = self._ids.next()
-            thread = self._new_thread(ch, name, self.bot.id, thread_id,
-                                      auto_archive=int(body.get("auto_archive_duration") or 1440),
-                                      applied_tags=[str(t) for t in body.get("applied_tags") or []])
+            thread = self._new_thread(
+                ch,
+                name,
+                self.bot.id,
+                thread_id,
+                auto_archive=int(body.get("auto_archive_duration") or 1440),
+                applied_tags=[str(t) for t in body.get("applied_tags") or []],
+            )
             starter = self._create_bot_message(thread, message_body, request[_FILES], message_id=thread_id)
             self._dispatch_message("MESSAGE_CREATE", starter)
             return self._json({**self._channel_payload(thread), "message": self._message_payload(starter)})
@@ -2600,8 +2852,14 @@ class FakeDiscord:
         needed = P_CREATE_PRIVATE_THREADS if thread_type == CH_PRIVATE_THREAD else P_CREATE_PUBLIC_THREADS
         if not perms & needed:
             raise _missing_permissions()
-        thread = self._new_thread(ch, name, self.bot.id, self._ids.next(), thread_type=thread_type,
-                                  auto_archive=int(body.get("auto_archive_duration") or 1440))
+        thread = self._new_thread(
+            ch,
+            name,
+            self.bot.id,
+            self._ids.next(),
+            thread_type=thread_type,
+            auto_archive=int(body.get("auto_archive_duration") or 1440),
+        )
         return self._json(self._channel_payload(thread))
 
     # ------------------------------------------------------------------ REST: reactions
@@ -2611,12 +2869,16 @@ class FakeDiscord:
         msg = self._rest_message(request, ch)
         key, emoji_obj = _parse_emoji(request.match_info["emoji"])
         if emoji_obj["id"] is not None and not any(
-                e["id"] == emoji_obj["id"] for g in self._guilds.values() for e in g.emojis):
+            e["id"] == emoji_obj["id"] for g in self._guilds.values() for e in g.emojis
+        ):
             raise ApiError(400, 10014, "Unknown Emoji")
         existing = self._reactions.get(msg.id, {}).get(key)
         first_of_its_kind = not (existing and existing[1])  # adding to an existing reaction needs no permission
-        if ch.guild_id is not None and first_of_its_kind and not (
-                self.permissions(ch.guild_id, self.bot.id, ch) & P_ADD_REACTIONS):
+        if (
+            ch.guild_id is not None
+            and first_of_its_kind
+            and not (self.permissions(ch.guild_id, self.bot.id, ch) & P_ADD_REACTIONS)
+        ):
             raise _missing_permissions()
         self._add_reaction(msg, self.bot.id, emoji_obj, dispatch=True)
         return self._no_content()
@@ -2903,8 +3165,10 @@ def _parse_emoji(emoji: str | Json) -> tuple[str, Json]:
     """Key + emoji object: unicode ``{"id": None, "name": "👍"}`` or custom ``name:id``."""
     if isinstance(emoji, dict):
         if emoji.get("id"):
-            return (f"{emoji['name']}:{emoji['id']}",
-                    {"id": str(emoji["id"]), "name": emoji["name"], "animated": bool(emoji.get("animated"))})
+            return (
+                f"{emoji['name']}:{emoji['id']}",
+                {"id": str(emoji["id"]), "name": emoji["name"], "animated": bool(emoji.get("animated"))},
+            )
         return str(emoji["name"]), {"id": None, "name": emoji["name"]}
     text = emoji.strip("<>")
     match = _CUSTOM_EMOJI_RE.match(text)
@@ -2921,9 +3185,13 @@ def _normalise_embed(embed: Json) -> Json:
 
 def _embed_text_length(embed: Json) -> int:
     fields = embed.get("fields") or []
-    return (len(embed.get("title") or "") + len(embed.get("description") or "")
-            + sum(len(f.get("name") or "") + len(f.get("value") or "") for f in fields)
-            + len((embed.get("footer") or {}).get("text") or "") + len((embed.get("author") or {}).get("name") or ""))
+    return (
+        len(embed.get("title") or "")
+        + len(embed.get("description") or "")
+        + sum(len(f.get("name") or "") + len(f.get("value") or "") for f in fields)
+        + len((embed.get("footer") or {}).get("text") or "")
+        + len((embed.get("author") or {}).get("name") or "")
+    )
 
 
 def _validate_embeds(embeds: Any) -> Json:
@@ -2937,32 +3205,62 @@ def _validate_embeds(embeds: Any) -> Json:
     for i, embed in enumerate(embeds):
         for key, limit in limits:
             if len(embed.get(key) or "") > limit:
-                _merge(errors, _field_error(["embeds", i, key], "BASE_TYPE_MAX_LENGTH",
-                                            f"Must be {limit} or fewer in length."))
+                _merge(
+                    errors,
+                    _field_error(["embeds", i, key], "BASE_TYPE_MAX_LENGTH", f"Must be {limit} or fewer in length."),
+                )
         footer = (embed.get("footer") or {}).get("text") or ""
         if len(footer) > MAX_FOOTER_TEXT:
-            _merge(errors, _field_error(["embeds", i, "footer", "text"], "BASE_TYPE_MAX_LENGTH",
-                                        f"Must be {MAX_FOOTER_TEXT} or fewer in length."))
+            _merge(
+                errors,
+                _field_error(
+                    ["embeds", i, "footer", "text"],
+                    "BASE_TYPE_MAX_LENGTH",
+                    f"Must be {MAX_FOOTER_TEXT} or fewer in length.",
+                ),
+            )
         author = (embed.get("author") or {}).get("name") or ""
         if len(author) > MAX_AUTHOR_NAME:
-            _merge(errors, _field_error(["embeds", i, "author", "name"], "BASE_TYPE_MAX_LENGTH",
-                                        f"Must be {MAX_AUTHOR_NAME} or fewer in length."))
+            _merge(
+                errors,
+                _field_error(
+                    ["embeds", i, "author", "name"],
+                    "BASE_TYPE_MAX_LENGTH",
+                    f"Must be {MAX_AUTHOR_NAME} or fewer in length.",
+                ),
+            )
         fields = embed.get("fields") or []
         if len(fields) > MAX_EMBED_FIELDS:
-            _merge(errors, _field_error(["embeds", i, "fields"], "BASE_TYPE_MAX_LENGTH",
-                                        f"Must be {MAX_EMBED_FIELDS} or fewer in length."))
+            _merge(
+                errors,
+                _field_error(
+                    ["embeds", i, "fields"], "BASE_TYPE_MAX_LENGTH", f"Must be {MAX_EMBED_FIELDS} or fewer in length."
+                ),
+            )
         for j, fld in enumerate(fields):
             for key, limit in (("name", MAX_FIELD_NAME), ("value", MAX_FIELD_VALUE)):
                 text = fld.get(key)
                 if not text:
-                    _merge(errors, _field_error(["embeds", i, "fields", j, key], "BASE_TYPE_REQUIRED",
-                                                "This field is required"))
+                    _merge(
+                        errors,
+                        _field_error(["embeds", i, "fields", j, key], "BASE_TYPE_REQUIRED", "This field is required"),
+                    )
                 elif len(text) > limit:
-                    _merge(errors, _field_error(["embeds", i, "fields", j, key], "BASE_TYPE_MAX_LENGTH",
-                                                f"Must be {limit} or fewer in length."))
+                    _merge(
+                        errors,
+                        _field_error(
+                            ["embeds", i, "fields", j, key],
+                            "BASE_TYPE_MAX_LENGTH",
+                            f"Must be {limit} or fewer in length.",
+                        ),
+                    )
     if not errors and sum(_embed_text_length(e) for e in embeds) > MAX_EMBED_TOTAL:
-        _merge(errors, _field_error(["embeds"], "MAX_EMBED_SIZE_EXCEEDED",
-                                    f"Embed size exceeds maximum size of {MAX_EMBED_TOTAL}"))
+        _merge(
+            errors,
+            _field_error(
+                ["embeds"], "MAX_EMBED_SIZE_EXCEEDED", f"Embed size exceeds maximum size of {MAX_EMBED_TOTAL}"
+            ),
+        )
     return errors
 
 
@@ -2982,13 +3280,15 @@ def _query_int(request: web.Request, key: str, default: int, low: int, high: int
     try:
         value = int(raw)
     except ValueError:
-        raise _invalid_form(_field_error([key], "NUMBER_TYPE_COERCE", f"Value \"{raw}\" is not int.")) from None
+        raise _invalid_form(_field_error([key], "NUMBER_TYPE_COERCE", f'Value "{raw}" is not int.')) from None
     if value > high:
-        raise _invalid_form(_field_error([key], "NUMBER_TYPE_MAX", f"int value should be less than or equal to "
-                                                                   f"{high}."))
+        raise _invalid_form(
+            _field_error([key], "NUMBER_TYPE_MAX", f"int value should be less than or equal to {high}.")
+        )
     if value < low:
-        raise _invalid_form(_field_error([key], "NUMBER_TYPE_MIN", f"int value should be greater than or equal "
-                                                                   f"to {low}."))
+        raise _invalid_form(
+            _field_error([key], "NUMBER_TYPE_MIN", f"int value should be greater than or equal to {low}.")
+        )
     return value
 
 
@@ -3035,14 +3335,19 @@ def _validate_commands(commands: list[Any]) -> None:
         if not isinstance(name, str) or not _COMMAND_NAME_RE.match(name) or (ctype == 1 and name != name.lower()):
             _merge(errors, _field_error([i, "name"], "APPLICATION_COMMAND_INVALID_NAME", "Command name is invalid"))
         elif (name, ctype) in seen:
-            _merge(errors, _field_error([i, "name"], "APPLICATION_COMMANDS_DUPLICATE_NAME",
-                                        "Application command names must be unique"))
+            _merge(
+                errors,
+                _field_error(
+                    [i, "name"], "APPLICATION_COMMANDS_DUPLICATE_NAME", "Application command names must be unique"
+                ),
+            )
         else:
             seen.add((name, ctype))
         description = cmd.get("description") or ""
         if ctype == 1 and not 1 <= len(description) <= 100:
-            _merge(errors, _field_error([i, "description"], "BASE_TYPE_BAD_LENGTH",
-                                        "Must be between 1 and 100 in length."))
+            _merge(
+                errors, _field_error([i, "description"], "BASE_TYPE_BAD_LENGTH", "Must be between 1 and 100 in length.")
+            )
         if len(cmd.get("options") or []) > 25:
             _merge(errors, _field_error([i, "options"], "BASE_TYPE_MAX_LENGTH", "Must be 25 or fewer in length."))
     if len(commands) > 100:

@@ -37,8 +37,9 @@ async def discord_fake() -> AsyncIterator[FakeDiscord]:
         yield dc
 
 
-def make_client(intents: discord.Intents | None = None, cls: type[discord.Client] = discord.Client,
-                **kwargs: Any) -> discord.Client:
+def make_client(
+    intents: discord.Intents | None = None, cls: type[discord.Client] = discord.Client, **kwargs: Any
+) -> discord.Client:
     # guild_ready_timeout: discord.py waits this long after the last GUILD_CREATE before
     # on_ready (2 s by default) -- shortened so each test connects in well under a second.
     return cls(intents=intents or discord.Intents.default(), guild_ready_timeout=0.05, **kwargs)
@@ -349,8 +350,11 @@ async def test_bot_messages_store_allowed_mentions_and_echo(discord_fake: FakeDi
     async with running(client, dc.token):
         channel = client.get_channel(general.id)
         assert isinstance(channel, discord.TextChannel)
-        sent = await channel.send(f"well done <@{alice.id}>", embed=discord.Embed(title="Week 1"),
-                                  allowed_mentions=discord.AllowedMentions.none())
+        sent = await channel.send(
+            f"well done <@{alice.id}>",
+            embed=discord.Embed(title="Week 1"),
+            allowed_mentions=discord.AllowedMentions.none(),
+        )
         [stored] = dc.sent_by_bot(general)
         assert stored.id == sent.id and stored.allowed_mentions == {"parse": []}
         assert stored.mentions == []  # nobody was pinged
@@ -502,8 +506,13 @@ async def test_rest_headers_and_plain_http_errors(discord_fake: FakeDiscord) -> 
     async with aiohttp.ClientSession() as http:
         async with http.get(f"{dc.api_base}/guilds/{guild.id}", headers=auth) as resp:
             assert resp.status == 200 and resp.headers["Content-Type"] == "application/json"
-            for header in ("X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset",
-                           "X-RateLimit-Reset-After", "X-RateLimit-Bucket"):
+            for header in (
+                "X-RateLimit-Limit",
+                "X-RateLimit-Remaining",
+                "X-RateLimit-Reset",
+                "X-RateLimit-Reset-After",
+                "X-RateLimit-Bucket",
+            ):
                 assert header in resp.headers
             assert (await resp.json())["name"] == "Course"
         async with http.get(f"{dc.api_base}/users/@me") as resp:
@@ -606,7 +615,9 @@ async def test_slash_command_sync_invoke_and_ephemeral_reply(discord_fake: FakeD
         assert [c.name for c in synced] == ["likes"]
         [stored] = dc.commands(guild)
         assert [(o["name"], o["type"], o.get("required", False)) for o in stored["options"]] == [
-            ("emoji", 3, True), ("days", 4, False)]
+            ("emoji", 3, True),
+            ("days", 4, False),
+        ]
         await tree.sync(guild=discord.Object(guild.id))  # unchanged: a PUT, but no change
         assert (dc.command_puts(guild), dc.command_changes(guild)) == (2, 1)
         assert dc.commands() == []
@@ -664,4 +675,3 @@ async def test_deferred_reply_is_filled_by_the_first_followup(discord_fake: Fake
         message = dc.message(interaction.original_message_id or 0)
         assert message.content == "export ready" and message in dc.messages(general)
         assert not message.flags & (1 << 7)  # no longer LOADING
-

@@ -209,7 +209,7 @@ async def test_sending_to_a_migrated_group_follows_it(telegram: TelegramHarness,
     # The service message is missed (say the bot was offline and the update expired): the send itself learns.
     backend_dispatch = telegram.backend._dispatch
     supergroup = tg.migrate_to_supergroup(group)
-    tg._updates.clear()
+    tg.drop_pending_updates()
     assert backend_dispatch is not None
     lesson = await telegram.add_lesson(LessonDraft(COURSE, "m", "Migrated lesson", "Intro."))
     await telegram.publish(lesson)
