@@ -22,6 +22,7 @@ from bot.export import FORMATS, render_export
 from bot.lesson_files import LessonFileError, lesson_paths
 from bot.scheduler import describe_schedule
 from bot.sources.files import import_source, read_source
+from bot.telegram_backend.doctor import check_telegram
 from handlers.content import to_plain_text
 from handlers.digests import build_digest_items, record_period, render_digest
 from handlers.ports import Store
@@ -301,7 +302,7 @@ async def cmd_digest_send(settings: Settings, course_slug: str, out: TextIO) -> 
 
 # Per-platform checks for `studybot doctor`: each returns its report lines (✓ / ✗ / -). discord: the Discord
 # section; other platforms add their function to this tuple.
-DOCTOR_CHECKS: tuple[Callable[[Settings, Store], Awaitable[list[str]]], ...] = (check_discord,)
+DOCTOR_CHECKS: tuple[Callable[[Settings, Store], Awaitable[list[str]]], ...] = (check_telegram, check_discord)
 
 
 async def cmd_doctor(settings: Settings, out: TextIO) -> int:

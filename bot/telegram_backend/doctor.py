@@ -16,6 +16,8 @@ from telegram import (
 from telegram.constants import ChatAction
 from telegram.error import BadRequest, Forbidden, InvalidToken, NetworkError
 
+from bot.config import Settings
+from bot.telegram_backend.backend import api_base_url
 from handlers.ports import Store
 
 PLATFORM = "telegram"
@@ -72,3 +74,11 @@ async def _group_line(bot: Bot, bot_id: int, chat_id: int, title: str) -> str:
             "commands and replies; make it an admin"
         )
     return f"✓ {title}: admin, can post, sees reactions and messages"
+
+
+async def check_telegram(settings: Settings, store: Store) -> list[str]:
+    """The Telegram section of ``studybot doctor``."""
+    if settings.telegram_bot_token is None:
+        return ["- telegram: TELEGRAM_BOT_TOKEN is not set (skipped)"]
+    bot = Bot(settings.telegram_bot_token.get_secret_value(), base_url=api_base_url(settings.telegram_api_base_url))
+    return [f"{line[0]} telegram: {line[2:]}" for line in await telegram_checks(bot, store)]

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from pydantic import SecretStr
 from telegram import Bot
 
-from bot.telegram_backend.doctor import telegram_checks
+from bot.config import Settings
+from bot.telegram_backend.doctor import check_telegram, telegram_checks
 from handlers.domain import ChatRef, Course, Instructor
 from tests.scenarios.stories import COURSE
 from tests.telegram.harness import TOKEN, TelegramHarness
@@ -40,3 +42,15 @@ async def test_doctor_with_a_refused_token(telegram: TelegramHarness) -> None:
     bot = Bot("999:wrong-token-for-the-local-server-xxxxxxxx", base_url=telegram.tg.base_url)
     lines = await telegram_checks(bot, telegram.app.store)
     assert lines == ["✗ Telegram refused TELEGRAM_BOT_TOKEN: copy it again from @BotFather"]
+
+
+async def test_doctor_section_from_the_settings(telegram: TelegramHarness, settings: Settings) -> None:
+    configured = settings.model_copy(
+        update={
+            "telegram_bot_token": SecretStr(TOKEN),
+            "telegram_api_base_url": telegram.tg.base_url.removesuffix("/bot"),
+        }
+    )
+    lines = await check_telegram(configured, telegram.app.store)
+    assert lines[0] == f"✓ telegram: token valid: @{telegram.tg.bot_username}"
+    assert await check_telegram(settings, telegram.app.store) == ["- telegram: TELEGRAM_BOT_TOKEN is not set (skipped)"]
