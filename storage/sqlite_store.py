@@ -132,14 +132,25 @@ class _KnownMembers:
 
     def __init__(self) -> None:
         self._names: dict[tuple[str, str], tuple[str, bool]] = {}
+        # Upserts queued but not committed yet: a burst of one member's reactions shares a single upsert
+        # instead of queuing one per reaction before the first commit.
+        self._queued: dict[tuple[str, str, str, bool], asyncio.Future[Any]] = {}
 
     def current(self, member: Member) -> bool:
         return self._names.get((member.platform, member.user_id)) == (member.display_name, member.is_bot)
+
+    def queued(self, member: Member) -> asyncio.Future[Any] | None:
+        future = self._queued.get((member.platform, member.user_id, member.display_name, member.is_bot))
+        return future if future is not None and not future.done() else None
+
+    def queue(self, member: Member, future: asyncio.Future[Any]) -> None:
+        self._queued[(member.platform, member.user_id, member.display_name, member.is_bot)] = future
 
     def committed(self, member: Member) -> None:
         if len(self._names) >= self.LIMIT:
             self._names.clear()
         self._names[(member.platform, member.user_id)] = (member.display_name, member.is_bot)
+        self._queued.pop((member.platform, member.user_id, member.display_name, member.is_bot), None)
 
 
 class SqliteStore:
@@ -192,7 +203,13 @@ class SqliteStore:
     def _upsert_member(self, member: Member) -> asyncio.Future[Any] | None:
         """Queue the member's upsert unless it is known to be stored as it is; await the result with
         :meth:`_member_stored`."""
-        return None if self._members.current(member) else self._writer.submit(_member_op(member))
+        if self._members.current(member):
+            return None
+        future = self._members.queued(member)
+        if future is None:
+            future = self._writer.submit(_member_op(member))
+            self._members.queue(member, future)
+        return future
 
     async def _member_stored(self, member: Member, upsert: asyncio.Future[Any] | None) -> None:
         if upsert is not None:

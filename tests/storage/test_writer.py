@@ -35,6 +35,16 @@ async def test_concurrent_likes_share_few_commits_and_all_are_committed(world: W
     conn.close()
 
 
+async def test_a_burst_by_one_member_queues_one_member_upsert(world: World) -> None:
+    posts = [await world.post(f"Question {n}?") for n in range(50)]
+    store = world.store
+    fan = Member("telegram", "burst", "Burst Fan")
+    before = store.writer_stats.operations
+    await asyncio.gather(*(store.add_reaction(p.ref, fan, "👍", T0) for p in posts if p.ref is not None))
+    assert store.writer_stats.operations - before == 50 + 1  # fifty likes and a single member upsert
+    assert [(await store.get_question(p.id)).likes for p in posts] == [1] * 50  # type: ignore[union-attr]
+
+
 async def test_batch_max_bounds_a_batch(db_path: Path) -> None:
     store = await SqliteStore.open(db_path, batch_max=50)
     try:
