@@ -20,12 +20,10 @@ from bot.discord_backend import translate
 from bot.discord_backend.backend import DiscordBackend, DiscordOptions
 from bot.discord_backend.commands import BY_NAME, options_from_text
 from bot.discord_backend.render import unescape
-from handlers.domain import Course, Lesson, LessonDraft
-from handlers.events import DigestDue, LessonPublished
 from handlers.i18n import Translator
 from tests.clock import TestClock
 from tests.fakes.discord_api import FakeChannel, FakeDiscord, FakeGuild, FakeInteraction, FakeMessage, FakeUser
-from tests.scenarios.harness import Handle
+from tests.scenarios.harness import CoreSetup, Handle
 
 MANAGE_GUILD = 1 << 5
 TIMEOUT = 10.0
@@ -40,7 +38,7 @@ def message_text(message: FakeMessage) -> str:
     return unescape("\n".join(parts))
 
 
-class DiscordHarness:
+class DiscordHarness(CoreSetup):
     """One guild with a #general study channel; people are created on first use."""
 
     def __init__(self, dc: FakeDiscord, clock: TestClock) -> None:
@@ -135,20 +133,6 @@ class DiscordHarness:
 
     def channel_of(self, handle: Handle) -> int:
         return self._where[handle.key]
-
-    # setup --------------------------------------------------------------------------------------------------
-    async def add_course(self, slug: str, title: str) -> Course:
-        return await self.app.store.upsert_course(Course(slug=slug, title=title, language="en"), self.clock.now())
-
-    async def add_lesson(self, draft: LessonDraft) -> Lesson:
-        lesson, _ = await self.app.store.upsert_lesson(draft, self.clock.now())
-        return lesson
-
-    async def publish(self, lesson: Lesson) -> None:
-        await self.app.dispatcher.dispatch(LessonPublished(lesson.id, self.clock.now()))
-
-    async def digest_due(self, course: str) -> None:
-        await self.app.dispatcher.dispatch(DigestDue(course, self.clock.now()))
 
     # acts ---------------------------------------------------------------------------------------------------
     async def say(self, user: str, text: str, *, reply_to: Handle | None = None, channel: int | None = None) -> Handle:

@@ -66,7 +66,28 @@ def blocks(text: str) -> list[str]:
     return result
 
 
-class ConsoleHarness:
+class CoreSetup:
+    """What every harness does straight through the core: setting up courses and lessons, publishing a lesson
+    (as an import or a release would) and making a digest due (as the schedule would)."""
+
+    app: App
+    clock: TestClock
+
+    async def add_course(self, slug: str, title: str) -> Course:
+        return await self.app.store.upsert_course(Course(slug=slug, title=title, language="en"), self.clock.now())
+
+    async def add_lesson(self, draft: LessonDraft) -> Lesson:
+        lesson, _ = await self.app.store.upsert_lesson(draft, self.clock.now())
+        return lesson
+
+    async def publish(self, lesson: Lesson) -> None:
+        await self.app.dispatcher.dispatch(LessonPublished(lesson.id, self.clock.now()))
+
+    async def digest_due(self, course: str) -> None:
+        await self.app.dispatcher.dispatch(DigestDue(course, self.clock.now()))
+
+
+class ConsoleHarness(CoreSetup):
     """Acts stories out by typing into the real console backend, exactly as a person would."""
 
     def __init__(self, app: App, backend: ConsoleBackend, out: io.StringIO, clock: TestClock) -> None:
@@ -99,21 +120,10 @@ class ConsoleHarness:
             await self.type(f":as {user}{' admin' if admin else ''}")
             self._me = (user, admin)
 
-    # setup --------------------------------------------------------------------------------------------------
-    async def add_course(self, slug: str, title: str) -> Course:
-        return await self.app.store.upsert_course(Course(slug=slug, title=title, language="en"), self.clock.now())
-
-    async def add_lesson(self, draft: LessonDraft) -> Lesson:
-        lesson, _ = await self.app.store.upsert_lesson(draft, self.clock.now())
-        return lesson
-
     async def publish(self, lesson: Lesson) -> None:
         self._new_output()
-        await self.app.dispatcher.dispatch(LessonPublished(lesson.id, self.clock.now()))
+        await super().publish(lesson)
         self._new_output()
-
-    async def digest_due(self, course: str) -> None:
-        await self.app.dispatcher.dispatch(DigestDue(course, self.clock.now()))
 
     # acts ---------------------------------------------------------------------------------------------------
     async def say(self, user: str, text: str, *, reply_to: Handle | None = None) -> Handle:

@@ -11,12 +11,10 @@ from typing import Any
 from bot.app import App, open_app
 from bot.config import Settings
 from bot.telegram_backend.backend import TelegramBackend, TelegramOptions
-from handlers.domain import Course, Lesson, LessonDraft
-from handlers.events import DigestDue, LessonPublished
 from handlers.i18n import Translator
 from tests.clock import TestClock
 from tests.fakes.telegram_api import FakeTelegram
-from tests.scenarios.harness import Handle
+from tests.scenarios.harness import CoreSetup, Handle
 
 TOKEN = "123456:AAtest-token-for-the-local-bot-api-server"
 
@@ -33,7 +31,7 @@ def visible(message: dict[str, Any]) -> str:
     return units.decode("utf-16-le")
 
 
-class TelegramHarness:
+class TelegramHarness(CoreSetup):
     """A supergroup where the bot is an admin, its members, and their private chats with the bot."""
 
     def __init__(self, tg: FakeTelegram, app: App, backend: TelegramBackend, clock: TestClock) -> None:
@@ -79,20 +77,6 @@ class TelegramHarness:
     async def settle(self) -> None:
         """Wait until the bot has handled every update sent so far: it confirms an update only after that."""
         await self.tg.wait_for(lambda tg: tg.pending_updates() == 0, timeout=10, what="the bot to handle updates")
-
-    # setup --------------------------------------------------------------------------------------------------
-    async def add_course(self, slug: str, title: str) -> Course:
-        return await self.app.store.upsert_course(Course(slug=slug, title=title, language="en"), self.clock.now())
-
-    async def add_lesson(self, draft: LessonDraft) -> Lesson:
-        lesson, _ = await self.app.store.upsert_lesson(draft, self.clock.now())
-        return lesson
-
-    async def publish(self, lesson: Lesson) -> None:
-        await self.app.dispatcher.dispatch(LessonPublished(lesson.id, self.clock.now()))
-
-    async def digest_due(self, course: str) -> None:
-        await self.app.dispatcher.dispatch(DigestDue(course, self.clock.now()))
 
     # acts ---------------------------------------------------------------------------------------------------
     async def say(self, user: str, text: str, *, reply_to: Handle | None = None) -> Handle:
