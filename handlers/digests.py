@@ -98,7 +98,7 @@ def items_grouped_by_lesson(items: list[DigestItem] | tuple[DigestItem, ...]) ->
 
 
 async def send_digest(services: Services, digest: Digest) -> bool:
-    """Deliver a recorded digest to every instructor it has not reached yet; mark it sent once all have it.
+    """Deliver a recorded digest to every instructor it has not reached yet; mark it sent once anyone has it.
 
     Each delivery is recorded as it succeeds, so a digest resumed after a crash skips the instructors who
     already received it. An instructor who cannot be reached (never opened a private chat with the bot) does
