@@ -17,7 +17,7 @@ import contextlib
 import hmac
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TypeVar
@@ -38,7 +38,7 @@ from telegram import (
 )
 from telegram.constants import ChatType, ParseMode
 from telegram.error import BadRequest, ChatMigrated, Conflict, Forbidden, NetworkError, RetryAfter, TimedOut
-from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes, TypeHandler
+from telegram.ext import AIORateLimiter, Application, ApplicationBuilder
 
 from bot.telegram_backend import translate
 from bot.telegram_backend.render import render_messages
@@ -121,7 +121,6 @@ class TelegramBackend:
         self._usernames: dict[str, str] = {}
         self.username = ""
         self.confirmed_offset: int | None = None
-        self.application.add_handler(TypeHandler(Update, self._on_update))
 
     # lifecycle --------------------------------------------------------------------------------------------
     async def start(self, dispatch: Dispatch) -> None:
@@ -163,7 +162,7 @@ class TelegramBackend:
         update = Update.de_json(data, self.application.bot)
         if update is None:
             return web.Response(status=400, text="not an update")
-        await self.application.process_update(update)
+        await self.handle_update(update)
         return web.Response(text="ok")
 
     async def stop(self) -> None:
@@ -226,12 +225,29 @@ class TelegramBackend:
                 continue
             if offset is not None:
                 self.confirmed_offset = offset
-            for update in updates:
-                await self.application.process_update(update)
-                # Only now that the update is handled (its writes committed) may Telegram forget it.
-                offset = update.update_id + 1
+            for run in reaction_runs(updates):
+                if len(run) > 1:
+                    # A run of reactions is handled together so their likes share one group commit. Each
+                    # handler queues its write before its first pause, so the store still applies them in order.
+                    await asyncio.gather(*(self.handle_update(update) for update in run))
+                else:
+                    await self.handle_update(run[0])
+                # Only now that the updates are handled (their writes committed) may Telegram forget them.
+                offset = run[-1].update_id + 1
 
-    async def _on_update(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    async def handle_update(self, update: Update) -> None:
+        """Translate one update and hand its events to the core, which returns once their writes are committed.
+
+        Updates go straight to the core rather than through the Application's handler groups: studybot has one
+        handler for everything, and skipping the per-update CallbackContext keeps ingest close to the library's
+        own rate. An unexpected error is logged with the update id and the next update is handled.
+        """
+        try:
+            await self._on_update(update)
+        except Exception:
+            logger.exception("telegram: update %s could not be handled", update.update_id)
+
+    async def _on_update(self, update: Update) -> None:
         assert self._dispatch is not None
         for event in await self.events_for(update):
             await self._dispatch(event)
@@ -401,6 +417,21 @@ class TelegramBackend:
                 return f"https://t.me/c/{internal}/{ref.thread_id}/{ref.message_id}"
             return f"https://t.me/c/{internal}/{ref.message_id}"
         return None
+
+
+def reaction_runs(updates: Sequence[Update]) -> list[list[Update]]:
+    """Split a batch into runs: consecutive reaction updates together, every other update on its own.
+
+    Messages stay one at a time because their handlers read before they write: a reaction to a message in the
+    same batch must find that message stored.
+    """
+    runs: list[list[Update]] = []
+    for update in updates:
+        if update.message_reaction is not None and runs and runs[-1][0].message_reaction is not None:
+            runs[-1].append(update)
+        else:
+            runs.append([update])
+    return runs
 
 
 def _seconds(value: object) -> float:

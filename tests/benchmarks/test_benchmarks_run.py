@@ -20,3 +20,17 @@ def test_storage_benchmark_runs(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     for label in ("(a) store.add_reaction", "(b1) raw executemany", "(c) ratio", "(e) top_questions"):
         assert label in result.stdout
+
+
+def test_ingest_benchmarks_run() -> None:
+    for script in ("ingest_telegram.py", "ingest_discord.py"):
+        result = subprocess.run(
+            [sys.executable, str(ROOT / "benchmarks" / script), "--events", "300"],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+        assert result.returncode == 0, result.stderr
+        assert "(c) ratio (b)/(a):" in result.stdout
+        assert "300 likes committed" in result.stdout
