@@ -83,6 +83,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(
         level=settings.log_level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    # httpx logs every request URL at INFO, and the Bot API puts the token in the URL: keep it out of logs.
+    for noisy in ("httpx", "httpcore"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(settings.log_level)))
     try:
         return asyncio.run(dispatch_command(args, settings, sys.stdin, sys.stdout))
     except DatabaseTooNew as error:

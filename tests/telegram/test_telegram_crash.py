@@ -22,7 +22,9 @@ REACTORS = 1000
 WITHDRAWN = 100  # the first hundred take their 👍 back later in the burst
 
 
-async def start_bot(tg: FakeTelegram, db: Path, workdir: Path) -> asyncio.subprocess.Process:
+async def start_bot(
+    tg: FakeTelegram, db: Path, workdir: Path, log_level: str = "WARNING"
+) -> asyncio.subprocess.Process:
     env = {k: v for k, v in os.environ.items() if not k.endswith("_TOKEN")}
     env.update(
         {
@@ -31,7 +33,7 @@ async def start_bot(tg: FakeTelegram, db: Path, workdir: Path) -> asyncio.subpro
             "TELEGRAM_POLL_TIMEOUT": "1",
             "DATABASE_PATH": str(db),
             "DEFAULT_LANGUAGE": "en",
-            "LOG_LEVEL": "WARNING",
+            "LOG_LEVEL": log_level,
         }
     )
     return await asyncio.create_subprocess_exec(
@@ -97,3 +99,20 @@ async def test_kill_9_during_a_reaction_burst_loses_and_doubles_nothing(tmp_path
             " WHERE text = 'Will my like survive a crash?'"
         ).fetchone()
     assert (likes, reactions) == (REACTORS - WITHDRAWN, REACTORS - WITHDRAWN)
+
+
+async def test_the_token_never_reaches_the_logs(tmp_path: Path) -> None:
+    async with FakeTelegram(TOKEN) as tg:
+        chat = tg.add_chat("supergroup", "Log group")
+        anna = tg.add_user("Anna")
+        tg.add_member(chat, anna, status="administrator")
+        bot = await start_bot(tg, tmp_path / "log.db", tmp_path, log_level="INFO")
+        try:
+            tg.user_sends(chat, anna, "/help")
+            await tg.wait_for(lambda t: bool(t.sent(chat["id"])), timeout=20)
+        finally:
+            bot.send_signal(signal.SIGTERM)
+            _, stderr = await bot.communicate()
+    log = stderr.decode()
+    assert "studybot is running on telegram" in log  # INFO logging was on
+    assert TOKEN not in log and TOKEN.split(":", 1)[1] not in log
