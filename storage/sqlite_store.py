@@ -75,6 +75,13 @@ UPSERT_MEMBER = """
     ON CONFLICT (platform, user_id) DO UPDATE SET display_name = excluded.display_name, is_bot = excluded.is_bot
     WHERE display_name IS NOT excluded.display_name OR is_bot IS NOT excluded.is_bot
 """
+# "WHERE true" lets SQLite tell the SELECT's end from the upsert clause.
+UPSERT_MEMBERS_BATCH = """
+    INSERT INTO members (platform, user_id, display_name, is_bot)
+    SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3 FROM json_each(?) WHERE true ORDER BY key
+    ON CONFLICT (platform, user_id) DO UPDATE SET display_name = excluded.display_name, is_bot = excluded.is_bot
+    WHERE display_name IS NOT excluded.display_name OR is_bot IS NOT excluded.is_bot
+"""
 
 # One statement per like, so a burst of them is one executemany: the question is found by its message, the
 # emoji must be one of its group's like emojis, and the member must not be its author.
@@ -85,6 +92,18 @@ ADD_REACTION = """
     JOIN group_like_emojis e ON e.group_id = q.group_id AND e.emoji = ?
     JOIN members m ON m.platform = ? AND m.user_id = ?
     WHERE q.platform = ? AND q.chat_id = ? AND q.message_id = ? AND m.id <> q.author_id AND m.is_bot = 0
+"""
+
+# The same for a whole group of reactions at once: their parameter lists as one JSON array. CROSS JOIN keeps
+# json_each first, so each row finds its question through the message index (never a scan of questions).
+ADD_REACTIONS_BATCH = """
+    INSERT OR IGNORE INTO reactions (question_id, member_id, emoji, created_at)
+    SELECT q.id, m.id, e.emoji, j.value ->> 0
+    FROM json_each(?) AS j
+    CROSS JOIN questions q ON q.platform = j.value ->> 4 AND q.chat_id = j.value ->> 5 AND q.message_id = j.value ->> 6
+    CROSS JOIN group_like_emojis e ON e.group_id = q.group_id AND e.emoji = j.value ->> 1
+    CROSS JOIN members m ON m.platform = j.value ->> 2 AND m.user_id = j.value ->> 3
+    WHERE m.id <> q.author_id AND m.is_bot = 0
 """
 
 REMOVE_REACTION = """
@@ -117,7 +136,8 @@ def _ref(ref: MessageRef) -> tuple[str, str, str]:
 
 def _member_op(member: Member) -> Statement:
     """Members are upserted ahead of the rest of the batch (hoisted): idempotent, and needed by what follows."""
-    return Statement(UPSERT_MEMBER, (member.platform, member.user_id, member.display_name, int(member.is_bot)), True)
+    params = (member.platform, member.user_id, member.display_name, int(member.is_bot))
+    return Statement(UPSERT_MEMBER, params, True, batch_sql=UPSERT_MEMBERS_BATCH)
 
 
 class _KnownMembers:
@@ -584,7 +604,9 @@ class SqliteStore:
             return
         upsert = self._upsert_member(member)
         reaction = Statement(
-            ADD_REACTION, (created, emoji, member.platform, member.user_id, ref.platform, ref.chat_id, ref.message_id)
+            ADD_REACTION,
+            (created, emoji, member.platform, member.user_id, ref.platform, ref.chat_id, ref.message_id),
+            batch_sql=ADD_REACTIONS_BATCH,
         )
         await self._writer.submit(reaction)
         await self._member_stored(member, upsert)
