@@ -191,6 +191,17 @@ class Reply:
 
 
 @dataclass(frozen=True, slots=True)
+class ReactionChange:
+    """One member's reaction added (or, with ``added`` False, removed) on a message."""
+
+    ref: MessageRef
+    member: Member
+    emoji: str
+    at: datetime
+    added: bool = True
+
+
+@dataclass(frozen=True, slots=True)
 class RankedQuestion:
     """A question with the lesson it belongs to, as /top and digests list it."""
 

@@ -49,6 +49,16 @@ class ReactionRemoved:
 
 
 @dataclass(frozen=True, slots=True)
+class ReactionBurst:
+    """Reactions a backend received together (a getUpdates batch, a busy gateway), in the order they happened.
+
+    Handled like the single events, but committed with one wait for the lot.
+    """
+
+    events: tuple[ReactionAdded | ReactionRemoved, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class ReactionsCleared:
     """All reactions (``emoji`` None) or all reactions of one emoji were removed from a message."""
 
@@ -122,6 +132,7 @@ Event = (
     | MessageDeleted
     | ReactionAdded
     | ReactionRemoved
+    | ReactionBurst
     | ReactionsCleared
     | ReactionCountsChanged
     | ChatMoved

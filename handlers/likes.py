@@ -6,8 +6,15 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 
-from handlers.domain import Member, MessageRef, ReactionFix
-from handlers.events import ChatMoved, ReactionAdded, ReactionCountsChanged, ReactionRemoved, ReactionsCleared
+from handlers.domain import Member, MessageRef, ReactionChange, ReactionFix
+from handlers.events import (
+    ChatMoved,
+    ReactionAdded,
+    ReactionBurst,
+    ReactionCountsChanged,
+    ReactionRemoved,
+    ReactionsCleared,
+)
 from handlers.routing import Router
 from handlers.services import Services
 
@@ -27,6 +34,17 @@ async def on_reaction_removed(services: Services, event: ReactionRemoved) -> Non
     if event.member.is_bot:
         return
     await services.store.remove_reaction(event.ref, event.member, event.emoji)
+
+
+@router.on(ReactionBurst)
+async def on_reaction_burst(services: Services, event: ReactionBurst) -> None:
+    changes = [
+        ReactionChange(e.ref, e.member, e.emoji, e.at, isinstance(e, ReactionAdded))
+        for e in event.events
+        if not e.member.is_bot
+    ]
+    if changes:
+        await services.store.apply_reactions(changes)
 
 
 @router.on(ReactionsCleared)

@@ -24,6 +24,7 @@ from handlers.domain import (
     PeriodSummary,
     Question,
     RankedQuestion,
+    ReactionChange,
     ReactionFix,
     Stats,
 )
@@ -146,6 +147,11 @@ class Store(Protocol):
         ...
 
     async def remove_reaction(self, ref: MessageRef, member: Member, emoji: str) -> None: ...
+    async def apply_reactions(self, changes: Sequence[ReactionChange]) -> None:
+        """Many additions and removals, applied in order, as add_reaction/remove_reaction would one by one;
+        returns once all are committed. For bursts: one wait for the lot instead of one per reaction."""
+        ...
+
     async def clear_reactions(self, ref: MessageRef, emoji: str | None) -> None: ...
     async def set_base_likes(self, question_id: int, likes: int) -> None: ...
 

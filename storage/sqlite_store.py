@@ -56,6 +56,7 @@ from handlers.domain import (
     PeriodSummary,
     Question,
     RankedQuestion,
+    ReactionChange,
     ReactionFix,
     Reply,
     Stats,
@@ -599,17 +600,41 @@ class SqliteStore:
         batched INSERT … SELECT, preceded (hoisted to the front of the batch) by the member's upsert unless the
         member is already known to be stored under this name.
         """
-        created = codec.to_micros(at)
-        if member.is_bot:
-            return
-        upsert = self._upsert_member(member)
-        reaction = Statement(
-            ADD_REACTION,
-            (created, emoji, member.platform, member.user_id, ref.platform, ref.chat_id, ref.message_id),
-            batch_sql=ADD_REACTIONS_BATCH,
-        )
-        await self._writer.submit(reaction)
-        await self._member_stored(member, upsert)
+        await self.apply_reactions([ReactionChange(ref, member, emoji, at)])
+
+    async def apply_reactions(self, changes: Sequence[ReactionChange]) -> None:
+        """Queue every change without yielding (so they stay in order and share a batch), then wait once.
+
+        Every time is checked before anything is queued, so a bad change (a naive datetime) changes nothing.
+        """
+        times = [codec.to_micros(change.at) for change in changes]
+        upserts: list[tuple[Member, asyncio.Future[Any]]] = []
+        futures: list[asyncio.Future[Any]] = []
+        for change, created in zip(changes, times, strict=True):
+            member, ref = change.member, change.ref
+            if member.is_bot:
+                continue
+            if change.added:
+                upsert = self._upsert_member(member)
+                if upsert is not None:
+                    upserts.append((member, upsert))
+                statement = Statement(
+                    ADD_REACTION,
+                    (created, change.emoji, member.platform, member.user_id, *_ref(ref)),
+                    batch_sql=ADD_REACTIONS_BATCH,
+                )
+            else:
+                statement = Statement(REMOVE_REACTION, (*_ref(ref), member.platform, member.user_id, change.emoji))
+            futures.append(self._writer.submit(statement))
+        if len(futures) == 1:  # the common single reaction: no gathering future around one future
+            await futures[0]
+        elif futures:
+            outcomes = await asyncio.gather(*futures, return_exceptions=True)
+            for outcome in outcomes:
+                if isinstance(outcome, BaseException):
+                    raise outcome
+        for member, upsert in upserts:
+            await self._member_stored(member, upsert)
 
     async def remove_reaction(self, ref: MessageRef, member: Member, emoji: str) -> None:
         await self._exec(REMOVE_REACTION, (*_ref(ref), member.platform, member.user_id, emoji))

@@ -49,7 +49,15 @@ from handlers.errors import (
     RecipientUnreachable,
     TransientDeliveryError,
 )
-from handlers.events import Event, MessageDeleted, MessageEdited, ReactionAdded, ReactionRemoved, ReactionsCleared
+from handlers.events import (
+    Event,
+    MessageDeleted,
+    MessageEdited,
+    ReactionAdded,
+    ReactionBurst,
+    ReactionRemoved,
+    ReactionsCleared,
+)
 from handlers.i18n import Translator
 from handlers.services import Services
 
@@ -112,6 +120,43 @@ class _Pending:
     args: str
     ephemeral: bool
     filled: bool = False
+
+
+class _ReactionLots:
+    """Reactions that arrive while the previous lot is being committed travel together as one ReactionBurst.
+
+    Group commit one level up: under load, one dispatch and one wait per lot instead of per reaction (discord.py
+    hands us each gateway event separately); when idle, a reaction goes alone at once. Every caller still
+    returns only after its lot is committed, so a finished listener means a stored like.
+    """
+
+    def __init__(self, dispatch: Dispatch) -> None:
+        self._dispatch = dispatch
+        self._lot: list[ReactionAdded | ReactionRemoved] = []
+        self._committed: asyncio.Future[None] | None = None
+        self._flusher: asyncio.Task[None] | None = None
+
+    async def add(self, event: ReactionAdded | ReactionRemoved) -> None:
+        loop = asyncio.get_running_loop()
+        if self._committed is None:
+            self._committed = loop.create_future()
+        committed = self._committed
+        self._lot.append(event)
+        if self._flusher is None or self._flusher.done():
+            self._flusher = loop.create_task(self._flush(), name="discord-reaction-lots")
+        await asyncio.shield(committed)
+
+    async def _flush(self) -> None:
+        while self._lot:
+            lot, committed = self._lot, self._committed
+            self._lot, self._committed = [], None
+            try:
+                await self._dispatch(ReactionBurst(tuple(lot)))
+            except Exception:
+                logger.exception("discord: a lot of %d reactions could not be handled", len(lot))
+            finally:
+                if committed is not None and not committed.done():
+                    committed.set_result(None)
 
 
 class _Client(commands.AutoShardedBot):
@@ -192,6 +237,7 @@ class DiscordBackend:
         # Tests learn from the observer when an inbound event has been handled (its writes committed).
         self._observer = observer
         self._dispatch: Dispatch | None = None
+        self._reactions: _ReactionLots | None = None
         self._services: Services | None = None
         self.client: _Client | None = None
         self._connection: asyncio.Task[None] | None = None
@@ -208,6 +254,7 @@ class DiscordBackend:
     # lifecycle --------------------------------------------------------------------------------------------
     async def start(self, dispatch: Dispatch) -> None:
         self._dispatch = dispatch
+        self._reactions = _ReactionLots(dispatch)
         if self.options.api_base_url.rstrip("/") != OFFICIAL_API:
             # discord.py has no per-client base URL: Route.BASE is where every REST call goes (a rate-limit
             # sharing proxy in a large deployment, the local server in tests).
@@ -343,8 +390,13 @@ class DiscordBackend:
             else translate.Member(translate.PLATFORM, str(payload.user_id), str(payload.user_id))
         )
         now = translate.aware(None)
-        event: Event = ReactionAdded(ref, who, key, now) if added else ReactionRemoved(ref, who, key, now)
-        await self._handle([event], observed[0], observed[1:])
+        event = ReactionAdded(ref, who, key, now) if added else ReactionRemoved(ref, who, key, now)
+        assert self._reactions is not None
+        try:
+            await self._reactions.add(event)
+        finally:
+            if self._observer is not None:
+                self._observer(observed[0], observed[1:])
 
     async def on_raw_reaction_clear(
         self, channel_id: int, guild_id: int | None, message_id: int, emoji: str | None

@@ -46,7 +46,7 @@ from handlers.actions import Action, DirectMessage, Post, PostLesson, Reply
 from handlers.content import Content
 from handlers.domain import ChatRef, MessageRef
 from handlers.errors import ChatUnavailable, DeliveryError, RecipientUnreachable, TransientDeliveryError
-from handlers.events import ChatMoved, CommandInvoked, Event
+from handlers.events import ChatMoved, CommandInvoked, Event, ReactionAdded, ReactionBurst, ReactionRemoved
 from handlers.i18n import Translator
 
 logger = logging.getLogger(__name__)
@@ -227,9 +227,8 @@ class TelegramBackend:
                 self.confirmed_offset = offset
             for run in reaction_runs(updates):
                 if len(run) > 1:
-                    # A run of reactions is handled together so their likes share one group commit. Each
-                    # handler queues its write before its first pause, so the store still applies them in order.
-                    await asyncio.gather(*(self.handle_update(update) for update in run))
+                    # A run of reactions goes to the core as one burst: applied in order, committed together.
+                    await self.handle_reaction_run(run)
                 else:
                     await self.handle_update(run[0])
                 # Only now that the updates are handled (their writes committed) may Telegram forget them.
@@ -246,6 +245,20 @@ class TelegramBackend:
             await self._on_update(update)
         except Exception:
             logger.exception("telegram: update %s could not be handled", update.update_id)
+
+    async def handle_reaction_run(self, run: Sequence[Update]) -> None:
+        assert self._dispatch is not None
+        events = [
+            event
+            for update in run
+            if update.message_reaction is not None
+            for event in translate.reaction_events(update.message_reaction)
+            if isinstance(event, ReactionAdded | ReactionRemoved)
+        ]
+        try:
+            await self._dispatch(ReactionBurst(tuple(events)))
+        except Exception:
+            logger.exception("telegram: updates %s-%s could not be handled", run[0].update_id, run[-1].update_id)
 
     async def _on_update(self, update: Update) -> None:
         assert self._dispatch is not None
