@@ -120,3 +120,31 @@ async def test_counts_survive_close_and_reopen(db_path: Path) -> None:
         assert stored is not None and (stored.likes, stored.base_likes) == (1, 4)
     finally:
         await store.close()
+
+
+async def test_a_burst_applies_additions_and_removals_in_order(world: World) -> None:
+    from datetime import datetime
+
+    import pytest
+
+    from handlers.domain import ReactionChange
+
+    store = world.store
+    first, second = (await world.post("One?")).ref, (await world.post("Two?")).ref
+    assert first is not None and second is not None
+    burst = [
+        ReactionChange(first, BOB, LIKE, T0),
+        ReactionChange(first, BOB, LIKE, T0, added=False),  # taken back within the same burst
+        ReactionChange(second, BOB, LIKE, T0),
+        ReactionChange(second, CAT, LIKE, T0),
+        ReactionChange(second, CAT, LIKE, T0, added=False),
+        ReactionChange(second, CAT, LIKE, T0),  # and given again
+        ReactionChange(second, ANN, LIKE, T0),  # the author's own: ignored
+        ReactionChange(first, DAN, LAUGH, T0),  # not a like emoji
+    ]
+    await store.apply_reactions(burst)
+    assert (await likes(world, first), await likes(world, second)) == (0, 2)
+    NAIVE = datetime(2026, 1, 1)  # noqa: DTZ001 - the bad input under test
+    with pytest.raises(ValueError, match="naive"):
+        await store.apply_reactions([ReactionChange(first, DAN, LIKE, T0), ReactionChange(first, CAT, LIKE, NAIVE)])
+    assert await likes(world, first) == 0  # the good change before the bad one was not applied either
