@@ -37,7 +37,7 @@ from pathlib import Path
 # checkout in front so that `import storage` finds the package (and works without installing it).
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from handlers.domain import Member, MessageRef
+from handlers.domain import Member, MessageRef, ReactionChange
 from storage import SqliteStore, upgrade_database
 from storage.codec import to_micros
 from storage.connection import connect
@@ -112,6 +112,25 @@ async def write_path(path: Path, n: int, questions: int) -> tuple[float, int, in
         stored = conn.execute("SELECT SUM(likes) FROM questions").fetchone()[0]
     conn.close()
     return elapsed, commits, stored
+
+
+async def burst_path(path: Path, n: int, questions: int) -> float:
+    """(a'): the same likes as reaction bursts of CHUNK (store.apply_reactions, the path the Telegram and
+    Discord backends use for reactions that arrive together), each burst awaited before the next."""
+    store = await SqliteStore.open(path)
+    events = list(like_events(n, questions))
+    refs = [MessageRef(PLATFORM, CHAT, f"q{q}") for q in range(questions)]
+    fans = [fan(f) for f in range(n // questions + 1)]
+    start = time.perf_counter()
+    for offset in range(0, n, CHUNK):
+        chunk = events[offset : offset + CHUNK]
+        await store.apply_reactions([ReactionChange(refs[q], fans[f], LIKE, T0) for q, f in chunk])
+    elapsed = time.perf_counter() - start
+    await store.close()
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("SELECT SUM(likes) FROM questions").fetchone()[0] == n
+    conn.close()
+    return elapsed
 
 
 def raw_connection(path: Path) -> sqlite3.Connection:
@@ -353,11 +372,14 @@ def main() -> None:
             f"(a) store.add_reaction, {CHUNK} concurrent      {rate_a:11,.0f} likes/s  "
             f"({seconds:.2f} s, {commits:,} commits, {stored:,} likes stored)"
         )
+        rate_burst = n / asyncio.run(burst_path(fresh("a2.db"), n, questions))
+        print(f"(a') store.apply_reactions, bursts of {CHUNK}       {rate_burst:11,.0f} likes/s")
         rate_b1 = n / raw_plain(fresh("b1.db"), n, questions)
         rate_b2 = n / raw_same_statements(fresh("b2.db"), n, questions)
         print(f"(b1) raw executemany, plain reaction rows     {rate_b1:11,.0f} likes/s  (one transaction)")
         print(f"(b2) raw executemany, the store's statements  {rate_b2:11,.0f} likes/s  (one transaction)")
         print(f"(c) ratio (a)/(b1) = {rate_a / rate_b1:.2f}    (a)/(b2) = {rate_a / rate_b2:.2f}")
+        print(f"(c') ratio (a')/(b1) = {rate_burst / rate_b1:.2f}  (a')/(b2) = {rate_burst / rate_b2:.2f}")
         small = 2_000
         rate_d = small / asyncio.run(naive(fresh("d.db"), small, questions))
         print(
