@@ -18,9 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -30,6 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from telegram import Update
 from telegram.ext import ApplicationBuilder, ContextTypes, TypeHandler
 
+from benchmarks.rounds import compare
 from bot.app import open_app
 from bot.config import Settings
 from bot.telegram_backend.backend import TelegramBackend, TelegramOptions
@@ -126,29 +125,7 @@ async def main() -> None:
     args = parser.parse_args()
     n = min(args.events, QUESTIONS * USERS)
     logging.basicConfig(level=logging.WARNING)
-    rounds = max(1, args.rounds)
-    # The machine is shared and noisy: (a) and (b) alternate, and each round gives its own ratio.
-    bases, ours_rates, likes = [], [], 0
-    with tempfile.TemporaryDirectory() as folder:
-        # A warm-up of each, not reported: the first run in a fresh process pays for imports and caches.
-        warm = Path(folder) / "warm-up"
-        warm.mkdir()
-        await baseline(max(1, n // 5))
-        await studybot(max(1, n // 5), warm)
-        for round_number in range(rounds):
-            bases.append(await baseline(n))
-            round_folder = Path(folder) / str(round_number)
-            round_folder.mkdir()
-            rate, likes = await studybot(n, round_folder)
-            ours_rates.append(rate)
-    ratios = [ours / base for ours, base in zip(ours_rates, bases, strict=True)]
-    print(f"reactions: {n} per run, {rounds} alternating rounds")
-    for number, (base, ours, ratio) in enumerate(zip(bases, ours_rates, ratios, strict=True), start=1):
-        print(f"round {number}: (a) {base:9,.0f}/s  (b) {ours:9,.0f}/s  ratio {ratio:.2f}")
-    print(f"(a) library → no-op handler, median:     {statistics.median(bases):10,.0f} reactions/s")
-    median = statistics.median(ours_rates)
-    print(f"(b) library → studybot → committed, median: {median:7,.0f} reactions/s  ({likes} likes committed)")
-    print(f"(c) ratio (b)/(a), median of rounds:     {statistics.median(ratios):10.2f}  (target ≥ 0.80)")
+    await compare(baseline, studybot, n, args.rounds, "reactions")
 
 
 if __name__ == "__main__":
