@@ -84,6 +84,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=settings.log_level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     # httpx logs every request URL at INFO, and the Bot API puts the token in the URL: keep it out of logs.
+    # APScheduler logs every (re)planned wake-up at INFO: bookkeeping, not news.
+    logging.getLogger("apscheduler").setLevel(max(logging.WARNING, logging.getLevelName(settings.log_level)))
     for noisy in ("httpx", "httpcore"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(settings.log_level)))
     try:
