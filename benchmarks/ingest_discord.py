@@ -125,12 +125,6 @@ async def studybot(n: int, folder: Path) -> tuple[float, int]:
     return n / elapsed, stats.likes
 
 
-def _ref(chat: int, thread: int, message: int) -> object:
-    from handlers.domain import MessageRef
-
-    return MessageRef("discord", str(chat), str(message), str(thread))
-
-
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--events", type=int, default=10_000, help="reaction events per run (default 10,000)")

@@ -43,7 +43,7 @@ from telegram.ext import AIORateLimiter, Application, ApplicationBuilder
 from bot.telegram_backend import translate
 from bot.telegram_backend.render import render_messages
 from handlers.actions import Action, DirectMessage, Post, PostLesson, Reply
-from handlers.content import Content
+from handlers.content import Content, plain
 from handlers.domain import ChatRef, MessageRef
 from handlers.errors import ChatUnavailable, DeliveryError, RecipientUnreachable, TransientDeliveryError
 from handlers.events import ChatMoved, CommandInvoked, Event, ReactionAdded, ReactionBurst, ReactionRemoved
@@ -318,10 +318,10 @@ class TelegramBackend:
         chat = ChatRef(self.platform, event.ref.chat_id)
         language = self._i18n.default_language
         if event.name == "setup" and event.args and event.actor_is_admin and not await self.bot_is_admin(chat):
-            await self._send_content(chat, _text(self._i18n(language, "telegram.not_admin")), None)
+            await self._send_content(chat, plain(self._i18n(language, "telegram.not_admin")), None)
         if event.name == "instructor" and event.actor_is_admin:
             link = f"https://t.me/{self.username}?start=instructor"
-            await self._send_content(chat, _text(self._i18n(language, "telegram.open_private", link=link)), None)
+            await self._send_content(chat, plain(self._i18n(language, "telegram.open_private", link=link)), None)
 
     async def bot_is_admin(self, chat: ChatRef) -> bool:
         try:
@@ -454,9 +454,3 @@ def _seconds(value: object) -> float:
 
 def _now() -> datetime:
     return datetime.now(UTC)
-
-
-def _text(text: str) -> Content:
-    from handlers.content import plain
-
-    return plain(text)

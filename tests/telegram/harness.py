@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import html
-import re
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -132,7 +130,3 @@ class TelegramHarness(CoreSetup):
         if user not in self._users:
             return []
         return [visible(m) for m in self.tg.sent(self._users[user]["id"])[self._dm_baseline[user] :]]
-
-
-def strip_tags(markup: str) -> str:
-    return html.unescape(re.sub(r"<[^>]+>", "", markup))
