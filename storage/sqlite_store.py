@@ -66,7 +66,7 @@ from storage import codec, queries, sources
 from storage.connection import connect, connect_raw
 from storage.queries import Reader
 from storage.schema import migrate
-from storage.writer import Call, GroupCommitWriter, Statement, WriterStats
+from storage.writer import Batch, Call, GroupCommitWriter, Statement, WriterStats
 
 logger = logging.getLogger(__name__)
 
@@ -603,13 +603,14 @@ class SqliteStore:
         await self.apply_reactions([ReactionChange(ref, member, emoji, at)])
 
     async def apply_reactions(self, changes: Sequence[ReactionChange]) -> None:
-        """Queue every change without yielding (so they stay in order and share a batch), then wait once.
+        """Apply the changes in order as one writer operation (all or none), and wait once.
 
         Every time is checked before anything is queued, so a bad change (a naive datetime) changes nothing.
+        The members' upserts are queued ahead (hoisted), each at most once per name.
         """
         times = [codec.to_micros(change.at) for change in changes]
         upserts: list[tuple[Member, asyncio.Future[Any]]] = []
-        futures: list[asyncio.Future[Any]] = []
+        rows: list[tuple[str, Sequence[Any], str | None]] = []
         for change, created in zip(changes, times, strict=True):
             member, ref = change.member, change.ref
             if member.is_bot:
@@ -618,21 +619,12 @@ class SqliteStore:
                 upsert = self._upsert_member(member)
                 if upsert is not None:
                     upserts.append((member, upsert))
-                statement = Statement(
-                    ADD_REACTION,
-                    (created, change.emoji, member.platform, member.user_id, *_ref(ref)),
-                    batch_sql=ADD_REACTIONS_BATCH,
-                )
+                params = (created, change.emoji, member.platform, member.user_id, *_ref(ref))
+                rows.append((ADD_REACTION, params, ADD_REACTIONS_BATCH))
             else:
-                statement = Statement(REMOVE_REACTION, (*_ref(ref), member.platform, member.user_id, change.emoji))
-            futures.append(self._writer.submit(statement))
-        if len(futures) == 1:  # the common single reaction: no gathering future around one future
-            await futures[0]
-        elif futures:
-            outcomes = await asyncio.gather(*futures, return_exceptions=True)
-            for outcome in outcomes:
-                if isinstance(outcome, BaseException):
-                    raise outcome
+                rows.append((REMOVE_REACTION, (*_ref(ref), member.platform, member.user_id, change.emoji), None))
+        if rows:
+            await self._writer.submit(Batch(rows))
         for member, upsert in upserts:
             await self._member_stored(member, upsert)
 

@@ -11,9 +11,13 @@ Within a batch:
 * Operations keep their FIFO order (a reaction queued after the question it targets sees the question),
   except those marked ``hoist`` — idempotent upserts such as members' names that later operations may need
   — which run first, in their own order.
-* Consecutive :class:`Statement` operations with identical SQL run as ONE ``executemany``.
+* Consecutive :class:`Statement` operations with identical SQL run as ONE ``executemany`` (or one statement
+  over a JSON array, see ``batch_sql``).
 * If an ``executemany`` fails, the batch is rolled back and replayed one operation at a time, so only the bad
   operation's future gets the exception and the rest commit. A single statement is atomic on its own.
+* A :class:`Batch` is several statements with one future: they run in order (consecutive ones with the same
+  SQL as one call, like neighbouring statements) and succeed or fail together. For bursts, where a future
+  and its callbacks per row cost more than the row.
 * :class:`Call` operations run an async function on the writer connection inside a SAVEPOINT (a failing one
   is rolled back alone) and resolve to its return value; they are for writes that must read back what they
   wrote, and must not BEGIN or COMMIT themselves.
@@ -69,7 +73,23 @@ class Call:
         return False
 
 
-Operation = Statement | Call
+@dataclass(slots=True, eq=False)
+class Batch:
+    """Rows of (sql, params, batch_sql) applied in order, all or none, resolving one future to None.
+
+    ``batch_sql`` has the meaning it has on :class:`Statement`: consecutive rows with the same SQL then run as
+    one statement over a JSON array of their parameter lists.
+    """
+
+    rows: Sequence[tuple[str, Sequence[Any], str | None]]
+    future: asyncio.Future[Any] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
+
+    @property
+    def hoist(self) -> bool:
+        return False
+
+
+Operation = Statement | Batch | Call
 Outcome = tuple[Operation, Any, BaseException | None]  # the op, its result, or the error it alone failed with
 
 
@@ -177,6 +197,8 @@ class GroupCommitWriter:
         hoisted = [op for op in batch if op.hoist]
         ordered = hoisted + [op for op in batch if not op.hoist] if hoisted else batch
         conn = self._conn
+        if await self._run_as_one_statement(ordered):
+            return
         await conn.execute("BEGIN IMMEDIATE")
         try:
             results = await self._run_grouped(ordered)
@@ -199,6 +221,31 @@ class GroupCommitWriter:
             elif not op.future.done():
                 op.future.set_result(value)
 
+    async def _run_as_one_statement(self, ordered: list[Operation]) -> bool:
+        """Run a batch that is ONE statement (typically a burst of likes) without BEGIN and COMMIT: a lone
+        statement is a transaction of its own in SQLite, atomic and committed when it returns.
+
+        Why: each BEGIN and COMMIT is a round trip to the writer thread, and its answer waits for the event loop,
+        which under a burst is busy parsing the next events; two fewer round trips commit a burst sooner. False
+        when the batch is not one statement, or when the statement failed (nothing of it was applied, and the
+        caller replays the batch one operation at a time).
+        """
+        rows = _flatten(ordered)
+        if rows is None or not rows or any(row[0] != rows[0][0] for row in rows):
+            return False
+        if len(rows) > 1 and rows[0][2] is None:
+            return False  # an executemany outside a transaction would commit row by row
+        try:
+            await self._run_rows(rows)
+        except Exception as error:
+            logger.debug("a one-statement batch failed (%s); replaying it one by one", error)
+            return False
+        self.stats.commits += 1
+        for op in ordered:
+            if not op.future.done():
+                op.future.set_result(None)
+        return True
+
     async def _run_grouped(self, ordered: list[Operation]) -> list[Outcome] | None:
         """The fast path: one executemany per group. None when an executemany failed (the caller replays).
 
@@ -208,29 +255,44 @@ class GroupCommitWriter:
         results: list[Outcome] = []
         for group in _groups(ordered):
             first = group[0]
-            if len(group) == 1:
+            if len(group) == 1 and not isinstance(first, Batch):
                 results.append(await self._run_one(first))
                 continue
-            assert isinstance(first, Statement)
-            self.stats.executemany_calls += 1
-            rows = [op.params for op in group if isinstance(op, Statement)]
+            rows = _flatten(group)
+            assert rows is not None  # a group of more than one op has no call
             try:
-                if first.batch_sql is not None:
-                    await self._conn.execute(first.batch_sql, (json.dumps(rows, ensure_ascii=False),))
-                else:
-                    await self._conn.executemany(first.sql, rows)
+                await self._run_rows(rows)
             except Exception as error:
                 self._check_transaction(error)
-                logger.debug("executemany of %d failed (%s); replaying the batch one by one", len(group), error)
+                logger.debug("a group of %d rows failed (%s); replaying the batch one by one", len(rows), error)
                 return None
             results.extend((op, None, None) for op in group)
         return results
+
+    async def _run_rows(self, rows: Sequence[tuple[str, Sequence[Any], str | None]]) -> None:
+        """Rows in order; each run of consecutive rows with the same SQL is one call into SQLite."""
+        start = 0
+        while start < len(rows):
+            sql, params, batch_sql = rows[start]
+            end = start + 1
+            while end < len(rows) and rows[end][0] == sql:
+                end += 1
+            if end - start == 1:
+                await self._conn.execute(sql, params)
+            else:
+                self.stats.executemany_calls += 1
+                group = [row[1] for row in rows[start:end]]
+                if batch_sql is not None:
+                    await self._conn.execute(batch_sql, (json.dumps(group, ensure_ascii=False),))
+                else:
+                    await self._conn.executemany(sql, group)
+            start = end
 
     async def _run_one(self, op: Operation) -> Outcome:
         """One operation whose failure must not undo its neighbours.
 
         A single statement is atomic by itself (SQLite undoes a failed statement and keeps the transaction);
-        a call may run several, so it runs inside a savepoint.
+        a batch or a call may run several, so it runs inside a savepoint.
         """
         conn = self._conn
         if isinstance(op, Statement):
@@ -243,7 +305,7 @@ class GroupCommitWriter:
             return op, None, None
         await conn.execute("SAVEPOINT one")
         try:
-            value = await op.fn(conn)
+            value = await (self._run_rows(op.rows) if isinstance(op, Batch) else op.fn(conn))
         except Exception as error:
             self._check_transaction(error)
             await conn.execute("ROLLBACK TO one")
@@ -260,20 +322,33 @@ class GroupCommitWriter:
 
 
 def _groups(ops: list[Operation]) -> list[list[Operation]]:
-    """Consecutive statements with the same SQL form one group; every call is a group of its own."""
+    """Consecutive statements and batches (hoisted ones apart) form one group; every call is a group of its own."""
     groups: list[list[Operation]] = []
     for op in ops:
         previous = groups[-1][0] if groups else None
         if (
-            isinstance(op, Statement)
-            and isinstance(previous, Statement)
-            and previous.sql == op.sql
+            not isinstance(op, Call)
+            and previous is not None
+            and not isinstance(previous, Call)
             and previous.hoist == op.hoist
         ):
             groups[-1].append(op)
         else:
             groups.append([op])
     return groups
+
+
+def _flatten(ops: list[Operation]) -> list[tuple[str, Sequence[Any], str | None]] | None:
+    """The rows of statements and batches in order; None when there is a call among them."""
+    rows: list[tuple[str, Sequence[Any], str | None]] = []
+    for op in ops:
+        if isinstance(op, Call):
+            return None
+        if isinstance(op, Batch):
+            rows.extend(op.rows)
+        else:
+            rows.append((op.sql, op.params, op.batch_sql))
+    return rows
 
 
 def _fail(op: Operation, error: BaseException) -> None:

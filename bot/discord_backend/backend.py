@@ -126,37 +126,43 @@ class _ReactionLots:
     """Reactions that arrive while the previous lot is being committed travel together as one ReactionBurst.
 
     Group commit one level up: under load, one dispatch and one wait per lot instead of per reaction (discord.py
-    hands us each gateway event separately); when idle, a reaction goes alone at once. Every caller still
-    returns only after its lot is committed, so a finished listener means a stored like.
+    hands us each gateway event separately); when idle, a reaction goes alone at once.
+
+    The listener does not wait for its lot's commit. Discord never redelivers a gateway event, so waiting buys
+    no delivery guarantee (missed events are what start-up reconciliation is for), while every waiting listener
+    kept a task, its coroutines and futures alive: under a burst, thousands of them, which the garbage collector
+    promoted and then rescanned in full collections — most of the cost of a like. ``done`` is called for each
+    event once its lot is handled (committed, or failed and logged); :meth:`drain` waits for the queued lots.
     """
 
-    def __init__(self, dispatch: Dispatch) -> None:
+    def __init__(self, dispatch: Dispatch, done: Callable[[object], None] | None) -> None:
         self._dispatch = dispatch
-        self._lot: list[ReactionAdded | ReactionRemoved] = []
-        self._committed: asyncio.Future[None] | None = None
+        self._done = done
+        self._lot: list[tuple[ReactionAdded | ReactionRemoved, object]] = []
         self._flusher: asyncio.Task[None] | None = None
 
-    async def add(self, event: ReactionAdded | ReactionRemoved) -> None:
-        loop = asyncio.get_running_loop()
-        if self._committed is None:
-            self._committed = loop.create_future()
-        committed = self._committed
-        self._lot.append(event)
+    def add(self, event: ReactionAdded | ReactionRemoved, key: object) -> None:
+        """Queue ``event``; ``done(key)`` is called once it is handled."""
+        self._lot.append((event, key))
         if self._flusher is None or self._flusher.done():
-            self._flusher = loop.create_task(self._flush(), name="discord-reaction-lots")
-        await asyncio.shield(committed)
+            self._flusher = asyncio.get_running_loop().create_task(self._flush(), name="discord-reaction-lots")
+
+    async def drain(self) -> None:
+        """Return once every lot queued so far is handled (on stop, before the store closes)."""
+        while self._flusher is not None and not self._flusher.done():
+            await asyncio.shield(self._flusher)
 
     async def _flush(self) -> None:
         while self._lot:
-            lot, committed = self._lot, self._committed
-            self._lot, self._committed = [], None
+            lot, self._lot = self._lot, []
             try:
-                await self._dispatch(ReactionBurst(tuple(lot)))
+                await self._dispatch(ReactionBurst(tuple(event for event, _ in lot)))
             except Exception:
                 logger.exception("discord: a lot of %d reactions could not be handled", len(lot))
             finally:
-                if committed is not None and not committed.done():
-                    committed.set_result(None)
+                if self._done is not None:
+                    for _, key in lot:
+                        self._done(key)
 
 
 class _Client(commands.AutoShardedBot):
@@ -254,7 +260,7 @@ class DiscordBackend:
     # lifecycle --------------------------------------------------------------------------------------------
     async def start(self, dispatch: Dispatch) -> None:
         self._dispatch = dispatch
-        self._reactions = _ReactionLots(dispatch)
+        self._reactions = _ReactionLots(dispatch, self._reaction_handled)
         if self.options.api_base_url.rstrip("/") != OFFICIAL_API:
             # discord.py has no per-client base URL: Route.BASE is where every REST call goes (a rate-limit
             # sharing proxy in a large deployment, the local server in tests).
@@ -297,6 +303,8 @@ class DiscordBackend:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._reconciler
         await self._close_client()
+        if self._reactions is not None:
+            await self._reactions.drain()
 
     async def _close_client(self) -> None:
         if self.client is not None:
@@ -392,11 +400,12 @@ class DiscordBackend:
         now = translate.aware(None)
         event = ReactionAdded(ref, who, key, now) if added else ReactionRemoved(ref, who, key, now)
         assert self._reactions is not None
-        try:
-            await self._reactions.add(event)
-        finally:
-            if self._observer is not None:
-                self._observer(observed[0], observed[1:])
+        self._reactions.add(event, observed)
+
+    def _reaction_handled(self, observed: object) -> None:
+        if self._observer is not None:
+            assert isinstance(observed, tuple)
+            self._observer(observed[0], observed[1:])
 
     async def on_raw_reaction_clear(
         self, channel_id: int, guild_id: int | None, message_id: int, emoji: str | None

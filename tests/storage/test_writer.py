@@ -11,7 +11,7 @@ import pytest
 from handlers.domain import Member, MessageRef
 from storage import SqliteStore, StoreClosed
 from storage.connection import connect
-from storage.writer import GroupCommitWriter, Statement
+from storage.writer import Batch, GroupCommitWriter, Statement
 from tests.storage.helpers import T0, World, make_world
 
 
@@ -146,4 +146,31 @@ async def test_writer_groups_identical_statements_into_one_executemany(tmp_path:
     async with conn.execute("SELECT COUNT(*) FROM t") as cursor:
         row = await cursor.fetchone()
     assert row is not None and row[0] == 110
+    await conn.close()
+
+
+async def test_a_batch_is_all_or_none_and_its_neighbours_commit(tmp_path: Path) -> None:
+    conn = await connect(tmp_path / "w.db")
+    await conn.execute("CREATE TABLE t (x INTEGER UNIQUE)")
+    writer = GroupCommitWriter(conn, batch_max=1000)
+    writer.start()
+    insert, delete = "INSERT INTO t VALUES (?)", "DELETE FROM t WHERE x = ?"
+    try:
+        futures = [
+            writer.submit(Statement(insert, (1,))),
+            # in order: 2 and 3 inserted, 2 deleted again, 4 inserted — runs of one SQL are one call each
+            writer.submit(
+                Batch([(insert, (2,), None), (insert, (3,), None), (delete, (2,), None), (insert, (4,), None)])
+            ),
+            writer.submit(Batch([(insert, (10,), None), (insert, (1,), None)])),  # 1 is taken: none of it stays
+            writer.submit(Statement(insert, (11,))),
+        ]
+        results = await asyncio.gather(*futures, return_exceptions=True)
+    finally:
+        await writer.close()
+    assert results[0] is None and results[1] is None and results[3] is None
+    assert isinstance(results[2], sqlite3.IntegrityError)
+    assert writer.stats.commits == 1 and writer.stats.fallbacks == 1
+    async with conn.execute("SELECT x FROM t ORDER BY x") as cursor:
+        assert [row[0] for row in await cursor.fetchall()] == [1, 3, 4, 11]
     await conn.close()
