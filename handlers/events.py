@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from handlers.domain import ChatRef, Member, MessageRef
+from handlers.domain import ChatRef, Member, MessageRef, ReactionChange
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,10 +52,12 @@ class ReactionRemoved:
 class ReactionBurst:
     """Reactions a backend received together (a getUpdates batch, a busy gateway), in the order they happened.
 
-    Handled like the single events, but committed with one wait for the lot.
+    Handled like the single events, but committed with one wait for the lot. It carries the store's own
+    :class:`ReactionChange` rather than one event per reaction: under load a backend builds one object per
+    reaction instead of two.
     """
 
-    events: tuple[ReactionAdded | ReactionRemoved, ...]
+    changes: tuple[ReactionChange, ...]
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 
-from handlers.domain import Member, MessageRef, ReactionChange, ReactionFix
+from handlers.domain import Member, MessageRef, ReactionFix
 from handlers.events import (
     ChatMoved,
     ReactionAdded,
@@ -38,11 +38,9 @@ async def on_reaction_removed(services: Services, event: ReactionRemoved) -> Non
 
 @router.on(ReactionBurst)
 async def on_reaction_burst(services: Services, event: ReactionBurst) -> None:
-    changes = [
-        ReactionChange(e.ref, e.member, e.emoji, e.at, isinstance(e, ReactionAdded))
-        for e in event.events
-        if not e.member.is_bot
-    ]
+    changes = event.changes
+    if any(change.member.is_bot for change in changes):
+        changes = tuple(change for change in changes if not change.member.is_bot)
     if changes:
         await services.store.apply_reactions(changes)
 

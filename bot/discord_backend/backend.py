@@ -24,10 +24,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, TypeVar
 
 import aiohttp
@@ -41,7 +40,7 @@ from bot.discord_backend.reconcile import ReconcileReport, reconcile_likes
 from bot.discord_backend.render import EmbedData, render_embeds, render_messages, thread_name
 from handlers.actions import Action, DirectMessage, Post, PostLesson, Reply
 from handlers.content import Content, Span, Style
-from handlers.domain import ChatRef, MessageRef
+from handlers.domain import ChatRef, Member, MessageRef, ReactionChange
 from handlers.errors import (
     ChatUnavailable,
     DeliveryError,
@@ -53,9 +52,7 @@ from handlers.events import (
     Event,
     MessageDeleted,
     MessageEdited,
-    ReactionAdded,
     ReactionBurst,
-    ReactionRemoved,
     ReactionsCleared,
 )
 from handlers.i18n import Translator
@@ -135,15 +132,18 @@ class _ReactionLots:
     event once its lot is handled (committed, or failed and logged); :meth:`drain` waits for the queued lots.
     """
 
-    def __init__(self, dispatch: Dispatch, done: Callable[[object], None] | None) -> None:
+    def __init__(self, dispatch: Dispatch, done: Callable[[object], None] | None = None) -> None:
         self._dispatch = dispatch
         self._done = done
-        self._lot: list[tuple[ReactionAdded | ReactionRemoved, object]] = []
+        self._lot: list[ReactionChange] = []
+        self._keys: list[object] = []
         self._flusher: asyncio.Task[None] | None = None
 
-    def add(self, event: ReactionAdded | ReactionRemoved, key: object) -> None:
-        """Queue ``event``; ``done(key)`` is called once it is handled."""
-        self._lot.append((event, key))
+    def add(self, change: ReactionChange, key: object = None) -> None:
+        """Queue ``change``; ``done(key)`` is called once it is handled (when a ``done`` was given)."""
+        self._lot.append(change)
+        if self._done is not None:
+            self._keys.append(key)
         if self._flusher is None or self._flusher.done():
             self._flusher = asyncio.get_running_loop().create_task(self._flush(), name="discord-reaction-lots")
 
@@ -154,14 +154,14 @@ class _ReactionLots:
 
     async def _flush(self) -> None:
         while self._lot:
-            lot, self._lot = self._lot, []
+            lot, keys, self._lot, self._keys = self._lot, self._keys, [], []
             try:
-                await self._dispatch(ReactionBurst(tuple(event for event, _ in lot)))
+                await self._dispatch(ReactionBurst(tuple(lot)))
             except Exception:
                 logger.exception("discord: a lot of %d reactions could not be handled", len(lot))
             finally:
                 if self._done is not None:
-                    for _, key in lot:
+                    for key in keys:
                         self._done(key)
 
 
@@ -215,23 +215,44 @@ class _Client(commands.AutoShardedBot):
         await self._backend.on_raw_reaction_clear(payload.channel_id, payload.guild_id, payload.message_id, key)
 
 
-@dataclass(slots=True)
-class _Parents:
-    """Thread id → parent channel id, for raw events about threads that are not in the cache (archived)."""
+class _Chats:
+    """Channel id → (chat_id, thread_id) for raw events, which carry only ids.
 
-    limit: int = 10_000
-    items: OrderedDict[int, int | None] = field(default_factory=OrderedDict)
+    A channel never changes its parent, so an entry never goes stale; remembering it spares a cache lookup and
+    two conversions per reaction, and a REST call for a thread outside discord.py's cache (an archived one).
+    Bounded by forgetting everything when full.
+    """
 
-    def get(self, thread_id: int) -> int | bool | None:
-        if thread_id in self.items:
-            self.items.move_to_end(thread_id)
-            return self.items[thread_id]
-        return False
+    LIMIT = 10_000
 
-    def put(self, thread_id: int, parent: int | None) -> None:
-        self.items[thread_id] = parent
-        if len(self.items) > self.limit:
-            self.items.popitem(last=False)
+    def __init__(self) -> None:
+        self._items: dict[int, tuple[str, str | None]] = {}
+
+    def get(self, channel_id: int) -> tuple[str, str | None] | None:
+        return self._items.get(channel_id)
+
+    def put(self, channel_id: int, chat: tuple[str, str | None]) -> None:
+        if len(self._items) >= self.LIMIT:
+            self._items.clear()
+        self._items[channel_id] = chat
+
+
+class _Members:
+    """The core's Member for a user as last seen (id, name, bot flag): one object per member, not per reaction."""
+
+    LIMIT = 10_000
+
+    def __init__(self) -> None:
+        self._items: dict[tuple[int, str, bool], Member] = {}
+
+    def of(self, user: discord.abc.User) -> Member:
+        key = (user.id, user.display_name or user.name or str(user.id), bool(user.bot))
+        found = self._items.get(key)
+        if found is None:
+            if len(self._items) >= self.LIMIT:
+                self._items.clear()
+            found = self._items[key] = Member(translate.PLATFORM, str(key[0]), key[1], key[2])
+        return found
 
 
 class DiscordBackend:
@@ -249,7 +270,8 @@ class DiscordBackend:
         self._connection: asyncio.Task[None] | None = None
         self._reconciler: asyncio.Task[ReconcileReport | None] | None = None
         self._pending: dict[str, _Pending] = {}
-        self._parents = _Parents()
+        self._chats = _Chats()
+        self._members = _Members()
         self._saved_base: str | None = None
         self.synced_commands: bool | None = None
 
@@ -349,23 +371,27 @@ class DiscordBackend:
         await self._handle([event] if event else [], "message", message.id)
 
     async def _chat(self, channel_id: int, guild_id: int | None) -> tuple[str, str | None]:
-        """(chat_id, thread_id) for a channel id from a raw event: from the cache, else asked once and kept."""
+        """(chat_id, thread_id) for a channel id from a raw event: remembered, else from discord.py's cache,
+        else asked once (a thread that is not cached) and remembered."""
+        chat = self._chats.get(channel_id)
+        if chat is None:
+            chat = await self._look_up_chat(channel_id, guild_id)
+            self._chats.put(channel_id, chat)
+        return chat
+
+    async def _look_up_chat(self, channel_id: int, guild_id: int | None) -> tuple[str, str | None]:
         assert self.client is not None
         channel = self.client.get_channel(channel_id)
         if channel is not None:
             return translate.chat_of(channel)
         if guild_id is None:
             return str(channel_id), None
-        known = self._parents.get(channel_id)
-        if known is False:
-            try:
-                fetched = await self.client.fetch_channel(channel_id)
-                known = fetched.parent_id if isinstance(fetched, discord.Thread) else None
-            except discord.HTTPException:
-                known = None
-            self._parents.put(channel_id, known)
-        if isinstance(known, int):
-            return str(known), str(channel_id)
+        try:
+            fetched = await self.client.fetch_channel(channel_id)
+        except discord.HTTPException:
+            return str(channel_id), None
+        if isinstance(fetched, discord.Thread):
+            return str(fetched.parent_id), str(channel_id)
         return str(channel_id), None
 
     async def on_raw_message_edit(self, payload: discord.RawMessageUpdateEvent) -> None:
@@ -384,23 +410,22 @@ class DiscordBackend:
             await self._handle([MessageDeleted(translate.message_ref(chat, message_id), now)], "delete", message_id)
 
     async def on_raw_reaction(self, payload: discord.RawReactionActionEvent, *, added: bool) -> None:
+        """The hot path of a busy server: everything here runs once per reaction, so lookups are remembered."""
         key = translate.emoji_key(payload.emoji)
         observed = ("react" if added else "unreact", payload.message_id, payload.user_id, key)
         if self._is_me(payload.user_id):
             await self._handle([], *observed[:1], observed[1:])
             return
-        chat = await self._chat(payload.channel_id, payload.guild_id)
-        ref = translate.message_ref(chat, payload.message_id)
+        chat = self._chats.get(payload.channel_id) or await self._chat(payload.channel_id, payload.guild_id)
+        ref = MessageRef(translate.PLATFORM, chat[0], str(payload.message_id), chat[1])
         user = payload.member or (self.client.get_user(payload.user_id) if self.client else None)
         who = (
-            translate.member(user)
+            self._members.of(user)
             if user is not None
-            else translate.Member(translate.PLATFORM, str(payload.user_id), str(payload.user_id))
+            else Member(translate.PLATFORM, str(payload.user_id), str(payload.user_id))
         )
-        now = translate.aware(None)
-        event = ReactionAdded(ref, who, key, now) if added else ReactionRemoved(ref, who, key, now)
         assert self._reactions is not None
-        self._reactions.add(event, observed)
+        self._reactions.add(ReactionChange(ref, who, key, datetime.now(UTC), added), observed)
 
     def _reaction_handled(self, observed: object) -> None:
         if self._observer is not None:

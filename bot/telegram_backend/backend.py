@@ -44,7 +44,7 @@ from bot.telegram_backend import translate
 from bot.telegram_backend.render import render_messages
 from handlers.actions import Action, DirectMessage, Post, PostLesson, Reply
 from handlers.content import Content, plain
-from handlers.domain import ChatRef, MessageRef
+from handlers.domain import ChatRef, MessageRef, ReactionChange
 from handlers.errors import ChatUnavailable, DeliveryError, RecipientUnreachable, TransientDeliveryError
 from handlers.events import ChatMoved, CommandInvoked, Event, ReactionAdded, ReactionBurst, ReactionRemoved
 from handlers.i18n import Translator
@@ -248,15 +248,15 @@ class TelegramBackend:
 
     async def handle_reaction_run(self, run: Sequence[Update]) -> None:
         assert self._dispatch is not None
-        events = [
-            event
+        changes = [
+            ReactionChange(event.ref, event.member, event.emoji, event.at, isinstance(event, ReactionAdded))
             for update in run
             if update.message_reaction is not None
             for event in translate.reaction_events(update.message_reaction)
             if isinstance(event, ReactionAdded | ReactionRemoved)
         ]
         try:
-            await self._dispatch(ReactionBurst(tuple(events)))
+            await self._dispatch(ReactionBurst(tuple(changes)))
         except Exception:
             logger.exception("telegram: updates %s-%s could not be handled", run[0].update_id, run[-1].update_id)
 
