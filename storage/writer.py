@@ -226,17 +226,20 @@ class GroupCommitWriter:
         statement is a transaction of its own in SQLite, atomic and committed when it returns.
 
         Why: each BEGIN and COMMIT is a round trip to the writer thread, and its answer waits for the event loop,
-        which under a burst is busy parsing the next events; two fewer round trips commit a burst sooner. False
-        when the batch is not one statement, or when the statement failed (nothing of it was applied, and the
-        caller replays the batch one operation at a time).
+        which under a burst is busy parsing the next events; two fewer round trips commit a burst sooner.
+        Hoisted operations (idempotent upserts such as members' names) may come first as a statement of their
+        own: they need no atomicity with the rest, since running them again, or without the rest, is harmless.
+        False when the batch is not of that shape, or when a statement failed (the caller then replays the
+        whole batch in a transaction, one operation at a time).
         """
-        rows = _flatten(ordered)
-        if rows is None or not rows or any(row[0] != rows[0][0] for row in rows):
+        split = next((i for i, op in enumerate(ordered) if not op.hoist), len(ordered))
+        hoisted, rest = _one_statement(ordered[:split]), _one_statement(ordered[split:])
+        if rest is None or (split and hoisted is None):
             return False
-        if len(rows) > 1 and rows[0][2] is None:
-            return False  # an executemany outside a transaction would commit row by row
         try:
-            await self._run_rows(rows)
+            if hoisted:
+                await self._run_rows(hoisted)
+            await self._run_rows(rest)
         except Exception as error:
             logger.debug("a one-statement batch failed (%s); replaying it one by one", error)
             return False
@@ -348,6 +351,16 @@ def _flatten(ops: list[Operation]) -> list[tuple[str, Sequence[Any], str | None]
             rows.extend(op.rows)
         else:
             rows.append((op.sql, op.params, op.batch_sql))
+    return rows
+
+
+def _one_statement(ops: list[Operation]) -> list[tuple[str, Sequence[Any], str | None]] | None:
+    """The rows of ``ops`` when they run as exactly one statement (one SQL, and one row or a JSON batch)."""
+    rows = _flatten(ops)
+    if not rows or any(row[0] != rows[0][0] for row in rows):
+        return None
+    if len(rows) > 1 and rows[0][2] is None:
+        return None  # an executemany outside a transaction would commit row by row
     return rows
 
 

@@ -120,16 +120,18 @@ class _Pending:
 
 
 class _ReactionLots:
-    """Reactions that arrive while the previous lot is being committed travel together as one ReactionBurst.
+    """Reactions handled in the same turn of the event loop travel together as one ReactionBurst.
 
-    Group commit one level up: under load, one dispatch and one wait per lot instead of per reaction (discord.py
-    hands us each gateway event separately); when idle, a reaction goes alone at once.
+    Group commit one level up: under load, one dispatch per lot instead of per reaction (discord.py hands us
+    each gateway event separately); when idle, a reaction goes alone at once.
 
     The listener does not wait for its lot's commit. Discord never redelivers a gateway event, so waiting buys
     no delivery guarantee (missed events are what start-up reconciliation is for), while every waiting listener
     kept a task, its coroutines and futures alive: under a burst, thousands of them, which the garbage collector
-    promoted and then rescanned in full collections — most of the cost of a like. ``done`` is called for each
-    event once its lot is handled (committed, or failed and logged); :meth:`drain` waits for the queued lots.
+    promoted and then rescanned in full collections. Nor does a lot wait for the one before it: its writes queue
+    behind the earlier lot's (the store's writer keeps their order) and go in the next commit, instead of
+    waiting for the earlier commit to come back through a busy event loop first. ``done`` is called for each
+    reaction once its lot is handled (committed, or failed and logged); :meth:`drain` waits for every lot.
     """
 
     def __init__(self, dispatch: Dispatch, done: Callable[[object], None] | None = None) -> None:
@@ -137,32 +139,34 @@ class _ReactionLots:
         self._done = done
         self._lot: list[ReactionChange] = []
         self._keys: list[object] = []
-        self._flusher: asyncio.Task[None] | None = None
+        self._flushers: set[asyncio.Task[None]] = set()
 
     def add(self, change: ReactionChange, key: object = None) -> None:
         """Queue ``change``; ``done(key)`` is called once it is handled (when a ``done`` was given)."""
+        if not self._lot:
+            flusher = asyncio.get_running_loop().create_task(self._flush(), name="discord-reaction-lot")
+            self._flushers.add(flusher)
+            flusher.add_done_callback(self._flushers.discard)
         self._lot.append(change)
         if self._done is not None:
             self._keys.append(key)
-        if self._flusher is None or self._flusher.done():
-            self._flusher = asyncio.get_running_loop().create_task(self._flush(), name="discord-reaction-lots")
 
     async def drain(self) -> None:
         """Return once every lot queued so far is handled (on stop, before the store closes)."""
-        while self._flusher is not None and not self._flusher.done():
-            await asyncio.shield(self._flusher)
+        while self._flushers:
+            await asyncio.gather(*self._flushers, return_exceptions=True)
 
     async def _flush(self) -> None:
-        while self._lot:
-            lot, keys, self._lot, self._keys = self._lot, self._keys, [], []
-            try:
-                await self._dispatch(ReactionBurst(tuple(lot)))
-            except Exception:
-                logger.exception("discord: a lot of %d reactions could not be handled", len(lot))
-            finally:
-                if self._done is not None:
-                    for key in keys:
-                        self._done(key)
+        """Dispatch the lot gathered since this task was created; later reactions start the next lot."""
+        lot, keys, self._lot, self._keys = self._lot, self._keys, [], []
+        try:
+            await self._dispatch(ReactionBurst(tuple(lot)))
+        except Exception:
+            logger.exception("discord: a lot of %d reactions could not be handled", len(lot))
+        finally:
+            if self._done is not None:
+                for key in keys:
+                    self._done(key)
 
 
 class _Client(commands.AutoShardedBot):
