@@ -46,7 +46,7 @@ from handlers.actions import Action, DirectMessage, Post, PostLesson, Reply
 from handlers.content import Content, plain
 from handlers.domain import ChatRef, MessageRef, ReactionChange
 from handlers.errors import ChatUnavailable, DeliveryError, RecipientUnreachable, TransientDeliveryError
-from handlers.events import ChatMoved, CommandInvoked, Event, ReactionAdded, ReactionBurst, ReactionRemoved
+from handlers.events import ChatMoved, CommandInvoked, Event, ReactionBurst
 from handlers.i18n import Translator
 
 logger = logging.getLogger(__name__)
@@ -225,14 +225,19 @@ class TelegramBackend:
                 continue
             if offset is not None:
                 self.confirmed_offset = offset
-            for run in reaction_runs(updates):
-                if len(run) > 1:
-                    # A run of reactions goes to the core as one burst: applied in order, committed together.
-                    await self.handle_reaction_run(run)
+            # Reaction runs are translated before anything is awaited and the batch is dropped, so its Update
+            # objects are freed at once rather than kept through the commit (long enough for the garbage
+            # collector to promote them, which set off full collections under a burst).
+            steps = [_Step.of(run) for run in reaction_runs(updates)]
+            del updates
+            for step in steps:
+                if step.update is not None:
+                    await self.handle_update(step.update)
                 else:
-                    await self.handle_update(run[0])
+                    # A run of reactions goes to the core as one burst: applied in order, committed together.
+                    await self.handle_reaction_burst(step)
                 # Only now that the updates are handled (their writes committed) may Telegram forget them.
-                offset = run[-1].update_id + 1
+                offset = step.next_offset
 
     async def handle_update(self, update: Update) -> None:
         """Translate one update and hand its events to the core, which returns once their writes are committed.
@@ -246,19 +251,12 @@ class TelegramBackend:
         except Exception:
             logger.exception("telegram: update %s could not be handled", update.update_id)
 
-    async def handle_reaction_run(self, run: Sequence[Update]) -> None:
+    async def handle_reaction_burst(self, step: _Step) -> None:
         assert self._dispatch is not None
-        changes = [
-            ReactionChange(event.ref, event.member, event.emoji, event.at, isinstance(event, ReactionAdded))
-            for update in run
-            if update.message_reaction is not None
-            for event in translate.reaction_events(update.message_reaction)
-            if isinstance(event, ReactionAdded | ReactionRemoved)
-        ]
         try:
-            await self._dispatch(ReactionBurst(tuple(changes)))
+            await self._dispatch(ReactionBurst(step.changes))
         except Exception:
-            logger.exception("telegram: updates %s-%s could not be handled", run[0].update_id, run[-1].update_id)
+            logger.exception("telegram: updates %s-%s could not be handled", step.first_id, step.next_offset - 1)
 
     async def _on_update(self, update: Update) -> None:
         assert self._dispatch is not None
@@ -430,6 +428,29 @@ class TelegramBackend:
                 return f"https://t.me/c/{internal}/{ref.thread_id}/{ref.message_id}"
             return f"https://t.me/c/{internal}/{ref.message_id}"
         return None
+
+
+@dataclass(frozen=True, slots=True)
+class _Step:
+    """One step of a getUpdates batch: an update handled on its own, or a run of reactions as their changes."""
+
+    first_id: int
+    next_offset: int
+    update: Update | None = None
+    changes: tuple[ReactionChange, ...] = ()
+
+    @classmethod
+    def of(cls, run: Sequence[Update]) -> _Step:
+        first, next_offset = run[0].update_id, run[-1].update_id + 1
+        if len(run) == 1:
+            return cls(first, next_offset, update=run[0])
+        changes = tuple(
+            change
+            for update in run
+            if update.message_reaction is not None
+            for change in translate.reaction_changes(update.message_reaction)
+        )
+        return cls(first, next_offset, changes=changes)
 
 
 def reaction_runs(updates: Sequence[Update]) -> list[list[Update]]:

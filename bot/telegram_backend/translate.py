@@ -21,7 +21,7 @@ from telegram import (
 )
 from telegram.constants import ChatType
 
-from handlers.domain import Member, MessageRef, Platform
+from handlers.domain import Member, MessageRef, Platform, ReactionChange
 from handlers.events import (
     ChatMoved,
     CommandInvoked,
@@ -138,21 +138,34 @@ def edited_events(message: Message) -> list[Event]:
     return [MessageEdited(message_ref(message), text, aware(message.edit_date or message.date))]
 
 
-def reaction_events(update: MessageReactionUpdated) -> list[Event]:
-    """A member's reactions on a message went from ``old`` to ``new``: one event per emoji added or removed.
+def reaction_changes(update: MessageReactionUpdated) -> list[ReactionChange]:
+    """A member's reactions on a message went from ``old`` to ``new``: one change per emoji removed, then one
+    per emoji added.
 
-    Applying them again (a redelivered update) leaves the same state, since each is a set operation.
+    Applying them again (a redelivered update) leaves the same state, since each is a set operation. This runs
+    once per reaction under load, so the common case (one emoji added, none before) skips the set arithmetic.
     """
     who = member(update.user) if update.user else chat_member(update.actor_chat) if update.actor_chat else None
     if who is None:
         return []
     ref = MessageRef(PLATFORM, str(update.chat.id), str(update.message_id))
+    at = aware(update.date)
+    if not update.old_reaction and len(update.new_reaction) == 1:
+        key = emoji_key(update.new_reaction[0])
+        return [ReactionChange(ref, who, key, at, True)] if key else []
     old = {key for r in update.old_reaction if (key := emoji_key(r))}
     new = {key for r in update.new_reaction if (key := emoji_key(r))}
-    at = aware(update.date)
-    events: list[Event] = [ReactionRemoved(ref, who, emoji, at) for emoji in sorted(old - new)]
-    events += [ReactionAdded(ref, who, emoji, at) for emoji in sorted(new - old)]
-    return events
+    changes = [ReactionChange(ref, who, emoji, at, False) for emoji in sorted(old - new)]
+    changes += [ReactionChange(ref, who, emoji, at, True) for emoji in sorted(new - old)]
+    return changes
+
+
+def reaction_events(update: MessageReactionUpdated) -> list[Event]:
+    """The same changes as core events, for a reaction update handled on its own."""
+    return [
+        (ReactionAdded if change.added else ReactionRemoved)(change.ref, change.member, change.emoji, change.at)
+        for change in reaction_changes(update)
+    ]
 
 
 def reaction_count_events(update: MessageReactionCountUpdated) -> list[Event]:
