@@ -9,6 +9,8 @@ Both runs push the same burst of MESSAGE_REACTION_ADD dispatches from the local 
 (b) studybot: the Discord backend translating each event and the core committing the like (group commit in
     SQLite), timed until every like is committed;
 (c) the ratio (b)/(a) — the share of the library's own event rate that studybot keeps (target ≥ 0.8).
+(d) CPU time per event, (a)/(b): the same comparison in process CPU time (both threads), which the
+    neighbours of a shared machine do not move as they move wall-clock rates.
 """
 
 from __future__ import annotations
@@ -18,14 +20,13 @@ import asyncio
 import contextlib
 import logging
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import discord
 
-from benchmarks.rounds import compare
+from benchmarks.rounds import Run, compare, timed
 from bot.app import open_app
 from bot.config import Settings
 from bot.discord_backend.backend import DiscordBackend, DiscordOptions
@@ -46,7 +47,7 @@ def seed_fake(dc: FakeDiscord) -> tuple[object, list[object]]:
     return channel, users
 
 
-async def baseline(n: int) -> float:
+async def baseline(n: int) -> Run:
     """(a) discord.py alone: events/s from the first frame queued to the n-th handler call."""
     async with FakeDiscord(message_content=True) as dc, dc.patch_discord():
         channel, users = seed_fake(dc)
@@ -67,17 +68,16 @@ async def baseline(n: int) -> float:
         await client.login(dc.token)
         task = asyncio.create_task(client.connect())
         await asyncio.wait_for(client.wait_until_ready(), 10)
-        started = time.perf_counter()
-        await dc.burst_reactions(channel, messages, users[1:], "👍", n)
-        await asyncio.wait_for(done.wait(), 600)
-        elapsed = time.perf_counter() - started
+        with timed(Run(), n) as run:
+            await dc.burst_reactions(channel, messages, users[1:], "👍", n)
+            await asyncio.wait_for(done.wait(), 600)
         await client.close()
         with contextlib.suppress(Exception):
             await task
-    return n / elapsed
+    return run
 
 
-async def studybot(n: int, folder: Path) -> tuple[float, int]:
+async def studybot(n: int, folder: Path) -> Run:
     """(b) the backend and the core: events/s until every like is committed; returns the rate and the likes."""
     clock = TestClock()
     settings = Settings(database_path=folder / "bench.db", default_language="en", _env_file=None)  # type: ignore[call-arg]
@@ -116,19 +116,18 @@ async def studybot(n: int, folder: Path) -> tuple[float, int]:
                 if (await app.store.stats("bench")).questions == QUESTIONS:
                     break
                 await asyncio.sleep(0)
-            started = time.perf_counter()
-            await dc.burst_reactions(thread, messages, users[1:], "👍", n)
-            await asyncio.wait_for(done.wait(), 600)
-            elapsed = time.perf_counter() - started
-            stats = await app.store.stats("bench")
+            with timed(Run(), n) as run:
+                await dc.burst_reactions(thread, messages, users[1:], "👍", n)
+                await asyncio.wait_for(done.wait(), 600)
+            run.likes = (await app.store.stats("bench")).likes
             await backend.stop()
-    return n / elapsed, stats.likes
+    return run
 
 
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--events", type=int, default=10_000, help="reaction events per run (default 10,000)")
-    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds of (a) and (b) (default 3)")
+    parser.add_argument("--rounds", type=int, default=5, help="alternating rounds of (a) and (b) (default 5)")
     args = parser.parse_args()
     n = min(args.events, QUESTIONS * (USERS - 1))
     logging.basicConfig(level=logging.WARNING)

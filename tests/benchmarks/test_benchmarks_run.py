@@ -33,4 +33,5 @@ def test_ingest_benchmarks_run() -> None:
         )
         assert result.returncode == 0, result.stderr
         assert "(c) ratio (b)/(a), median of rounds:" in result.stdout
+        assert "(d) CPU per event (a)/(b), median:" in result.stdout
         assert "300 likes committed" in result.stdout
