@@ -74,4 +74,4 @@ async def compare(baseline: Baseline, studybot: Studybot, n: int, rounds: int, u
     median = statistics.median(r.rate for r in ours)
     print(f"(b) library → studybot → committed, median: {median:7,.0f} {unit}/s  ({ours[-1].likes} likes committed)")
     print(f"(c) ratio (b)/(a), median of rounds:     {statistics.median(ratios):10.2f}  (target ≥ 0.80)")
-    print(f"(d) CPU per event (a)/(b), median:       {statistics.median(cpu_ratios):10.2f}  (steal-free; both threads)")
+    print(f"(d) CPU per event (a)/(b), median:       {statistics.median(cpu_ratios):10.2f}  (process CPU, both threads)")
