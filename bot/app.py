@@ -18,6 +18,7 @@ from bot.config import Settings
 from bot.console import ConsoleBackend
 from bot.cron import CrontabRules
 from bot.discord_backend.backend import DiscordBackend, DiscordOptions
+from bot.heap import frozen_startup_heap
 from bot.outbox import RoutingOutbox
 from bot.scheduler import Scheduler
 from bot.sources.runner import LessonSources
@@ -126,7 +127,8 @@ async def run_platforms(settings: Settings, stop: asyncio.Event, clock: Clock | 
                 started.append(backend)
             await app.scheduler.start()
             logger.info("studybot is running on %s", ", ".join(backends))
-            await stop.wait()
+            with frozen_startup_heap():
+                await stop.wait()
         finally:
             await app.scheduler.stop()
             for backend in reversed(started):
