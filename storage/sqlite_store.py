@@ -107,6 +107,21 @@ ADD_REACTIONS_BATCH = """
     WHERE m.id <> q.author_id AND m.is_bot = 0
 """
 
+# A burst of changes, in order, through the reaction_changes view (migration 0006): adds, removes and the upserts
+# of new members in ONE statement. Its row: platform, chat, message, user, emoji, added, time, name or NULL, bot.
+APPLY_CHANGE = """
+    INSERT INTO reaction_changes (platform, chat_id, message_id, user_id, emoji, added, created_at, display_name,
+        is_bot)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+"""
+APPLY_CHANGES_BATCH = """
+    INSERT INTO reaction_changes (platform, chat_id, message_id, user_id, emoji, added, created_at, display_name,
+        is_bot)
+    SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5, value ->> 6, value ->> 7,
+        value ->> 8
+    FROM json_each(?) ORDER BY key
+"""
+
 REMOVE_REACTION = """
     DELETE FROM reactions
     WHERE question_id = (SELECT id FROM questions WHERE platform = ? AND chat_id = ? AND message_id = ?)
@@ -603,30 +618,47 @@ class SqliteStore:
         await self.apply_reactions([ReactionChange(ref, member, emoji, at)])
 
     async def apply_reactions(self, changes: Sequence[ReactionChange]) -> None:
-        """Apply the changes in order as one writer operation (all or none), and wait once.
+        """Apply the changes in order, all or none, and wait once.
 
         Every time is checked before anything is queued, so a bad change (a naive datetime) changes nothing.
-        The members' upserts are queued ahead (hoisted), each at most once per name.
+        A lone change takes the single statements (which the writer groups with other lone likes); a burst is
+        one statement through the reaction_changes view, members included, so bursts queued together are one
+        call into SQLite and one commit.
         """
         times = [codec.to_micros(change.at) for change in changes]
-        upserts: list[tuple[Member, asyncio.Future[Any]]] = []
+        if len(changes) == 1:
+            await self._apply_one(changes[0], times[0])
+            return
         rows: list[tuple[str, Sequence[Any], str | None]] = []
+        new_members: dict[tuple[str, str], Member] = {}
         for change, created in zip(changes, times, strict=True):
             member, ref = change.member, change.ref
             if member.is_bot:
                 continue
-            if change.added:
-                upsert = self._upsert_member(member)
-                if upsert is not None:
-                    upserts.append((member, upsert))
-                params = (created, change.emoji, member.platform, member.user_id, *_ref(ref))
-                rows.append((ADD_REACTION, params, ADD_REACTIONS_BATCH))
-            else:
-                rows.append((REMOVE_REACTION, (*_ref(ref), member.platform, member.user_id, change.emoji), None))
+            name = None
+            if change.added and not self._members.current(member):
+                key = (member.platform, member.user_id)
+                if new_members.get(key) != member:
+                    new_members[key] = member
+                    name = member.display_name
+            params = (*_ref(ref), member.user_id, change.emoji, int(change.added), created, name, 0)
+            rows.append((APPLY_CHANGE, params, APPLY_CHANGES_BATCH))
         if rows:
             await self._writer.submit(Batch(rows))
-        for member, upsert in upserts:
-            await self._member_stored(member, upsert)
+        for member in new_members.values():
+            self._members.committed(member)
+
+    async def _apply_one(self, change: ReactionChange, created: int) -> None:
+        member, ref = change.member, change.ref
+        if member.is_bot:
+            return
+        if not change.added:
+            await self._exec(REMOVE_REACTION, (*_ref(ref), member.platform, member.user_id, change.emoji))
+            return
+        upsert = self._upsert_member(member)
+        params = (created, change.emoji, member.platform, member.user_id, *_ref(ref))
+        await self._writer.submit(Batch([(ADD_REACTION, params, ADD_REACTIONS_BATCH)]))
+        await self._member_stored(member, upsert)
 
     async def remove_reaction(self, ref: MessageRef, member: Member, emoji: str) -> None:
         await self._exec(REMOVE_REACTION, (*_ref(ref), member.platform, member.user_id, emoji))

@@ -148,3 +148,27 @@ async def test_a_burst_applies_additions_and_removals_in_order(world: World) -> 
     with pytest.raises(ValueError, match="naive"):
         await store.apply_reactions([ReactionChange(first, DAN, LIKE, T0), ReactionChange(first, CAT, LIKE, NAIVE)])
     assert await likes(world, first) == 0  # the good change before the bad one was not applied either
+
+
+async def test_a_burst_stores_new_members_and_renames_in_the_same_statement(world: World, db_path: Path) -> None:
+    import sqlite3
+
+    from handlers.domain import ReactionChange
+
+    store = world.store
+    ref = (await world.post("Three?")).ref
+    assert ref is not None
+    newcomer, renamed = Member("telegram", "901", "Newcomer"), Member("telegram", BOB.user_id, "Bob (renamed)")
+    await store.add_reaction(ref, BOB, LIKE, T0)  # Bob is known under his old name
+    commits = store.writer_stats.commits
+    await store.apply_reactions(
+        [ReactionChange(ref, newcomer, LIKE, T0), ReactionChange(ref, renamed, HEART, T0)]  # ❤️ is no like here
+    )
+    assert store.writer_stats.commits == commits + 1
+    assert await likes(world, ref) == 2
+    with sqlite3.connect(db_path) as conn:
+        names = dict(
+            conn.execute("SELECT user_id, display_name FROM members WHERE user_id IN ('901', ?)", (BOB.user_id,))
+        )
+    conn.close()
+    assert names == {"901": "Newcomer", BOB.user_id: "Bob (renamed)"}
