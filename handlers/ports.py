@@ -148,8 +148,8 @@ class Store(Protocol):
 
     async def remove_reaction(self, ref: MessageRef, member: Member, emoji: str) -> None: ...
     async def apply_reactions(self, changes: Sequence[ReactionChange]) -> None:
-        """Many additions and removals, applied in order, as add_reaction/remove_reaction would one by one;
-        returns once all are committed. For bursts: one wait for the lot instead of one per reaction."""
+        """Many additions and removals, applied in order, as add_reaction/remove_reaction would one by one, all
+        or none; returns once all are committed. For bursts: one wait for the lot instead of one per reaction."""
         ...
 
     async def clear_reactions(self, ref: MessageRef, emoji: str | None) -> None: ...
