@@ -621,13 +621,24 @@ class SqliteStore:
         """Apply the changes in order, all or none, and wait once.
 
         Every time is checked before anything is queued, so a bad change (a naive datetime) changes nothing.
-        A lone change takes the single statements (which the writer groups with other lone likes); a burst is
-        one statement through the reaction_changes view, members included, so bursts queued together are one
-        call into SQLite and one commit.
+        A lone change, or a burst of likes by members already stored, takes the plain statement (which the writer
+        groups with its neighbours); any other burst is one statement through the reaction_changes view, new
+        members' upserts and removals included. Either way a burst is one call into SQLite and one commit.
         """
         times = [codec.to_micros(change.at) for change in changes]
         if len(changes) == 1:
             await self._apply_one(changes[0], times[0])
+            return
+        if all(change.added and self._members.current(change.member) for change in changes):
+            # The common burst: likes by members already stored. The plain statement over a JSON array costs
+            # SQLite a third less per like than the view's trigger.
+            plain = [
+                (ADD_REACTION, (t, c.emoji, c.member.platform, c.member.user_id, *_ref(c.ref)), ADD_REACTIONS_BATCH)
+                for c, t in zip(changes, times, strict=True)
+                if not c.member.is_bot
+            ]
+            if plain:
+                await self._writer.submit(Batch(plain))
             return
         rows: list[tuple[str, Sequence[Any], str | None]] = []
         new_members: dict[tuple[str, str], Member] = {}

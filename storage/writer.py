@@ -196,9 +196,12 @@ class GroupCommitWriter:
         self.stats.operations += len(batch)
         hoisted = [op for op in batch if op.hoist]
         ordered = hoisted + [op for op in batch if not op.hoist] if hoisted else batch
+        left = await self._run_lone_statements(ordered)
+        if left:
+            await self._run_transaction(left)
+
+    async def _run_transaction(self, ordered: list[Operation]) -> None:
         conn = self._conn
-        if await self._run_as_one_statement(ordered):
-            return
         await conn.execute("BEGIN IMMEDIATE")
         try:
             results = await self._run_grouped(ordered)
@@ -221,33 +224,42 @@ class GroupCommitWriter:
             elif not op.future.done():
                 op.future.set_result(value)
 
-    async def _run_as_one_statement(self, ordered: list[Operation]) -> bool:
-        """Run a batch that is ONE statement (typically a burst of likes) without BEGIN and COMMIT: a lone
-        statement is a transaction of its own in SQLite, atomic and committed when it returns.
+    async def _run_lone_statements(self, ordered: list[Operation]) -> list[Operation]:
+        """Run the front of the batch as lone statements, without BEGIN and COMMIT; return the rest.
 
-        Why: each BEGIN and COMMIT is a round trip to the writer thread, and its answer waits for the event loop,
-        which under a burst is busy parsing the next events; two fewer round trips commit a burst sooner.
-        Hoisted operations (idempotent upserts such as members' names) may come first as a statement of their
-        own: they need no atomicity with the rest, since running them again, or without the rest, is harmless.
-        False when the batch is not of that shape, or when a statement failed (the caller then replays the
-        whole batch in a transaction, one operation at a time).
+        A lone statement is a transaction of its own in SQLite, atomic and committed when it returns. Why: each
+        BEGIN and COMMIT is a round trip to the writer thread, and under a burst its answer waits for an event
+        loop busy parsing the next events. So operations that are one statement each (a burst of likes through
+        one JSON statement, a single upsert) run that way, neighbours with the same SQL as one statement; each
+        operation stays atomic, and the order is kept, since the rest runs after. The front ends at the first
+        operation that is not one statement (a call, a batch of several statements). A failed statement applied
+        nothing: its operations go to the transaction with the rest, which tells the bad one from the others.
         """
-        split = next((i for i, op in enumerate(ordered) if not op.hoist), len(ordered))
-        hoisted, rest = _one_statement(ordered[:split]), _one_statement(ordered[split:])
-        if rest is None or (split and hoisted is None):
-            return False
-        try:
-            if hoisted:
-                await self._run_rows(hoisted)
-            await self._run_rows(rest)
-        except Exception as error:
-            logger.debug("a one-statement batch failed (%s); replaying it one by one", error)
-            return False
-        self.stats.commits += 1
-        for op in ordered:
+        done: list[Operation] = []
+        start = 0
+        while start < len(ordered):
+            sql = _lone_sql(ordered[start])
+            if sql is None:
+                break
+            end = start + 1
+            while end < len(ordered) and _lone_sql(ordered[end]) == sql:
+                end += 1
+            rows = _flatten(ordered[start:end])
+            assert rows is not None  # no call among them
+            if len(rows) > 1 and rows[0][2] is None:
+                break  # an executemany outside a transaction would commit row by row
+            try:
+                await self._run_rows(rows)
+            except Exception as error:
+                logger.debug("a lone statement of %d rows failed (%s); it goes to a transaction", len(rows), error)
+                break
+            self.stats.commits += 1
+            done.extend(ordered[start:end])
+            start = end
+        for op in done:
             if not op.future.done():
                 op.future.set_result(None)
-        return True
+        return ordered[start:]
 
     async def _run_grouped(self, ordered: list[Operation]) -> list[Outcome] | None:
         """The fast path: one executemany per group. None when an executemany failed (the caller replays).
@@ -354,14 +366,15 @@ def _flatten(ops: list[Operation]) -> list[tuple[str, Sequence[Any], str | None]
     return rows
 
 
-def _one_statement(ops: list[Operation]) -> list[tuple[str, Sequence[Any], str | None]] | None:
-    """The rows of ``ops`` when they run as exactly one statement (one SQL, and one row or a JSON batch)."""
-    rows = _flatten(ops)
-    if not rows or any(row[0] != rows[0][0] for row in rows):
-        return None
-    if len(rows) > 1 and rows[0][2] is None:
-        return None  # an executemany outside a transaction would commit row by row
-    return rows
+def _lone_sql(op: Operation) -> str | None:
+    """The SQL of an operation that is one statement (one row, or rows of one SQL run as a JSON batch)."""
+    if isinstance(op, Statement):
+        return op.sql
+    if isinstance(op, Batch) and op.rows:
+        sql, _, batch_sql = op.rows[0]
+        if all(row[0] == sql for row in op.rows) and (len(op.rows) == 1 or batch_sql is not None):
+            return sql
+    return None
 
 
 def _fail(op: Operation, error: BaseException) -> None:

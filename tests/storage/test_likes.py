@@ -172,3 +172,17 @@ async def test_a_burst_stores_new_members_and_renames_in_the_same_statement(worl
         )
     conn.close()
     assert names == {"901": "Newcomer", BOB.user_id: "Bob (renamed)"}
+
+
+async def test_a_burst_by_known_members_counts_like_any_other(world: World) -> None:
+    from handlers.domain import ReactionChange
+
+    store = world.store
+    first, second = (await world.post("Four?")).ref, (await world.post("Five?")).ref
+    assert first is not None and second is not None
+    await store.apply_reactions([ReactionChange(first, BOB, LIKE, T0), ReactionChange(first, CAT, LIKE, T0)])
+    commits = store.writer_stats.commits
+    known_only = [ReactionChange(ref, who, LIKE, T0) for ref in (first, second) for who in (BOB, CAT, ANN)]
+    await store.apply_reactions(known_only)  # ANN wrote both: her own likes do not count
+    assert store.writer_stats.commits == commits + 1
+    assert (await likes(world, first), await likes(world, second)) == (2, 2)

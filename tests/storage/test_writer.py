@@ -170,7 +170,37 @@ async def test_a_batch_is_all_or_none_and_its_neighbours_commit(tmp_path: Path) 
         await writer.close()
     assert results[0] is None and results[1] is None and results[3] is None
     assert isinstance(results[2], sqlite3.IntegrityError)
-    assert writer.stats.commits == 1 and writer.stats.fallbacks == 1
+    # the first insert commits as a lone statement; the batch of two SQLs and the rest go to one transaction
+    assert writer.stats.commits == 2 and writer.stats.fallbacks == 1
     async with conn.execute("SELECT x FROM t ORDER BY x") as cursor:
         assert [row[0] for row in await cursor.fetchall()] == [1, 3, 4, 11]
+    await conn.close()
+
+
+async def test_lone_statements_commit_without_a_transaction_and_a_failure_goes_to_one(tmp_path: Path) -> None:
+    conn = await connect(tmp_path / "w.db")
+    await conn.execute("CREATE TABLE t (x INTEGER UNIQUE)")
+    await conn.execute("CREATE TABLE u (y INTEGER UNIQUE)")
+    writer = GroupCommitWriter(conn, batch_max=1000)
+    writer.start()
+    into_t, into_u = "INSERT INTO t VALUES (?)", "INSERT INTO u VALUES (?)"
+    batch_t = "INSERT INTO t SELECT value ->> 0 FROM json_each(?) ORDER BY key"
+    try:
+        futures = [
+            writer.submit(Batch([(into_t, (1,), batch_t), (into_t, (2,), batch_t)])),
+            writer.submit(Batch([(into_t, (3,), batch_t)])),  # same SQL: one statement with the one before
+            writer.submit(Statement(into_u, (1,))),  # another SQL: a lone statement of its own
+            writer.submit(Statement(into_t, (2,))),  # fails: from here on, one transaction
+            writer.submit(Statement(into_u, (2,))),
+        ]
+        results = await asyncio.gather(*futures, return_exceptions=True)
+    finally:
+        await writer.close()
+    assert results[:3] == [None, None, None] and results[4] is None
+    assert isinstance(results[3], sqlite3.IntegrityError)
+    assert writer.stats.commits == 3  # t (1, 2, 3) and u (1) on their own, then one transaction
+    async with conn.execute("SELECT x FROM t ORDER BY x") as cursor:
+        assert [row[0] for row in await cursor.fetchall()] == [1, 2, 3]
+    async with conn.execute("SELECT y FROM u ORDER BY y") as cursor:
+        assert [row[0] for row in await cursor.fetchall()] == [1, 2]
     await conn.close()
