@@ -27,7 +27,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal, TypeVar
+from typing import Any, Generic, Literal, TypeVar
 
 import aiohttp
 import discord
@@ -63,6 +63,8 @@ logger = logging.getLogger(__name__)
 Dispatch = Callable[[Event], Awaitable[None]]
 Observer = Callable[[str, object], None]
 T = TypeVar("T")
+K = TypeVar("K")
+V = TypeVar("V")
 
 OFFICIAL_API = "https://discord.com/api/v10"
 NO_MENTIONS = discord.AllowedMentions.none()
@@ -219,44 +221,26 @@ class _Client(commands.AutoShardedBot):
         await self._backend.on_raw_reaction_clear(payload.channel_id, payload.guild_id, payload.message_id, key)
 
 
-class _Chats:
-    """Channel id → (chat_id, thread_id) for raw events, which carry only ids.
+class _Remembered(Generic[K, V]):
+    """A dict bounded by forgetting everything when full: cheap, and a miss costs only the lookup it spared.
 
-    A channel never changes its parent, so an entry never goes stale; remembering it spares a cache lookup and
-    two conversions per reaction, and a REST call for a thread outside discord.py's cache (an archived one).
-    Bounded by forgetting everything when full.
+    Used on the hot path of raw events, for what never goes stale: a channel's (chat_id, thread_id) (a channel
+    never changes its parent; this also spares a REST call for a thread outside discord.py's cache), and the
+    core's Member for a user as last seen (one object per member, not per reaction).
     """
 
-    LIMIT = 10_000
+    def __init__(self, limit: int = 10_000) -> None:
+        self._limit = limit
+        self._items: dict[K, V] = {}
 
-    def __init__(self) -> None:
-        self._items: dict[int, tuple[str, str | None]] = {}
+    def get(self, key: K) -> V | None:
+        return self._items.get(key)
 
-    def get(self, channel_id: int) -> tuple[str, str | None] | None:
-        return self._items.get(channel_id)
-
-    def put(self, channel_id: int, chat: tuple[str, str | None]) -> None:
-        if len(self._items) >= self.LIMIT:
+    def put(self, key: K, value: V) -> V:
+        if len(self._items) >= self._limit:
             self._items.clear()
-        self._items[channel_id] = chat
-
-
-class _Members:
-    """The core's Member for a user as last seen (id, name, bot flag): one object per member, not per reaction."""
-
-    LIMIT = 10_000
-
-    def __init__(self) -> None:
-        self._items: dict[tuple[int, str, bool], Member] = {}
-
-    def of(self, user: discord.abc.User) -> Member:
-        key = (user.id, user.display_name or user.name or str(user.id), bool(user.bot))
-        found = self._items.get(key)
-        if found is None:
-            if len(self._items) >= self.LIMIT:
-                self._items.clear()
-            found = self._items[key] = Member(translate.PLATFORM, str(key[0]), key[1], key[2])
-        return found
+        self._items[key] = value
+        return value
 
 
 class DiscordBackend:
@@ -274,8 +258,8 @@ class DiscordBackend:
         self._connection: asyncio.Task[None] | None = None
         self._reconciler: asyncio.Task[ReconcileReport | None] | None = None
         self._pending: dict[str, _Pending] = {}
-        self._chats = _Chats()
-        self._members = _Members()
+        self._chats: _Remembered[int, tuple[str, str | None]] = _Remembered()
+        self._members: _Remembered[tuple[int, str, bool], Member] = _Remembered()
         self._saved_base: str | None = None
         self.synced_commands: bool | None = None
 
@@ -424,12 +408,16 @@ class DiscordBackend:
         ref = MessageRef(translate.PLATFORM, chat[0], str(payload.message_id), chat[1])
         user = payload.member or (self.client.get_user(payload.user_id) if self.client else None)
         who = (
-            self._members.of(user)
+            self._member_of(user)
             if user is not None
             else Member(translate.PLATFORM, str(payload.user_id), str(payload.user_id))
         )
         assert self._reactions is not None
         self._reactions.add(ReactionChange(ref, who, key, datetime.now(UTC), added), observed)
+
+    def _member_of(self, user: discord.abc.User) -> Member:
+        key = (user.id, user.display_name or user.name or str(user.id), bool(user.bot))
+        return self._members.get(key) or self._members.put(key, Member(translate.PLATFORM, str(user.id), *key[1:]))
 
     def _reaction_handled(self, observed: object) -> None:
         if self._observer is not None:
