@@ -18,6 +18,8 @@ Within a batch:
 * A :class:`Batch` is several statements with one future: they run in order (consecutive ones with the same
   SQL as one call, like neighbouring statements) and succeed or fail together. For bursts, where a future
   and its callbacks per row cost more than the row.
+* Operations at the front of a batch that are one statement each commit as lone statements, without BEGIN and
+  COMMIT (see :meth:`GroupCommitWriter._run_lone_statements`); the rest of the batch is one transaction.
 * :class:`Call` operations run an async function on the writer connection inside a SAVEPOINT (a failing one
   is rolled back alone) and resolve to its return value; they are for writes that must read back what they
   wrote, and must not BEGIN or COMMIT themselves.
