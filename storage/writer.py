@@ -2,9 +2,9 @@
 
 Why: SQLite allows one writer at a time, and the cost of a write is dominated by the commit, not the
 statement. So write methods do not write; they enqueue an operation and await its future. One task drains
-everything queued (up to ``batch_max``), runs it in ONE transaction, commits, and only then resolves the
-futures — so when a write method returns, its data is committed, and a thousand likes arriving together
-cost one commit instead of a thousand.
+everything queued (up to ``batch_max``), runs it in as few commits as it can (one transaction, or a few lone
+statements), and only then resolves the futures — so when a write method returns, its data is committed, and
+a thousand likes arriving together cost one commit instead of a thousand.
 
 Within a batch:
 
