@@ -1,0 +1,76 @@
+"""Reaction lots: what one turn of the event loop brings travels as one burst, in order, and stop waits for it."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from bot.discord_backend.backend import _ReactionLots
+from handlers.domain import Member, MessageRef, ReactionChange
+from handlers.events import Event, ReactionBurst
+from tests.clock import TestClock
+
+REF = MessageRef("discord", "1", "2", "3")
+T0 = TestClock().now()
+
+
+def change(user: int, added: bool = True) -> ReactionChange:
+    return ReactionChange(REF, Member("discord", str(user), f"u{user}"), "👍", T0, added)
+
+
+async def test_a_turn_of_the_loop_is_one_lot_and_lots_keep_their_order() -> None:
+    bursts: list[list[str]] = []
+    release = asyncio.Event()
+
+    async def dispatch(event: Event) -> None:
+        assert isinstance(event, ReactionBurst)
+        bursts.append([c.member.user_id + ("+" if c.added else "-") for c in event.changes])
+        await release.wait()  # the commit is slow: the next lot does not wait for it
+
+    handled: list[object] = []
+    lots = _ReactionLots(dispatch, handled.append)
+    for user in (1, 2):
+        lots.add(change(user), user)
+    await asyncio.sleep(0)  # the first lot is dispatched
+    lots.add(change(1, added=False), 3)
+    lots.add(change(3), 4)
+    await asyncio.sleep(0)
+    assert bursts == [["1+", "2+"], ["1-", "3+"]]
+    assert handled == []  # nothing is reported handled before its lot returns
+    release.set()
+    await lots.drain()
+    assert handled == [1, 2, 3, 4]
+
+
+async def test_a_failed_lot_is_logged_reported_and_the_next_lot_still_goes(caplog: pytest.LogCaptureFixture) -> None:
+    seen: list[int] = []
+
+    async def dispatch(event: Event) -> None:
+        assert isinstance(event, ReactionBurst)
+        seen.append(len(event.changes))
+        if len(seen) == 1:
+            raise RuntimeError("the store is gone")
+
+    handled: list[object] = []
+    lots = _ReactionLots(dispatch, handled.append)
+    lots.add(change(1), "a")
+    await asyncio.sleep(0)
+    lots.add(change(2), "b")
+    await lots.drain()
+    assert seen == [1, 1] and handled == ["a", "b"]
+    assert "a lot of 1 reactions could not be handled" in caplog.text
+
+
+async def test_drain_waits_for_a_lot_queued_just_before_stop() -> None:
+    committed: list[int] = []
+
+    async def dispatch(event: Event) -> None:
+        assert isinstance(event, ReactionBurst)
+        await asyncio.sleep(0.01)
+        committed.extend(int(c.member.user_id) for c in event.changes)
+
+    lots = _ReactionLots(dispatch)
+    lots.add(change(7))
+    await lots.drain()  # nothing was dispatched yet when drain began
+    assert committed == [7]
