@@ -93,14 +93,18 @@ def fan(index: int) -> Member:
     return Member(PLATFORM, f"fan{index}", f"Fan {index}")
 
 
+def workload(n: int, questions: int) -> tuple[list[tuple[int, int]], list[MessageRef], list[Member]]:
+    """The likes of (a) and (a'): (question, fan) pairs, and the refs and members they point at."""
+    refs = [MessageRef(PLATFORM, CHAT, f"q{q}") for q in range(questions)]
+    return list(like_events(n, questions)), refs, [fan(f) for f in range(n // questions + 1)]
+
+
 async def write_path(path: Path, n: int, questions: int) -> tuple[float, int, int]:
     """(a): N add_reaction calls, CHUNK at a time concurrently, each chunk awaited before the next is issued;
     returns (seconds, commits, likes stored)."""
     store = await SqliteStore.open(path)
     at = T0
-    events = list(like_events(n, questions))
-    refs = [MessageRef(PLATFORM, CHAT, f"q{q}") for q in range(questions)]
-    fans = [fan(f) for f in range(n // questions + 1)]
+    events, refs, fans = workload(n, questions)
     start = time.perf_counter()
     for offset in range(0, n, CHUNK):
         chunk = events[offset : offset + CHUNK]
@@ -118,9 +122,7 @@ async def burst_path(path: Path, n: int, questions: int) -> float:
     """(a'): the same likes as reaction bursts of CHUNK (store.apply_reactions, the path the Telegram and
     Discord backends use for reactions that arrive together), each burst awaited before the next."""
     store = await SqliteStore.open(path)
-    events = list(like_events(n, questions))
-    refs = [MessageRef(PLATFORM, CHAT, f"q{q}") for q in range(questions)]
-    fans = [fan(f) for f in range(n // questions + 1)]
+    events, refs, fans = workload(n, questions)
     start = time.perf_counter()
     for offset in range(0, n, CHUNK):
         chunk = events[offset : offset + CHUNK]
