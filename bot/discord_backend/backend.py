@@ -1,9 +1,10 @@
 """The Discord backend: discord.py's AutoShardedBot, our listeners, and the Outbox for Discord.
 
-Receiving: raw gateway events (``on_raw_reaction_*``, ``on_raw_message_edit/delete``) so that messages that
+Receiving: raw gateway events (raw reaction events, ``on_raw_message_edit/delete``) so that messages that
 are not in discord.py's cache — older ones, or any after a restart — still count; ``on_message`` for new
-messages; slash commands through ``app_commands``. Each becomes a core event (:mod:`.translate`) and is handled
-before the listener returns, so its writes are committed.
+messages; slash commands through ``app_commands``. Each becomes a core event (:mod:`.translate`). Messages,
+edits and deletes are handled before their listener returns, so their writes are committed; reactions are
+taken as discord.py parses them and stored in lots, in gateway order (:mod:`.intake`).
 
 Slash commands: the interaction is acknowledged at once with a deferred ("thinking…") response, well within
 Discord's 3 seconds whatever the core then does. The placeholder is a real message, and its id is the
@@ -36,6 +37,7 @@ from discord.ext import commands
 
 from bot.discord_backend import translate
 from bot.discord_backend.commands import BY_NAME, CommandSpec, Completion, args_string, build_commands, sync_if_changed
+from bot.discord_backend.intake import InOrder, ReactionLots
 from bot.discord_backend.reconcile import ReconcileReport, reconcile_likes
 from bot.discord_backend.render import EmbedData, render_embeds, render_messages, thread_name
 from handlers.actions import Action, DirectMessage, Post, PostLesson, Reply
@@ -52,7 +54,6 @@ from handlers.events import (
     Event,
     MessageDeleted,
     MessageEdited,
-    ReactionBurst,
     ReactionsCleared,
 )
 from handlers.i18n import Translator
@@ -121,56 +122,6 @@ class _Pending:
     filled: bool = False
 
 
-class _ReactionLots:
-    """Reactions handled in the same turn of the event loop travel together as one ReactionBurst.
-
-    Group commit one level up: under load, one dispatch per lot instead of per reaction (discord.py hands us
-    each gateway event separately); when idle, a reaction goes alone at once.
-
-    The listener does not wait for its lot's commit. Discord never redelivers a gateway event, so waiting buys
-    no delivery guarantee (missed events are what start-up reconciliation is for), while every waiting listener
-    kept a task, its coroutines and futures alive: under a burst, thousands of them, which the garbage collector
-    promoted and then rescanned in full collections. Nor does a lot wait for the one before it: its writes queue
-    behind the earlier lot's (the store's writer keeps their order) and go in the next commit, instead of
-    waiting for the earlier commit to come back through a busy event loop first. ``done`` is called for each
-    reaction once its lot is handled (committed, or failed and logged); :meth:`drain` waits for every lot.
-    """
-
-    def __init__(self, dispatch: Dispatch, done: Callable[[object], None] | None = None) -> None:
-        self._dispatch = dispatch
-        self._done = done
-        self._lot: list[ReactionChange] = []
-        self._keys: list[object] = []
-        self._flushers: set[asyncio.Task[None]] = set()
-
-    def add(self, change: ReactionChange, key: object = None) -> None:
-        """Queue ``change``; ``done(key)`` is called once it is handled (when a ``done`` was given)."""
-        if not self._lot:
-            flusher = asyncio.get_running_loop().create_task(self._flush(), name="discord-reaction-lot")
-            self._flushers.add(flusher)
-            flusher.add_done_callback(self._flushers.discard)
-        self._lot.append(change)
-        if self._done is not None:
-            self._keys.append(key)
-
-    async def drain(self) -> None:
-        """Return once every lot queued so far is handled (on stop, before the store closes)."""
-        while self._flushers:
-            await asyncio.gather(*self._flushers, return_exceptions=True)
-
-    async def _flush(self) -> None:
-        """Dispatch the lot gathered since this task was created; later reactions start the next lot."""
-        lot, keys, self._lot, self._keys = self._lot, self._keys, [], []
-        try:
-            await self._dispatch(ReactionBurst(tuple(lot)))
-        except Exception:
-            logger.exception("discord: a lot of %d reactions could not be handled", len(lot))
-        finally:
-            if self._done is not None:
-                for key in keys:
-                    self._done(key)
-
-
 class _Client(commands.AutoShardedBot):
     """The discord.py bot with our listeners; it processes no prefix commands (everything is a slash command)."""
 
@@ -190,6 +141,14 @@ class _Client(commands.AutoShardedBot):
         )
         self._backend = backend
         self._identify_delay = options.identify_delay
+        self._takers: dict[str, Callable[[Any], None]] = {
+            "raw_reaction_add": lambda payload: backend.take_reaction(payload, added=True),
+            "raw_reaction_remove": lambda payload: backend.take_reaction(payload, added=False),
+            "raw_reaction_clear": lambda payload: backend.take_clear(payload, emoji=None),
+            "raw_reaction_clear_emoji": lambda payload: backend.take_clear(
+                payload, emoji=translate.emoji_key(payload.emoji)
+            ),
+        }
 
     async def before_identify_hook(self, shard_id: int | None, *, initial: bool = False) -> None:
         if self._identify_delay:
@@ -207,18 +166,20 @@ class _Client(commands.AutoShardedBot):
     async def on_raw_bulk_message_delete(self, payload: discord.RawBulkMessageDeleteEvent) -> None:
         await self._backend.on_raw_message_delete(payload.channel_id, payload.guild_id, sorted(payload.message_ids))
 
-    async def on_raw_reaction_add(self, payload: discord.RawReactionActionEvent) -> None:
-        await self._backend.on_raw_reaction(payload, added=True)
+    def dispatch(self, event_name: str, /, *args: Any, **kwargs: Any) -> None:
+        """Raw reaction events are taken here, as discord.py parses them, not in a task each (see :mod:`.intake`).
 
-    async def on_raw_reaction_remove(self, payload: discord.RawReactionActionEvent) -> None:
-        await self._backend.on_raw_reaction(payload, added=False)
-
-    async def on_raw_reaction_clear(self, payload: discord.RawReactionClearEvent) -> None:
-        await self._backend.on_raw_reaction_clear(payload.channel_id, payload.guild_id, payload.message_id, None)
-
-    async def on_raw_reaction_clear_emoji(self, payload: discord.RawReactionClearEmojiEvent) -> None:
-        key = translate.emoji_key(payload.emoji)
-        await self._backend.on_raw_reaction_clear(payload.channel_id, payload.guild_id, payload.message_id, key)
+        They are not dispatched further: nothing else in studybot listens for them (so ``wait_for`` on them
+        would never return).
+        """
+        take = self._takers.get(event_name)
+        if take is None:
+            super().dispatch(event_name, *args, **kwargs)
+            return
+        try:
+            take(args[0])
+        except Exception:  # never into discord.py's parser: it would drop the gateway connection
+            logger.exception("discord: the %s event could not be taken", event_name)
 
 
 class _Remembered(Generic[K, V]):
@@ -252,7 +213,8 @@ class DiscordBackend:
         # Tests learn from the observer when an inbound event has been handled (its writes committed).
         self._observer = observer
         self._dispatch: Dispatch | None = None
-        self._reactions: _ReactionLots | None = None
+        self._reactions: ReactionLots | None = None
+        self._in_order: InOrder | None = None
         self._services: Services | None = None
         self.client: _Client | None = None
         self._connection: asyncio.Task[None] | None = None
@@ -270,7 +232,8 @@ class DiscordBackend:
     # lifecycle --------------------------------------------------------------------------------------------
     async def start(self, dispatch: Dispatch) -> None:
         self._dispatch = dispatch
-        self._reactions = _ReactionLots(dispatch, self._reaction_handled)
+        self._reactions = ReactionLots(dispatch, self._reaction_handled)
+        self._in_order = InOrder()
         if self.options.api_base_url.rstrip("/") != OFFICIAL_API:
             # discord.py has no per-client base URL: Route.BASE is where every REST call goes (a rate-limit
             # sharing proxy in a large deployment, the local server in tests).
@@ -313,6 +276,8 @@ class DiscordBackend:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._reconciler
         await self._close_client()
+        if self._in_order is not None:
+            await self._in_order.drain()
         if self._reactions is not None:
             await self._reactions.drain()
 
@@ -397,14 +362,42 @@ class DiscordBackend:
         for message_id in message_ids:
             await self._handle([MessageDeleted(translate.message_ref(chat, message_id), now)], "delete", message_id)
 
-    async def on_raw_reaction(self, payload: discord.RawReactionActionEvent, *, added: bool) -> None:
-        """The hot path of a busy server: everything here runs once per reaction, so lookups are remembered."""
-        key = translate.emoji_key(payload.emoji)
-        observed = ("react" if added else "unreact", payload.message_id, payload.user_id, key)
-        if self._is_me(payload.user_id):
-            await self._handle([], *observed[:1], observed[1:])
+    def take_reaction(self, payload: discord.RawReactionActionEvent, *, added: bool) -> None:
+        """The hot path of a busy server, called by discord.py's dispatch for every reaction added or removed.
+
+        A reaction in a channel already known is added to the current lot at once; one that needs its channel
+        looked up (a thread outside discord.py's cache), or that comes while anything else waits, runs in order.
+        """
+        assert self._in_order is not None
+        chat = self._chats.get(payload.channel_id) if self._in_order.idle else None
+        if chat is not None:
+            self._add_reaction(payload, chat, added)
             return
-        chat = self._chats.get(payload.channel_id) or await self._chat(payload.channel_id, payload.guild_id)
+
+        async def later() -> None:
+            self._add_reaction(payload, await self._chat(payload.channel_id, payload.guild_id), added)
+
+        self._in_order.later(later)
+
+    def take_clear(
+        self, payload: discord.RawReactionClearEvent | discord.RawReactionClearEmojiEvent, *, emoji: str | None
+    ) -> None:
+        """A message's reactions (or one emoji's) were removed: after the reactions taken before it are stored."""
+        assert self._in_order is not None and self._reactions is not None
+        lots = self._reactions
+
+        async def later() -> None:
+            await lots.drain()
+            await self._clear(payload.channel_id, payload.guild_id, payload.message_id, emoji)
+
+        self._in_order.later(later)
+
+    def _add_reaction(self, payload: discord.RawReactionActionEvent, chat: tuple[str, str | None], added: bool) -> None:
+        key = translate.emoji_key(payload.emoji)
+        if self._is_me(payload.user_id):
+            if self._observer is not None:
+                self._observer("react" if added else "unreact", (payload.message_id, payload.user_id, key))
+            return
         ref = MessageRef(translate.PLATFORM, chat[0], str(payload.message_id), chat[1])
         user = payload.member or (self.client.get_user(payload.user_id) if self.client else None)
         who = (
@@ -413,6 +406,7 @@ class DiscordBackend:
             else Member(translate.PLATFORM, str(payload.user_id), str(payload.user_id))
         )
         assert self._reactions is not None
+        observed = ("react" if added else "unreact", payload.message_id, payload.user_id, key)
         self._reactions.add(ReactionChange(ref, who, key, datetime.now(UTC), added), observed)
 
     def _member_of(self, user: discord.abc.User) -> Member:
@@ -424,9 +418,7 @@ class DiscordBackend:
             assert isinstance(observed, tuple)
             self._observer(observed[0], observed[1:])
 
-    async def on_raw_reaction_clear(
-        self, channel_id: int, guild_id: int | None, message_id: int, emoji: str | None
-    ) -> None:
+    async def _clear(self, channel_id: int, guild_id: int | None, message_id: int, emoji: str | None) -> None:
         chat = await self._chat(channel_id, guild_id)
         event = ReactionsCleared(translate.message_ref(chat, message_id), translate.aware(None), emoji)
         await self._handle([event], "clear", (message_id, emoji))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from pathlib import Path
 
@@ -156,6 +157,60 @@ async def test_reactions_added_removed_and_cleared_on_cached_and_uncached_messag
             await h.dc.clear_reactions(h.channel_of(question), int(question.key))
             await h.until_handled("clear", (int(question.key), None), 0)
             assert "👍0" in await h.command("erin", "/top")
+
+
+async def test_a_clear_between_reactions_in_one_burst_keeps_the_gateway_order(
+    settings: Settings, clock: TestClock
+) -> None:
+    """Reactions before a clear are stored before it, and those after it survive it, however the events arrive
+    together: all four are queued in the same turn, so they reach the bot in one socket read."""
+    async with DiscordHarness.server(clock) as h, h.running(settings):
+        await ready(h)
+        question = await h.say("alice", "How do I start?", reply_to=h.lesson_post("Why learn AI systems"))
+        channel, message = h.channel_of(question), int(question.key)
+        bob, carol, dave = (h.user(name) for name in ("bob", "carol", "dave"))
+        before = h.seen[("react", (message, dave.id, "👍"))]
+        await asyncio.gather(
+            h.dc.user_reacts(channel, message, bob, "👍"),
+            h.dc.user_reacts(channel, message, carol, "👍"),
+            h.dc.clear_reactions(channel, message),
+            h.dc.user_reacts(channel, message, dave, "👍"),
+        )
+        await h.until_handled("react", (message, dave.id, "👍"), before)
+        assert "👍1" in await h.command("erin", "/top")
+
+
+async def test_reactions_in_a_thread_outside_the_cache_wait_for_its_lookup_in_order(
+    settings: Settings, clock: TestClock
+) -> None:
+    """A thread discord.py has not cached is looked up over REST; the reactions that come meanwhile, even in
+    channels already known, queue behind it, so an add and a remove by one member end as a remove."""
+    async with DiscordHarness.server(clock) as h:
+        async with h.running(settings):
+            await ready(h)
+            question = await h.say("alice", "How do I start?", reply_to=h.lesson_post("Why learn AI systems"))
+            asked = await h.invoke("frank", "ask", {"text": "Is there a reading list?"})
+            [answer] = {r.message.id: r.message for r in h.dc.interaction_responses(asked) if r.message}.values()
+            other = h.handle(answer)  # a question in #general, a channel discord.py has
+        [thread] = h.dc.threads(h.general)
+        thread.archived = True  # not among the guild's active threads when the bot connects again
+        async with h.running(settings):
+            thread.archived = False  # reopened without an event: discord.py does not have it
+            channel, message = h.channel_of(question), int(question.key)
+            bob, carol = h.user("bob"), h.user("carol")
+            before = h.seen[("react", (int(other.key), carol.id, "👍"))]
+            await asyncio.gather(
+                h.dc.user_reacts(channel, message, bob, "👍"),
+                h.dc.user_unreacts(channel, message, bob, "👍"),
+                h.dc.user_reacts(channel, message, carol, "👍"),
+                h.dc.user_reacts(h.channel_of(other), int(other.key), carol, "👍"),
+            )
+            await h.until_handled("react", (int(other.key), carol.id, "👍"), before)
+            top = await h.command("erin", "/top")
+            assert re.search(r"👍1 .*How do I start", top) and re.search(r"👍1 .*reading list", top), top
+            assert any(
+                request.method == "GET" and request.path.endswith(f"/channels/{thread.id}") for request in h.dc.requests
+            )
 
 
 # digests and answers ---------------------------------------------------------------------------------------------

@@ -1,12 +1,14 @@
-"""Reaction lots: what one turn of the event loop brings travels as one burst, in order, and stop waits for it."""
+"""Reaction intake: what one turn of the event loop brings travels as one burst, in order, and stop waits for it;
+what must wait runs in order, and what comes after it queues behind it."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 
 import pytest
 
-from bot.discord_backend.backend import _ReactionLots
+from bot.discord_backend.intake import InOrder, ReactionLots
 from handlers.domain import Member, MessageRef, ReactionChange
 from handlers.events import Event, ReactionBurst
 from tests.clock import TestClock
@@ -29,7 +31,7 @@ async def test_a_turn_of_the_loop_is_one_lot_and_lots_keep_their_order() -> None
         await release.wait()  # the commit is slow: the next lot does not wait for it
 
     handled: list[object] = []
-    lots = _ReactionLots(dispatch, handled.append)
+    lots = ReactionLots(dispatch, handled.append)
     for user in (1, 2):
         lots.add(change(user), user)
     await asyncio.sleep(0)  # the first lot is dispatched
@@ -53,7 +55,7 @@ async def test_a_failed_lot_is_logged_reported_and_the_next_lot_still_goes(caplo
             raise RuntimeError("the store is gone")
 
     handled: list[object] = []
-    lots = _ReactionLots(dispatch, handled.append)
+    lots = ReactionLots(dispatch, handled.append)
     lots.add(change(1), "a")
     await asyncio.sleep(0)
     lots.add(change(2), "b")
@@ -70,7 +72,36 @@ async def test_drain_waits_for_a_lot_queued_just_before_stop() -> None:
         await asyncio.sleep(0.01)
         committed.extend(int(c.member.user_id) for c in event.changes)
 
-    lots = _ReactionLots(dispatch)
+    lots = ReactionLots(dispatch)
     lots.add(change(7))
     await lots.drain()  # nothing was dispatched yet when drain began
     assert committed == [7]
+
+
+async def test_steps_that_wait_run_in_order_and_keep_the_intake_busy_until_done(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    ran: list[str] = []
+    lookup = asyncio.Event()
+    in_order = InOrder()
+    assert in_order.idle
+
+    def step(name: str, *, wait: bool = False, fail: bool = False) -> Callable[[], Awaitable[None]]:
+        async def run() -> None:
+            if wait:
+                await lookup.wait()
+            if fail:
+                raise RuntimeError("no such channel")
+            ran.append(name)
+
+        return run
+
+    in_order.later(step("lookup", wait=True))
+    in_order.later(step("broken", fail=True))
+    in_order.later(step("after"))
+    await asyncio.sleep(0.01)
+    assert ran == [] and not in_order.idle  # a caller must queue behind the lookup, not overtake it
+    lookup.set()
+    await in_order.drain()
+    assert ran == ["lookup", "after"] and in_order.idle
+    assert "a reaction event could not be handled" in caplog.text
