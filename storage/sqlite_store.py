@@ -29,6 +29,7 @@ row (and likes) but leave every ranking, count and export.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
@@ -107,6 +108,10 @@ ADD_REACTIONS_BATCH = """
     WHERE m.id <> q.author_id AND m.is_bot = 0
 """
 
+# A burst of likes with new members, set-based through the like_bursts view (migration 0007): two JSON arrays,
+# the members to upsert and the likes as ADD_REACTION's parameters.
+LIKE_BURST = "INSERT INTO like_bursts (members, likes) VALUES (?, ?)"
+
 # A burst of changes, in order, through the reaction_changes view (migration 0006): adds, removes and the upserts
 # of new members in ONE statement. Its row: platform, chat, message, user, emoji, added, time, name or NULL, bot.
 APPLY_CHANGE = """
@@ -144,6 +149,10 @@ UPSERT_COURSE = """
 
 BY_REF = "platform = ? AND chat_id = ? AND message_id = ?"
 _MAX_SQL_INT = 2**63 - 1
+
+
+def _json(rows: Sequence[Sequence[Any]]) -> str:
+    return json.dumps(rows, ensure_ascii=False)
 
 
 def _ref(ref: MessageRef) -> tuple[str, str, str]:
@@ -621,31 +630,26 @@ class SqliteStore:
         """Apply the changes in order, all or none, and wait once.
 
         Every time is checked before anything is queued, so a bad change (a naive datetime) changes nothing.
-        A lone change, or a burst of likes by members already stored, takes the plain statement (which the writer
-        groups with its neighbours); any other burst is one statement through the reaction_changes view, new
-        members' upserts and removals included. Either way a burst is one call into SQLite and one commit.
+        A burst is always one statement, so one call into SQLite and one commit, chosen for what SQLite pays
+        per like: a lone change, or a burst of likes by members already stored, takes the plain statement (which
+        the writer groups with its neighbours); a burst of likes that brings new members, the like_bursts view
+        (the members' upserts, then every like, set-based); a burst with removals, the reaction_changes view,
+        which applies its rows one by one in order.
         """
         times = [codec.to_micros(change.at) for change in changes]
         if len(changes) == 1:
             await self._apply_one(changes[0], times[0])
             return
-        if all(change.added and self._members.current(change.member) for change in changes):
-            # The common burst: likes by members already stored. The plain statement over a JSON array costs
-            # SQLite a third less per like than the view's trigger.
-            plain = [
-                (ADD_REACTION, (t, c.emoji, c.member.platform, c.member.user_id, *_ref(c.ref)), ADD_REACTIONS_BATCH)
-                for c, t in zip(changes, times, strict=True)
-                if not c.member.is_bot
-            ]
-            if plain:
-                await self._writer.submit(Batch(plain))
+        humans = [(change, created) for change, created in zip(changes, times, strict=True) if not change.member.is_bot]
+        if not humans:
+            return
+        if all(change.added for change, _ in humans):
+            await self._apply_likes(humans)
             return
         rows: list[tuple[str, Sequence[Any], str | None]] = []
         new_members: dict[tuple[str, str], Member] = {}
-        for change, created in zip(changes, times, strict=True):
+        for change, created in humans:
             member, ref = change.member, change.ref
-            if member.is_bot:
-                continue
             name = None
             if change.added and not self._members.current(member):
                 key = (member.platform, member.user_id)
@@ -654,8 +658,21 @@ class SqliteStore:
                     name = member.display_name
             params = (*_ref(ref), member.user_id, change.emoji, int(change.added), created, name, 0)
             rows.append((APPLY_CHANGE, params, APPLY_CHANGES_BATCH))
-        if rows:
-            await self._writer.submit(Batch(rows))
+        await self._writer.submit(Batch(rows))
+        for member in new_members.values():
+            self._members.committed(member)
+
+    async def _apply_likes(self, likes: list[tuple[ReactionChange, int]]) -> None:
+        """A burst of adds by members who are not bots: the plain statement, or like_bursts with new members."""
+        params = [(t, c.emoji, c.member.platform, c.member.user_id, *_ref(c.ref)) for c, t in likes]
+        new_members = {
+            (c.member.platform, c.member.user_id): c.member for c, _ in likes if not self._members.current(c.member)
+        }
+        if not new_members:
+            await self._writer.submit(Batch([(ADD_REACTION, p, ADD_REACTIONS_BATCH) for p in params]))
+            return
+        members = [[m.platform, m.user_id, m.display_name, int(m.is_bot)] for m in new_members.values()]
+        await self._writer.submit(Statement(LIKE_BURST, (_json(members), _json(params))))
         for member in new_members.values():
             self._members.committed(member)
 

@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from handlers.domain import Member, MessageRef
+from handlers.domain import Member, MessageRef, ReactionChange
 from storage import SqliteStore
 from tests.storage.helpers import T0, World, make_world
 
@@ -90,6 +90,29 @@ class LikesMachine(RuleBasedStateMachine):
         if emoji in LIKE_EMOJIS and member_a is not MEMBERS[question]:
             self.reactions.add((question, member_a.user_id, emoji))
         self.reactions.discard((question, member_b.user_id, emoji))
+
+    @rule(
+        changes=st.lists(st.tuples(questions, members, emojis, st.booleans(), st.booleans()), min_size=2, max_size=8)
+    )
+    def burst(self, changes: list[tuple[int, Member, str, bool, bool]]) -> None:
+        """Adds and removes in one burst (reaction_changes), some by members under a new name."""
+        self.apply_burst(changes)
+
+    @rule(changes=st.lists(st.tuples(questions, members, emojis, st.booleans()), min_size=2, max_size=8))
+    def like_burst(self, changes: list[tuple[int, Member, str, bool]]) -> None:
+        """Only adds (the plain statement, or like_bursts when a member is new under that name)."""
+        self.apply_burst([(question, member, emoji, True, renamed) for question, member, emoji, renamed in changes])
+
+    def apply_burst(self, changes: list[tuple[int, Member, str, bool, bool]]) -> None:
+        burst = []
+        for question, member, emoji, added, renamed in changes:
+            who = Member(member.platform, member.user_id, f"{member.display_name} (renamed)") if renamed else member
+            burst.append(ReactionChange(self.refs[question], who, emoji, T0, added))
+            if not added:
+                self.reactions.discard((question, member.user_id, emoji))
+            elif emoji in LIKE_EMOJIS and member is not MEMBERS[question]:
+                self.reactions.add((question, member.user_id, emoji))
+        self.run(self.store.apply_reactions(burst))
 
     @rule()
     def restart(self) -> None:
