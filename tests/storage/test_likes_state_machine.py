@@ -91,9 +91,7 @@ class LikesMachine(RuleBasedStateMachine):
             self.reactions.add((question, member_a.user_id, emoji))
         self.reactions.discard((question, member_b.user_id, emoji))
 
-    @rule(
-        changes=st.lists(st.tuples(questions, members, emojis, st.booleans(), st.booleans()), min_size=2, max_size=8)
-    )
+    @rule(changes=st.lists(st.tuples(questions, members, emojis, st.booleans(), st.booleans()), min_size=2, max_size=8))
     def burst(self, changes: list[tuple[int, Member, str, bool, bool]]) -> None:
         """Adds and removes in one burst (reaction_changes), some by members under a new name."""
         self.apply_burst(changes)
