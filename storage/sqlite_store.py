@@ -111,6 +111,10 @@ ADD_REACTIONS_BATCH = """
 # A burst of likes with new members, set-based through the like_bursts view (migration 0007): two JSON arrays,
 # the members to upsert and the likes as ADD_REACTION's parameters.
 LIKE_BURST = "INSERT INTO like_bursts (members, likes) VALUES (?, ?)"
+# Bursts queued together (the next lot's, while this one commits) still go as one statement: a view row each.
+LIKE_BURSTS_BATCH = (
+    "INSERT INTO like_bursts (members, likes) SELECT value ->> 0, value ->> 1 FROM json_each(?) ORDER BY key"
+)
 
 # A burst of changes, in order, through the reaction_changes view (migration 0006): adds, removes and the upserts
 # of new members in ONE statement. Its row: platform, chat, message, user, emoji, added, time, name or NULL, bot.
@@ -672,7 +676,7 @@ class SqliteStore:
             await self._writer.submit(Batch([(ADD_REACTION, p, ADD_REACTIONS_BATCH) for p in params]))
             return
         members = [[m.platform, m.user_id, m.display_name, int(m.is_bot)] for m in new_members.values()]
-        await self._writer.submit(Statement(LIKE_BURST, (_json(members), _json(params))))
+        await self._writer.submit(Statement(LIKE_BURST, (_json(members), _json(params)), batch_sql=LIKE_BURSTS_BATCH))
         for member in new_members.values():
             self._members.committed(member)
 

@@ -102,6 +102,7 @@ class WriterStats:
     operations: int = 0
     batches: int = 0
     commits: int = 0
+    transactions: int = 0  # commits that needed BEGIN and COMMIT (two more round trips than a lone statement)
     executemany_calls: int = 0
     fallbacks: int = 0
     failed_operations: int = 0
@@ -204,6 +205,7 @@ class GroupCommitWriter:
 
     async def _run_transaction(self, ordered: list[Operation]) -> None:
         conn = self._conn
+        self.stats.transactions += 1
         await conn.execute("BEGIN IMMEDIATE")
         try:
             results = await self._run_grouped(ordered)

@@ -186,3 +186,35 @@ async def test_a_burst_by_known_members_counts_like_any_other(world: World) -> N
     await store.apply_reactions(known_only)  # ANN wrote both: her own likes do not count
     assert store.writer_stats.commits == commits + 1
     assert (await likes(world, first), await likes(world, second)) == (2, 2)
+
+
+async def test_bursts_with_new_members_queued_together_commit_as_one_statement(world: World, db_path: Path) -> None:
+    """The next lot is often queued while the one before it commits: both carry members seen for the first
+    time, and they still cost one statement and one commit, each burst applied whole."""
+    import asyncio
+    import sqlite3
+
+    from handlers.domain import ReactionChange
+
+    store = world.store
+    first, second = (await world.post("Six?")).ref, (await world.post("Seven?")).ref
+    assert first is not None and second is not None
+    newcomers = [Member("telegram", str(900 + n), f"Newcomer {n}") for n in range(4)]
+    commits, transactions = store.writer_stats.commits, store.writer_stats.transactions
+    await asyncio.gather(
+        store.apply_reactions([ReactionChange(first, who, LIKE, T0) for who in newcomers[:3]]),
+        store.apply_reactions(
+            [
+                ReactionChange(ref, who, emoji, T0)
+                for ref in (first, second)
+                for who in newcomers[2:]
+                for emoji in (LIKE, LAUGH)
+            ]
+        ),
+    )
+    assert (store.writer_stats.commits, store.writer_stats.transactions) == (commits + 1, transactions)
+    assert (await likes(world, first), await likes(world, second)) == (4, 2)
+    with sqlite3.connect(db_path) as conn:
+        stored = conn.execute("SELECT count(*) FROM members WHERE user_id BETWEEN '900' AND '903'").fetchone()[0]
+    conn.close()
+    assert stored == 4
