@@ -174,6 +174,8 @@ class _Client(commands.AutoShardedBot):
         """
         take = self._takers.get(event_name)
         if take is None:
+            if event_name == "message":
+                self._backend.message_arrived(args[0])
             super().dispatch(event_name, *args, **kwargs)
             return
         try:
@@ -215,6 +217,8 @@ class DiscordBackend:
         self._dispatch: Dispatch | None = None
         self._reactions: ReactionLots | None = None
         self._in_order: InOrder | None = None
+        # Messages taken by discord.py's parser whose on_message has not finished (see message_arrived).
+        self._arriving: dict[int, asyncio.Future[None]] = {}
         self._services: Services | None = None
         self.client: _Client | None = None
         self._connection: asyncio.Task[None] | None = None
@@ -276,6 +280,8 @@ class DiscordBackend:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._reconciler
         await self._close_client()
+        for message_id in list(self._arriving):  # closed before their on_message ran: nothing to wait for
+            self._message_settled(message_id)
         if self._in_order is not None:
             await self._in_order.drain()
         if self._reactions is not None:
@@ -317,11 +323,27 @@ class DiscordBackend:
     def _is_me(self, user_id: int) -> bool:
         return self.client is not None and self.client.user is not None and self.client.user.id == user_id
 
+    def message_arrived(self, message: discord.Message) -> None:
+        """Called as discord.py parses a new message, before its on_message task runs.
+
+        Reactions taken after it wait until it is stored, or a like on a question that came in the same socket
+        read (a resumed session replays both at once) would find no question yet and be lost.
+        """
+        self._arriving[message.id] = asyncio.get_running_loop().create_future()
+
+    def _message_settled(self, message_id: int) -> None:
+        arriving = self._arriving.pop(message_id, None)
+        if arriving is not None and not arriving.done():
+            arriving.set_result(None)
+
     async def on_message(self, message: discord.Message) -> None:
-        if self._is_me(message.author.id):
-            return
-        event = translate.message_event(message)
-        await self._handle([event] if event else [], "message", message.id)
+        try:
+            if self._is_me(message.author.id):
+                return
+            event = translate.message_event(message)
+            await self._handle([event] if event else [], "message", message.id)
+        finally:
+            self._message_settled(message.id)
 
     async def _chat(self, channel_id: int, guild_id: int | None) -> tuple[str, str | None]:
         """(chat_id, thread_id) for a channel id from a raw event: remembered, else from discord.py's cache,
@@ -366,15 +388,19 @@ class DiscordBackend:
         """The hot path of a busy server, called by discord.py's dispatch for every reaction added or removed.
 
         A reaction in a channel already known is added to the current lot at once; one that needs its channel
-        looked up (a thread outside discord.py's cache), or that comes while anything else waits, runs in order.
+        looked up (a thread outside discord.py's cache), or that comes while anything else waits (a new message
+        being stored, an earlier step), runs in order.
         """
         assert self._in_order is not None
-        chat = self._chats.get(payload.channel_id) if self._in_order.idle else None
+        chat = self._chats.get(payload.channel_id) if self._in_order.idle and not self._arriving else None
         if chat is not None:
             self._add_reaction(payload, chat, added)
             return
+        messages = list(self._arriving.values())
 
         async def later() -> None:
+            if messages:
+                await asyncio.wait(messages)
             self._add_reaction(payload, await self._chat(payload.channel_id, payload.guild_id), added)
 
         self._in_order.later(later)

@@ -180,6 +180,23 @@ async def test_a_clear_between_reactions_in_one_burst_keeps_the_gateway_order(
         assert "👍1" in await h.command("erin", "/top")
 
 
+async def test_a_like_in_the_same_socket_read_as_its_question_counts(settings: Settings, clock: TestClock) -> None:
+    """A resumed session replays a question and the likes on it at once: the likes wait for it to be stored."""
+    async with DiscordHarness.server(clock) as h, h.running(settings):
+        await ready(h)
+        [thread] = h.dc.threads(h.general)
+        alice, bob = h.user("alice"), h.user("bob")
+        sending = asyncio.create_task(h.dc.user_sends(thread, alice, "Does a like this fast count?"))
+        await asyncio.sleep(0)  # its MESSAGE_CREATE is queued, not yet written to the socket
+        [question] = [m for m in h.dc.messages(thread) if m.author_id == alice.id]
+        before = h.seen[("react", (question.id, bob.id, "👍"))]
+        await h.dc.user_reacts(thread, question, bob, "👍")
+        await sending
+        await h.until_handled("message", question.id, 0)
+        await h.until_handled("react", (question.id, bob.id, "👍"), before)
+        assert re.search(r"👍1 .*Does a like this fast count", await h.command("erin", "/top"))
+
+
 async def test_reactions_in_a_thread_outside_the_cache_wait_for_its_lookup_in_order(
     settings: Settings, clock: TestClock
 ) -> None:
