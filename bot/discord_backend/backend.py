@@ -399,8 +399,9 @@ class DiscordBackend:
         messages = list(self._arriving.values())
 
         async def later() -> None:
-            if messages:
-                await asyncio.wait(messages)
+            pending = [message for message in messages if not message.done()]
+            if pending:  # (asyncio.wait would yield to the loop even for futures already done)
+                await asyncio.wait(pending)
             self._add_reaction(payload, await self._chat(payload.channel_id, payload.guild_id), added)
 
         self._in_order.later(later)
