@@ -6,6 +6,7 @@ writer's transaction (in its own savepoint), so everything it writes commits tog
 
 from __future__ import annotations
 
+import json
 import logging
 import sqlite3
 from collections.abc import Awaitable, Callable, Sequence
@@ -22,6 +23,15 @@ logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 Op = Callable[[aiosqlite.Connection], Awaitable[T]]
+
+# The lesson's imported post by this author on this day whose key the page being imported does not list (the
+# oldest, if several): the one an edited comment replaces.
+EDITED_ON_THE_SITE = """
+    SELECT q.id FROM questions q JOIN members m ON m.id = q.author_id
+    WHERE q.lesson_id = ? AND q.import_key IS NOT NULL AND m.platform = ? AND m.user_id = ? AND q.created_at = ?
+      AND q.import_key NOT IN (SELECT value FROM json_each(?))
+    ORDER BY q.id LIMIT 1
+"""
 
 FEED_SELECT = (
     "SELECT course_slug, url, etag, last_modified, added_at, primed_at, polled_at, failures, last_error,"
@@ -79,11 +89,19 @@ async def _lesson(conn: aiosqlite.Connection, lesson_id: int) -> Lesson:
 
 
 def import_lesson_op(draft: LessonDraft, posts: Sequence[ImportedPost], now: datetime) -> Op[LessonImport]:
-    """The lesson, then each post's author, then each post: inserted, or its counts and kind updated."""
+    """The lesson, then each post's author, then each post: inserted, edited, or its counts and kind updated.
+
+    A post's key includes its text (nothing else tells two comments by one author on one day apart), so a
+    comment edited on the site comes back under a new key. Such a post takes over the lesson's imported post by
+    the same author on the same day that this page no longer lists, when there is one: the text is updated
+    instead of a second copy of the comment being added.
+    """
     created = {post.key: codec.to_micros(post.created_at) for post in posts}  # naive times fail before writing
     for post in posts:
         if post.likes < 0 or post.replies < 0:
             raise ValueError(f"imported post {post.key}: likes and replies cannot be negative")
+    listed = json.dumps(sorted(created))
+    edited_at = codec.to_micros(now)
 
     async def op(conn: aiosqlite.Connection) -> LessonImport:
         lesson_id, new = await upsert_lesson_row(conn, draft, now)
@@ -96,6 +114,17 @@ def import_lesson_op(draft: LessonDraft, posts: Sequence[ImportedPost], now: dat
             )
             found = await _one(conn, "SELECT id FROM questions WHERE import_key = ?", (post.key,))
             if found is None:
+                found = await _one(
+                    conn, EDITED_ON_THE_SITE, (lesson_id, IMPORTED_PLATFORM, post.author, created[post.key], listed)
+                )
+                if found is not None:
+                    await conn.execute(
+                        "UPDATE questions SET text = ?, kind = ?, base_likes = ?, base_replies = ?, import_key = ?,"
+                        " edited_at = ? WHERE id = ?",
+                        (post.text, post.kind.value, post.likes, post.replies, post.key, edited_at, found[0]),
+                    )
+                    updated += 1
+                    continue
                 await conn.execute(
                     "INSERT INTO questions (lesson_id, course_slug, group_id, author_id, kind, text, created_at,"
                     " base_likes, base_replies, import_key)"

@@ -110,6 +110,46 @@ async def test_import_stores_every_comment_and_reimport_updates_without_duplicat
         assert len(await store.list_lessons("ai")) == 1
 
 
+async def test_a_comment_edited_on_the_site_updates_its_post_instead_of_adding_a_copy(tmp_path: Path) -> None:
+    """水木 writes two comments on 2023-08-15 here (the sample's Janeyzhan comment is given to them), so the
+    edited one must be told from the other by more than its author and day."""
+    db = tmp_path / "s.db"
+    page = tmp_path / "lesson-00.txt"
+    page.write_text(SAMPLE_PAGE.read_text(encoding="utf-8").replace("<span>Janeyzhan</span>", "<span>水木</span>"))
+    async with await SqliteStore.open(db) as store:
+        await store.upsert_course(Course("ai", "AI", timezone="Asia/Shanghai"), NOW)
+        await _import(store, page)
+        with sqlite3.connect(db) as raw:
+            ids = dict(raw.execute("SELECT text, id FROM questions"))
+        raw.close()
+        edits = {  # the first one, a comment, becomes a question
+            "一点基础都没有，担心听不懂": "一点基础都没有，担心听不懂，有入门资料推荐吗？",
+            "学习AI技术需要的基础有哪些？作者能详细说说吗？": "学习AI技术需要哪些基础？",
+        }
+        text = page.read_text(encoding="utf-8")
+        for old, edited in edits.items():
+            text = text.replace(f"<div>{old}</div>", f"<div>{edited}</div>")
+        page.write_text(text, encoding="utf-8")
+        done = await import_source(store, read_source(page, "ai"), NOW, language="zh")
+        assert (done.result.posts_added, done.result.posts_updated) == (0, 2)
+        with sqlite3.connect(db) as raw:
+            rows = {text: (qid, kind, edited) for qid, text, kind, edited in raw.execute(
+                "SELECT id, text, kind, edited_at FROM questions"
+            )}  # fmt: skip
+        raw.close()
+        assert len(rows) == 18
+        for old, edited in edits.items():
+            assert old not in rows and rows[edited][0] == ids[old] and rows[edited][2] is not None
+        assert rows["一点基础都没有，担心听不懂，有入门资料推荐吗？"][1] == "question"
+        assert rows["这张技能全景图很好，谢谢！"] == (
+            ids["这张技能全景图很好，谢谢！"],
+            "comment",
+            None,
+        )  # 水木's other one
+        again = await import_source(store, read_source(page, "ai"), NOW, language="zh")
+        assert (again.result.posts_added, again.result.posts_updated) == (0, 0)
+
+
 async def test_a_broken_page_is_reported_with_file_and_line_and_changes_nothing(tmp_path: Path) -> None:
     db = tmp_path / "s.db"
     good = tmp_path / "lesson-00.txt"
