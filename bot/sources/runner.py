@@ -13,6 +13,7 @@ Lessons found there are published like any other: at their release time, or at o
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -29,6 +30,8 @@ from handlers.services import Services
 from handlers.sources import FeedState
 
 logger = logging.getLogger(__name__)
+
+FEEDS_AT_ONCE = 4  # feeds polled at the same time in one tick
 
 
 @dataclass(slots=True)
@@ -79,9 +82,16 @@ class LessonSources:
             if state.next_attempt_at <= now:
                 due.append((feed, state))
         if due:
+            # At the same time, a few at once: one slow or hanging site (up to the 30 s timeout) must not hold
+            # back the other courses' lessons. The reports keep the order of FEEDS.
+            limit = asyncio.Semaphore(FEEDS_AT_ONCE)
+
+            async def poll(feed: FeedSource, state: FeedState) -> FeedReport:
+                async with limit:
+                    return await self.poller.poll(session, feed, state)
+
             async with aiohttp.ClientSession(timeout=TIMEOUT) as session:
-                for feed, state in due:
-                    report.feeds.append(await self.poller.poll(session, feed, state))
+                report.feeds.extend(await asyncio.gather(*(poll(feed, state) for feed, state in due)))
         return report
 
     async def next_due(self, now: datetime) -> datetime | None:

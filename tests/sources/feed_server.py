@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+from collections import defaultdict
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -24,17 +26,23 @@ class Item:
 
 @dataclass
 class FeedServer:
-    """``feeds`` maps a path to its body; ``fail`` makes that many next requests answer 500."""
+    """``feeds`` maps a path to its body; ``fail`` makes that many next requests answer 500; ``waits_for``
+    makes a path a slow site: it answers only once the path it names has been requested too."""
 
     feeds: dict[str, bytes] = field(default_factory=dict)
     fail: int = 0
     log: list[tuple[str, int]] = field(default_factory=list)  # (path, status) of every request
     port: int = 0
+    waits_for: dict[str, str] = field(default_factory=dict)
+    _requested: defaultdict[str, asyncio.Event] = field(default_factory=lambda: defaultdict(asyncio.Event))
 
     def url(self, path: str) -> str:
         return f"http://127.0.0.1:{self.port}{path}"
 
     async def handle(self, request: web.Request) -> web.Response:
+        self._requested[request.path].set()
+        if request.path in self.waits_for:
+            await self._requested[self.waits_for[request.path]].wait()
         if self.fail > 0:
             self.fail -= 1
             self.log.append((request.path, 500))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
@@ -104,6 +105,19 @@ async def test_a_new_feed_is_recorded_not_posted_then_new_entries_are_posted_onc
         await app.scheduler.tick()
         assert statuses(server) == [200, 200, 304, 304]
         assert backend.posts == ["Lesson 4"]
+
+
+async def test_feeds_due_together_are_polled_at_the_same_time(tmp_path: Path, server: FeedServer) -> None:
+    """The first feed's site answers only once the second feed has been asked too: polled one after the other,
+    the tick would hang on it until the timeout."""
+    server.feeds["/slow.xml"], server.feeds["/fast.xml"] = rss(items(1)), rss(items(2))
+    server.waits_for["/slow.xml"] = "/fast.xml"
+    feeds = f"{COURSE}={server.url('/slow.xml')},{COURSE}={server.url('/fast.xml')}"
+    async with bot(settings_for(tmp_path, feeds), TestClock(T0), RecordingBackend()) as app:
+        async with asyncio.timeout(5):
+            report = await app.scheduler.tick()
+        assert report.lessons_imported == 2
+        assert sorted(path for path, _ in server.log) == ["/fast.xml", "/slow.xml"]
 
 
 async def test_entries_published_while_the_bot_was_stopped_are_posted_after_restart(
