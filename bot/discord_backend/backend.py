@@ -219,6 +219,8 @@ class DiscordBackend:
         self._in_order: InOrder | None = None
         # Messages taken by discord.py's parser whose on_message has not finished (see message_arrived).
         self._arriving: dict[int, asyncio.Future[None]] = {}
+        # While likes are reconciled at start: the messages that got live reaction events (see reconcile_likes).
+        self._live: set[int] | None = None
         self._services: Services | None = None
         self.client: _Client | None = None
         self._connection: asyncio.Task[None] | None = None
@@ -304,11 +306,14 @@ class DiscordBackend:
     async def _reconcile(self) -> ReconcileReport | None:
         assert self._services is not None and self.client is not None
         since = self._services.clock.now() - timedelta(days=self.options.reconcile_days)
+        self._live = set()
         try:
-            return await reconcile_likes(self.client, self._services, since)
+            return await reconcile_likes(self.client, self._services, since, self._live)
         except Exception:
             logger.exception("discord: reconciliation of likes failed; live events are still counted")
             return None
+        finally:
+            self._live = None
 
     # receiving --------------------------------------------------------------------------------------------
     async def _handle(self, events: list[Event], kind: str, key: object) -> None:
@@ -392,6 +397,8 @@ class DiscordBackend:
         being stored, an earlier step), runs in order.
         """
         assert self._in_order is not None
+        if self._live is not None:
+            self._live.add(payload.message_id)
         chat = self._chats.get(payload.channel_id) if self._in_order.idle and not self._arriving else None
         if chat is not None:
             self._add_reaction(payload, chat, added)
@@ -411,6 +418,8 @@ class DiscordBackend:
     ) -> None:
         """A message's reactions (or one emoji's) were removed: after the reactions taken before it are stored."""
         assert self._in_order is not None and self._reactions is not None
+        if self._live is not None:
+            self._live.add(payload.message_id)
         lots = self._reactions
 
         async def later() -> None:

@@ -24,6 +24,7 @@ from handlers.services import Services
 logger = logging.getLogger(__name__)
 
 PAGE = 100  # the most users GET …/reactions/{emoji} returns at once
+ATTEMPTS = 3  # reads of one post, when live reactions keep changing it meanwhile
 
 
 @dataclass(slots=True)
@@ -66,7 +67,15 @@ async def reactions_of(client: discord.Client, channel_id: int, message: dict[st
     return found
 
 
-async def reconcile_likes(client: discord.Client, services: Services, since: datetime) -> ReconcileReport:
+async def reconcile_likes(
+    client: discord.Client, services: Services, since: datetime, live: set[int] | None = None
+) -> ReconcileReport:
+    """``live`` collects the ids of messages that got a live reaction event meanwhile (the backend adds them).
+
+    Why: a post read back before a live like arrived and corrected after it would take the like away again. So
+    a post touched live while it was read or corrected is read and corrected again (up to :data:`ATTEMPTS`
+    times); a live event that comes after its last correction is applied after it, so it stands.
+    """
     report = ReconcileReport(since)
     for question in await services.store.recent_questions(translate.PLATFORM, since):
         ref = question.ref
@@ -75,24 +84,34 @@ async def reconcile_likes(client: discord.Client, services: Services, since: dat
         if client.get_channel(int(ref.chat_id)) is None:
             report.skipped += 1  # a guild of another shard's process, or a channel we no longer see
             continue
-        channel_id = int(ref.thread_id or ref.chat_id)
-        try:
-            message = await client.http.get_message(channel_id, int(ref.message_id))
-            reactions = await reactions_of(client, channel_id, dict(message))
-        except discord.NotFound as error:
-            if error.code == 10008:  # Unknown Message: deleted while we were away
-                await services.store.delete_post(ref, services.clock.now())
-                report.deleted += 1
-                logger.info("reconcile: post %s was deleted while the bot was offline", question.id)
-            else:
+        channel_id, message_id = int(ref.thread_id or ref.chat_id), int(ref.message_id)
+        for attempt in range(1, ATTEMPTS + 1):
+            if live is not None:
+                live.discard(message_id)
+            try:
+                message = await client.http.get_message(channel_id, message_id)
+                reactions = await reactions_of(client, channel_id, dict(message))
+            except discord.NotFound as error:
+                if error.code == 10008:  # Unknown Message: deleted while we were away
+                    await services.store.delete_post(ref, services.clock.now())
+                    report.deleted += 1
+                    logger.info("reconcile: post %s was deleted while the bot was offline", question.id)
+                else:
+                    report.skipped += 1
+                break
+            except discord.Forbidden:
                 report.skipped += 1
-            continue
-        except discord.Forbidden:
-            report.skipped += 1
-            continue
-        report.checked += 1
-        fix = await reconcile_reactions(services, ref, reactions)
-        if fix is not None and fix.changed:
-            report.fixes.append(fix)
+                break
+            if live is not None and message_id in live and attempt < ATTEMPTS:
+                continue  # what was read is already out of date
+            fix = await reconcile_reactions(services, ref, reactions)
+            if fix is not None and fix.changed:
+                report.fixes.append(fix)
+            if live is None or message_id not in live:
+                report.checked += 1
+                break
+            logger.debug("reconcile: post %s got live reactions while it was corrected; reading it again", question.id)
+        else:
+            report.checked += 1  # live reactions kept coming: they are applied as they come
     logger.info("discord: reconciled likes: %s", report.summary())
     return report

@@ -410,6 +410,28 @@ async def test_likes_missed_while_the_bot_was_down_are_reconciled_at_start(
             assert again is not None and (again.added, again.removed) == (0, 0)
 
 
+async def test_a_like_given_while_its_post_is_reconciled_is_not_taken_away(
+    settings: Settings, clock: TestClock
+) -> None:
+    """Reconciliation reads the 👍 users, then waits out a 429 on the second emoji; a 👍 given live meanwhile is
+    newer than what was read, and must still count once the post is corrected."""
+    async with DiscordHarness.server(clock) as h:
+        pepe = h.dc.add_emoji(h.guild, "pepe")
+        async with h.running(settings):
+            await ready(h)
+            await h.command("anna", f"/likes 👍 <:pepe:{pepe['id']}>", admin=True)
+            question = await h.say("alice", "How do I start?", reply_to=h.lesson_post("Why learn AI systems"))
+            await h.react("bob", question, "👍")
+            await h.react("carol", question, f"<:pepe:{pepe['id']}>")
+        h.dc.rate_limit("/reactions/pepe", retry_after=0.5)
+        async with h.running(settings) as backend:
+            await h.dc.wait_for(lambda: any(r.status == 429 for r in h.dc.requests), timeout=10)
+            await h.react("dave", question, "👍")
+            report = await backend.reconciled()
+            assert report is not None and report.checked == 1
+            assert "👍3" in await h.command("erin", "/top")
+
+
 async def test_cli_run_reports_the_missing_intent(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from bot.cli import cmd_run
 
