@@ -17,7 +17,7 @@ from typing import Any
 import discord
 
 from bot.discord_backend import translate
-from handlers.domain import Member, ReactionFix
+from handlers.domain import Member, MessageRef, ReactionFix
 from handlers.likes import reconcile_reactions
 from handlers.services import Services
 
@@ -84,34 +84,44 @@ async def reconcile_likes(
         if client.get_channel(int(ref.chat_id)) is None:
             report.skipped += 1  # a guild of another shard's process, or a channel we no longer see
             continue
-        channel_id, message_id = int(ref.thread_id or ref.chat_id), int(ref.message_id)
-        for attempt in range(1, ATTEMPTS + 1):
-            if live is not None:
-                live.discard(message_id)
-            try:
-                message = await client.http.get_message(channel_id, message_id)
-                reactions = await reactions_of(client, channel_id, dict(message))
-            except discord.NotFound as error:
-                if error.code == 10008:  # Unknown Message: deleted while we were away
-                    await services.store.delete_post(ref, services.clock.now())
-                    report.deleted += 1
-                    logger.info("reconcile: post %s was deleted while the bot was offline", question.id)
-                else:
-                    report.skipped += 1
-                break
-            except discord.Forbidden:
-                report.skipped += 1
-                break
-            if live is not None and message_id in live and attempt < ATTEMPTS:
-                continue  # what was read is already out of date
-            fix = await reconcile_reactions(services, ref, reactions)
-            if fix is not None and fix.changed:
-                report.fixes.append(fix)
-            if live is None or message_id not in live:
-                report.checked += 1
-                break
-            logger.debug("reconcile: post %s got live reactions while it was corrected; reading it again", question.id)
-        else:
-            report.checked += 1  # live reactions kept coming: they are applied as they come
+        await _reconcile_post(client, services, question.id, ref, live, report)
     logger.info("discord: reconciled likes: %s", report.summary())
     return report
+
+
+async def _reconcile_post(
+    client: discord.Client,
+    services: Services,
+    question_id: int,
+    ref: MessageRef,
+    live: set[int] | None,
+    report: ReconcileReport,
+) -> None:
+    channel_id, message_id = int(ref.thread_id or ref.chat_id), int(ref.message_id)
+    for attempt in range(1, ATTEMPTS + 1):
+        if live is not None:
+            live.discard(message_id)
+        try:
+            message = await client.http.get_message(channel_id, message_id)
+            reactions = await reactions_of(client, channel_id, dict(message))
+        except discord.NotFound as error:
+            if error.code == 10008:  # Unknown Message: deleted while we were away
+                await services.store.delete_post(ref, services.clock.now())
+                report.deleted += 1
+                logger.info("reconcile: post %s was deleted while the bot was offline", question_id)
+            else:
+                report.skipped += 1
+            return
+        except discord.Forbidden:
+            report.skipped += 1
+            return
+        touched = live is not None and message_id in live
+        if touched and attempt < ATTEMPTS:
+            continue  # what was read is already out of date
+        fix = await reconcile_reactions(services, ref, reactions)
+        if fix is not None and fix.changed:
+            report.fixes.append(fix)
+        if live is None or message_id not in live or attempt == ATTEMPTS:
+            break  # (live reactions that keep coming after the last attempt are applied as they come)
+        logger.debug("reconcile: post %s got live reactions while it was corrected; reading it again", question_id)
+    report.checked += 1
