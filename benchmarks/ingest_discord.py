@@ -49,7 +49,7 @@ def seed_fake(dc: FakeDiscord) -> tuple[object, list[object]]:
 
 async def baseline(n: int) -> Run:
     """(a) discord.py alone: events/s from the first frame queued to the n-th handler call."""
-    async with FakeDiscord(message_content=True) as dc, dc.patch_discord():
+    async with FakeDiscord(message_content=True, clock=TestClock()) as dc, dc.patch_discord():
         channel, users = seed_fake(dc)
         author = users[0]
         messages = [await dc.user_sends(channel, author, f"q{i}", dispatch=False) for i in range(QUESTIONS)]
@@ -81,7 +81,7 @@ async def studybot(n: int, folder: Path) -> Run:
     """(b) the backend and the core: events/s until every like is committed; returns the rate and the likes."""
     clock = TestClock()
     settings = Settings(database_path=folder / "bench.db", default_language="en", _env_file=None)  # type: ignore[call-arg]
-    async with FakeDiscord(message_content=True, time_base=clock.now()) as dc, dc.patch_discord():
+    async with FakeDiscord(message_content=True, clock=clock) as dc, dc.patch_discord():
         channel, users = seed_fake(dc)
         owner = dc.add_user("admin")
         guild = dc.guild(channel.guild_id)  # type: ignore[attr-defined]

@@ -61,7 +61,7 @@ def burst(tg: FakeTelegram, chat: dict[str, Any], users: list[dict[str, Any]], n
 
 
 async def baseline(n: int) -> Run:
-    async with FakeTelegram(TOKEN) as tg:
+    async with FakeTelegram(TOKEN, clock=TestClock()) as tg:
         chat, users = world(tg)
         seen, done = 0, asyncio.Event()
 
@@ -91,7 +91,7 @@ async def baseline(n: int) -> Run:
 async def studybot(n: int, folder: Path) -> Run:
     clock = TestClock()
     settings = Settings(database_path=folder / "bench.db", default_language="en", _env_file=None)  # type: ignore[call-arg]
-    async with FakeTelegram(TOKEN) as tg:
+    async with FakeTelegram(TOKEN, clock=clock) as tg:
         chat, users = world(tg)
         options = TelegramOptions(token=TOKEN, api_base_url=tg.base_url.removesuffix("/bot"), poll_timeout=1)
         backend = TelegramBackend(options, Translator.load("en"))

@@ -58,7 +58,7 @@ class DiscordHarness(CoreSetup):
     @contextlib.asynccontextmanager
     async def server(cls, clock: TestClock, *, message_content: bool = True) -> AsyncIterator[DiscordHarness]:
         """The local Discord server with the guild, the bot not running yet (see :meth:`running`)."""
-        async with FakeDiscord(message_content=message_content, time_base=clock.now()) as dc, dc.patch_discord():
+        async with FakeDiscord(message_content=message_content, clock=clock) as dc, dc.patch_discord():
             yield cls(dc, clock)
 
     @classmethod

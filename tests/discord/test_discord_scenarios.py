@@ -366,7 +366,7 @@ async def test_a_429_is_waited_out(discord_bot: DiscordHarness) -> None:
 async def test_a_missing_message_content_intent_stops_start_up_saying_what_to_switch_on(
     settings: Settings, clock: TestClock
 ) -> None:
-    async with FakeDiscord(message_content=False) as dc, dc.patch_discord():
+    async with FakeDiscord(message_content=False, clock=TestClock()) as dc, dc.patch_discord():
         options = DiscordOptions(dc.token, dc.base_url, guild_ready_timeout=0.05, identify_delay=False)
         backend = DiscordBackend(options, Translator.load("en"))
         with pytest.raises(DiscordStartError) as refused:
@@ -435,7 +435,7 @@ async def test_a_like_given_while_its_post_is_reconciled_is_not_taken_away(
 async def test_cli_run_reports_the_missing_intent(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from bot.cli import cmd_run
 
-    async with FakeDiscord(message_content=False) as dc:
+    async with FakeDiscord(message_content=False, clock=TestClock()) as dc:
         settings = Settings(  # type: ignore[call-arg]
             database_path=tmp_path / "bot.db",
             discord_bot_token=dc.token,

@@ -20,7 +20,7 @@ decide where it goes, and :meth:`FakeDiscord.patch_discord` swaps both and resto
 
 Usage::
 
-    async with FakeDiscord(heartbeat_interval=500) as dc, dc.patch_discord():
+    async with FakeDiscord(heartbeat_interval=500, clock=TestClock()) as dc, dc.patch_discord():
         guild = dc.add_guild("Course")
         general = dc.add_channel(guild, "general")
         alice = dc.add_user("alice")
@@ -69,7 +69,6 @@ import itertools
 import json
 import math
 import re
-import time
 import uuid
 import zlib
 from collections import Counter, deque
@@ -79,6 +78,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import WSMsgType, web
+
+from tests.clock import TestClock, require_test_clock
 
 Json = dict[str, Any]
 
@@ -272,19 +273,23 @@ def _snowflake_ms(snowflake: int) -> int:
 
 
 class _Snowflakes:
-    """Monotonic snowflake ids ("Reference > Snowflakes").
+    """Monotonic snowflake ids ("Reference > Snowflakes") that follow the test's clock.
 
-    Every id gets its own millisecond so that ``(id >> 22) % shard_count`` -- the sharding
-    formula -- spreads guilds over shards like real ids do, and creation times are plausible.
+    An id's time is the clock's now (so a message written after ``clock.advance(days=7)`` is a week newer), or
+    one millisecond after the previous id when the clock has not moved: every id gets its own millisecond so
+    that ``(id >> 22) % shard_count`` -- the sharding formula -- spreads guilds over shards like real ids do.
     """
 
-    def __init__(self, start_ms: int | None = None) -> None:
-        # an hour ago: ids never lie in the future (or from a test's own clock, given ``start_ms``)
-        self._ms = start_ms if start_ms is not None else int(time.time() * 1000) - 3_600_000
+    def __init__(self, clock: TestClock) -> None:
+        self._clock = clock
+        self._ms = 0
         self._increment = itertools.count()
 
+    def now_ms(self) -> int:
+        return int(self._clock.now().timestamp() * 1000)
+
     def next(self) -> int:
-        self._ms += 1
+        self._ms = max(self._ms + 1, self.now_ms())
         return ((self._ms - DISCORD_EPOCH_MS) << 22) | (1 << 17) | (next(self._increment) & 0xFFF)
 
     def next_for_shard(self, shard_id: int, shard_count: int) -> int:
@@ -819,10 +824,10 @@ class FakeDiscord:
         members: bool = False,
         presences: bool = False,
         host: str = "127.0.0.1",
-        time_base: datetime | None = None,
+        clock: TestClock,
     ) -> None:
-        """``time_base``: snowflakes (and so message and interaction times) start there instead of an hour
-        ago, so a bot on a test clock sees messages written "now" by that clock."""
+        """``clock``: the test's clock. Snowflakes, and so every message, channel and interaction time, and every
+        other date the server writes, come from it, so a bot on that clock sees messages written "now"."""
         self.token = token
         self.heartbeat_interval = heartbeat_interval
         self.recommended_shards = recommended_shards
@@ -831,7 +836,7 @@ class FakeDiscord:
         self.bucket_window = bucket_window
         self.host = host
         self.port = 0
-        self._ids = _Snowflakes(int(time_base.timestamp() * 1000) if time_base is not None else None)
+        self._ids = _Snowflakes(require_test_clock(clock, "FakeDiscord"))
         self.bot = FakeUser(self._ids.next(), bot_name, bot=True)
         self.app_id = self.bot.id  # newer applications share the bot user's id
         self.owner = FakeUser(self._ids.next(), f"{bot_name}-developer")
@@ -1044,7 +1049,7 @@ class FakeDiscord:
         return member
 
     def _add_member(self, guild: FakeGuild, user: FakeUser, role_ids: list[int], nick: str | None = None) -> FakeMember:
-        member = FakeMember(guild.id, user, role_ids, nick, joined_ms=int(time.time() * 1000))
+        member = FakeMember(guild.id, user, role_ids, nick, joined_ms=self._ids.now_ms())
         guild.members[user.id] = member
         return member
 
@@ -1173,7 +1178,7 @@ class FakeDiscord:
     async def user_edits(self, channel: FakeChannel | int, message_id: FakeMessage | int, content: str) -> FakeMessage:
         msg = self._message(channel, message_id)
         msg.content = content
-        msg.edited_ms = int(time.time() * 1000)
+        msg.edited_ms = self._ids.now_ms()
         msg.mentions, msg.mention_roles, msg.mention_everyone = self._parse_mentions(
             content, None, self._channels[msg.channel_id]
         )
@@ -2027,7 +2032,7 @@ class FakeDiscord:
             keep = {str(a.get("id")) for a in body.get("attachments") or []}
             msg.attachments = [a for a in msg.attachments if a["id"] in keep] + files
         msg.flags &= ~FLAG_LOADING
-        msg.edited_ms = int(time.time() * 1000)
+        msg.edited_ms = self._ids.now_ms()
         msg.request = body
         msg.mentions, msg.mention_roles, msg.mention_everyone = self._parse_mentions(
             msg.content, msg.allowed_mentions, ch
@@ -2056,7 +2061,7 @@ class FakeDiscord:
             owner_id=owner_id,
             auto_archive_duration=auto_archive,
             applied_tags=list(applied_tags),
-            created_ms=int(time.time() * 1000),
+            created_ms=self._ids.now_ms(),
         )
         self._channels[thread_id] = thread
         self._channel_messages[thread_id] = []
@@ -2313,13 +2318,12 @@ class FakeDiscord:
             bucket = self._buckets[key] = _Bucket(name, self.bucket_limit, self.bucket_window)
         return bucket
 
-    @staticmethod
-    def _ratelimit_headers(bucket: _Bucket, now: float) -> dict[str, str]:
+    def _ratelimit_headers(self, bucket: _Bucket, now: float) -> dict[str, str]:
         reset_after = max(0.0, bucket.reset_at - now)
         return {
             "X-RateLimit-Limit": str(bucket.limit),
             "X-RateLimit-Remaining": str(max(0, bucket.remaining)),
-            "X-RateLimit-Reset": f"{time.time() + reset_after:.3f}",
+            "X-RateLimit-Reset": f"{self._ids.now_ms() / 1000 + reset_after:.3f}",
             "X-RateLimit-Reset-After": f"{reset_after:.3f}",
             "X-RateLimit-Bucket": bucket.name,
         }
@@ -2338,7 +2342,7 @@ class FakeDiscord:
             {
                 "X-RateLimit-Remaining": "0",
                 "X-RateLimit-Reset-After": f"{retry_after:.3f}",
-                "X-RateLimit-Reset": f"{time.time() + retry_after:.3f}",
+                "X-RateLimit-Reset": f"{self._ids.now_ms() / 1000 + retry_after:.3f}",
                 "Retry-After": str(max(1, math.ceil(retry_after))),
                 "X-RateLimit-Scope": scope,
                 "Via": "1.1 google",

@@ -11,7 +11,7 @@ Pointing PTB at the fake
 ------------------------
 PTB builds every URL as ``f"{base_url}{token}/{method}"``, so one setting is enough::
 
-    async with FakeTelegram() as tg:
+    async with FakeTelegram(clock=TestClock()) as tg:
         alice = tg.add_user("Alice", username="alice")
         group = tg.add_chat("supergroup", "Course", is_forum=True)
         tg.add_member(group, alice)
@@ -116,6 +116,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import aiohttp
 from aiohttp import web
+
+from tests.clock import TestClock, require_test_clock
 
 Json = dict[str, Any]
 ChatRef = Mapping[str, Any] | int
@@ -1332,8 +1334,9 @@ class FakeTelegram:
     """A Telegram Bot API server for one bot, plus the controls a test needs.
 
     Construct, then ``await start()`` (or ``async with``) inside the test's event loop.
-    ``now`` gives message dates (Unix seconds); ``monotonic`` drives :class:`RateLimits`,
-    so a test can pass a manual clock and advance it instead of sleeping.
+    ``clock`` is the test's clock: every date the server stamps (messages, edits, webhook errors) is its
+    ``now()``, so nothing a test sees depends on today's date.  ``monotonic`` drives :class:`RateLimits`
+    (durations only), so a test can pass a manual one and advance it instead of sleeping.
     """
 
     def __init__(
@@ -1348,7 +1351,7 @@ class FakeTelegram:
         strict_html: bool = True,
         first_update_id: int = 100,
         webhook_retry_delay: float = 0.05,
-        now: Callable[[], float] = time.time,
+        clock: TestClock,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.bot_id = 7_000_000_000 + secrets.randbelow(999_999_999)
@@ -1362,7 +1365,7 @@ class FakeTelegram:
         self.supports_inline_queries = supports_inline_queries
         self.strict_html = strict_html
         self.webhook_retry_delay = webhook_retry_delay
-        self._now = now
+        self.clock = require_test_clock(clock, "FakeTelegram")
         self._monotonic = monotonic
 
         self._users: dict[int, Json] = {}
@@ -1408,6 +1411,10 @@ class FakeTelegram:
         self._port: int | None = None
 
     # ---------------------------------------------------------------- lifecycle
+
+    def _unix_now(self) -> int:
+        """The test clock's now as the Bot API writes dates: whole Unix seconds."""
+        return int(self.clock.now().timestamp())
 
     async def __aenter__(self) -> FakeTelegram:
         await self.start()
@@ -1866,7 +1873,7 @@ class FakeTelegram:
             msg["entities"] = found
         else:
             msg.pop("entities", None)
-        msg["edit_date"] = int(self._now())
+        msg["edit_date"] = self._unix_now()
         kind = "edited_channel_post" if target.type == "channel" else "edited_message"
         if self._bot_sees(target, msg):
             self._emit(kind, msg)
@@ -1896,7 +1903,7 @@ class FakeTelegram:
             "chat": self._chat_json(target),
             "message_id": message_id,
             "user": self._user_json(user_id),
-            "date": int(self._now()),
+            "date": self._unix_now(),
             "old_reaction": old_types,
             "new_reaction": new_types,
         }
@@ -1913,7 +1920,7 @@ class FakeTelegram:
         payload = {
             "chat": self._chat_json(target),
             "message_id": message_id,
-            "date": int(self._now()),
+            "date": self._unix_now(),
             "reactions": [
                 {"type": {"type": "emoji", "emoji": e}, "total_count": n} for e, n in counts.items() if n > 0
             ],
@@ -2121,7 +2128,7 @@ class FakeTelegram:
         return {
             "chat": self._chat_json(chat),
             "from": self._user_json(actor),
-            "date": int(self._now()),
+            "date": self._unix_now(),
             "old_chat_member": old,
             "new_chat_member": new,
         }
@@ -2185,7 +2192,7 @@ class FakeTelegram:
         if sender_chat is not None:
             msg["sender_chat"] = copy.deepcopy(sender_chat)
         msg["chat"] = self._chat_json(chat)
-        msg["date"] = int(self._now())
+        msg["date"] = self._unix_now()
         if thread_id:
             msg["message_thread_id"] = thread_id
             if chat.is_forum:
@@ -2593,13 +2600,13 @@ class FakeTelegram:
                 body = await response.read()
         except (aiohttp.ClientError, OSError, TimeoutError) as exc:
             message = "Connection refused" if isinstance(exc, aiohttp.ClientConnectorError) else str(exc) or "error"
-            hook["last_error_date"] = int(self._now())
+            hook["last_error_date"] = self._unix_now()
             hook["last_error_message"] = message
             self.webhook_deliveries.append(WebhookDelivery(update["update_id"], None, secret, message))
             return False
         if not 200 <= status <= 299:
             message = f"Wrong response from the webhook: {status} {HTTPStatus(status).phrase}"
-            hook["last_error_date"] = int(self._now())
+            hook["last_error_date"] = self._unix_now()
             hook["last_error_message"] = message
             self.webhook_deliveries.append(WebhookDelivery(update["update_id"], status, secret, message))
             return False
@@ -2825,7 +2832,7 @@ class FakeTelegram:
             msg["reply_markup"] = new_markup
         else:
             msg.pop("reply_markup", None)
-        msg["edit_date"] = int(self._now())
+        msg["edit_date"] = self._unix_now()
         return copy.deepcopy(msg)
 
     def _delete_one(self, chat: _Chat, message_id: int | None) -> None:

@@ -22,6 +22,7 @@ import discord
 import pytest
 from discord import app_commands
 
+from tests.clock import TestClock
 from tests.fakes.discord_api import FakeDiscord
 
 TIMEOUT = 10.0
@@ -33,7 +34,7 @@ TIMEOUT = 10.0
 @pytest.fixture
 async def discord_fake() -> AsyncIterator[FakeDiscord]:
     """A running fake with discord.py pointed at it; short heartbeats so ACKs are observable."""
-    async with FakeDiscord(heartbeat_interval=100) as dc, dc.patch_discord():
+    async with FakeDiscord(heartbeat_interval=100, clock=TestClock()) as dc, dc.patch_discord():
         yield dc
 
 
@@ -573,7 +574,7 @@ async def test_direct_messages_both_ways(discord_fake: FakeDiscord) -> None:
 
 async def test_rate_limit_headers_are_honoured_without_429s() -> None:
     """A small bucket: discord.py must pace itself from the headers and never be told off."""
-    async with FakeDiscord(bucket_limit=2, bucket_window=0.3) as dc, dc.patch_discord():
+    async with FakeDiscord(bucket_limit=2, bucket_window=0.3, clock=TestClock()) as dc, dc.patch_discord():
         guild = dc.add_guild("Course")
         general = dc.add_channel(guild, "general")
         async with running(make_client(), dc.token) as client:

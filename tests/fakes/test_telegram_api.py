@@ -39,6 +39,7 @@ from telegram.error import BadRequest, ChatMigrated, Conflict, Forbidden, Invali
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, MessageHandler, filters
 from telegram.warnings import PTBDeprecationWarning
 
+from tests.clock import TestClock
 from tests.fakes.telegram_api import REACTION_EMOJI, FakeTelegram, RateLimits, utf16_len
 
 Json = dict[str, Any]
@@ -49,7 +50,7 @@ Json = dict[str, Any]
 
 @pytest.fixture
 async def tg() -> AsyncIterator[FakeTelegram]:
-    async with FakeTelegram() as fake:
+    async with FakeTelegram(clock=TestClock()) as fake:
         yield fake
         assert fake.server_errors == []
 
@@ -246,7 +247,7 @@ async def test_html_parse_errors(tg: FakeTelegram, html: str, reason: str) -> No
 
 
 async def test_lenient_html_matches_telegram_and_ptb_sees_bad_request() -> None:
-    async with FakeTelegram(strict_html=False) as tg, Bot(tg.token, base_url=tg.base_url) as bot:
+    async with FakeTelegram(strict_html=False, clock=TestClock()) as tg, Bot(tg.token, base_url=tg.base_url) as bot:
         group, _ = group_with(tg)
         message = await bot.send_message(group["id"], "AT&T &nbsp; a->b &lt;ok&gt;", parse_mode="HTML")
         assert message.text == "AT&T &nbsp; a->b <ok>"  # what tdlib does with bare & and >
@@ -383,7 +384,10 @@ async def test_privacy_mode_in_groups(tg: FakeTelegram, bot: Bot) -> None:
     tg.user_sends(group, alice, "admins see all")
     texts = [u.message.text for u in await bot.get_updates() if u.message]
     assert texts == [f"/stats@{tg.bot_username}", "reply", "admins see all"]
-    async with FakeTelegram(privacy_mode=False) as open_tg, Bot(open_tg.token, base_url=open_tg.base_url) as b2:
+    async with (
+        FakeTelegram(privacy_mode=False, clock=TestClock()) as open_tg,
+        Bot(open_tg.token, base_url=open_tg.base_url) as b2,
+    ):
         group2, bob = group_with(open_tg)
         open_tg.user_sends(group2, bob, "chatter", sender_chat=None)
         anonymous = open_tg.user_sends(group2, None, "hidden admin", sender_chat=group2)
@@ -434,8 +438,11 @@ async def test_flood_control_surfaces_as_retry_after(tg: FakeTelegram, bot: Bot)
 
 @pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")
 async def test_built_in_limits_follow_the_published_numbers() -> None:
-    clock = [1000.0]
-    async with FakeTelegram(monotonic=lambda: clock[0]) as tg, Bot(tg.token, base_url=tg.base_url) as bot:
+    ticks = [1000.0]
+    async with (
+        FakeTelegram(monotonic=lambda: ticks[0], clock=TestClock()) as tg,
+        Bot(tg.token, base_url=tg.base_url) as bot,
+    ):
         group, alice = group_with(tg)
         tg.enable_rate_limits()
         for n in range(20):  # "not able to send more than 20 messages per minute" to one group
@@ -443,7 +450,7 @@ async def test_built_in_limits_follow_the_published_numbers() -> None:
         with pytest.raises(RetryAfter) as caught:
             await bot.send_message(group["id"], "21st")
         assert seconds(caught.value) == 60
-        clock[0] += 60
+        ticks[0] += 60
         await bot.send_message(group["id"], "a minute later")
         tg.enable_rate_limits(RateLimits(group_per_minute=None, overall_per_second=3))
         tg.start_private(alice)

@@ -11,8 +11,8 @@ from tests.telegram.harness import TOKEN, TelegramHarness
 
 
 @pytest.fixture
-async def tg() -> AsyncIterator[FakeTelegram]:
-    async with FakeTelegram(TOKEN) as fake:
+async def tg(clock: TestClock) -> AsyncIterator[FakeTelegram]:
+    async with FakeTelegram(TOKEN, clock=clock) as fake:
         yield fake
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from handlers.domain import Course, LessonDraft
 from storage import SqliteStore
+from tests.clock import TestClock
 from tests.fakes.telegram_api import FakeTelegram
 from tests.telegram.harness import TOKEN, visible
 
@@ -57,7 +58,7 @@ async def test_kill_9_during_a_reaction_burst_loses_and_doubles_nothing(tmp_path
         await store.upsert_course(Course("ai", "AI", language="en"), now)
         await store.upsert_lesson(LessonDraft("ai", "intro", "Crash course", "Intro."), now)
 
-    async with FakeTelegram(TOKEN) as tg:
+    async with FakeTelegram(TOKEN, clock=TestClock()) as tg:
         chat = tg.add_chat("supergroup", "Burst group")
         tg.set_bot_admin(chat, True)
         anna, alice = tg.add_user("Anna"), tg.add_user("Alice")
@@ -102,7 +103,7 @@ async def test_kill_9_during_a_reaction_burst_loses_and_doubles_nothing(tmp_path
 
 
 async def test_the_token_never_reaches_the_logs(tmp_path: Path) -> None:
-    async with FakeTelegram(TOKEN) as tg:
+    async with FakeTelegram(TOKEN, clock=TestClock()) as tg:
         chat = tg.add_chat("supergroup", "Log group")
         anna = tg.add_user("Anna")
         tg.add_member(chat, anna, status="administrator")

@@ -26,7 +26,7 @@ def free_port() -> int:
 async def test_webhook_mode_checks_the_secret_and_handles_updates(tmp_path: Path, clock: TestClock) -> None:
     settings = Settings(database_path=tmp_path / "w.db", default_language="en", _env_file=None)  # type: ignore[call-arg]
     port = free_port()
-    async with FakeTelegram(TOKEN) as tg:
+    async with FakeTelegram(TOKEN, clock=clock) as tg:
         options = TelegramOptions(
             token=TOKEN,
             api_base_url=tg.base_url.removesuffix("/bot"),
