@@ -37,7 +37,7 @@ from pathlib import Path
 # checkout in front so that `import storage` finds the package (and works without installing it).
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from handlers.domain import Member, MessageRef, ReactionChange
+from handlers.domain import Member, MessageRef, PostWindow, ReactionChange
 from storage import SqliteStore, upgrade_database
 from storage.codec import to_micros
 from storage.connection import connect
@@ -315,21 +315,22 @@ async def query_times(path: Path) -> None:
         print(f"    database: {questions:,} questions+comments, {reactions:,} reactions (likes sum {likes:,})")
         await store.top_questions(COURSE, 10)  # warm the cache, as a running bot's would be
         weeks = max(1, (last - first) // (7 * 86_400_000_000))
-        week = timedelta(days=7)
+        per_week = questions // weeks
 
-        def period(i: int) -> tuple[datetime, datetime]:
-            start = T0 + week * (i * 7 % weeks)
-            return start, start + week
+        def period(i: int) -> PostWindow:
+            """A digest's window: the posts of one week, which are stored (and so numbered) in time order."""
+            start = per_week * (i * 7 % weeks)
+            return PostWindow(start, start + per_week)
 
         top = await median_ms(lambda i: store.top_questions(COURSE, 10), 51)
         top25 = await median_ms(lambda i: store.top_questions(COURSE, 25, include_answered=False), 51)
         in_lesson = await median_ms(lambda i: store.top_questions(COURSE, 10, lesson_id=1 + i % 50), 51)
-        per_q = await median_ms(lambda i: store.period_questions(COURSE, *period(i), 10), 51)
-        per_s = await median_ms(lambda i: store.period_summary(COURSE, *period(i)), 51)
+        per_q = await median_ms(lambda i: store.period_questions(COURSE, period(i), 10), 51)
+        per_s = await median_ms(lambda i: store.period_summary(COURSE, period(i)), 51)
 
         async def digest(i: int) -> None:
-            await store.period_questions(COURSE, *period(i), 10)
-            await store.period_summary(COURSE, *period(i))
+            await store.period_questions(COURSE, period(i), 10)
+            await store.period_summary(COURSE, period(i))
 
         both = await median_ms(digest, 51)
         stats = await median_ms(lambda i: store.stats(COURSE), 3)

@@ -24,7 +24,7 @@ from bot.scheduler import describe_schedule
 from bot.sources.files import import_source, read_source
 from bot.telegram_backend.doctor import check_telegram
 from handlers.content import to_plain_text
-from handlers.digests import build_digest_items, record_period, render_digest
+from handlers.digests import build_digest_items, next_window, record_period, render_digest
 from handlers.ports import Store
 from storage import DatabaseTooNew, upgrade_database
 
@@ -270,11 +270,12 @@ async def cmd_digest(settings: Settings, course_slug: str, since: str | None, dr
             return unknown_course(course_slug, [c.slug for c in await store.list_courses()])
         start = start_override or await store.last_digest_end(course.slug)
         end = services.clock.now()
-        items, summary = await build_digest_items(services, course, start, end)
+        window = await next_window(services, course.slug, start_override)
+        items, summary = await build_digest_items(services, course, window)
         language = services.i18n.normalise(course.language)
         print(to_plain_text(render_digest(services, language, course, start, end, items, summary)), file=out)
         if not dry_run:
-            digest, _ = await store.record_digest(course.slug, start or end, end, items, summary, end)
+            digest, _ = await store.record_digest(course.slug, start or end, end, window.through, items, summary, end)
             await store.mark_digest_sent(digest.id, end)
     return EXIT_OK
 

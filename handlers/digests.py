@@ -3,6 +3,12 @@
 A period runs from the end of the last recorded one to the time the digest is due. It is recorded before it is
 sent and marked sent after, so a crash in between is finished by :func:`resume_unsent_digests` and a period
 is never sent twice (the store refuses a second record for the same period).
+
+What a digest covers is decided by when studybot *received* the posts, not by their dates: the posts stored
+after the previous digest was recorded, up to the moment this one is (a :class:`PostWindow`). A question asked
+while the bot was down is dated inside a period that the catch-up digest at start may already have recorded,
+before the platform's backlog was read; under this rule it is in the next digest, and every post is in
+exactly one.
 """
 
 from __future__ import annotations
@@ -12,7 +18,7 @@ from datetime import datetime, timedelta
 
 from handlers.actions import DirectMessage, Post
 from handlers.content import Content, ContentBuilder, plain
-from handlers.domain import Course, Digest, DigestItem, Instructor, PeriodSummary
+from handlers.domain import Course, Digest, DigestItem, Instructor, PeriodSummary, PostWindow
 from handlers.errors import DeliveryError, NotPermitted, RecipientUnreachable, UsageError
 from handlers.events import DigestDue
 from handlers.questions import excerpt
@@ -25,11 +31,19 @@ router = Router("digests")
 EXCERPT_LENGTH = 140
 
 
+async def next_window(services: Services, course_slug: str, since: datetime | None = None) -> PostWindow:
+    """What a digest recorded now covers: the posts stored since the course's last recorded digest, or, with
+    ``since``, every post stored so far that is dated at or after it."""
+    store = services.store
+    after = 0 if since is not None else await store.digested_through(course_slug)
+    return PostWindow(after, await store.newest_post_id(), since)
+
+
 async def build_digest_items(
-    services: Services, course: Course, start: datetime | None, end: datetime
+    services: Services, course: Course, window: PostWindow
 ) -> tuple[list[DigestItem], PeriodSummary]:
     store = services.store
-    ranked = await store.period_questions(course.slug, start, end, course.digest_size)
+    ranked = await store.period_questions(course.slug, window, course.digest_size)
     items = [
         DigestItem(
             question_id=r.question.id,
@@ -42,7 +56,7 @@ async def build_digest_items(
         )
         for r in ranked
     ]
-    return items, await store.period_summary(course.slug, start, end)
+    return items, await store.period_summary(course.slug, window)
 
 
 def render_digest(
@@ -193,8 +207,11 @@ async def record_period(services: Services, course_slug: str, period_end: dateti
         logger.warning("course %s has no instructor; its digest waits for one", course_slug)
         return None
     start = last_end or course.created_at or period_end
-    items, summary = await build_digest_items(services, course, last_end, period_end)
-    digest, _ = await store.record_digest(course_slug, start, period_end, items, summary, services.clock.now())
+    window = await next_window(services, course_slug)
+    items, summary = await build_digest_items(services, course, window)
+    digest, _ = await store.record_digest(
+        course_slug, start, period_end, window.through, items, summary, services.clock.now()
+    )
     return digest
 
 
@@ -292,7 +309,7 @@ async def cmd_digest(ctx: CommandContext) -> None:
         raise NotPermitted("digest.not_allowed")
     start = await store.last_digest_end(slug)
     end = ctx.services.clock.now()
-    items, summary = await build_digest_items(ctx.services, course, start, end)
+    items, summary = await build_digest_items(ctx.services, course, await next_window(ctx.services, slug))
     await ctx.reply(render_digest(ctx.services, ctx.language, course, start, end, items, summary))
 
 

@@ -211,6 +211,21 @@ class RankedQuestion:
 
 
 @dataclass(frozen=True, slots=True)
+class PostWindow:
+    """The posts a digest covers: those studybot *stored* after post ``after`` up to post ``through``.
+
+    Post ids grow in the order posts are stored, so consecutive digests, each from the last one's ``through`` to
+    the newest post when it is recorded, cover every post exactly once: a question asked while the bot was down,
+    or dated in a period already recorded, lands in the next digest instead of being lost. ``since`` narrows
+    the window to posts dated at or after it (``studybot digest --since``).
+    """
+
+    after: int
+    through: int
+    since: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class PeriodSummary:
     questions: int
     comments: int
@@ -235,6 +250,7 @@ class Digest:
     course_slug: str
     period_start: datetime
     period_end: datetime
+    through_post: int  # the newest post the digest covers (see PostWindow)
     items: tuple[DigestItem, ...]
     summary: PeriodSummary
     sent_at: datetime | None = None

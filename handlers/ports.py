@@ -22,6 +22,7 @@ from handlers.domain import (
     MessageRef,
     NewPost,
     PeriodSummary,
+    PostWindow,
     Question,
     RankedQuestion,
     ReactionChange,
@@ -170,13 +171,15 @@ class Store(Protocol):
         """Most liked first (members' + imported likes), earlier first on ties; deleted ones left out."""
         ...
 
-    async def period_questions(
-        self, course_slug: str, start: datetime | None, end: datetime, limit: int
-    ) -> list[RankedQuestion]:
-        """The most liked questions asked in [start, end), same order as top_questions."""
+    async def period_questions(self, course_slug: str, window: PostWindow, limit: int) -> list[RankedQuestion]:
+        """The most liked questions of the window, same order as top_questions."""
         ...
 
-    async def period_summary(self, course_slug: str, start: datetime | None, end: datetime) -> PeriodSummary: ...
+    async def period_summary(self, course_slug: str, window: PostWindow) -> PeriodSummary: ...
+    async def newest_post_id(self) -> int:
+        """The id of the newest post stored (0 when there is none): where a digest recorded now ends."""
+        ...
+
     async def stats(self, course_slug: str) -> Stats: ...
     async def export_rows(self, course_slug: str) -> list[ExportRow]: ...
 
@@ -185,11 +188,16 @@ class Store(Protocol):
         """End of the latest recorded period (sent or not)."""
         ...
 
+    async def digested_through(self, course_slug: str) -> int:
+        """The newest post that the course's recorded digests cover (0 when none was recorded)."""
+        ...
+
     async def record_digest(
         self,
         course_slug: str,
         start: datetime,
         end: datetime,
+        through_post: int,
         items: Sequence[DigestItem],
         summary: PeriodSummary,
         now: datetime,

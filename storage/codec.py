@@ -165,6 +165,7 @@ def digest_from(row: sqlite3.Row) -> Digest:
         course_slug=row["course_slug"],
         period_start=from_micros(row["period_start"]),
         period_end=from_micros(row["period_end"]),
+        through_post=row["through_post"],
         items=tuple(DigestItem(**item) for item in json.loads(row["items"])),
         summary=PeriodSummary(**json.loads(row["summary"])),
         sent_at=from_micros_or_none(row["sent_at"]),

@@ -18,7 +18,7 @@ import aiosqlite
 
 logger = logging.getLogger(__name__)
 
-MIN_TIME = -(2**63)  # "from the beginning" for an open period start
+MIN_TIME = -(2**63)  # "from the beginning" for a window with no `since`
 
 QUESTION_COLUMNS = """
     q.id, q.lesson_id, q.group_id, q.kind, q.platform, q.chat_id, q.thread_id, q.message_id, q.text,
@@ -62,23 +62,24 @@ TOP_IN_LESSON = f"""
     {RANKED_OUTER}
 """
 
-# A period is a range of created_at: the time index gives the range, a small sort keeps the best LIMIT.
+# A digest's window is a range of post ids in a course (handlers.domain.PostWindow): the index gives the range,
+# a small sort keeps the best LIMIT.
 PERIOD = f"""
     WITH picked(id) AS (
-        SELECT id FROM questions INDEXED BY questions_by_time
-        WHERE course_slug = :course AND deleted = 0 AND created_at >= :start AND created_at < :end
+        SELECT id FROM questions INDEXED BY questions_by_post
+        WHERE course_slug = :course AND deleted = 0 AND id > :after AND id <= :through AND created_at >= :since
           AND kind = 'question'
         ORDER BY score DESC, created_at, id LIMIT :limit)
     {RANKED_OUTER}
 """
 
-# One pass over the period's index range: per-lesson counts, then their totals and the busiest lesson.
+# One pass over the window's index range: per-lesson counts, then their totals and the busiest lesson.
 PERIOD_SUMMARY = """
     WITH per_lesson AS (
         SELECT lesson_id, SUM(kind = 'question') AS questions, SUM(kind = 'comment') AS comments,
                SUM(score) AS likes, COUNT(*) AS posts
-        FROM questions INDEXED BY questions_by_time
-        WHERE course_slug = :course AND deleted = 0 AND created_at >= :start AND created_at < :end
+        FROM questions INDEXED BY questions_by_post
+        WHERE course_slug = :course AND deleted = 0 AND id > :after AND id <= :through AND created_at >= :since
         GROUP BY lesson_id)
     SELECT COALESCE(SUM(questions), 0) AS questions,
            COALESCE(SUM(comments), 0) AS comments,
@@ -119,7 +120,7 @@ EXPORT_REPLIES = """
     ORDER BY r.question_id, r.created_at, r.id
 """
 
-DIGEST_SELECT = "SELECT id, course_slug, period_start, period_end, items, summary, sent_at FROM digests"
+DIGEST_SELECT = "SELECT id, course_slug, period_start, period_end, through_post, items, summary, sent_at FROM digests"
 
 
 class Reader:

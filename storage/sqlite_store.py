@@ -55,6 +55,7 @@ from handlers.domain import (
     MessageRef,
     NewPost,
     PeriodSummary,
+    PostWindow,
     Question,
     RankedQuestion,
     ReactionChange,
@@ -744,19 +745,21 @@ class SqliteStore:
         rows = await self._reader.all(template.format(answered=answered), params)
         return [_ranked(r) for r in rows]
 
-    async def period_questions(
-        self, course_slug: str, start: datetime | None, end: datetime, limit: int
-    ) -> list[RankedQuestion]:
-        """The most liked questions asked in [start, end), same order as top_questions."""
-        params = _period(course_slug, start, end) | {"limit": limit}
+    async def period_questions(self, course_slug: str, window: PostWindow, limit: int) -> list[RankedQuestion]:
+        """The most liked questions of the window, same order as top_questions."""
+        params = _window(course_slug, window) | {"limit": limit}
         return [_ranked(r) for r in await self._reader.all(queries.PERIOD, params)]
 
-    async def period_summary(self, course_slug: str, start: datetime | None, end: datetime) -> PeriodSummary:
-        """Posts created in [start, end) and not deleted: questions, comments, their likes now (score), and the
+    async def period_summary(self, course_slug: str, window: PostWindow) -> PeriodSummary:
+        """The window's posts that are not deleted: questions, comments, their likes now (score), and the
         lesson with the most of them (the earlier lesson on a tie)."""
-        row = await self._reader.one(queries.PERIOD_SUMMARY, _period(course_slug, start, end))
+        row = await self._reader.one(queries.PERIOD_SUMMARY, _window(course_slug, window))
         assert row is not None  # an aggregate always has a row
         return PeriodSummary(row["questions"], row["comments"], row["likes"], row["most_active"])
+
+    async def newest_post_id(self) -> int:
+        row = await self._reader.one("SELECT MAX(id) FROM questions")
+        return int(row[0] or 0) if row else 0
 
     async def stats(self, course_slug: str) -> Stats:
         """Counts over the course's posts that are not deleted. likes = their total score (members' + imported);
@@ -788,11 +791,18 @@ class SqliteStore:
         row = await self._reader.one("SELECT MAX(period_end) FROM digests WHERE course_slug = ?", (course_slug,))
         return codec.from_micros_or_none(row[0] if row else None)
 
+    async def digested_through(self, course_slug: str) -> int:
+        row = await self._reader.one(
+            "SELECT through_post FROM digests WHERE course_slug = ? ORDER BY period_end DESC LIMIT 1", (course_slug,)
+        )
+        return int(row[0]) if row else 0
+
     async def record_digest(
         self,
         course_slug: str,
         start: datetime,
         end: datetime,
+        through_post: int,
         items: Sequence[DigestItem],
         summary: PeriodSummary,
         now: datetime,
@@ -802,6 +812,7 @@ class SqliteStore:
             course_slug,
             codec.to_micros(start),
             codec.to_micros(end),
+            through_post,
             codec.items_to_json(items),
             codec.summary_to_json(summary),
             codec.to_micros(now),
@@ -809,8 +820,8 @@ class SqliteStore:
 
         async def op(conn: aiosqlite.Connection) -> tuple[Digest, bool]:
             async with conn.execute(
-                "INSERT INTO digests (course_slug, period_start, period_end, items, summary, created_at)"
-                " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (course_slug, period_end) DO NOTHING",
+                "INSERT INTO digests (course_slug, period_start, period_end, through_post, items, summary, created_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (course_slug, period_end) DO NOTHING",
                 values,
             ) as cursor:
                 new = cursor.rowcount > 0
@@ -1057,9 +1068,9 @@ async def _write_emojis(conn: aiosqlite.Connection, group_id: int | None, emojis
     )
 
 
-def _period(course_slug: str, start: datetime | None, end: datetime) -> dict[str, Any]:
-    first = queries.MIN_TIME if start is None else codec.to_micros(start)
-    return {"course": course_slug, "start": first, "end": codec.to_micros(end)}
+def _window(course_slug: str, window: PostWindow) -> dict[str, Any]:
+    since = queries.MIN_TIME if window.since is None else codec.to_micros(window.since)
+    return {"course": course_slug, "after": window.after, "through": window.through, "since": since}
 
 
 def _ranked(row: Any) -> RankedQuestion:

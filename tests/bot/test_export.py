@@ -27,7 +27,7 @@ async def test_markdown_reads_like_a_featured_comments_list(console: ConsoleHarn
     text = render_export(await console.app.store.export_rows(COURSE), "md", "AI Systems")
     assert "## Why learn AI systems" in text
     assert "**精选留言（2）**" in text
-    assert "- **alice** 👍（1） 💬（1） 2026-11-23" in text
+    assert f"- **alice** 👍（1） 💬（1） {console.clock.now():%Y-%m-%d}" in text
     assert r"What is \*RLHF\*? \<b\>@everyone\</b\>" in text  # escaped: no formatting injected
     assert "  > carol：It is reinforcement learning from human feedback." in text
     assert text.index("alice") < text.index("期待更新")  # questions before comments

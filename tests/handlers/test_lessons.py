@@ -7,6 +7,7 @@ fail), in the spirit of Errbot's test backend, with the real store on a SQLite f
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from itertools import count
 from pathlib import Path
 
@@ -104,7 +105,7 @@ async def test_due_lessons_are_published_once_and_future_ones_wait(db: Settings)
     async with open_app(db, {"test": backend}, clock) as app:
         await make_groups(app, 1)
         await app.store.upsert_lesson(LessonDraft(COURSE, "now", "Now"), clock.now())
-        later = clock.now().replace(day=clock.now().day + 1)
+        later = clock.now() + timedelta(days=1)
         await app.store.upsert_lesson(LessonDraft(COURSE, "later", "Later", release_at=later), clock.now())
         assert await publish_due_lessons(app.services) == 1
         assert await publish_due_lessons(app.services) == 0

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from handlers.domain import LessonDraft, Member, PeriodSummary, PostKind, Stats
+from handlers.domain import LessonDraft, Member, PeriodSummary, PostKind, PostWindow, Stats
 from tests.storage.helpers import BOB, CAT, DAN, T0, World
 
 HOUR = timedelta(hours=1)
@@ -53,19 +53,23 @@ async def test_top_questions_by_lesson_and_without_answered(world: World) -> Non
     assert [r.question.text for r in await store.top_questions("ai", 10, lesson_id=second.id)] == ["in two"]
 
 
-async def test_period_questions_are_in_start_inclusive_end_exclusive(world: World) -> None:
+async def test_a_window_holds_the_posts_stored_after_its_start_through_its_end(world: World) -> None:
     store = world.store
-    await world.post("before", message_id="a", at=T0 - HOUR)
-    await world.post("at start", message_id="b", at=T0)
-    await world.post("inside", message_id="c", at=T0 + HOUR)
-    await world.post("at end", message_id="d", at=T0 + 2 * HOUR)
-    await world.post("comment inside", message_id="e", at=T0 + HOUR, kind=PostKind.COMMENT)
+    before = await world.post("before", message_id="a", at=T0)
+    first = await world.post("first", message_id="b", at=T0 + HOUR)
+    await world.post("late but dated early", message_id="c", at=T0 - 9 * HOUR)
+    await world.post("comment", message_id="e", at=T0 + HOUR, kind=PostKind.COMMENT)
+    last = await world.post("last", message_id="d", at=T0 + 2 * HOUR)
+    await world.post("after", message_id="f", at=T0)
     await like(world, "c", 1)
-    ranked = await store.period_questions("ai", T0, T0 + 2 * HOUR, 10)
-    assert [r.question.text for r in ranked] == ["inside", "at start"]
-    assert [r.question.text for r in await store.period_questions("ai", None, T0 + 2 * HOUR, 1)] == ["inside"]
-    everything = await store.period_questions("ai", None, T0 + 3 * HOUR, 10)
-    assert [r.question.text for r in everything] == ["inside", "before", "at start", "at end"]
+    assert await store.newest_post_id() > last.id
+    window = PostWindow(before.id, last.id)
+    ranked = await store.period_questions("ai", window, 10)
+    assert [r.question.text for r in ranked] == ["late but dated early", "first", "last"]
+    assert [r.question.text for r in await store.period_questions("ai", window, 1)] == ["late but dated early"]
+    since = PostWindow(0, last.id, since=T0)
+    assert [r.question.text for r in await store.period_questions("ai", since, 10)] == ["before", "first", "last"]
+    assert first.id in {r.question.id for r in ranked}
 
 
 async def test_period_summary_counts_posts_of_the_period(world: World) -> None:
@@ -76,18 +80,20 @@ async def test_period_summary_counts_posts_of_the_period(world: World) -> None:
     await world.post("q2", message_id="c", at=T0, lesson=second)
     await world.post("q3", message_id="d", at=T0, lesson=second)
     await world.post("q4", message_id="g", at=T0, lesson=second)
-    await world.post("outside", message_id="e", at=T0 + 5 * HOUR, lesson=second)
-    await world.post("gone", message_id="f", at=T0)
+    outside = await world.post("outside", message_id="e", at=T0 + 5 * HOUR, lesson=second)
+    gone = await world.post("gone", message_id="f", at=T0)
     await store.delete_post(world.ref("f"), T0)
     await like(world, "a", 2)
     await like(world, "b", 1)
     await like(world, "e", 7)
-    summary = await store.period_summary("ai", T0, T0 + HOUR)
+    window = PostWindow(0, outside.id - 1)
+    summary = await store.period_summary("ai", window)
     assert summary == PeriodSummary(questions=4, comments=1, likes=3, most_active_lesson="Two")
     # a tie goes to the earlier lesson
     await store.delete_post(world.ref("g"), T0)
-    assert (await store.period_summary("ai", T0, T0 + HOUR)).most_active_lesson == world.lesson.title
-    assert await store.period_summary("ai", T0 + 9 * HOUR, T0 + 10 * HOUR) == PeriodSummary(0, 0, 0, None)
+    assert (await store.period_summary("ai", window)).most_active_lesson == world.lesson.title
+    assert await store.period_summary("ai", PostWindow(gone.id, gone.id)) == PeriodSummary(0, 0, 0, None)
+    assert (await store.period_summary("ai", PostWindow(0, gone.id, since=T0 + HOUR))).questions == 1
 
 
 async def test_stats(world: World) -> None:
@@ -132,7 +138,7 @@ async def test_rankings_and_lookups_are_index_backed(world: World) -> None:
     from storage import queries, sqlite_store
 
     conn = world.store._reader.conn
-    period = {"course": "ai", "start": 0, "end": 1, "limit": 5}
+    period = {"course": "ai", "after": 0, "through": 1, "since": 0, "limit": 5}
     checks = {
         queries.TOP.format(answered=""): {"course": "ai", "limit": 5},
         queries.TOP.format(answered="AND answered = 0"): {"course": "ai", "limit": 5},

@@ -51,7 +51,7 @@ async def test_empty_file_is_migrated_to_the_latest_version(db_path: Path) -> No
     store = await SqliteStore.open(db_path)
     await store.close()
     assert store.schema_version == latest_version() == _version(db_path)
-    assert {"questions_top", "questions_by_time", "questions_by_ref"} <= _indexes(db_path)
+    assert {"questions_top", "questions_by_post", "questions_by_ref"} <= _indexes(db_path)
 
 
 async def test_upgrade_database_reports_from_and_to(db_path: Path) -> None:
@@ -88,6 +88,42 @@ async def test_version_1_database_is_upgraded_and_keeps_its_data(db_path: Path) 
         await store.close()
     assert _version(db_path) == latest_version()
     assert "questions_top" in _indexes(db_path)
+
+
+async def test_digests_recorded_before_version_8_keep_covering_what_they_covered(db_path: Path) -> None:
+    """Migration 8 gives old digests the newest post dated before their end, so the first digest after the
+    upgrade starts where they stopped: nothing shown twice, nothing posted later left out."""
+    with sqlite3.connect(db_path, isolation_level=None) as conn:
+        conn.execute("BEGIN")
+        for migration in load_migrations()[:7]:
+            for statement in migration.statements():
+                conn.execute(statement)
+        conn.execute("PRAGMA user_version = 7")
+        conn.execute("INSERT INTO courses VALUES ('ai', 'AI', 'UTC', 'en', '0 9 * * 1', 10, 0)")
+        conn.execute("INSERT INTO lessons (course_slug, slug, title, created_at) VALUES ('ai', 'l1', 'One', 0)")
+        conn.execute("INSERT INTO members (platform, user_id, display_name) VALUES ('console', 'u', 'U')")
+        for text, created in (("old?", 100), ("also old?", 200), ("new?", 900)):
+            conn.execute(
+                "INSERT INTO questions (lesson_id, course_slug, author_id, kind, text, created_at)"
+                " VALUES (1, 'ai', 1, 'question', ?, ?)",
+                (text, created),
+            )
+        conn.execute(
+            "INSERT INTO digests (course_slug, period_start, period_end, items, summary, created_at)"
+            ' VALUES (\'ai\', 0, 500, \'[]\', \'{"questions": 2, "comments": 0, "likes": 0,'
+            ' "most_active_lesson": null}\', 500)'
+        )
+        conn.execute("COMMIT")
+    conn.close()
+
+    store = await SqliteStore.open(db_path)
+    try:
+        assert await store.digested_through("ai") == 2
+        [digest] = await store.unsent_digests()
+        assert digest.through_post == 2
+    finally:
+        await store.close()
+    assert "questions_by_post" in _indexes(db_path) and "questions_by_time" not in _indexes(db_path)
 
 
 async def test_newer_database_is_refused_and_left_untouched(db_path: Path) -> None:

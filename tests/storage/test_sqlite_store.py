@@ -19,6 +19,7 @@ from handlers.domain import (
     PeriodSummary,
     PostKind,
     PostState,
+    PostWindow,
 )
 from handlers.ports import Store
 from storage import SqliteStore
@@ -242,17 +243,19 @@ async def test_record_digest_once_per_period(world: World) -> None:
     items = [DigestItem(1, "Intro", 3, "Ann", "why?", None, False)]
     summary = PeriodSummary(1, 0, 3, "Intro")
     assert await store.last_digest_end("ai") is None
-    digest, new = await store.record_digest("ai", start, end, items, summary, end)
+    assert await store.digested_through("ai") == 0
+    digest, new = await store.record_digest("ai", start, end, 41, items, summary, end)
     assert new and digest.items == tuple(items) and digest.summary == summary and digest.sent_at is None
-    assert digest.period_start == start and digest.period_end == end
-    again, new = await store.record_digest("ai", start, end, [], PeriodSummary(0, 0, 0, None), end)
+    assert digest.period_start == start and digest.period_end == end and digest.through_post == 41
+    again, new = await store.record_digest("ai", start, end, 99, [], PeriodSummary(0, 0, 0, None), end)
     assert not new and again == digest
     assert await store.last_digest_end("ai") == end
+    assert await store.digested_through("ai") == 41
     assert await store.unsent_digests() == [digest]
     await store.mark_digest_sent(digest.id, end + timedelta(minutes=1))
     await store.mark_digest_sent(digest.id, end + timedelta(minutes=2))  # the first send time is kept
     assert await store.unsent_digests() == []
-    sent, _ = await store.record_digest("ai", start, end, [], summary, end)
+    sent, _ = await store.record_digest("ai", start, end, 41, [], summary, end)
     assert sent.sent_at == end + timedelta(minutes=1)
 
 
@@ -271,9 +274,9 @@ async def test_naive_datetimes_are_refused_and_change_nothing(world: World) -> N
     with pytest.raises(ValueError, match="naive"):
         await store.upsert_lesson(LessonDraft("ai", "new", "New"), naive)
     with pytest.raises(ValueError, match="naive"):
-        await store.record_digest("ai", naive, naive, [], PeriodSummary(0, 0, 0, None), T0)
+        await store.record_digest("ai", naive, naive, 0, [], PeriodSummary(0, 0, 0, None), T0)
     with pytest.raises(ValueError, match="naive"):
-        await store.period_questions("ai", None, naive, 5)
+        await store.period_questions("ai", PostWindow(0, 9, since=naive), 5)
     with pytest.raises(ValueError):
         await store.set_base_likes(question.id, -1)
     assert store.writer_stats.operations == before_ops  # nothing was even queued

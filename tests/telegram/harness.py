@@ -32,27 +32,41 @@ def visible(message: dict[str, Any]) -> str:
 class TelegramHarness(CoreSetup):
     """A supergroup where the bot is an admin, its members, and their private chats with the bot."""
 
-    def __init__(self, tg: FakeTelegram, app: App, backend: TelegramBackend, clock: TestClock) -> None:
+    def __init__(
+        self, tg: FakeTelegram, app: App, backend: TelegramBackend, clock: TestClock, before: TelegramHarness | None
+    ) -> None:
         self.tg, self.app, self.backend, self.clock = tg, app, backend, clock
-        self.chat = tg.add_chat("supergroup", "AI study group")
-        tg.set_bot_admin(self.chat, True)
+        if before is None:
+            self.chat = tg.add_chat("supergroup", "AI study group")
+            tg.set_bot_admin(self.chat, True)
         self._users: dict[str, dict[str, Any]] = {}
         self._reactions: dict[tuple[str, int], list[str]] = {}
         self._dm_baseline: dict[str, int] = {}
         self._status: dict[str, str] = {}
+        if before is not None:  # the same group and people, as seen by a restarted bot
+            self.chat, self._users, self._reactions = before.chat, before._users, before._reactions
+            self._dm_baseline, self._status = before._dm_baseline, before._status
 
     @classmethod
     @contextlib.asynccontextmanager
-    async def open(cls, settings: Settings, clock: TestClock, tg: FakeTelegram) -> AsyncIterator[TelegramHarness]:
+    async def open(
+        cls, settings: Settings, clock: TestClock, tg: FakeTelegram, *, restart_of: TelegramHarness | None = None
+    ) -> AsyncIterator[TelegramHarness]:
+        """The bot started on ``settings``' database; ``restart_of`` a harness that ran before on the same
+        database and Telegram, whose group and members this one takes over (a restart)."""
         options = TelegramOptions(token=TOKEN, api_base_url=tg.base_url.removesuffix("/bot"), poll_timeout=1)
         backend = TelegramBackend(options, Translator.load(settings.default_language))
         async with open_app(settings, {backend.platform: backend}, clock) as app:
             await backend.start(app.dispatcher.dispatch)
             try:
                 await app.scheduler.tick()
-                yield cls(tg, app, backend, clock)
+                yield cls(tg, app, backend, clock, restart_of)
             finally:
                 await backend.stop()
+
+    def user(self, name: str) -> dict[str, Any]:
+        """A member who has already taken part, as Telegram's User object."""
+        return self._users[name]
 
     # people -------------------------------------------------------------------------------------------------
     async def _as(self, name: str, admin: bool) -> dict[str, Any]:
