@@ -124,6 +124,20 @@ class Store(Protocol):
         """The lesson post whose own thread/topic is ``chat.thread_id`` in ``chat``."""
         ...
 
+    async def recent_lesson_posts(self, platform: str, since: datetime) -> list[LessonPost]:
+        """Lesson posts sent on ``platform`` at or after ``since``, oldest first: where members may have written
+        while a bot was offline (see :meth:`last_message_id`)."""
+        ...
+
+    async def last_message_id(self, chat: ChatRef) -> str | None:
+        """The newest message id kept in ``chat`` — in its thread when ``chat.thread_id`` is set, else outside
+        any thread — among questions, comments and replies, deleted ones too; None when there is none.
+
+        Ids compare as numbers (Discord's and Telegram's grow over time), so this is where a backend that reads
+        a chat's history back after downtime starts reading.
+        """
+        ...
+
     # members' posts --------------------------------------------------------------------------------------
     async def add_post(self, post: NewPost) -> Question:
         """Store a question or comment; a redelivered message (same ref) returns the stored one."""

@@ -516,6 +516,28 @@ class SqliteStore:
         )
         return codec.lesson_post_from(row) if row else None
 
+    async def recent_lesson_posts(self, platform: str, since: datetime) -> list[LessonPost]:
+        rows = await self._reader.all(
+            queries.LESSON_POST_SELECT + " WHERE state = 'sent' AND platform = ? AND posted_at >= ?"
+            " AND message_id IS NOT NULL ORDER BY posted_at, lesson_id, group_id",
+            (platform, codec.to_micros(since)),
+        )
+        return [codec.lesson_post_from(r) for r in rows]
+
+    async def last_message_id(self, chat: ChatRef) -> str | None:
+        """Digits only (``/ask`` answered without a placeholder message keeps no message id), longest first, then
+        highest: numbers compared exactly, even past SQLite's 64-bit integers."""
+        digits = "message_id <> '' AND message_id NOT GLOB '*[^0-9]*'"
+        where = f"platform = ? AND chat_id = ? AND thread_id IS ? AND {digits}"
+        params = (chat.platform, chat.chat_id, chat.thread_id)
+        row = await self._reader.one(
+            f"SELECT message_id FROM (SELECT message_id FROM questions WHERE {where}"
+            f" UNION ALL SELECT message_id FROM replies WHERE {where})"
+            " ORDER BY length(message_id) DESC, message_id DESC LIMIT 1",
+            params * 2,
+        )
+        return str(row[0]) if row is not None else None
+
     # members' posts --------------------------------------------------------------------------------------
     async def add_post(self, post: NewPost) -> Question:
         """Store a question or comment; a redelivered message (same ref) returns the stored one unchanged.

@@ -4,7 +4,9 @@ Receiving: raw gateway events (raw reaction events, ``on_raw_message_edit/delete
 are not in discord.py's cache — older ones, or any after a restart — still count; ``on_message`` for new
 messages; slash commands through ``app_commands``. Each becomes a core event (:mod:`.translate`). Messages,
 edits and deletes are handled before their listener returns, so their writes are committed; reactions are
-taken as discord.py parses them and stored in lots, in gateway order (:mod:`.intake`).
+taken as discord.py parses them and stored in lots, in gateway order (:mod:`.intake`). Discord sends nothing a
+bot missed while offline: at start, the messages written meanwhile where lessons were posted are read back
+(:mod:`.replay`), then the likes of recent posts (:mod:`.reconcile`).
 
 Slash commands: the interaction is acknowledged at once with a deferred ("thinking…") response, well within
 Discord's 3 seconds whatever the core then does. The placeholder is a real message, and its id is the
@@ -40,6 +42,7 @@ from bot.discord_backend.commands import BY_NAME, CommandSpec, Completion, args_
 from bot.discord_backend.intake import InOrder, ReactionLots
 from bot.discord_backend.reconcile import ReconcileReport, reconcile_likes
 from bot.discord_backend.render import EmbedData, render_embeds, render_messages, thread_name
+from bot.discord_backend.replay import MessageReplay, ReplayReport, plan_replay
 from handlers.actions import Action, DirectMessage, Post, PostLesson, Reply
 from handlers.content import Content, Span, Style
 from handlers.domain import ChatRef, Member, MessageRef, ReactionChange
@@ -221,6 +224,8 @@ class DiscordBackend:
         self._arriving: dict[int, asyncio.Future[None]] = {}
         # While likes are reconciled at start: the messages that got live reaction events (see reconcile_likes).
         self._live: set[int] | None = None
+        # While missed messages are read back at start: the gates live messages wait at (see replay).
+        self._replay: MessageReplay | None = None
         self._services: Services | None = None
         self.client: _Client | None = None
         self._connection: asyncio.Task[None] | None = None
@@ -240,6 +245,7 @@ class DiscordBackend:
         self._dispatch = dispatch
         self._reactions = ReactionLots(dispatch, self._reaction_handled)
         self._in_order = InOrder()
+        since = await self._plan_catch_up()  # before the gateway connects: see replay.plan_replay
         if self.options.api_base_url.rstrip("/") != OFFICIAL_API:
             # discord.py has no per-client base URL: Route.BASE is where every REST call goes (a rate-limit
             # sharing proxy in a large deployment, the local server in tests).
@@ -271,8 +277,8 @@ class DiscordBackend:
             raise DiscordStartError(f"Discord's gateway sent no READY within {self.options.ready_timeout:.0f} s.")
         self._connection.add_done_callback(_log_gateway_end)
         self.synced_commands = await sync_if_changed(client.tree, client)
-        if self._services is not None and self.options.reconcile_days > 0:
-            self._reconciler = asyncio.create_task(self._reconcile(), name="discord-reconcile")
+        if since is not None:
+            self._reconciler = asyncio.create_task(self._catch_up(since), name="discord-catch-up")
         assert client.user is not None
         logger.info("discord: connected as %s on shard(s) %s", client.user, sorted(client.shards))
 
@@ -290,6 +296,9 @@ class DiscordBackend:
             await self._reactions.drain()
 
     async def _close_client(self) -> None:
+        if self._replay is not None:  # (start failed, or stopped during the replay): no live message waits
+            self._replay.open_all()
+            self._replay = None
         if self.client is not None:
             await self.client.close()
         if self._connection is not None:
@@ -300,15 +309,39 @@ class DiscordBackend:
             self._saved_base = None
 
     async def reconciled(self) -> ReconcileReport | None:
-        """The start-up reconciliation's report, once it is done (None when it did not run)."""
+        """The start-up catch-up's report (messages read back, likes reconciled), once it is done (None when it
+        did not run or failed)."""
         return await self._reconciler if self._reconciler is not None else None
 
-    async def _reconcile(self) -> ReconcileReport | None:
-        assert self._services is not None and self.client is not None
+    async def _plan_catch_up(self) -> datetime | None:
+        """Where to read missed messages back from, with its gates closed; the start of the catch-up window.
+
+        None when there is no catch-up (no services, ``DISCORD_RECONCILE_DAYS`` 0). A failure to plan the
+        replay is logged; the likes are still reconciled.
+        """
+        if self._services is None or self.options.reconcile_days <= 0:
+            return None
         since = self._services.clock.now() - timedelta(days=self.options.reconcile_days)
+        try:
+            self._replay = MessageReplay(await plan_replay(self._services.store, since))
+        except Exception:
+            logger.exception("discord: could not plan the replay of missed messages; they will not be read back")
+        return since
+
+    async def _catch_up(self, since: datetime) -> ReconcileReport | None:
+        """Missed messages first, then the likes: so the likes of the questions just read back count too."""
+        assert self._services is not None and self.client is not None and self._dispatch is not None
+        replayed: ReplayReport | None = None
+        if self._replay is not None:
+            try:
+                replayed = await self._replay.run(self.client, self._dispatch)
+            except Exception:
+                logger.exception("discord: reading missed messages back failed; live messages are still handled")
+            finally:
+                self._replay = None  # (its gates are open)
         self._live = set()
         try:
-            return await reconcile_likes(self.client, self._services, since, self._live)
+            return await reconcile_likes(self.client, self._services, since, self._live, replayed=replayed)
         except Exception:
             logger.exception("discord: reconciliation of likes failed; live events are still counted")
             return None
@@ -345,10 +378,22 @@ class DiscordBackend:
         try:
             if self._is_me(message.author.id):
                 return
+            await self._after_replay(message.channel.id)
             event = translate.message_event(message)
             await self._handle([event] if event else [], "message", message.id)
         finally:
             self._message_settled(message.id)
+
+    async def _after_replay(self, channel_id: int) -> None:
+        """A live message, edit or delete in a channel whose missed messages are still to be read back at start
+        waits until they are: a reply then finds the missed question it answers, a delete the message it deletes
+        (see :mod:`.replay`). Elsewhere, and once the replay is over, it returns at once.
+
+        Reactions taken after a waiting message wait for it too, as for any message being stored (see
+        :meth:`message_arrived`): only at start, and at most until the replay has read its channel.
+        """
+        if self._replay is not None:
+            await self._replay.wait_for(channel_id)
 
     async def _chat(self, channel_id: int, guild_id: int | None) -> tuple[str, str | None]:
         """(chat_id, thread_id) for a channel id from a raw event: remembered, else from discord.py's cache,
@@ -375,6 +420,7 @@ class DiscordBackend:
         return str(channel_id), None
 
     async def on_raw_message_edit(self, payload: discord.RawMessageUpdateEvent) -> None:
+        await self._after_replay(payload.channel_id)
         content = payload.data.get("content")
         events: list[Event] = []
         if isinstance(content, str) and content:
@@ -384,6 +430,7 @@ class DiscordBackend:
         await self._handle(events, "edit", payload.message_id)
 
     async def on_raw_message_delete(self, channel_id: int, guild_id: int | None, message_ids: list[int]) -> None:
+        await self._after_replay(channel_id)
         chat = await self._chat(channel_id, guild_id)
         now = translate.aware(None)
         for message_id in message_ids:

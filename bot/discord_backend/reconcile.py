@@ -4,7 +4,9 @@ At start the backend reads back, through the REST API, the reactions of every po
 ``DISCORD_RECONCILE_DAYS``) that lives in a channel this process serves, and the core brings the kept likes
 to exactly that (:func:`handlers.likes.reconcile_reactions`). Requests go one after another through
 discord.py's HTTP client, which keeps to each route's rate-limit bucket and waits out 429s; a post whose
-message is gone is marked deleted, as the missed delete event would have done.
+message is gone is marked deleted, as the missed delete event would have done. It runs after the messages
+missed meanwhile are read back (:mod:`.replay`), so their likes are reconciled too, and its summary is the
+start-up's catch-up line for both.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any
 import discord
 
 from bot.discord_backend import translate
+from bot.discord_backend.replay import ReplayReport
 from handlers.domain import Member, MessageRef, ReactionFix
 from handlers.likes import reconcile_reactions
 from handlers.services import Services
@@ -34,6 +37,7 @@ class ReconcileReport:
     skipped: int = 0  # channels this process does not serve (another shard) or cannot read
     deleted: int = 0
     fixes: list[ReactionFix] = field(default_factory=list)
+    replayed: ReplayReport | None = None  # the messages read back before (None when that did not run)
 
     @property
     def added(self) -> int:
@@ -44,10 +48,11 @@ class ReconcileReport:
         return sum(len(fix.removed) for fix in self.fixes)
 
     def summary(self) -> str:
-        return (
+        likes = (
             f"checked {self.checked} posts since {self.since:%Y-%m-%d %H:%M} UTC: {self.added} like(s) added, "
             f"{self.removed} removed on {len(self.fixes)} post(s), {self.deleted} deleted, {self.skipped} skipped"
         )
+        return f"{self.replayed.summary()}; {likes}" if self.replayed is not None else likes
 
 
 async def reactions_of(client: discord.Client, channel_id: int, message: dict[str, Any]) -> list[tuple[Member, str]]:
@@ -68,15 +73,22 @@ async def reactions_of(client: discord.Client, channel_id: int, message: dict[st
 
 
 async def reconcile_likes(
-    client: discord.Client, services: Services, since: datetime, live: set[int] | None = None
+    client: discord.Client,
+    services: Services,
+    since: datetime,
+    live: set[int] | None = None,
+    *,
+    replayed: ReplayReport | None = None,
 ) -> ReconcileReport:
     """``live`` collects the ids of messages that got a live reaction event meanwhile (the backend adds them).
 
     Why: a post read back before a live like arrived and corrected after it would take the like away again. So
     a post touched live while it was read or corrected is read and corrected again (up to :data:`ATTEMPTS`
     times); a live event that comes after its last correction is applied after it, so it stands.
+
+    ``replayed``, the report of the messages read back just before, goes into the one summary logged at the end.
     """
-    report = ReconcileReport(since)
+    report = ReconcileReport(since, replayed=replayed)
     for question in await services.store.recent_questions(translate.PLATFORM, since):
         ref = question.ref
         if ref is None or not ref.message_id.isdigit():
@@ -85,7 +97,7 @@ async def reconcile_likes(
             report.skipped += 1  # a guild of another shard's process, or a channel we no longer see
             continue
         await _reconcile_post(client, services, question.id, ref, live, report)
-    logger.info("discord: reconciled likes: %s", report.summary())
+    logger.info("discord: caught up after downtime: %s", report.summary())
     return report
 
 

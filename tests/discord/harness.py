@@ -138,16 +138,27 @@ class DiscordHarness(CoreSetup):
     async def say(self, user: str, text: str, *, reply_to: Handle | None = None, channel: int | None = None) -> Handle:
         """A message: "replying" to a lesson post is writing in its thread; to anything else, a Discord reply."""
         author = self.user(user)
-        reference = None
-        if reply_to is not None and self._is_thread(int(reply_to.key)):
-            where = int(reply_to.key)  # a lesson post's thread shares its id
-        elif reply_to is not None:
-            where, reference = self.channel_of(reply_to), int(reply_to.key)
-        else:
-            where = channel or self.general.id
+        where, reference = self._where_to_say(reply_to, channel)
         message = await self.dc.user_sends(where, author, text, reference=reference)
         await self.until_handled("message", message.id, 0)
         return self.handle(message, author)
+
+    async def say_offline(
+        self, user: str, text: str, *, reply_to: Handle | None = None, channel: int | None = None
+    ) -> Handle:
+        """As :meth:`say`, while the bot is down: Discord keeps the message, the gateway never delivers it."""
+        author = self.user(user)
+        where, reference = self._where_to_say(reply_to, channel)
+        message = await self.dc.user_sends(where, author, text, reference=reference, dispatch=False)
+        return self.handle(message, author)
+
+    def _where_to_say(self, reply_to: Handle | None, channel: int | None) -> tuple[int, int | None]:
+        """(channel, message replied to) for :meth:`say`."""
+        if reply_to is not None and self._is_thread(int(reply_to.key)):
+            return int(reply_to.key), None  # a lesson post's thread shares its id
+        if reply_to is not None:
+            return self.channel_of(reply_to), int(reply_to.key)
+        return channel or self.general.id, None
 
     def _is_thread(self, channel_id: int) -> bool:
         with contextlib.suppress(KeyError):

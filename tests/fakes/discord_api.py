@@ -459,6 +459,9 @@ class FakeChannel:
     recipient_id: int | None = None  # DMs
     last_message_id: int | None = None
     created_ms: int = 0
+    # Reading its history answers 403 Missing Access, as for a private thread the bot is not in (its cache
+    # cannot tell): set by tests of a start-up catch-up that must skip what it cannot read.
+    history_refused: bool = False
 
     @property
     def is_thread(self) -> bool:
@@ -2749,6 +2752,8 @@ class FakeDiscord:
     async def _h_history(self, request: web.Request) -> web.Response:
         """Get Channel Messages: newest first, ``before``/``after``/``around``, limit 1-100."""
         ch = self._rest_channel(request)
+        if ch.history_refused:
+            raise _missing_access()
         limit = _query_int(request, "limit", 50, 1, 100)
         ids = [m.id for m in self.messages(ch)]
         if "before" in request.query:

@@ -153,6 +153,40 @@ async def test_failed_lesson_post_is_claimed_again(world: World) -> None:
     assert await store.pending_lesson_posts() == [again]
 
 
+async def test_recent_lesson_posts_are_the_sent_ones_since_a_time_oldest_first(world: World) -> None:
+    store, lesson, group = world.store, world.lesson, world.group
+    other, _ = await store.upsert_lesson(LessonDraft("ai", "two", "Two", number=2), T0)
+    pending, _ = await store.upsert_lesson(LessonDraft("ai", "three", "Three", number=3), T0)
+    elsewhere = await store.setup_group(ChatRef("discord", "9"), "#general", "ai", "en")
+    await store.mark_lesson_posted(other.id, group.id, MessageRef("telegram", "-100", "600"), T0 + timedelta(hours=2))
+    await store.mark_lesson_posted(lesson.id, group.id, MessageRef("telegram", "-100", "500"), T0)
+    await store.mark_lesson_posted(lesson.id, elsewhere.id, MessageRef("discord", "9", "7", "7"), T0)
+    await store.claim_lesson_post(pending.id, group.id, T0)
+    since = T0 - timedelta(minutes=1)
+    assert [p.ref for p in await store.recent_lesson_posts("telegram", since)] == [
+        MessageRef("telegram", "-100", "500"),
+        MessageRef("telegram", "-100", "600"),
+    ]
+    assert [p.lesson_id for p in await store.recent_lesson_posts("telegram", T0 + timedelta(hours=1))] == [other.id]
+    assert [p.ref for p in await store.recent_lesson_posts("discord", since)] == [MessageRef("discord", "9", "7", "7")]
+
+
+async def test_last_message_id_is_the_highest_number_kept_in_the_chat_or_thread(world: World) -> None:
+    store = world.store
+    assert await store.last_message_id(CHAT) is None
+    question = await world.post(message_id="9")
+    await world.post(message_id="interaction:123")  # /ask without a placeholder message: no id to read after
+    await store.add_reply(question.id, BOB, world.ref("10"), "because", T0)  # "10" > "9" as numbers
+    gone = await world.post(message_id="11")
+    await store.delete_post(gone.ref, T0)  # deleted, but it was kept: reading starts after it all the same
+    in_thread = MessageRef(CHAT.platform, CHAT.chat_id, "12000000000000000000", thread_id="77")
+    await store.add_post(NewPost(world.lesson.id, world.group.id, ANN, in_thread, "why?", PostKind.QUESTION, T0))
+    assert await store.last_message_id(CHAT) == "11"
+    assert await store.last_message_id(ChatRef(CHAT.platform, CHAT.chat_id, "77")) == "12000000000000000000"
+    assert await store.last_message_id(ChatRef(CHAT.platform, CHAT.chat_id, "78")) is None
+    assert await store.last_message_id(ChatRef("discord", CHAT.chat_id)) is None
+
+
 # members' posts --------------------------------------------------------------------------------------------
 async def test_add_post_stores_and_redelivery_returns_the_stored_one(world: World) -> None:
     question = await world.post("What is attention?", message_id="m1")
