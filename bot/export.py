@@ -2,7 +2,8 @@
 
 The Markdown reads like a course page's featured-comments list (author, 👍 likes, 💬 replies, date), one
 section per lesson, questions first. User text is written as text: Markdown export escapes the characters
-that would otherwise become formatting.
+that would otherwise become formatting. Every format drops control and bidi characters from members' text
+(:func:`handlers.text.shown_text`): an export is read in editors and spreadsheets that obey them.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from handlers.domain import ExportRow
+from handlers.text import shown_text
 
 FORMATS = ("csv", "json", "md")
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>()#+!|~])")
@@ -39,17 +41,17 @@ def _row_dict(row: ExportRow) -> dict[str, Any]:
     q = row.question
     return {
         "id": q.id,
-        "lesson": row.lesson_title,
+        "lesson": shown_text(row.lesson_title),
         "kind": q.kind.value,
-        "author": q.author.display_name,
+        "author": shown_text(q.author.display_name),
         "likes": q.likes,
         "base_likes": q.base_likes,
         "replies": q.replies,
         "created_at": q.created_at.isoformat(),
         "edited_at": q.edited_at.isoformat() if q.edited_at else None,
         "answered": q.answered,
-        "answer": q.answer_text,
-        "text": q.text,
+        "answer": shown_text(q.answer_text) if q.answer_text is not None else None,
+        "text": shown_text(q.text),
     }
 
 
@@ -67,7 +69,11 @@ def to_json(rows: Sequence[ExportRow]) -> str:
     for row in rows:
         item = _row_dict(row)
         item["discussion"] = [
-            {"author": r.author.display_name, "text": r.text, "created_at": r.created_at.isoformat()}
+            {
+                "author": shown_text(r.author.display_name),
+                "text": shown_text(r.text),
+                "created_at": r.created_at.isoformat(),
+            }
             for r in row.replies
         ]
         items.append(item)
@@ -75,7 +81,7 @@ def to_json(rows: Sequence[ExportRow]) -> str:
 
 
 def md_escape(text: str) -> str:
-    return _MD_SPECIAL.sub(r"\\\1", text)
+    return _MD_SPECIAL.sub(r"\\\1", shown_text(text))
 
 
 def to_markdown(rows: Sequence[ExportRow], course_title: str) -> str:

@@ -124,6 +124,10 @@ class Store(Protocol):
         """The lesson post whose own thread/topic is ``chat.thread_id`` in ``chat``."""
         ...
 
+    async def latest_lesson_posted(self, group_id: int) -> Lesson | None:
+        """The lesson posted last in the group (by the time it was posted), or None before the first."""
+        ...
+
     async def recent_lesson_posts(self, platform: str, since: datetime) -> list[LessonPost]:
         """Lesson posts sent on ``platform`` at or after ``since``, oldest first: where members may have written
         while a bot was offline (see :meth:`last_message_id`)."""

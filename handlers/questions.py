@@ -19,6 +19,7 @@ from handlers.events import MessageDeleted, MessageEdited, MessagePosted
 from handlers.groups import find_group
 from handlers.routing import CommandContext, Router
 from handlers.services import Services
+from handlers.text import is_blank, kept_text, shown_text
 
 logger = logging.getLogger(__name__)
 router = Router("questions")
@@ -38,13 +39,13 @@ async def lesson_for_message(services: Services, ref: MessageRef, reply_to: Mess
 
 @router.on(MessagePosted)
 async def on_message_posted(services: Services, event: MessagePosted) -> None:
-    if event.author.is_bot or not event.text.strip():
-        return
-    store = services.store
+    if event.author.is_bot or is_blank(event.text):
+        return  # nothing anyone could read: not a question, not a comment, not discussion
+    store, text = services.store, kept_text(event.text)
     if event.reply_to is not None:
         answered = await store.question_by_ref(event.reply_to)
         if answered is not None:
-            await store.add_reply(answered.id, event.author, event.ref, event.text, event.at)
+            await store.add_reply(answered.id, event.author, event.ref, text, event.at)
             return
     group = await find_group(store, event.ref.chat)
     if group is None or not group.active or group.course_slug is None:
@@ -52,14 +53,13 @@ async def on_message_posted(services: Services, event: MessagePosted) -> None:
     lesson = await lesson_for_message(services, event.ref, event.reply_to)
     if lesson is None:
         return
-    await store.add_post(
-        NewPost(lesson.id, group.id, event.author, event.ref, event.text, classify(event.text), event.at)
-    )
+    await store.add_post(NewPost(lesson.id, group.id, event.author, event.ref, text, classify(text), event.at))
 
 
 @router.on(MessageEdited)
 async def on_message_edited(services: Services, event: MessageEdited) -> None:
-    await services.store.edit_post(event.ref, event.text, event.at)
+    if not is_blank(event.text):  # an edit that leaves nothing visible keeps what was there
+        await services.store.edit_post(event.ref, kept_text(event.text), event.at)
 
 
 @router.on(MessageDeleted)
@@ -68,20 +68,21 @@ async def on_message_deleted(services: Services, event: MessageDeleted) -> None:
 
 
 async def current_lesson(ctx: CommandContext, group: Group) -> Lesson:
-    """The lesson ``/ask`` is about: the thread's or replied-to lesson, else the course's latest."""
+    """The lesson ``/ask`` is about: the thread's or replied-to lesson, else the latest one posted in this group
+    (never a lesson the group has not seen, however new it is in the course)."""
     lesson = await lesson_for_message(ctx.services, ctx.event.ref, ctx.event.reply_to)
     if lesson is None:
-        lesson = await ctx.services.store.latest_lesson(ctx.course_slug())
+        lesson = await ctx.services.store.latest_lesson_posted(group.id)
     if lesson is None:
-        raise UsageError("lesson.none_yet", course=group.course_slug)
+        raise UsageError("ask.no_lesson_here")
     return lesson
 
 
 @router.command("ask", help_key="help.ask")
 async def cmd_ask(ctx: CommandContext) -> None:
     group = ctx.require_group()
-    text = ctx.event.args.strip()
-    if not text:
+    text = kept_text(ctx.event.args).strip()
+    if is_blank(text):
         raise UsageError("ask.usage")
     lesson = await current_lesson(ctx, group)
     question = await ctx.services.store.add_post(
@@ -128,8 +129,8 @@ async def cmd_answer(ctx: CommandContext) -> None:
         raise UsageError("answer.usage")
     if not raw_id.isdigit():
         raise UsageError("answer.bad_id", value=raw_id)
-    text = text.strip()
-    if not text:
+    text = kept_text(text).strip()
+    if is_blank(text):
         raise UsageError("answer.usage")
     store = ctx.services.store
     question = await store.get_question(int(raw_id))
@@ -157,8 +158,9 @@ async def cmd_answer(ctx: CommandContext) -> None:
 
 
 def excerpt(text: str, limit: int) -> str:
-    """One line of at most ``limit`` characters, cut at a space where the text has spaces."""
-    flat = " ".join(text.split())
+    """One line of at most ``limit`` characters, cut at a space where the text has spaces; no control or bidi
+    character of the member's can reach what is shown around it."""
+    flat = " ".join(shown_text(text).split())
     if len(flat) <= limit:
         return flat
     cut = flat[: limit - 1]

@@ -516,6 +516,14 @@ class SqliteStore:
         )
         return codec.lesson_post_from(row) if row else None
 
+    async def latest_lesson_posted(self, group_id: int) -> Lesson | None:
+        row = await self._reader.one(
+            "SELECT l.* FROM lesson_posts p JOIN lessons l ON l.id = p.lesson_id"
+            " WHERE p.group_id = ? AND p.state = 'sent' ORDER BY p.posted_at DESC, l.id DESC LIMIT 1",
+            (group_id,),
+        )
+        return codec.lesson_from(row) if row else None
+
     async def recent_lesson_posts(self, platform: str, since: datetime) -> list[LessonPost]:
         rows = await self._reader.all(
             queries.LESSON_POST_SELECT + " WHERE state = 'sent' AND platform = ? AND posted_at >= ?"
