@@ -39,6 +39,7 @@ INTRO_LIMIT = DEFAULT_INTRO_LENGTH
 LESSON_SUFFIXES = (".md", ".markdown", ".txt", ".html", ".htm")
 _SLUG_OK = re.compile(r"[^0-9A-Za-z_\-\u4e00-\u9fff]+")
 _MARKDOWN = MarkdownIt("commonmark")
+_HEADER_END = re.compile(r"^---[ \t]*$", re.M)  # the line that closes a YAML front-matter header
 
 
 class LessonFileError(Exception):
@@ -58,8 +59,26 @@ def slug_from(path: Path) -> str:
 
 
 def markdown_intro(markdown: str, limit: int | None) -> str:
-    """Markdown → the stored intro form (safe subset of its HTML), cut to ``limit`` unless None."""
-    return intro_from_html(_MARKDOWN.render(markdown), limit)
+    """Markdown → the stored intro form (safe subset of its HTML), cut to ``limit`` unless None.
+
+    Only the leading blocks that can reach the intro are rendered (:func:`leading_blocks`): rendering a whole
+    20 MB lesson to keep its first 600 characters took seconds and about a gigabyte of memory.
+    """
+    source = markdown if limit is None else leading_blocks(markdown, max(8 * limit, 4000))
+    return intro_from_html(_MARKDOWN.render(source), limit)
+
+
+def leading_blocks(markdown: str, enough: int) -> str:
+    """The text up to the first blank line after ``enough`` characters, outside a fenced code block (a block
+    is never cut in two, so what is rendered renders as it does in the whole text)."""
+    position, counted, fences = enough, 0, 0
+    while (gap := markdown.find("\n\n", position)) >= 0:
+        fences += markdown.count("```", counted, gap) + markdown.count("~~~", counted, gap)
+        counted = gap
+        if fences % 2 == 0:
+            return markdown[:gap]
+        position = gap + 2
+    return markdown
 
 
 def _release(value: Any, path: Path) -> datetime | None:
@@ -99,9 +118,20 @@ def read_text(path: Path) -> str:
 
 
 def split_front_matter(raw: str, path: Path) -> tuple[dict[str, Any], str]:
-    """The YAML header (empty without one) and the rest; a broken header names its line."""
+    """The YAML header (empty without one) and the rest; a broken header names its line.
+
+    Only the header goes through python-frontmatter when its closing line is found: handing it a whole long
+    lesson copied the text several times over."""
+    closing = _HEADER_END.search(raw, raw.find("\n") + 1) if raw.lstrip().startswith("---") else None
+    if closing is None:
+        return _front_matter(raw, path)
+    meta, _ = _front_matter(raw[: closing.end()] + "\n", path)
+    return meta, raw[closing.end() :].lstrip("\r\n")
+
+
+def _front_matter(text: str, path: Path) -> tuple[dict[str, Any], str]:
     try:
-        post = frontmatter.loads(raw)
+        post = frontmatter.loads(text)
     except yaml.YAMLError as error:
         # The context mark is where the broken construct starts, which is what a person needs to look at.
         mark = getattr(error, "context_mark", None) or getattr(error, "problem_mark", None)
@@ -143,11 +173,10 @@ def lesson_from_text(raw: str, path: Path, course: str | None, intro_length: int
     else:
         meta, body = {}, raw
     if not meta.get("title"):
-        lines = body.strip().splitlines()
-        if not lines:
+        first, _, body = body.strip().partition("\n")  # not splitlines(): a copy of every line of a long file
+        if not first.strip():
             raise LessonFileError(path, "empty file: a lesson needs at least a title")
-        meta["title"] = lines[0].lstrip("#").strip()
-        body = "\n".join(lines[1:])
+        meta["title"] = first.lstrip("#").strip()
     given = str(meta.get("intro") or "").strip()
     if markdown:
         intro = markdown_intro(given, None) if given else markdown_intro(body, intro_length)

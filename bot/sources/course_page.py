@@ -85,8 +85,17 @@ def is_course_page(text: str) -> bool:
     return MARKER.search(text) is not None and _LI_OPEN.search(text) is not None
 
 
-def _line_at(text: str, offset: int) -> int:
-    return text.count("\n", 0, offset) + 1
+class _LineCounter:
+    """Line numbers of increasing offsets, counting each stretch of text once (a page of 16,000 comments must
+    not be rescanned from its start for every comment)."""
+
+    def __init__(self, text: str) -> None:
+        self._text, self._offset, self._line = text, 0, 1
+
+    def at(self, offset: int) -> int:
+        self._line += self._text.count("\n", self._offset, offset)
+        self._offset = offset
+        return self._line
 
 
 def comment_text(markup: str) -> str:
@@ -103,8 +112,9 @@ def _count(value: str, what: str, path: Path, number: int, line: int) -> int:
 def parse_comments(text: str, start: int, path: Path) -> list[PageComment]:
     """Every ``<li>`` after ``start``; a malformed one fails the whole page with its number and line."""
     comments: list[PageComment] = []
+    lines = _LineCounter(text)
     for number, opening in enumerate(_LI_OPEN.finditer(text, start), start=1):
-        line = _line_at(text, opening.start())
+        line = lines.at(opening.start())
         close = text.find("</li>", opening.end())
         following = _LI_OPEN.search(text, opening.end())
         item = None

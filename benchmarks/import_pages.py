@@ -1,0 +1,121 @@
+"""Course-page import benchmark: time and peak memory of `studybot lesson add` on generated pages.
+
+Run: ``.venv/bin/python benchmarks/import_pages.py [--sizes 4000,8000,16000] [--markdown-mb 20]``.
+
+Each page is generated in the format of tests/data/course-page-lesson-00.txt (intro, then N featured comments)
+and imported by the real command (`python -m bot.cli lesson add`) in a fresh process on a fresh database, then
+once more (a re-import: every comment known). Peak memory is the child's maximum resident set size. Every run
+checks that the database holds exactly the page's comments, and fails loudly otherwise. Targets: a
+16,000-comment page imported in under 5 s; time growing linearly (16k / 4k at most 6×, where linear is 4×);
+peak memory under 200 MB above the interpreter's own start (a 20 MB Markdown file included).
+
+Exits non-zero when a target is missed, and prints the figures either way.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HEAD = "开篇词\n\n这是一讲的简介。An intro paragraph for the lesson.\n\n"
+TARGET_SECONDS_16K = 5.0
+TARGET_GROWTH = 6.0  # time(16k) / time(4k); linear is 4
+TARGET_EXTRA_MB = 200.0
+
+
+def page(comments: int) -> str:
+    items = []
+    for n in range(comments):
+        text = f"第{n}条：这门课和其他课的区别是什么？ Question {n} &amp; more" if n % 2 else f"期待更新 {n}"
+        items.append(
+            f'<li><img src="" width="30px"><span>learner{n % 997}</span> 👍（{n % 13}） 💬（{n % 3}）'
+            f"<div>{text}</div>2023-{1 + n % 12:02d}-{1 + n % 28:02d}</li><br/>"
+        )
+    return HEAD + f"<div><strong>精选留言（{comments}）</strong></div><ul>\n" + "\n".join(items) + "\n</ul>\n"
+
+
+def markdown(megabytes: int) -> str:
+    paragraph = (
+        "这是一段很长的课程正文。This is a long lesson paragraph with **bold** and [a link](https://example.com).\n\n"
+    )
+    count = megabytes * 1024 * 1024 // len(paragraph.encode())
+    return "---\ntitle: A very long lesson\n---\n" + paragraph * count
+
+
+def run_import(folder: Path, path: Path) -> tuple[float, float]:
+    """(seconds, peak MB) of one `lesson add` in a child process."""
+    env = os.environ | {"DATABASE_PATH": str(folder / "bench.db"), "LOG_LEVEL": "WARNING"}
+    command = [sys.executable, "-m", "bot.cli", "--env-file", str(folder / "none.env"), "lesson", "add"]
+    start = time.perf_counter()
+    done = subprocess.run([*command, "--course", "bench", str(path)], env=env, capture_output=True, text=True)
+    seconds = time.perf_counter() - start
+    if done.returncode != 0:
+        raise SystemExit(f"lesson add failed ({done.returncode}): {done.stdout}{done.stderr}")
+    peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return seconds, peak_kb / 1024
+
+
+def stored_posts(folder: Path) -> int:
+    with sqlite3.connect(folder / "bench.db") as conn:
+        return int(conn.execute("SELECT COUNT(*) FROM questions WHERE import_key IS NOT NULL").fetchone()[0])
+
+
+def baseline_mb() -> float:
+    """The peak memory of the interpreter importing studybot's CLI and doing nothing: what any run costs."""
+    subprocess.run([sys.executable, "-c", "import bot.cli"], check=True)
+    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="4000,8000,16000")
+    parser.add_argument("--markdown-mb", type=int, default=20)
+    options = parser.parse_args()
+    sizes = [int(s) for s in options.sizes.split(",")]
+    floor = baseline_mb()
+    print(f"interpreter + studybot imported: {floor:.0f} MB peak")
+    times: dict[int, float] = {}
+    failures: list[str] = []
+    peak_seen = floor
+    for size in sizes:
+        with tempfile.TemporaryDirectory() as tmp:
+            folder = Path(tmp)
+            path = folder / "lesson-01.txt"
+            path.write_text(page(size), encoding="utf-8")
+            first, peak = run_import(folder, path)
+            again, peak = run_import(folder, path)
+            if (stored := stored_posts(folder)) != size:
+                raise SystemExit(f"{size} comments: {stored} stored after import and re-import")
+            times[size] = first
+            peak_seen = max(peak_seen, peak)
+            mb = path.stat().st_size / 1e6
+            print(
+                f"{size:>6} comments ({mb:5.1f} MB): import {first:6.2f} s, re-import {again:6.2f} s, peak {peak:.0f} MB"
+            )
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        path = folder / "long.md"
+        path.write_text(markdown(options.markdown_mb), encoding="utf-8")
+        seconds, peak = run_import(folder, path)
+        peak_seen = max(peak_seen, peak)
+        print(f"Markdown {options.markdown_mb} MB: import {seconds:6.2f} s, peak {peak:.0f} MB (children so far)")
+    if 16000 in times and times[16000] > TARGET_SECONDS_16K:
+        failures.append(f"16,000 comments took {times[16000]:.2f} s (target {TARGET_SECONDS_16K} s)")
+    if 4000 in times and 16000 in times and times[16000] / times[4000] > TARGET_GROWTH:
+        failures.append(f"16k/4k time ratio {times[16000] / times[4000]:.1f} (target ≤ {TARGET_GROWTH}, linear 4)")
+    if peak_seen - floor > TARGET_EXTRA_MB:
+        failures.append(f"peak memory {peak_seen - floor:.0f} MB above the interpreter's (target {TARGET_EXTRA_MB})")
+    for failure in failures:
+        print(f"MISSED: {failure}")
+    sys.exit(1 if failures else 0)
+
+
+if __name__ == "__main__":
+    main()
