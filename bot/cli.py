@@ -26,11 +26,14 @@ from bot.telegram_backend.doctor import check_telegram
 from handlers.content import to_plain_text
 from handlers.digests import build_digest_items, next_window, record_period, render_digest
 from handlers.ports import Store
-from storage import DatabaseTooNew, upgrade_database
+from storage import DatabaseDamaged, DatabaseTooNew, DatabaseUnusable, explain_failure, upgrade_database
 
 logger = logging.getLogger(__name__)
 
+# Exit statuses (README, "The command line"): scripts and service managers tell the cases apart by them.
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_DATABASE_UNWRITABLE = 3  # DATABASE_PATH cannot be created, opened or written where it is
+EXIT_DATABASE_DAMAGED = 4  # DATABASE_PATH is not an SQLite database, or a damaged one
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -91,10 +94,32 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return asyncio.run(dispatch_command(args, settings, sys.stdin, sys.stdout))
     except DatabaseTooNew as error:
-        print(f"studybot: {error}", file=sys.stderr)
-        return EXIT_FAILED
+        return database_problem(error, EXIT_FAILED)
+    except DatabaseUnusable as error:
+        return database_problem(error, database_exit_code(error))
     except KeyboardInterrupt:
         return EXIT_OK
+    except Exception as error:
+        # SQLite can also find damage, or a file turned read-only, in the middle of a command.
+        problem = explain_failure(settings.database_path, error)
+        if problem is None:
+            raise
+        return database_problem(problem, database_exit_code(problem), error)
+
+
+def database_exit_code(problem: DatabaseUnusable) -> int:
+    return EXIT_DATABASE_DAMAGED if isinstance(problem, DatabaseDamaged) else EXIT_DATABASE_UNWRITABLE
+
+
+def database_problem(problem: Exception, code: int, cause: BaseException | None = None) -> int:
+    """The problem in its own words on stderr, as the last thing printed; its traceback only at DEBUG.
+
+    The operator needs the setting, the path and what to do; a traceback through aiosqlite's thread says none
+    of it, but is there for whoever debugs studybot itself.
+    """
+    logger.debug("the database could not be used", exc_info=cause or problem)
+    print(f"studybot: {problem}", file=sys.stderr)
+    return code
 
 
 async def dispatch_command(args: argparse.Namespace, settings: Settings, stdin: TextIO, out: TextIO) -> int:
