@@ -20,6 +20,7 @@ from bot.discord_backend.backend import DiscordStartError
 from bot.discord_backend.doctor import check_discord
 from bot.export import FORMATS, render_export
 from bot.lesson_files import LessonFileError, lesson_paths
+from bot.redact import Redactor, install
 from bot.scheduler import describe_schedule
 from bot.sources.files import import_source, read_source
 from bot.telegram_backend.doctor import check_telegram
@@ -83,14 +84,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SettingsError as error:
         print(f"studybot: {error}. Fix it in the environment or {args.env_file}.", file=sys.stderr)
         return EXIT_USAGE
-    logging.basicConfig(
-        level=settings.log_level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    # httpx logs every request URL at INFO, and the Bot API puts the token in the URL: keep it out of logs.
-    # APScheduler logs every (re)planned wake-up at INFO: bookkeeping, not news.
-    logging.getLogger("apscheduler").setLevel(max(logging.WARNING, logging.getLevelName(settings.log_level)))
-    for noisy in ("httpx", "httpcore"):
-        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(settings.log_level)))
+    configure_logging(settings, sys.stderr)
     try:
         return asyncio.run(dispatch_command(args, settings, sys.stdin, sys.stdout))
     except DatabaseTooNew as error:
@@ -105,6 +99,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         if problem is None:
             raise
         return database_problem(problem, database_exit_code(problem), error)
+
+
+def configure_logging(settings: Settings, stream: TextIO) -> None:
+    """Log to ``stream`` at LOG_LEVEL, with every secret masked in every record, ours or a library's."""
+    logging.basicConfig(
+        level=settings.log_level, stream=stream, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    # httpx logs every request URL at INFO (each one a Bot API call): noise, and the redaction filter's work.
+    # APScheduler logs every (re)planned wake-up at INFO: bookkeeping, not news.
+    logging.getLogger("apscheduler").setLevel(max(logging.WARNING, logging.getLevelName(settings.log_level)))
+    for noisy in ("httpx", "httpcore"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(settings.log_level)))
+    install(Redactor(settings.secret_values()))
 
 
 def database_exit_code(problem: DatabaseUnusable) -> int:
@@ -159,17 +166,17 @@ async def cmd_run(settings: Settings, stdin: TextIO, out: TextIO) -> int:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
+    redact = Redactor(settings.secret_values())
     try:
         await run_platforms(settings, stop)
     except InvalidToken:
         print("studybot: Telegram refused TELEGRAM_BOT_TOKEN; copy it again from @BotFather.", file=sys.stderr)
         return EXIT_USAGE
     except DiscordStartError as error:  # discord: a refused token or privileged intent, said exactly
-        print(f"studybot: {error}", file=sys.stderr)
+        print(f"studybot: {redact(str(error))}", file=sys.stderr)
         return EXIT_USAGE
     except NetworkError as error:
-        token = settings.telegram_bot_token.get_secret_value() if settings.telegram_bot_token else ""
-        reason = str(error).replace(token, "***") if token else str(error)
+        reason = redact(str(error))
         print(
             f"studybot: cannot reach the Telegram Bot API at {settings.telegram_api_base_url} ({reason}). "
             "Check the network, or TELEGRAM_API_BASE_URL if you use your own Bot API server.",
@@ -337,13 +344,18 @@ DOCTOR_CHECKS: tuple[Callable[[Settings, Store], Awaitable[list[str]]], ...] = (
 
 
 async def cmd_doctor(settings: Settings, out: TextIO) -> int:
-    """Every platform's checks; exit status 1 when any check failed."""
+    """Every platform's checks; exit status 1 when any check failed.
+
+    The checks quote the platforms' error descriptions, which may quote a URL with the token in it (a proxy's
+    "Bad Gateway … /bot<token>/getMe"): every line is cleaned of secrets before it is printed.
+    """
     failed = False
+    redact = Redactor(settings.secret_values())
     async with open_app(settings) as app:
         for check in DOCTOR_CHECKS:
             for line in await check(settings, app.store):
                 failed = failed or line.startswith("✗")
-                print(line, file=out)
+                print(redact(line), file=out)
     return EXIT_FAILED if failed else EXIT_OK
 
 

@@ -161,6 +161,11 @@ class Settings(BaseSettings):
         parse_feeds(value)
         return value.strip()
 
+    def secret_values(self) -> tuple[str, ...]:
+        """The values that must never be printed or logged (see :mod:`bot.redact`)."""
+        secrets = (self.telegram_bot_token, self.discord_bot_token, self.telegram_webhook_secret)
+        return tuple(secret.get_secret_value() for secret in secrets if secret is not None)
+
     def feed_sources(self) -> tuple[FeedSource, ...]:
         return parse_feeds(self.feeds)
 
