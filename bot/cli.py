@@ -26,6 +26,7 @@ from bot.sources.files import import_source, read_source
 from bot.telegram_backend.doctor import check_telegram
 from handlers.content import to_plain_text
 from handlers.digests import build_digest_items, next_window, record_period, render_digest
+from handlers.domain import course_slug_problem
 from handlers.ports import Store
 from storage import DatabaseDamaged, DatabaseTooNew, DatabaseUnusable, explain_failure, upgrade_database
 
@@ -195,6 +196,9 @@ async def cmd_lesson_add(
     per file. Either way every file gets its line and the summary follows: imported, updated, skipped with
     the reason (file name and line where known). A file that fails changes nothing stored.
     """
+    if course is not None and (problem := course_slug_problem(course)) is not None:
+        print(f"studybot: --course {course!r} is not a course slug: {problem}", file=sys.stderr)
+        return EXIT_USAGE
     files = lesson_paths(paths)
     missing = [p for p in files if not p.exists()]
     imported = updated = 0

@@ -11,6 +11,8 @@ from urllib.parse import urlsplit
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from handlers.domain import course_slug_problem
+
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
 
 
@@ -20,10 +22,6 @@ class FeedSource:
 
     course: str
     url: str
-
-
-def _is_slug(value: str) -> bool:
-    return bool(value) and value.replace("-", "").replace("_", "").isalnum() and len(value) <= 64
 
 
 def parse_feeds(value: str) -> tuple[FeedSource, ...]:
@@ -56,8 +54,8 @@ def parse_feeds(value: str) -> tuple[FeedSource, ...]:
     feeds: list[FeedSource] = []
     for course, url in pairs:
         course, url = course.strip(), url.strip()
-        if not _is_slug(course):
-            raise ValueError(f"course {course!r}: use letters, digits, '-' and '_' only (at most 64)")
+        if (problem := course_slug_problem(course)) is not None:
+            raise ValueError(f"course {course!r}: {problem}")
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise ValueError(f"{url!r} (course {course}) is not an http(s) URL")
@@ -196,8 +194,8 @@ class Settings(BaseSettings):
     @field_validator("default_course")
     @classmethod
     def _slug(cls, value: str | None) -> str | None:
-        if value is not None and (not value.replace("-", "").replace("_", "").isalnum() or len(value) > 64):
-            raise ValueError("use letters, digits, '-' and '_' only (at most 64), e.g. ai-systems")
+        if value is not None and (problem := course_slug_problem(value)) is not None:
+            raise ValueError(problem)
         return value
 
 
