@@ -103,6 +103,8 @@ class Settings(BaseSettings):
     log_level: LogLevel = "INFO"
     console_user: str = Field(default="you", min_length=1, max_length=64)
     empty_digest: Literal["skip", "note"] = "note"
+    # /schedule refuses expressions whose digests would come closer together than this (a week at most).
+    min_digest_interval_minutes: int = Field(default=60, ge=1, le=7 * 24 * 60)
     # Lesson sources (issue 6). FEEDS stays a string here (pydantic-settings would try to JSON-decode a list
     # from the environment); it is validated below and read through feed_sources().
     lessons_dir: Path | None = Field(default=None, description="folder of lesson files scanned on a schedule")
