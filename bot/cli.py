@@ -5,17 +5,19 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import signal
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any, TextIO
 
 from telegram.error import InvalidToken, NetworkError
 
 from bot.app import open_app, run_console, run_platforms
-from bot.config import Settings, SettingsError, load_settings
+from bot.config import Settings, SettingsError, load_settings, unknown_settings
 from bot.discord_backend.backend import DiscordStartError
 from bot.discord_backend.doctor import check_discord
 from bot.export import FORMATS, render_export
@@ -32,6 +34,8 @@ from storage import DatabaseDamaged, DatabaseTooNew, DatabaseUnusable, explain_f
 
 logger = logging.getLogger(__name__)
 
+DEFAULT_ENV_FILE = ".env"
+
 # Exit statuses (README, "The command line"): scripts and service managers tell the cases apart by them.
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 EXIT_DATABASE_UNWRITABLE = 3  # DATABASE_PATH cannot be created, opened or written where it is
@@ -40,7 +44,10 @@ EXIT_DATABASE_DAMAGED = 4  # DATABASE_PATH is not an SQLite database, or a damag
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="studybot", description="Community bot for online-course study groups.")
-    parser.add_argument("--env-file", default=".env", help="settings file read besides the environment")
+    parser.add_argument(
+        "--env-file", help="settings file read besides the environment (default: .env in this folder, if there)"
+    )
+    parser.add_argument("--version", action="version", version=f"studybot {installed_version()}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     commands.add_parser("run", help="run the bot (the console study group when no platform token is set)")
@@ -78,13 +85,29 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def installed_version() -> str:
+    """The version of the installed package (pyproject.toml's, as pip recorded it)."""
+    try:
+        return version("studybot")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "(not installed)"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    try:
-        settings = load_settings(args.env_file)
-    except SettingsError as error:
-        print(f"studybot: {error}. Fix it in the environment or {args.env_file}.", file=sys.stderr)
+    # The default .env is optional; a file named on the command line is meant, so a typo must not go unseen.
+    env_file = DEFAULT_ENV_FILE if args.env_file is None else args.env_file
+    if args.env_file is not None and not Path(args.env_file).is_file():
+        print(f"studybot: --env-file {args.env_file}: no such file", file=sys.stderr)
         return EXIT_USAGE
+    try:
+        settings = load_settings(env_file)
+        warnings = unknown_settings(env_file, os.environ)
+    except SettingsError as error:
+        print(f"studybot: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    for warning in warnings:
+        print(f"studybot: warning: {warning}", file=sys.stderr)
     configure_logging(settings, sys.stderr)
     try:
         return asyncio.run(dispatch_command(args, settings, sys.stdin, sys.stdout))

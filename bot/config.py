@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import difflib
+import io
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
+from dotenv import dotenv_values
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -202,7 +206,14 @@ class Settings(BaseSettings):
 
 
 def load_settings(env_file: str | Path | None = ".env") -> Settings:
-    """Build the settings or raise :class:`SettingsError` naming every bad one."""
+    """Build the settings or raise :class:`SettingsError` naming every bad one, and where to fix it.
+
+    ``env_file`` may be missing (it is optional); one that is there must be UTF-8, which is checked here so that
+    a file saved in another encoding is named instead of ending in pydantic-settings' UnicodeDecodeError.
+    """
+    if env_file is not None:
+        read_env_file(Path(env_file))
+    where = f"the environment or {env_file}" if env_file is not None else "the environment"
     try:
         return Settings(_env_file=env_file)  # type: ignore[call-arg]
     except ValidationError as error:
@@ -210,4 +221,73 @@ def load_settings(env_file: str | Path | None = ".env") -> Settings:
         for item in error.errors():
             name = str(item["loc"][0]).upper() if item["loc"] else "?"
             problems.append(f"{name}: {item['msg']} (got {item.get('input')!r})")
-        raise SettingsError("invalid setting " + "; ".join(problems)) from None
+        raise SettingsError("invalid setting " + "; ".join(problems) + f". Fix it in {where}.") from None
+
+
+def read_env_file(path: Path) -> dict[str, str | None]:
+    """The names and values in a settings file (empty when there is none); SettingsError if it is unreadable."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return {}
+    except OSError as error:
+        raise SettingsError(f"cannot read {path}: {error.strerror}") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = raw[: error.start].count(b"\n") + 1
+        raise SettingsError(
+            f"{path} is not UTF-8 text (byte 0x{raw[error.start]:02x} on line {line}); save it as UTF-8"
+        ) from None
+    return dotenv_values(stream=io.StringIO(text))
+
+
+# Environment variables that look meant for studybot: prefixes of its settings that other programs hardly use.
+# Names under the common prefixes (DEFAULT_, LOG_) are only questioned when they are very close to a setting.
+_OUR_PREFIXES = (
+    "STUDYBOT_",
+    "TELEGRAM_",
+    "DISCORD_",
+    "DATABASE",
+    "LESSON",
+    "FEED",
+    "CONSOLE_",
+    "INTRO_",
+    "EMPTY_DIGEST",
+    "MIN_DIGEST",
+    "DIGEST_",
+)
+_COMMON_PREFIXES = ("DEFAULT_", "LOG_")
+_VERY_CLOSE = 0.85
+
+
+def unknown_settings(env_file: str | Path | None, environ: Mapping[str, str]) -> list[str]:
+    """Warnings for names that look like misspelt settings, each with the closest real one.
+
+    pydantic-settings ignores names it does not know, so ``TELEGRAM_TOKEN=…`` would leave the bot without a
+    token and without a word. Every unknown name in the settings file is questioned (the file is studybot's);
+    in the environment, only names that look meant for studybot (see the prefixes above).
+    """
+    known = sorted(name.upper() for name in Settings.model_fields)
+    warnings: list[str] = []
+
+    def question(name: str, where: str, *, only_if_close: bool = False) -> None:
+        close = difflib.get_close_matches(name, known, n=1, cutoff=_VERY_CLOSE if only_if_close else 0.6)
+        if not close and only_if_close:
+            return
+        hint = f"; did you mean {close[0]}?" if close else "; see .env.example for every setting"
+        warnings.append(f"{name} in {where} is not a studybot setting (ignored){hint}")
+
+    if env_file is not None:
+        for name in read_env_file(Path(env_file)):
+            if name.upper() not in known:
+                question(name.upper(), str(env_file))
+    for name in sorted(environ):
+        upper = name.upper()
+        if upper in known:
+            continue
+        if upper.startswith(_OUR_PREFIXES):
+            question(upper, "the environment")
+        elif upper.startswith(_COMMON_PREFIXES):
+            question(upper, "the environment", only_if_close=True)
+    return warnings

@@ -259,3 +259,43 @@ def test_a_folder_with_one_broken_page_imports_the_others_and_names_the_file_and
     with sqlite3.connect(env / "cli.db") as raw:
         assert raw.execute("SELECT count(*) FROM questions").fetchone() == (0,)
         assert raw.execute("SELECT count(*) FROM lessons").fetchone() == (2,)
+
+
+# Smaller faults: each ends in a clear message on stderr, and changes nothing ---------------------------------
+def test_a_dotenv_that_is_not_utf8_is_named(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (env / ".env").write_bytes("CONSOLE_USER=Jos\xe9\n".encode("latin-1"))
+    assert main(["db", "upgrade"]) == 2
+    err = capsys.readouterr().err
+    assert ".env is not UTF-8 text" in err and "line 1" in err and "save it as UTF-8" in err
+
+
+def test_a_missing_env_file_option_is_an_error(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--env-file", str(env / "prod.env"), "db", "upgrade"]) == 2
+    assert f"--env-file {env / 'prod.env'}: no such file" in capsys.readouterr().err
+    assert not (env / "cli.db").exists()
+    assert main(["db", "upgrade"]) == 0  # the default .env is optional
+
+
+def test_a_misspelt_setting_is_named_with_the_closest_one(
+    env: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write(env / ".env", "TELEGRAM_TOKEN=123:abc\nlog_levl=DEBUG\n")
+    monkeypatch.setenv("DISCORD_TOKEN", "x")
+    monkeypatch.setenv("DEFAULT_USER", "someone else's variable")  # not ours, not close enough to warn about
+    assert main(["db", "upgrade"]) == 0
+    err = capsys.readouterr().err
+    assert "TELEGRAM_TOKEN in .env is not a studybot setting (ignored); did you mean TELEGRAM_BOT_TOKEN?" in err
+    assert "LOG_LEVL in .env is not a studybot setting (ignored); did you mean LOG_LEVEL?" in err
+    assert (
+        "DISCORD_TOKEN in the environment is not a studybot setting (ignored); did you mean DISCORD_BOT_TOKEN?" in err
+    )
+    assert "DEFAULT_USER" not in err
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    from importlib.metadata import version
+
+    with pytest.raises(SystemExit) as done:
+        main(["--version"])
+    assert done.value.code == 0
+    assert capsys.readouterr().out.strip() == f"studybot {version('studybot')}"
