@@ -224,7 +224,7 @@ async def cmd_lesson_add(
         return EXIT_USAGE
     files = lesson_paths(paths)
     missing = [p for p in files if not p.exists()]
-    imported = updated = 0
+    imported = updated = unchanged = 0
     skipped: list[str] = [f"{p}: no such file" for p in missing]
     files = [p for p in files if p.exists()]
     progress = _Progress(out, len(files))
@@ -235,7 +235,7 @@ async def cmd_lesson_add(
                     source = read_source(path, course or settings.default_course, settings.intro_length)
                 except LessonFileError as error:
                     skipped.append(str(error))
-                    progress.line(index, f"skipped {error}")
+                    progress.line(index, f"skipped {error}", error=True)
                     continue
                 done = await import_source(
                     app.store,
@@ -245,11 +245,14 @@ async def cmd_lesson_add(
                     course_title=title,
                 )
                 imported += done.result.new
-                updated += not done.result.new
+                updated += done.result.changed and not done.result.new
+                unchanged += not done.result.changed
                 progress.line(index, done.describe())
-    print(f"{imported} imported, {updated} updated, {len(skipped)} skipped", file=out)
+    # The counts are the command's result (stdout); what was skipped and why are errors (stderr), so that
+    # `studybot lesson add … > log` still shows them, and a script reading stdout sees only results.
+    print(f"{imported} imported, {updated} updated, {len(skipped)} skipped, {unchanged} unchanged", file=out)
     for reason in skipped:
-        print(f"  skipped: {reason}", file=out)
+        print(f"  skipped: {reason}", file=sys.stderr)
     return EXIT_OK if not skipped else EXIT_FAILED
 
 
@@ -278,13 +281,15 @@ class _Progress:
         if self._bar is not None:
             self._bar.stop()
 
-    def line(self, index: int, text: str) -> None:
+    def line(self, index: int, text: str, *, error: bool = False) -> None:
+        """One file's line: on ``out``, or on stderr for an ``error`` (rich shows stderr above a running bar)."""
         message = f"[{index}/{self.total}] {text}"
-        if self._bar is None:
-            print(message, file=self.out)
-            return
-        self._bar.console.print(message, markup=False, highlight=False, soft_wrap=True)
-        self._bar.advance(self._task)
+        if self._bar is None or error:
+            print(message, file=sys.stderr if error else self.out)
+        else:
+            self._bar.console.print(message, markup=False, highlight=False, soft_wrap=True)
+        if self._bar is not None:
+            self._bar.advance(self._task)
 
 
 async def cmd_lesson_list(settings: Settings, course: str, out: TextIO) -> int:

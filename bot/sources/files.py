@@ -44,7 +44,7 @@ class FileImport:
     comments: int = 0
 
     def describe(self) -> str:
-        verb = "imported" if self.result.new else "updated"
+        verb = "imported" if self.result.new else "updated" if self.result.changed else "unchanged"
         text = f"{verb} {self.path} → {self.result.lesson.title}"
         if self.questions or self.comments:
             added, updated = self.result.posts_added, self.result.posts_updated
