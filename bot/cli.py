@@ -332,8 +332,11 @@ async def cmd_digest(settings: Settings, course_slug: str, since: str | None, dr
         course = await store.get_course(course_slug)
         if course is None:
             return unknown_course(course_slug, [c.slug for c in await store.list_courses()])
-        start = start_override or await store.last_digest_end(course.slug)
         end = services.clock.now()
+        if start_override is not None and start_override > end:
+            print(f"studybot: --since {since} is in the future; give a date up to today", file=sys.stderr)
+            return EXIT_USAGE
+        start = start_override or await store.last_digest_end(course.slug)
         window = await next_window(services, course.slug, start_override)
         items, summary = await build_digest_items(services, course, window)
         language = services.i18n.normalise(course.language)
@@ -392,6 +395,9 @@ async def cmd_doctor(settings: Settings, out: TextIO) -> int:
 
 
 async def cmd_export(settings: Settings, course_slug: str, fmt: str, output: Path | None, out: TextIO) -> int:
+    if output is not None and (problem := unwritable_output(output)) is not None:
+        print(f"studybot: cannot write {output}: {problem}", file=sys.stderr)
+        return EXIT_USAGE
     async with open_app(settings) as app:
         course = await app.store.get_course(course_slug)
         if course is None:
@@ -401,9 +407,24 @@ async def cmd_export(settings: Settings, course_slug: str, fmt: str, output: Pat
     if output is None:
         out.write(text)
     else:
-        await asyncio.to_thread(output.write_text, text, encoding="utf-8")
+        try:
+            await asyncio.to_thread(output.write_text, text, encoding="utf-8")
+        except OSError as error:
+            print(f"studybot: cannot write {output}: {error.strerror}", file=sys.stderr)
+            return EXIT_FAILED
         print(f"wrote {len(rows)} questions and comments to {output}", file=sys.stderr)
     return EXIT_OK
+
+
+def unwritable_output(output: Path) -> str | None:
+    """Why ``export -o`` cannot write ``output``, found before the database is opened, or None."""
+    if output.is_dir():
+        return "it is a folder; name a file in it"
+    if not output.parent.exists():
+        return f"the folder {output.parent} does not exist; create it first (mkdir -p {output.parent})"
+    if not output.parent.is_dir():
+        return f"{output.parent} is not a folder"
+    return None
 
 
 if __name__ == "__main__":

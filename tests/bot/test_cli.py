@@ -262,6 +262,16 @@ def test_a_folder_with_one_broken_page_imports_the_others_and_names_the_file_and
 
 
 # Smaller faults: each ends in a clear message on stderr, and changes nothing ---------------------------------
+def test_export_into_a_missing_folder_is_refused(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    main(["lesson", "add", "--course", "ai", str(write(env / "a.md", LESSON_MD))])
+    capsys.readouterr()
+    target = env / "no-such-folder" / "ai.md"
+    assert main(["export", "ai", "-o", str(target)]) == 2
+    err = capsys.readouterr().err
+    assert f"cannot write {target}: the folder {target.parent} does not exist" in err and "Traceback" not in err
+    assert not target.parent.exists()
+
+
 def test_a_dotenv_that_is_not_utf8_is_named(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (env / ".env").write_bytes("CONSOLE_USER=Jos\xe9\n".encode("latin-1"))
     assert main(["db", "upgrade"]) == 2
@@ -306,6 +316,16 @@ def test_lesson_add_reports_unchanged_files_and_errors_on_stderr(env: Path, caps
     write(lesson, LESSON_MD.replace("第二段", "第二段（改）"))
     assert main(["lesson", "add", "--course", "ai", str(lesson)]) == 0
     assert "[1/1] updated" in capsys.readouterr().out
+
+
+def test_digest_since_a_future_date_is_refused(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    main(["lesson", "add", "--course", "ai", str(write(env / "a.md", LESSON_MD))])
+    capsys.readouterr()
+    assert main(["digest", "ai", "--since", "2999-01-01"]) == 2
+    captured = capsys.readouterr()
+    assert "--since 2999-01-01 is in the future" in captured.err and captured.out == ""
+    with sqlite3.connect(env / "cli.db") as raw:
+        assert raw.execute("SELECT count(*) FROM digests").fetchone()[0] == 0
 
 
 def test_version(capsys: pytest.CaptureFixture[str]) -> None:
