@@ -344,6 +344,15 @@ async def test_digest_preview_for_admin_and_refusal_for_learner(ready: ConsoleHa
     assert await ready.app.store.last_digest_end(COURSE) is None  # a preview records nothing
 
 
+async def test_digest_of_a_course_this_chat_does_not_follow_says_so(ready: ConsoleHarness) -> None:
+    await ready.add_course("ml-101", "ML 101")
+    reply = await ready.command("anna", "/digest ml-101", admin=True)
+    assert "This chat does not follow ml-101" in reply and "ml-101's instructors" in reply
+    assert "Only instructors and this chat's admins" not in reply
+    await ready.command("anna", "/lang zh", admin=True)
+    assert "本群没有关注 ml-101" in await ready.command("anna", "/digest ml-101", admin=True)
+
+
 async def test_digest_for_unknown_course(ready: ConsoleHarness) -> None:
     assert "There is no course “nope”" in await ready.command("anna", "/digest nope", admin=True)
 
