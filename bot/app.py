@@ -80,6 +80,7 @@ async def open_app(
             cron=CrontabRules(),
             default_course=settings.default_course,
             empty_digest=settings.empty_digest,
+            min_digest_interval=timedelta(minutes=settings.min_digest_interval_minutes),
         )
         sources = LessonSources(
             services,

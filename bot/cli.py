@@ -5,37 +5,49 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import signal
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any, TextIO
 
 from telegram.error import InvalidToken, NetworkError
 
 from bot.app import open_app, run_console, run_platforms
-from bot.config import Settings, SettingsError, load_settings
+from bot.config import Settings, SettingsError, load_settings, unknown_settings
 from bot.discord_backend.backend import DiscordStartError
 from bot.discord_backend.doctor import check_discord
 from bot.export import FORMATS, render_export
 from bot.lesson_files import LessonFileError, lesson_paths
+from bot.redact import Redactor, install
 from bot.scheduler import describe_schedule
 from bot.sources.files import import_source, read_source
 from bot.telegram_backend.doctor import check_telegram
 from handlers.content import to_plain_text
 from handlers.digests import build_digest_items, next_window, record_period, render_digest
+from handlers.domain import course_slug_problem
 from handlers.ports import Store
-from storage import DatabaseTooNew, upgrade_database
+from storage import DatabaseDamaged, DatabaseTooNew, DatabaseUnusable, explain_failure, upgrade_database
 
 logger = logging.getLogger(__name__)
 
+DEFAULT_ENV_FILE = ".env"
+
+# Exit statuses (README, "The command line"): scripts and service managers tell the cases apart by them.
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_DATABASE_UNWRITABLE = 3  # DATABASE_PATH cannot be created, opened or written where it is
+EXIT_DATABASE_DAMAGED = 4  # DATABASE_PATH is not an SQLite database, or a damaged one
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="studybot", description="Community bot for online-course study groups.")
-    parser.add_argument("--env-file", default=".env", help="settings file read besides the environment")
+    parser.add_argument(
+        "--env-file", help="settings file read besides the environment (default: .env in this folder, if there)"
+    )
+    parser.add_argument("--version", action="version", version=f"studybot {installed_version()}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     commands.add_parser("run", help="run the bot (the console study group when no platform token is set)")
@@ -73,28 +85,72 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def installed_version() -> str:
+    """The version of the installed package (pyproject.toml's, as pip recorded it)."""
+    try:
+        return version("studybot")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "(not installed)"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    try:
-        settings = load_settings(args.env_file)
-    except SettingsError as error:
-        print(f"studybot: {error}. Fix it in the environment or {args.env_file}.", file=sys.stderr)
+    # The default .env is optional; a file named on the command line is meant, so a typo must not go unseen.
+    env_file = DEFAULT_ENV_FILE if args.env_file is None else args.env_file
+    if args.env_file is not None and not Path(args.env_file).is_file():
+        print(f"studybot: --env-file {args.env_file}: no such file", file=sys.stderr)
         return EXIT_USAGE
+    try:
+        settings = load_settings(env_file)
+        warnings = unknown_settings(env_file, os.environ)
+    except SettingsError as error:
+        print(f"studybot: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    for warning in warnings:
+        print(f"studybot: warning: {warning}", file=sys.stderr)
+    configure_logging(settings, sys.stderr)
+    try:
+        return asyncio.run(dispatch_command(args, settings, sys.stdin, sys.stdout))
+    except DatabaseTooNew as error:
+        return database_problem(error, EXIT_FAILED)
+    except DatabaseUnusable as error:
+        return database_problem(error, database_exit_code(error))
+    except KeyboardInterrupt:
+        return EXIT_OK
+    except Exception as error:
+        # SQLite can also find damage, or a file turned read-only, in the middle of a command.
+        problem = explain_failure(settings.database_path, error)
+        if problem is None:
+            raise
+        return database_problem(problem, database_exit_code(problem), error)
+
+
+def configure_logging(settings: Settings, stream: TextIO) -> None:
+    """Log to ``stream`` at LOG_LEVEL, with every secret masked in every record, ours or a library's."""
     logging.basicConfig(
-        level=settings.log_level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        level=settings.log_level, stream=stream, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    # httpx logs every request URL at INFO, and the Bot API puts the token in the URL: keep it out of logs.
+    # httpx logs every request URL at INFO (each one a Bot API call): noise, and the redaction filter's work.
     # APScheduler logs every (re)planned wake-up at INFO: bookkeeping, not news.
     logging.getLogger("apscheduler").setLevel(max(logging.WARNING, logging.getLevelName(settings.log_level)))
     for noisy in ("httpx", "httpcore"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(settings.log_level)))
-    try:
-        return asyncio.run(dispatch_command(args, settings, sys.stdin, sys.stdout))
-    except DatabaseTooNew as error:
-        print(f"studybot: {error}", file=sys.stderr)
-        return EXIT_FAILED
-    except KeyboardInterrupt:
-        return EXIT_OK
+    install(Redactor(settings.secret_values()))
+
+
+def database_exit_code(problem: DatabaseUnusable) -> int:
+    return EXIT_DATABASE_DAMAGED if isinstance(problem, DatabaseDamaged) else EXIT_DATABASE_UNWRITABLE
+
+
+def database_problem(problem: Exception, code: int, cause: BaseException | None = None) -> int:
+    """The problem in its own words on stderr, as the last thing printed; its traceback only at DEBUG.
+
+    The operator needs the setting, the path and what to do; a traceback through aiosqlite's thread says none
+    of it, but is there for whoever debugs studybot itself.
+    """
+    logger.debug("the database could not be used", exc_info=cause or problem)
+    print(f"studybot: {problem}", file=sys.stderr)
+    return code
 
 
 async def dispatch_command(args: argparse.Namespace, settings: Settings, stdin: TextIO, out: TextIO) -> int:
@@ -134,17 +190,17 @@ async def cmd_run(settings: Settings, stdin: TextIO, out: TextIO) -> int:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
+    redact = Redactor(settings.secret_values())
     try:
         await run_platforms(settings, stop)
     except InvalidToken:
         print("studybot: Telegram refused TELEGRAM_BOT_TOKEN; copy it again from @BotFather.", file=sys.stderr)
         return EXIT_USAGE
     except DiscordStartError as error:  # discord: a refused token or privileged intent, said exactly
-        print(f"studybot: {error}", file=sys.stderr)
+        print(f"studybot: {redact(str(error))}", file=sys.stderr)
         return EXIT_USAGE
     except NetworkError as error:
-        token = settings.telegram_bot_token.get_secret_value() if settings.telegram_bot_token else ""
-        reason = str(error).replace(token, "***") if token else str(error)
+        reason = redact(str(error))
         print(
             f"studybot: cannot reach the Telegram Bot API at {settings.telegram_api_base_url} ({reason}). "
             "Check the network, or TELEGRAM_API_BASE_URL if you use your own Bot API server.",
@@ -163,9 +219,12 @@ async def cmd_lesson_add(
     per file. Either way every file gets its line and the summary follows: imported, updated, skipped with
     the reason (file name and line where known). A file that fails changes nothing stored.
     """
+    if course is not None and (problem := course_slug_problem(course)) is not None:
+        print(f"studybot: --course {course!r} is not a course slug: {problem}", file=sys.stderr)
+        return EXIT_USAGE
     files = lesson_paths(paths)
     missing = [p for p in files if not p.exists()]
-    imported = updated = 0
+    imported = updated = unchanged = 0
     skipped: list[str] = [f"{p}: no such file" for p in missing]
     files = [p for p in files if p.exists()]
     progress = _Progress(out, len(files))
@@ -176,7 +235,7 @@ async def cmd_lesson_add(
                     source = read_source(path, course or settings.default_course, settings.intro_length)
                 except LessonFileError as error:
                     skipped.append(str(error))
-                    progress.line(index, f"skipped {error}")
+                    progress.line(index, f"skipped {error}", error=True)
                     continue
                 done = await import_source(
                     app.store,
@@ -186,11 +245,14 @@ async def cmd_lesson_add(
                     course_title=title,
                 )
                 imported += done.result.new
-                updated += not done.result.new
+                updated += done.result.changed and not done.result.new
+                unchanged += not done.result.changed
                 progress.line(index, done.describe())
-    print(f"{imported} imported, {updated} updated, {len(skipped)} skipped", file=out)
+    # The counts are the command's result (stdout); what was skipped and why are errors (stderr), so that
+    # `studybot lesson add … > log` still shows them, and a script reading stdout sees only results.
+    print(f"{imported} imported, {updated} updated, {len(skipped)} skipped, {unchanged} unchanged", file=out)
     for reason in skipped:
-        print(f"  skipped: {reason}", file=out)
+        print(f"  skipped: {reason}", file=sys.stderr)
     return EXIT_OK if not skipped else EXIT_FAILED
 
 
@@ -219,13 +281,15 @@ class _Progress:
         if self._bar is not None:
             self._bar.stop()
 
-    def line(self, index: int, text: str) -> None:
+    def line(self, index: int, text: str, *, error: bool = False) -> None:
+        """One file's line: on ``out``, or on stderr for an ``error`` (rich shows stderr above a running bar)."""
         message = f"[{index}/{self.total}] {text}"
-        if self._bar is None:
-            print(message, file=self.out)
-            return
-        self._bar.console.print(message, markup=False, highlight=False, soft_wrap=True)
-        self._bar.advance(self._task)
+        if self._bar is None or error:
+            print(message, file=sys.stderr if error else self.out)
+        else:
+            self._bar.console.print(message, markup=False, highlight=False, soft_wrap=True)
+        if self._bar is not None:
+            self._bar.advance(self._task)
 
 
 async def cmd_lesson_list(settings: Settings, course: str, out: TextIO) -> int:
@@ -268,8 +332,11 @@ async def cmd_digest(settings: Settings, course_slug: str, since: str | None, dr
         course = await store.get_course(course_slug)
         if course is None:
             return unknown_course(course_slug, [c.slug for c in await store.list_courses()])
-        start = start_override or await store.last_digest_end(course.slug)
         end = services.clock.now()
+        if start_override is not None and start_override > end:
+            print(f"studybot: --since {since} is in the future; give a date up to today", file=sys.stderr)
+            return EXIT_USAGE
+        start = start_override or await store.last_digest_end(course.slug)
         window = await next_window(services, course.slug, start_override)
         items, summary = await build_digest_items(services, course, window)
         language = services.i18n.normalise(course.language)
@@ -312,17 +379,25 @@ DOCTOR_CHECKS: tuple[Callable[[Settings, Store], Awaitable[list[str]]], ...] = (
 
 
 async def cmd_doctor(settings: Settings, out: TextIO) -> int:
-    """Every platform's checks; exit status 1 when any check failed."""
+    """Every platform's checks; exit status 1 when any check failed.
+
+    The checks quote the platforms' error descriptions, which may quote a URL with the token in it (a proxy's
+    "Bad Gateway … /bot<token>/getMe"): every line is cleaned of secrets before it is printed.
+    """
     failed = False
+    redact = Redactor(settings.secret_values())
     async with open_app(settings) as app:
         for check in DOCTOR_CHECKS:
             for line in await check(settings, app.store):
                 failed = failed or line.startswith("✗")
-                print(line, file=out)
+                print(redact(line), file=out)
     return EXIT_FAILED if failed else EXIT_OK
 
 
 async def cmd_export(settings: Settings, course_slug: str, fmt: str, output: Path | None, out: TextIO) -> int:
+    if output is not None and (problem := unwritable_output(output)) is not None:
+        print(f"studybot: cannot write {output}: {problem}", file=sys.stderr)
+        return EXIT_USAGE
     async with open_app(settings) as app:
         course = await app.store.get_course(course_slug)
         if course is None:
@@ -332,9 +407,24 @@ async def cmd_export(settings: Settings, course_slug: str, fmt: str, output: Pat
     if output is None:
         out.write(text)
     else:
-        await asyncio.to_thread(output.write_text, text, encoding="utf-8")
+        try:
+            await asyncio.to_thread(output.write_text, text, encoding="utf-8")
+        except OSError as error:
+            print(f"studybot: cannot write {output}: {error.strerror}", file=sys.stderr)
+            return EXIT_FAILED
         print(f"wrote {len(rows)} questions and comments to {output}", file=sys.stderr)
     return EXIT_OK
+
+
+def unwritable_output(output: Path) -> str | None:
+    """Why ``export -o`` cannot write ``output``, found before the database is opened, or None."""
+    if output.is_dir():
+        return "it is a folder; name a file in it"
+    if not output.parent.exists():
+        return f"the folder {output.parent} does not exist; create it first (mkdir -p {output.parent})"
+    if not output.parent.is_dir():
+        return f"{output.parent} is not a folder"
+    return None
 
 
 if __name__ == "__main__":

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import difflib
+import io
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
+from dotenv import dotenv_values
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from handlers.domain import course_slug_problem
 
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
 
@@ -20,10 +26,6 @@ class FeedSource:
 
     course: str
     url: str
-
-
-def _is_slug(value: str) -> bool:
-    return bool(value) and value.replace("-", "").replace("_", "").isalnum() and len(value) <= 64
 
 
 def parse_feeds(value: str) -> tuple[FeedSource, ...]:
@@ -56,8 +58,8 @@ def parse_feeds(value: str) -> tuple[FeedSource, ...]:
     feeds: list[FeedSource] = []
     for course, url in pairs:
         course, url = course.strip(), url.strip()
-        if not _is_slug(course):
-            raise ValueError(f"course {course!r}: use letters, digits, '-' and '_' only (at most 64)")
+        if (problem := course_slug_problem(course)) is not None:
+            raise ValueError(f"course {course!r}: {problem}")
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise ValueError(f"{url!r} (course {course}) is not an http(s) URL")
@@ -105,6 +107,8 @@ class Settings(BaseSettings):
     log_level: LogLevel = "INFO"
     console_user: str = Field(default="you", min_length=1, max_length=64)
     empty_digest: Literal["skip", "note"] = "note"
+    # /schedule refuses expressions whose digests would come closer together than this (a week at most).
+    min_digest_interval_minutes: int = Field(default=60, ge=1, le=7 * 24 * 60)
     # Lesson sources (issue 6). FEEDS stays a string here (pydantic-settings would try to JSON-decode a list
     # from the environment); it is validated below and read through feed_sources().
     lessons_dir: Path | None = Field(default=None, description="folder of lesson files scanned on a schedule")
@@ -161,6 +165,11 @@ class Settings(BaseSettings):
         parse_feeds(value)
         return value.strip()
 
+    def secret_values(self) -> tuple[str, ...]:
+        """The values that must never be printed or logged (see :mod:`bot.redact`)."""
+        secrets = (self.telegram_bot_token, self.discord_bot_token, self.telegram_webhook_secret)
+        return tuple(secret.get_secret_value() for secret in secrets if secret is not None)
+
     def feed_sources(self) -> tuple[FeedSource, ...]:
         return parse_feeds(self.feeds)
 
@@ -191,13 +200,20 @@ class Settings(BaseSettings):
     @field_validator("default_course")
     @classmethod
     def _slug(cls, value: str | None) -> str | None:
-        if value is not None and (not value.replace("-", "").replace("_", "").isalnum() or len(value) > 64):
-            raise ValueError("use letters, digits, '-' and '_' only (at most 64), e.g. ai-systems")
+        if value is not None and (problem := course_slug_problem(value)) is not None:
+            raise ValueError(problem)
         return value
 
 
 def load_settings(env_file: str | Path | None = ".env") -> Settings:
-    """Build the settings or raise :class:`SettingsError` naming every bad one."""
+    """Build the settings or raise :class:`SettingsError` naming every bad one, and where to fix it.
+
+    ``env_file`` may be missing (it is optional); one that is there must be UTF-8, which is checked here so that
+    a file saved in another encoding is named instead of ending in pydantic-settings' UnicodeDecodeError.
+    """
+    if env_file is not None:
+        read_env_file(Path(env_file))
+    where = f"the environment or {env_file}" if env_file is not None else "the environment"
     try:
         return Settings(_env_file=env_file)  # type: ignore[call-arg]
     except ValidationError as error:
@@ -205,4 +221,73 @@ def load_settings(env_file: str | Path | None = ".env") -> Settings:
         for item in error.errors():
             name = str(item["loc"][0]).upper() if item["loc"] else "?"
             problems.append(f"{name}: {item['msg']} (got {item.get('input')!r})")
-        raise SettingsError("invalid setting " + "; ".join(problems)) from None
+        raise SettingsError("invalid setting " + "; ".join(problems) + f". Fix it in {where}.") from None
+
+
+def read_env_file(path: Path) -> dict[str, str | None]:
+    """The names and values in a settings file (empty when there is none); SettingsError if it is unreadable."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return {}
+    except OSError as error:
+        raise SettingsError(f"cannot read {path}: {error.strerror}") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = raw[: error.start].count(b"\n") + 1
+        raise SettingsError(
+            f"{path} is not UTF-8 text (byte 0x{raw[error.start]:02x} on line {line}); save it as UTF-8"
+        ) from None
+    return dotenv_values(stream=io.StringIO(text))
+
+
+# Environment variables that look meant for studybot: prefixes of its settings that other programs hardly use.
+# Names under the common prefixes (DEFAULT_, LOG_) are only questioned when they are very close to a setting.
+_OUR_PREFIXES = (
+    "STUDYBOT_",
+    "TELEGRAM_",
+    "DISCORD_",
+    "DATABASE",
+    "LESSON",
+    "FEED",
+    "CONSOLE_",
+    "INTRO_",
+    "EMPTY_DIGEST",
+    "MIN_DIGEST",
+    "DIGEST_",
+)
+_COMMON_PREFIXES = ("DEFAULT_", "LOG_")
+_VERY_CLOSE = 0.85
+
+
+def unknown_settings(env_file: str | Path | None, environ: Mapping[str, str]) -> list[str]:
+    """Warnings for names that look like misspelt settings, each with the closest real one.
+
+    pydantic-settings ignores names it does not know, so ``TELEGRAM_TOKEN=…`` would leave the bot without a
+    token and without a word. Every unknown name in the settings file is questioned (the file is studybot's);
+    in the environment, only names that look meant for studybot (see the prefixes above).
+    """
+    known = sorted(name.upper() for name in Settings.model_fields)
+    warnings: list[str] = []
+
+    def question(name: str, where: str, *, only_if_close: bool = False) -> None:
+        close = difflib.get_close_matches(name, known, n=1, cutoff=_VERY_CLOSE if only_if_close else 0.6)
+        if not close and only_if_close:
+            return
+        hint = f"; did you mean {close[0]}?" if close else "; see .env.example for every setting"
+        warnings.append(f"{name} in {where} is not a studybot setting (ignored){hint}")
+
+    if env_file is not None:
+        for name in read_env_file(Path(env_file)):
+            if name.upper() not in known:
+                question(name.upper(), str(env_file))
+    for name in sorted(environ):
+        upper = name.upper()
+        if upper in known:
+            continue
+        if upper.startswith(_OUR_PREFIXES):
+            question(upper, "the environment")
+        elif upper.startswith(_COMMON_PREFIXES):
+            question(upper, "the environment", only_if_close=True)
+    return warnings

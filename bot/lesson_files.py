@@ -32,7 +32,7 @@ import frontmatter
 import yaml
 from markdown_it import MarkdownIt
 
-from handlers.domain import LessonDraft
+from handlers.domain import LessonDraft, course_slug_problem
 from handlers.intro import DEFAULT_INTRO_LENGTH, intro_from_html, intro_from_text
 
 INTRO_LIMIT = DEFAULT_INTRO_LENGTH
@@ -142,11 +142,35 @@ def _front_matter(text: str, path: Path) -> tuple[dict[str, Any], str]:
     return dict(post.metadata), post.content
 
 
-def draft_from(meta: dict[str, Any], intro: str, path: Path, course: str | None) -> LessonDraft:
-    """A draft from a header's fields (``title`` required) and an intro already in stored form."""
-    course_slug = str(meta.get("course") or course or "").strip()
+def header_line(raw: str, key: str) -> int | None:
+    """The line number of ``key:`` in the front matter at the top of ``raw``, when it is there."""
+    lines = raw.splitlines()
+    start = next((index for index, line in enumerate(lines) if line.strip()), None)
+    if start is None or lines[start].strip() != "---":
+        return None
+    field = re.compile(rf"{re.escape(key)}\s*:")
+    for index in range(start + 1, len(lines)):
+        if lines[index].strip() == "---":
+            return None
+        if field.match(lines[index]):
+            return index + 1
+    return None
+
+
+def draft_from(meta: dict[str, Any], intro: str, path: Path, course: str | None, raw: str = "") -> LessonDraft:
+    """A draft from a header's fields (``title`` required) and an intro already in stored form.
+
+    ``course`` (from --course, DEFAULT_COURSE or the LESSONS_DIR sub-folder) is used when the header names
+    none; either way the slug must pass the one course-slug rule, so that no file creates a course that
+    /setup cannot reach. ``raw``, the file's text, lets an error name the header's line.
+    """
+    named = meta.get("course")
+    course_slug = str(named or course or "").strip()
     if not course_slug:
         raise LessonFileError(path, "no course: pass --course SLUG, set DEFAULT_COURSE, or add 'course:' to the header")
+    if (problem := course_slug_problem(course_slug)) is not None:
+        line = header_line(raw, "course") if named else None
+        raise LessonFileError(path, f"course {course_slug!r} is not a course slug: {problem}", line)
     title = str(meta["title"]).strip()
     if len(title) > 200:
         raise LessonFileError(path, "title longer than 200 characters")
@@ -182,7 +206,7 @@ def lesson_from_text(raw: str, path: Path, course: str | None, intro_length: int
         intro = markdown_intro(given, None) if given else markdown_intro(body, intro_length)
     else:
         intro = intro_from_text(body, intro_length)
-    return draft_from(meta, intro, path, course)
+    return draft_from(meta, intro, path, course, raw)
 
 
 def lesson_paths(paths: list[Path]) -> list[Path]:

@@ -5,8 +5,10 @@ Every argument is validated before anything is written, so a bad command changes
 
 from __future__ import annotations
 
+import math
 import re
-from datetime import datetime
+from datetime import datetime, timedelta
+from itertools import pairwise
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import emoji as emoji_lib
@@ -126,15 +128,47 @@ async def cmd_schedule(ctx: CommandContext) -> None:
     assert course is not None  # a group follows an existing course
     timezone = validate_timezone(fields[5]) if len(fields) == 6 else course.timezone
     try:
-        runs = ctx.services.cron.next_runs(cron, timezone, ctx.services.clock.now(), 3)
+        runs = ctx.services.cron.next_runs(
+            cron, timezone, ctx.services.clock.now(), runs_to_check(ctx.services.min_digest_interval)
+        )
     except ValueError as error:
         raise UsageError("schedule.bad_cron", cron=cron, reason=str(error)) from None
+    check_digest_gap(ctx, cron, runs)
     await store.set_course_schedule(course_slug, cron, timezone)
     await ctx.services.schedule_changed(course_slug)
     out = ContentBuilder().text(ctx.t("schedule.done", cron=cron, timezone=timezone)).line()
-    for run in runs:
+    for run in runs[:3]:
         out.text("• ").text(format_run(ctx, run, timezone)).line()
     await ctx.reply(out.build())
+
+
+def runs_to_check(floor: timedelta) -> int:
+    """How many of a new schedule's next runs :func:`check_digest_gap` measures: eight days' worth at the
+    floor's pace (at least 50, at most 2,000).
+
+    A schedule that keeps the floor then shows at least eight days of runs, or eight firing days when it fires
+    less often. A 5-field expression fires at the same times on every day it fires, so that covers all its gaps:
+    those within a day, and those across midnight between consecutive firing days (every weekday is in there).
+    """
+    return max(50, min(2000, math.ceil(timedelta(days=8) / floor) + 1))
+
+
+def check_digest_gap(ctx: CommandContext, cron: str, runs: list[datetime]) -> None:
+    """Refuse a schedule whose digests would come closer together than MIN_DIGEST_INTERVAL_MINUTES.
+
+    Instructors get each digest in a private chat: ``*/1 * * * *`` would message them every minute. The gaps
+    are measured between consecutive runs, so an expression that is sparse most of the time but fires twice
+    close together (``0,59 0,23 * * *``: 23:59, then 00:00) is caught too.
+    """
+    floor = ctx.services.min_digest_interval
+    gaps = [later - earlier for earlier, later in pairwise(runs)]
+    if gaps and min(gaps) < floor:
+        raise UsageError(
+            "schedule.too_often",
+            cron=cron,
+            gap=int(min(gaps).total_seconds() // 60),
+            minimum=int(floor.total_seconds() // 60),
+        )
 
 
 def format_run(ctx: CommandContext, when: datetime, timezone: str) -> str:

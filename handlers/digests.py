@@ -306,6 +306,9 @@ async def cmd_digest(ctx: CommandContext) -> None:
         raise UsageError("error.unknown_course", course=slug, known=await known_courses(ctx))
     following_here = ctx.group is not None and ctx.group.course_slug == slug
     if slug not in their_courses and not (ctx.event.actor_is_admin and following_here):
+        if ctx.event.actor_is_admin and not ctx.event.private:
+            # An admin is refused for where they ask, not for who they are: say so.
+            raise NotPermitted("digest.not_followed_here", course=slug)
         raise NotPermitted("digest.not_allowed")
     start = await store.last_digest_end(slug)
     end = ctx.services.clock.now()

@@ -74,6 +74,20 @@ class Member:
     is_bot: bool = False
 
 
+# Course slugs: the one rule, for every path that creates a course (lesson files and their folders, --course,
+# DEFAULT_COURSE, FEEDS). /setup <course> takes the first word of its arguments and Discord's course option is
+# matched as typed, so a slug with a space, a slash or nothing in it would make a course nobody can follow.
+MAX_COURSE_SLUG = 64
+COURSE_SLUG_RULE = f"use letters, digits, '-' and '_' only (at most {MAX_COURSE_SLUG}), e.g. ai-systems"
+
+
+def course_slug_problem(slug: str) -> str | None:
+    """Why ``slug`` cannot name a course (:data:`COURSE_SLUG_RULE`), or None when it can."""
+    if not slug.replace("-", "").replace("_", "").isalnum() or len(slug) > MAX_COURSE_SLUG:
+        return COURSE_SLUG_RULE
+    return None
+
+
 @dataclass(frozen=True, slots=True)
 class Course:
     slug: str

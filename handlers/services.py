@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from handlers.i18n import Translator
 from handlers.ports import Clock, CronRules, Outbox, Store
@@ -26,6 +27,8 @@ class Services:
     default_course: str | None = None
     # What an empty digest period gives the instructors: nothing ("skip") or a short note ("note").
     empty_digest: str = EMPTY_NOTE
+    # The shortest time /schedule allows between two digests of a course (MIN_DIGEST_INTERVAL_MINUTES).
+    min_digest_interval: timedelta = timedelta(minutes=60)
     # Called after /schedule or /setup changed a course's schedule, so the scheduler rebuilds its jobs.
     schedule_changed: ScheduleListener = field(default=_no_listener)
 

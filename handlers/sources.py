@@ -43,6 +43,12 @@ class LessonImport:
     new: bool
     posts_added: int = 0
     posts_updated: int = 0
+    lesson_changed: bool = True  # a field of the stored lesson changed (or it is new)
+
+    @property
+    def changed(self) -> bool:
+        """Whether the import changed anything stored: a re-import of the same file changes nothing."""
+        return self.new or self.lesson_changed or bool(self.posts_added or self.posts_updated)
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,9 +5,21 @@ The only SQL in the project lives here. :class:`SqliteStore` applies the numbere
 ``studybot db upgrade``.
 """
 
-from storage.errors import DatabaseTooNew, StoreClosed
+from storage.connection import explain_failure
+from storage.errors import DatabaseDamaged, DatabaseNotWritable, DatabaseTooNew, DatabaseUnusable, StoreClosed
 from storage.schema import latest_version, upgrade_database
 from storage.sqlite_store import SqliteStore
 from storage.writer import WriterStats
 
-__all__ = ["DatabaseTooNew", "SqliteStore", "StoreClosed", "WriterStats", "latest_version", "upgrade_database"]
+__all__ = [
+    "DatabaseDamaged",
+    "DatabaseNotWritable",
+    "DatabaseTooNew",
+    "DatabaseUnusable",
+    "SqliteStore",
+    "StoreClosed",
+    "WriterStats",
+    "explain_failure",
+    "latest_version",
+    "upgrade_database",
+]

@@ -1,4 +1,9 @@
-"""Errors the storage layer raises on purpose (SQLite's own errors pass through unchanged)."""
+"""Errors the storage layer raises on purpose (SQLite's own errors pass through unchanged, except at opening).
+
+The database problems an operator has to fix (:class:`DatabaseTooNew`, :class:`DatabaseUnusable`) say so in
+terms of the setting, ``DATABASE_PATH``, and the path, with what to do next: they end up on the terminal of
+whoever started studybot, as its last words.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +19,27 @@ class DatabaseTooNew(RuntimeError):
         self.path = path
         self.found = found
         self.known = known
+
+
+class DatabaseUnusable(RuntimeError):
+    """DATABASE_PATH cannot be used as it is. Nothing stored was changed; the message says what to do."""
+
+    def __init__(self, path: str, problem: str, advice: str) -> None:
+        super().__init__(f"DATABASE_PATH {path} {problem}.\n{advice}")
+        self.path = path
+        self.problem = problem
+        self.advice = advice
+
+
+class DatabaseNotWritable(DatabaseUnusable):
+    """The file cannot be created, opened or written where it is: the place is wrong, not the data.
+
+    A folder, a missing or unwritable folder, a read-only file, a full disk.
+    """
+
+
+class DatabaseDamaged(DatabaseUnusable):
+    """The file is not an SQLite database, or SQLite found it damaged: the data is wrong, not the place."""
 
 
 class StoreClosed(RuntimeError):

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import aiosqlite
 
-from storage.connection import apply_pragmas, connect_raw
+from storage.connection import apply_pragmas, connect_raw, explained
 from storage.errors import DatabaseTooNew
 
 logger = logging.getLogger(__name__)
@@ -143,10 +143,12 @@ async def _apply(conn: aiosqlite.Connection, migration: Migration, path: str) ->
 async def upgrade_database(path: str | Path) -> tuple[int, int]:
     """``studybot db upgrade``: migrate the file at ``path``; returns (from_version, to_version).
 
-    Raises :class:`storage.DatabaseTooNew` when the file is newer than this studybot.
+    Raises :class:`storage.DatabaseTooNew` when the file is newer than this studybot, and
+    :class:`storage.DatabaseUnusable` when it cannot be opened or written, or is damaged.
     """
-    conn = await connect_raw(path)
-    try:
-        return await migrate(conn, str(path))
-    finally:
-        await conn.close()
+    with explained(path):
+        conn = await connect_raw(path)
+        try:
+            return await migrate(conn, str(path))
+        finally:
+            await conn.close()

@@ -60,18 +60,23 @@ async def _one(conn: aiosqlite.Connection, sql: str, params: Sequence[object]) -
     return row
 
 
-async def upsert_lesson_row(conn: aiosqlite.Connection, draft: LessonDraft, now: datetime) -> tuple[int, bool]:
-    """Insert or update the lesson by (course, slug); (its id, whether it is new). created_at never changes."""
+async def upsert_lesson_row(conn: aiosqlite.Connection, draft: LessonDraft, now: datetime) -> tuple[int, bool, bool]:
+    """Insert or update the lesson by (course, slug); (its id, whether it is new, whether anything changed).
+
+    created_at never changes. A row whose fields are already the draft's is not written at all.
+    """
     fields = (draft.title, draft.intro, draft.link, draft.number, codec.to_micros_or_none(draft.release_at))
     found = await _one(
         conn, "SELECT id FROM lessons WHERE course_slug = ? AND slug = ?", (draft.course_slug, draft.slug)
     )
     if found is not None:
-        await conn.execute(
-            "UPDATE lessons SET title = ?, intro = ?, link = ?, number = ?, release_at = ? WHERE id = ?",
-            (*fields, found[0]),
-        )
-        return int(found[0]), False
+        async with conn.execute(
+            "UPDATE lessons SET title = ?, intro = ?, link = ?, number = ?, release_at = ? WHERE id = ?"
+            " AND (title, intro, link, number, release_at) IS NOT (?, ?, ?, ?, ?)",
+            (*fields, found[0], *fields),
+        ) as cursor:
+            changed = cursor.rowcount > 0
+        return int(found[0]), False, changed
     async with conn.execute(
         "INSERT INTO lessons (title, intro, link, number, release_at, course_slug, slug, created_at)"
         " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -79,7 +84,7 @@ async def upsert_lesson_row(conn: aiosqlite.Connection, draft: LessonDraft, now:
     ) as cursor:
         lesson_id = cursor.lastrowid
     assert lesson_id is not None
-    return lesson_id, True
+    return lesson_id, True, True
 
 
 async def _lesson(conn: aiosqlite.Connection, lesson_id: int) -> Lesson:
@@ -104,7 +109,7 @@ def import_lesson_op(draft: LessonDraft, posts: Sequence[ImportedPost], now: dat
     edited_at = codec.to_micros(now)
 
     async def op(conn: aiosqlite.Connection) -> LessonImport:
-        lesson_id, new = await upsert_lesson_row(conn, draft, now)
+        lesson_id, new, lesson_changed = await upsert_lesson_row(conn, draft, now)
         added = updated = 0
         for post in posts:
             await conn.execute(
@@ -151,7 +156,7 @@ def import_lesson_op(draft: LessonDraft, posts: Sequence[ImportedPost], now: dat
                     (*values, found[0], *values),
                 ) as cursor:
                     updated += cursor.rowcount > 0
-        return LessonImport(await _lesson(conn, lesson_id), new, added, updated)
+        return LessonImport(await _lesson(conn, lesson_id), new, added, updated, lesson_changed)
 
     return op
 
@@ -197,7 +202,7 @@ def feed_polled_op(
             )
             if known is not None:
                 continue
-            lesson_id, _ = await upsert_lesson_row(conn, entry.draft, now)
+            lesson_id, _, _ = await upsert_lesson_row(conn, entry.draft, now)
             if not primed:
                 # The back catalogue: known from now on and available to /lesson, but never broadcast.
                 await conn.execute(

@@ -65,7 +65,7 @@ from handlers.domain import (
 )
 from handlers.sources import FeedEntry, FeedState, ImportedPost, LessonImport
 from storage import codec, queries, sources
-from storage.connection import connect, connect_raw
+from storage.connection import check_writable, connect, connect_raw, explained
 from storage.queries import Reader
 from storage.schema import migrate
 from storage.writer import Batch, Call, GroupCommitWriter, Statement, WriterStats
@@ -215,14 +215,21 @@ class SqliteStore:
 
     @classmethod
     async def open(cls, path: str | Path, *, batch_max: int = 2000) -> SqliteStore:
-        """Open (creating if needed) and migrate the database; raises DatabaseTooNew for a newer schema."""
-        conn = await connect_raw(path)
-        try:
-            _, version = await migrate(conn, str(path))
-            reader = await connect(path, read_only=True)
-        except BaseException:
-            await conn.close()
-            raise
+        """Open (creating if needed) and migrate the database, and check that it can be written.
+
+        Raises :class:`storage.DatabaseTooNew` for a newer schema, and :class:`storage.DatabaseUnusable` when
+        the file cannot be used where it is (a folder, a read-only file, ...) or is damaged: at start, before
+        anything was written, rather than at the first write.
+        """
+        with explained(path):
+            conn = await connect_raw(path)
+            try:
+                _, version = await migrate(conn, str(path))
+                await check_writable(conn)
+                reader = await connect(path, read_only=True)
+            except BaseException:
+                await conn.close()
+                raise
         writer = GroupCommitWriter(conn, batch_max)
         writer.start()
         logger.debug("opened %s at schema version %d", path, version)

@@ -166,4 +166,4 @@ def parse_course_page(raw: str, path: Path, course: str | None, intro_length: in
     body = given or head.strip()
     limit = None if given else intro_length
     intro = intro_from_html(body, limit) if _TAG.search(body) else intro_from_text(body, limit)
-    return CoursePage(draft_from(meta, intro, path, course), tuple(comments), int(marker.group(1)))
+    return CoursePage(draft_from(meta, intro, path, course, raw), tuple(comments), int(marker.group(1)))

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from bot.lesson_files import LessonFileError, lesson_from_text, read_text
 from bot.sources.course_page import CoursePage, is_course_page, parse_course_page
-from handlers.domain import Course, LessonDraft, PostKind
+from handlers.domain import Course, LessonDraft, PostKind, course_slug_problem
 from handlers.intro import DEFAULT_INTRO_LENGTH
 from handlers.ports import Store
 from handlers.sources import LessonImport
@@ -44,7 +44,7 @@ class FileImport:
     comments: int = 0
 
     def describe(self) -> str:
-        verb = "imported" if self.result.new else "updated"
+        verb = "imported" if self.result.new else "updated" if self.result.changed else "unchanged"
         text = f"{verb} {self.path} → {self.result.lesson.title}"
         if self.questions or self.comments:
             added, updated = self.result.posts_added, self.result.posts_updated
@@ -74,6 +74,9 @@ def read_source(path: Path, course: str | None, intro_length: int = DEFAULT_INTR
 
 
 async def ensure_course(store: Store, slug: str, title: str | None, language: str, now: datetime) -> Course:
+    """The course, created when new. Every source checked its slug already; this is the last guard."""
+    if (problem := course_slug_problem(slug)) is not None:
+        raise ValueError(f"course {slug!r} is not a course slug: {problem}")
     course = await store.get_course(slug)
     if course is None:
         course = await store.upsert_course(Course(slug=slug, title=title or slug, language=language), now)

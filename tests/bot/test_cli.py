@@ -66,10 +66,10 @@ def test_broken_file_is_reported_and_the_others_import(env: Path, capsys: pytest
     write(env / "l" / "c.txt", "Plain title\nPlain intro.")
     write(env / "l" / "d.md", "---\ntitle: Bad time\nrelease: 2026-12-01 09:00\n---\nx")
     assert main(["lesson", "add", "--course", "ai", str(env / "l")]) == 1
-    out = capsys.readouterr().out
-    assert "2 imported, 0 updated, 2 skipped" in out
-    assert "b.md:2: bad front matter" in out
-    assert "d.md: release 2026-12-01 09:00 needs a UTC offset" in out
+    captured = capsys.readouterr()
+    assert "2 imported, 0 updated, 2 skipped" in captured.out
+    assert "b.md:2: bad front matter" in captured.err
+    assert "d.md: release 2026-12-01 09:00 needs a UTC offset" in captured.err
     main(["lesson", "list", "ai"])
     titles = capsys.readouterr().out
     assert "开篇词" in titles and "Plain title" in titles and "Bad time" not in titles
@@ -78,12 +78,12 @@ def test_broken_file_is_reported_and_the_others_import(env: Path, capsys: pytest
 def test_lesson_without_course_says_how_to_name_one(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
     lesson = write(env / "x.md", LESSON_MD)
     assert main(["lesson", "add", str(lesson)]) == 1
-    assert "no course: pass --course SLUG, set DEFAULT_COURSE" in capsys.readouterr().out
+    assert "no course: pass --course SLUG, set DEFAULT_COURSE" in capsys.readouterr().err
 
 
 def test_missing_file_is_reported(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["lesson", "add", "--course", "ai", str(env / "nope.md")]) == 1
-    assert "nope.md: no such file" in capsys.readouterr().out
+    assert "nope.md: no such file" in capsys.readouterr().err
 
 
 def test_unknown_course_lists_known_ones(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -223,7 +223,7 @@ def test_digest_send_needs_an_instructor_then_records_for_the_bot(
     assert "not allowed with argument --send" in capsys.readouterr().err
 
 
-def test_lesson_add_imports_a_course_page_with_its_comments_and_reimport_updates(
+def test_lesson_add_imports_a_course_page_with_its_comments_and_reimport_duplicates_nothing(
     env: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from tests.paths import SAMPLE_PAGE
@@ -234,7 +234,7 @@ def test_lesson_add_imports_a_course_page_with_its_comments_and_reimport_updates
     assert "[1/1] imported" in out and "(18 comments: 9 questions, 9 comments; 18 new, 0 updated)" in out
     assert "1 imported, 0 updated, 0 skipped" in out
     assert main(["lesson", "add", "--course", "ai", str(env / "pages")]) == 0
-    assert "0 imported, 1 updated, 0 skipped" in capsys.readouterr().out
+    assert "0 imported, 0 updated, 0 skipped, 1 unchanged" in capsys.readouterr().out
     with sqlite3.connect(env / "cli.db") as raw:
         assert raw.execute("SELECT count(*), sum(base_likes), sum(base_replies) FROM questions").fetchone() == (
             18,
@@ -253,9 +253,85 @@ def test_a_folder_with_one_broken_page_imports_the_others_and_names_the_file_and
     write(env / "l" / "b-page.txt", sample.replace("💬（2）", "💬（二）"))
     write(env / "l" / "c.txt", "Plain title\nPlain intro.")
     assert main(["lesson", "add", "--course", "ai", str(env / "l")]) == 1
-    out = capsys.readouterr().out
-    assert "2 imported, 0 updated, 1 skipped" in out
-    assert "b-page.txt:13: comment 10: replies '二' is not a whole number" in out
+    captured = capsys.readouterr()
+    assert "2 imported, 0 updated, 1 skipped" in captured.out
+    assert "b-page.txt:13: comment 10: replies '二' is not a whole number" in captured.err
     with sqlite3.connect(env / "cli.db") as raw:
         assert raw.execute("SELECT count(*) FROM questions").fetchone() == (0,)
         assert raw.execute("SELECT count(*) FROM lessons").fetchone() == (2,)
+
+
+# Smaller faults: each ends in a clear message on stderr, and changes nothing ---------------------------------
+def test_export_into_a_missing_folder_is_refused(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    main(["lesson", "add", "--course", "ai", str(write(env / "a.md", LESSON_MD))])
+    capsys.readouterr()
+    target = env / "no-such-folder" / "ai.md"
+    assert main(["export", "ai", "-o", str(target)]) == 2
+    err = capsys.readouterr().err
+    assert f"cannot write {target}: the folder {target.parent} does not exist" in err and "Traceback" not in err
+    assert not target.parent.exists()
+
+
+def test_a_dotenv_that_is_not_utf8_is_named(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (env / ".env").write_bytes("CONSOLE_USER=Jos\xe9\n".encode("latin-1"))
+    assert main(["db", "upgrade"]) == 2
+    err = capsys.readouterr().err
+    assert ".env is not UTF-8 text" in err and "line 1" in err and "save it as UTF-8" in err
+
+
+def test_a_missing_env_file_option_is_an_error(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--env-file", str(env / "prod.env"), "db", "upgrade"]) == 2
+    assert f"--env-file {env / 'prod.env'}: no such file" in capsys.readouterr().err
+    assert not (env / "cli.db").exists()
+    assert main(["db", "upgrade"]) == 0  # the default .env is optional
+
+
+def test_a_misspelt_setting_is_named_with_the_closest_one(
+    env: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write(env / ".env", "TELEGRAM_TOKEN=123:abc\nlog_levl=DEBUG\n")
+    monkeypatch.setenv("DISCORD_TOKEN", "x")
+    monkeypatch.setenv("DEFAULT_USER", "someone else's variable")  # not ours, not close enough to warn about
+    assert main(["db", "upgrade"]) == 0
+    err = capsys.readouterr().err
+    assert "TELEGRAM_TOKEN in .env is not a studybot setting (ignored); did you mean TELEGRAM_BOT_TOKEN?" in err
+    assert "LOG_LEVL in .env is not a studybot setting (ignored); did you mean LOG_LEVEL?" in err
+    assert (
+        "DISCORD_TOKEN in the environment is not a studybot setting (ignored); did you mean DISCORD_BOT_TOKEN?" in err
+    )
+    assert "DEFAULT_USER" not in err
+
+
+def test_lesson_add_reports_unchanged_files_and_errors_on_stderr(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    lesson = write(env / "l" / "a.md", LESSON_MD)
+    write(env / "l" / "b.md", "---\ntitle: [unclosed\n---\nbody")
+    assert main(["lesson", "add", "--course", "ai", str(env / "l")]) == 1
+    capsys.readouterr()
+    assert main(["lesson", "add", "--course", "ai", str(env / "l")]) == 1
+    captured = capsys.readouterr()
+    assert (
+        f"[1/2] unchanged {lesson}" in captured.out and "0 imported, 0 updated, 1 skipped, 1 unchanged" in captured.out
+    )
+    assert "b.md:2: bad front matter" in captured.err and "bad front matter" not in captured.out
+    write(lesson, LESSON_MD.replace("第二段", "第二段（改）"))
+    assert main(["lesson", "add", "--course", "ai", str(lesson)]) == 0
+    assert "[1/1] updated" in capsys.readouterr().out
+
+
+def test_digest_since_a_future_date_is_refused(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    main(["lesson", "add", "--course", "ai", str(write(env / "a.md", LESSON_MD))])
+    capsys.readouterr()
+    assert main(["digest", "ai", "--since", "2999-01-01"]) == 2
+    captured = capsys.readouterr()
+    assert "--since 2999-01-01 is in the future" in captured.err and captured.out == ""
+    with sqlite3.connect(env / "cli.db") as raw:
+        assert raw.execute("SELECT count(*) FROM digests").fetchone()[0] == 0
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    from importlib.metadata import version
+
+    with pytest.raises(SystemExit) as done:
+        main(["--version"])
+    assert done.value.code == 0
+    assert capsys.readouterr().out.strip() == f"studybot {version('studybot')}"

@@ -14,7 +14,7 @@ def run_studybot(tmp_path: Path, *args: str, stdin: str = "") -> subprocess.Comp
     env = {k: v for k, v in os.environ.items() if not k.endswith("_TOKEN")}
     env.update({"DATABASE_PATH": str(tmp_path / "studybot.db"), "DEFAULT_LANGUAGE": "en", "PYTHONUTF8": "1"})
     return subprocess.run(
-        [sys.executable, "-m", "bot.cli", "--env-file", str(tmp_path / "none.env"), *args],
+        [sys.executable, "-m", "bot.cli", *args],  # in tmp_path, which holds no .env
         input=stdin,
         capture_output=True,
         text=True,

@@ -12,7 +12,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from bot.config import Settings
 from handlers.domain import ChatRef, LessonDraft
+from tests.clock import TestClock
 from tests.scenarios.harness import ConsoleHarness
 from tests.scenarios.stories import COURSE, prepare_course
 
@@ -136,6 +138,35 @@ async def test_bad_schedule_changes_nothing(ready: ConsoleHarness, args: str, ex
     assert expected in reply
     course = await ready.app.store.get_course(COURSE)
     assert course is not None and (course.digest_cron, course.timezone) == ("0 9 * * 1", "UTC")
+
+
+@pytest.mark.parametrize(
+    ("cron", "gap"),
+    # the last: 23:59 then 00:00, a minute apart across midnight
+    [("*/1 * * * *", 1), ("* * * * *", 1), ("*/30 9 * * 1", 30), ("0,45 9 * * *", 45), ("0,59 0,23 * * *", 1)],
+)
+async def test_a_schedule_more_often_than_the_floor_is_refused(ready: ConsoleHarness, cron: str, gap: int) -> None:
+    reply = await ready.command("anna", f"/schedule {cron}", admin=True)
+    assert f"only {gap} min apart" in reply and "at most once every 60 min" in reply
+    course = await ready.app.store.get_course(COURSE)
+    assert course is not None and course.digest_cron == "0 9 * * 1"
+
+
+async def test_the_floor_message_is_translated(ready: ConsoleHarness) -> None:
+    await ready.command("anna", "/lang zh", admin=True)
+    reply = await ready.command("anna", "/schedule */1 * * * *", admin=True)
+    assert "60 分钟" in reply and "1 分钟" in reply
+
+
+async def test_hourly_is_the_default_floor_and_it_can_be_lowered(settings: Settings, clock: TestClock) -> None:
+    async with ConsoleHarness.open(settings, clock) as console:
+        await prepare_course(console)
+        await console.command("anna", f"/setup {COURSE}", admin=True)
+        assert "Digest schedule set to 0 * * * *" in await console.command("anna", "/schedule 0 * * * *", admin=True)
+    lowered = settings.model_copy(update={"min_digest_interval_minutes": 1})
+    async with ConsoleHarness.open(lowered, clock) as console:
+        reply = await console.command("anna", "/schedule */1 * * * *", admin=True)
+        assert "Digest schedule set to */1 * * * *" in reply
 
 
 async def test_schedule_by_learner_is_refused(ready: ConsoleHarness) -> None:
@@ -311,6 +342,15 @@ async def test_digest_preview_for_admin_and_refusal_for_learner(ready: ConsoleHa
     preview = await ready.command("anna", "/digest", admin=True)
     assert "question digest" in preview and "Why?" in preview
     assert await ready.app.store.last_digest_end(COURSE) is None  # a preview records nothing
+
+
+async def test_digest_of_a_course_this_chat_does_not_follow_says_so(ready: ConsoleHarness) -> None:
+    await ready.add_course("ml-101", "ML 101")
+    reply = await ready.command("anna", "/digest ml-101", admin=True)
+    assert "This chat does not follow ml-101" in reply and "ml-101's instructors" in reply
+    assert "Only instructors and this chat's admins" not in reply
+    await ready.command("anna", "/lang zh", admin=True)
+    assert "本群没有关注 ml-101" in await ready.command("anna", "/digest ml-101", admin=True)
 
 
 async def test_digest_for_unknown_course(ready: ConsoleHarness) -> None:

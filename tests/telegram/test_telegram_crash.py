@@ -41,10 +41,8 @@ async def start_bot(
         sys.executable,
         "-m",
         "bot.cli",
-        "--env-file",
-        str(workdir / "none.env"),
         "run",
-        cwd=workdir,
+        cwd=workdir,  # which holds no .env
         env=env,
         stdout=asyncio.subprocess.DEVNULL,
         stderr=asyncio.subprocess.PIPE,
