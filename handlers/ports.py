@@ -277,8 +277,11 @@ class Store(Protocol):
     async def mark_digest_sent(self, digest_id: int, now: datetime) -> None: ...
 
     # sources ---------------------------------------------------------------------------------------------
-    async def import_lesson(self, draft: LessonDraft, posts: Sequence[ImportedPost], now: datetime) -> LessonImport:
-        """Upsert the lesson and its imported posts in ONE transaction: a failure changes nothing.
+    async def import_lesson(
+        self, draft: LessonDraft, posts: Sequence[ImportedPost], now: datetime, *, course: Course | None = None
+    ) -> LessonImport:
+        """Upsert the lesson and its imported posts, after creating ``course`` when it is not stored yet, in ONE
+        transaction: a failure (or a kill) changes nothing.
 
         A post whose key is already stored gets its likes, replies and kind updated, never a second row.
         """

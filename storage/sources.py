@@ -9,13 +9,14 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
+from collections import defaultdict, deque
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import TypeVar
 
 import aiosqlite
 
-from handlers.domain import Lesson, LessonDraft
+from handlers.domain import Course, Lesson, LessonDraft
 from handlers.sources import IMPORTED_PLATFORM, FeedEntry, FeedState, ImportedPost, LessonImport
 from storage import codec
 
@@ -24,13 +25,13 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 Op = Callable[[aiosqlite.Connection], Awaitable[T]]
 
-# The lesson's imported post by this author on this day whose key the page being imported does not list (the
-# oldest, if several): the one an edited comment replaces.
-EDITED_ON_THE_SITE = """
-    SELECT q.id FROM questions q JOIN members m ON m.id = q.author_id
-    WHERE q.lesson_id = ? AND q.import_key IS NOT NULL AND m.platform = ? AND m.user_id = ? AND q.created_at = ?
+# The lesson's imported posts that the page being imported no longer lists: the ones an edited comment may
+# replace (by the same author, on the same day, oldest first).
+UNLISTED = """
+    SELECT q.id, m.user_id, q.created_at FROM questions q JOIN members m ON m.id = q.author_id
+    WHERE q.lesson_id = ? AND q.import_key IS NOT NULL AND m.platform = ?
       AND q.import_key NOT IN (SELECT value FROM json_each(?))
-    ORDER BY q.id LIMIT 1
+    ORDER BY q.id
 """
 
 FEED_SELECT = (
@@ -93,70 +94,106 @@ async def _lesson(conn: aiosqlite.Connection, lesson_id: int) -> Lesson:
     return codec.lesson_from(row)
 
 
-def import_lesson_op(draft: LessonDraft, posts: Sequence[ImportedPost], now: datetime) -> Op[LessonImport]:
-    """The lesson, then each post's author, then each post: inserted, edited, or its counts and kind updated.
+def import_lesson_op(
+    draft: LessonDraft, posts: Sequence[ImportedPost], now: datetime, course: Course | None = None
+) -> Op[LessonImport]:
+    """The course when new, the lesson, its posts' authors, then the posts: inserted, edited, or their counts and
+    kind updated; all in the one transaction, so a failed or killed import leaves nothing behind.
 
     A post's key includes its text (nothing else tells two comments by one author on one day apart), so a
     comment edited on the site comes back under a new key. Such a post takes over the lesson's imported post by
     the same author on the same day that this page no longer lists, when there is one: the text is updated
     instead of a second copy of the comment being added.
+
+    Set-based, so that a page of 16,000 comments costs a few statements and not 16,000 lookups that each read
+    the page's whole list of keys: the keys already stored and the unlisted posts are read once, and the
+    inserts and updates go in one ``executemany`` each.
     """
-    created = {post.key: codec.to_micros(post.created_at) for post in posts}  # naive times fail before writing
-    for post in posts:
+    page = {post.key: post for post in posts}  # a comment listed twice is one post, with its last counts
+    created = {key: codec.to_micros(post.created_at) for key, post in page.items()}  # naive times fail here
+    for post in page.values():
         if post.likes < 0 or post.replies < 0:
             raise ValueError(f"imported post {post.key}: likes and replies cannot be negative")
-    listed = json.dumps(sorted(created))
+    listed = json.dumps(sorted(page))
     edited_at = codec.to_micros(now)
+    new_course = (
+        None
+        if course is None
+        else (
+            course.slug,
+            course.title,
+            course.timezone,
+            course.language,
+            course.digest_cron,
+            course.digest_size,
+            codec.to_micros(course.created_at or now),
+        )
+    )
 
     async def op(conn: aiosqlite.Connection) -> LessonImport:
-        lesson_id, new, lesson_changed = await upsert_lesson_row(conn, draft, now)
-        added = updated = 0
-        for post in posts:
+        if new_course is not None:
             await conn.execute(
-                "INSERT INTO members (platform, user_id, display_name, is_bot) VALUES (?, ?, ?, 0)"
-                " ON CONFLICT (platform, user_id) DO NOTHING",
-                (IMPORTED_PLATFORM, post.author, post.author),
+                "INSERT INTO courses (slug, title, timezone, language, digest_cron, digest_size, created_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (slug) DO NOTHING",
+                new_course,
             )
-            found = await _one(conn, "SELECT id FROM questions WHERE import_key = ?", (post.key,))
-            if found is None:
-                found = await _one(
-                    conn, EDITED_ON_THE_SITE, (lesson_id, IMPORTED_PLATFORM, post.author, created[post.key], listed)
+        lesson_id, new, lesson_changed = await upsert_lesson_row(conn, draft, now)
+        await conn.executemany(
+            "INSERT INTO members (platform, user_id, display_name, is_bot) VALUES (?, ?, ?, 0)"
+            " ON CONFLICT (platform, user_id) DO NOTHING",
+            [(IMPORTED_PLATFORM, author, author) for author in dict.fromkeys(p.author for p in page.values())],
+        )
+        known = {
+            row[0]: row[1]
+            for row in await conn.execute_fetchall(
+                "SELECT import_key, id FROM questions WHERE import_key IN (SELECT value FROM json_each(?))", (listed,)
+            )
+        }
+        replaceable: dict[tuple[str, int], deque[int]] = defaultdict(deque)
+        for row in await conn.execute_fetchall(UNLISTED, (lesson_id, IMPORTED_PLATFORM, listed)):
+            replaceable[(row[1], row[2])].append(row[0])
+        inserts, edits, refreshes = [], [], []
+        for key, post in page.items():
+            if key in known:
+                values = (post.likes, post.replies, post.kind.value, lesson_id)
+                refreshes.append((*values, known[key], *values))
+            elif candidates := replaceable.get((post.author, created[key])):
+                edits.append(
+                    (post.text, post.kind.value, post.likes, post.replies, key, edited_at, candidates.popleft())
                 )
-                if found is not None:
-                    await conn.execute(
-                        "UPDATE questions SET text = ?, kind = ?, base_likes = ?, base_replies = ?, import_key = ?,"
-                        " edited_at = ? WHERE id = ?",
-                        (post.text, post.kind.value, post.likes, post.replies, post.key, edited_at, found[0]),
-                    )
-                    updated += 1
-                    continue
-                await conn.execute(
-                    "INSERT INTO questions (lesson_id, course_slug, group_id, author_id, kind, text, created_at,"
-                    " base_likes, base_replies, import_key)"
-                    " SELECT ?, ?, NULL, m.id, ?, ?, ?, ?, ?, ? FROM members m WHERE m.platform = ? AND m.user_id = ?",
+            else:
+                inserts.append(
                     (
                         lesson_id,
                         draft.course_slug,
                         post.kind.value,
                         post.text,
-                        created[post.key],
+                        created[key],
                         post.likes,
                         post.replies,
-                        post.key,
+                        key,
                         IMPORTED_PLATFORM,
                         post.author,
-                    ),
+                    )
                 )
-                added += 1
-            else:
-                values = (post.likes, post.replies, post.kind.value, lesson_id)
-                async with conn.execute(
-                    "UPDATE questions SET base_likes = ?, base_replies = ?, kind = ?, lesson_id = ?"
-                    " WHERE id = ? AND (base_likes, base_replies, kind, lesson_id) IS NOT (?, ?, ?, ?)",
-                    (*values, found[0], *values),
-                ) as cursor:
-                    updated += cursor.rowcount > 0
-        return LessonImport(await _lesson(conn, lesson_id), new, added, updated, lesson_changed)
+        await conn.executemany(
+            "UPDATE questions SET text = ?, kind = ?, base_likes = ?, base_replies = ?, import_key = ?,"
+            " edited_at = ? WHERE id = ?",
+            edits,
+        )
+        await conn.executemany(
+            "INSERT INTO questions (lesson_id, course_slug, group_id, author_id, kind, text, created_at,"
+            " base_likes, base_replies, import_key)"
+            " SELECT ?, ?, NULL, m.id, ?, ?, ?, ?, ?, ? FROM members m WHERE m.platform = ? AND m.user_id = ?",
+            inserts,
+        )
+        async with conn.executemany(
+            "UPDATE questions SET base_likes = ?, base_replies = ?, kind = ?, lesson_id = ?"
+            " WHERE id = ? AND (base_likes, base_replies, kind, lesson_id) IS NOT (?, ?, ?, ?)",
+            refreshes,
+        ) as cursor:
+            refreshed = max(cursor.rowcount, 0)
+        return LessonImport(await _lesson(conn, lesson_id), new, len(inserts), len(edits) + refreshed, lesson_changed)
 
     return op
 

@@ -1066,9 +1066,12 @@ class SqliteStore:
         )
 
     # sources ---------------------------------------------------------------------------------------------
-    async def import_lesson(self, draft: LessonDraft, posts: Sequence[ImportedPost], now: datetime) -> LessonImport:
-        """The lesson and all its imported posts in ONE transaction (see :mod:`storage.sources`)."""
-        return await self._writer.call(sources.import_lesson_op(draft, posts, now))
+    async def import_lesson(
+        self, draft: LessonDraft, posts: Sequence[ImportedPost], now: datetime, *, course: Course | None = None
+    ) -> LessonImport:
+        """The course when new, the lesson and all its imported posts in ONE transaction (see
+        :mod:`storage.sources`)."""
+        return await self._writer.call(sources.import_lesson_op(draft, posts, now, course))
 
     async def feed_state(self, course_slug: str, url: str) -> FeedState | None:
         row = await self._reader.one(sources.FEED_SELECT + " WHERE course_slug = ? AND url = ?", (course_slug, url))

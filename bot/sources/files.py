@@ -74,21 +74,28 @@ def read_source(path: Path, course: str | None, intro_length: int = DEFAULT_INTR
 
 
 async def ensure_course(store: Store, slug: str, title: str | None, language: str, now: datetime) -> Course:
-    """The course, created when new. Every source checked its slug already; this is the last guard."""
+    """The course, created when new."""
+    course, new = await course_or_new(store, slug, title, language)
+    return await store.upsert_course(course, now) if new else course
+
+
+async def course_or_new(store: Store, slug: str, title: str | None, language: str) -> tuple[Course, bool]:
+    """The stored course, or the one to create (not stored yet) and True. Every source checked its slug
+    already; this is the last guard."""
     if (problem := course_slug_problem(slug)) is not None:
         raise ValueError(f"course {slug!r} is not a course slug: {problem}")
     course = await store.get_course(slug)
     if course is None:
-        course = await store.upsert_course(Course(slug=slug, title=title or slug, language=language), now)
-    return course
+        return Course(slug=slug, title=title or slug, language=language), True
+    return course, False
 
 
 async def import_source(
     store: Store, source: SourceFile, now: datetime, *, language: str, course_title: str | None = None
 ) -> FileImport:
-    """Store a parsed file: the course if new, then the lesson and its comments in one transaction."""
-    course = await ensure_course(store, source.draft.course_slug, course_title, language, now)
+    """Store a parsed file: the course if new, the lesson and its comments, in one transaction."""
+    course, new = await course_or_new(store, source.draft.course_slug, course_title, language)
     posts = source.page.posts(course.timezone) if source.page is not None else []
-    result = await store.import_lesson(source.draft, posts, now)
+    result = await store.import_lesson(source.draft, posts, now, course=course if new else None)
     questions = sum(post.kind is PostKind.QUESTION for post in posts)
     return FileImport(source.path, result, questions, len(posts) - questions)

@@ -169,3 +169,29 @@ async def test_a_broken_page_is_reported_with_file_and_line_and_changes_nothing(
         with pytest.raises(LessonFileError, match=r"lesson-01.txt:14: comment 17 is not"):
             read_source(truncated, "ai")
         assert _rows(db) == before
+
+
+async def test_an_import_that_fails_half_way_leaves_no_course_lesson_or_member_behind(tmp_path: Path) -> None:
+    """The course of a first import is created in the lesson's transaction: an import killed or failing after
+    some comments were written must not leave an empty course that /setup then offers."""
+    db = tmp_path / "s.db"
+    page = tmp_path / "lesson-00.txt"
+    page.write_text(SAMPLE_PAGE.read_text(encoding="utf-8"), encoding="utf-8")
+    async with await SqliteStore.open(db) as store:
+        pass  # migrated
+    with sqlite3.connect(db) as raw:  # the 10th comment fails, after nine were inserted
+        raw.execute(
+            "CREATE TRIGGER fail_half_way BEFORE INSERT ON questions"
+            " WHEN (SELECT COUNT(*) FROM questions) = 9 BEGIN SELECT RAISE(ABORT, 'disk on fire'); END"
+        )
+    raw.close()
+    async with await SqliteStore.open(db) as store:
+        with pytest.raises(sqlite3.IntegrityError, match="disk on fire"):
+            await import_source(store, read_source(page, "ai"), NOW, language="zh")
+        assert await store.list_courses() == []
+    with sqlite3.connect(db) as raw:
+        counts = [
+            raw.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0] for table in ("lessons", "questions", "members")
+        ]
+    raw.close()
+    assert counts == [0, 0, 0]
