@@ -81,6 +81,7 @@ async def open_app(
             default_course=settings.default_course,
             empty_digest=settings.empty_digest,
             min_digest_interval=timedelta(minutes=settings.min_digest_interval_minutes),
+            lesson_posts_per_hour=settings.lesson_posts_per_hour,
         )
         sources = LessonSources(
             services,

@@ -25,10 +25,11 @@ from bot.lesson_files import LessonFileError, lesson_paths
 from bot.redact import Redactor, install
 from bot.scheduler import describe_schedule
 from bot.sources.files import import_source, read_source
+from bot.sources.publishing import PUBLISH_CHOICES, holds, settle_new_lessons
 from bot.telegram_backend.doctor import check_telegram
 from handlers.content import to_plain_text
 from handlers.digests import build_digest_items, next_window, record_period, render_digest
-from handlers.domain import course_slug_problem
+from handlers.domain import Lesson, course_slug_problem
 from handlers.ports import Store
 from storage import DatabaseDamaged, DatabaseTooNew, DatabaseUnusable, explain_failure, upgrade_database
 
@@ -59,6 +60,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add.add_argument("--course", help="course slug for files whose header names none (default DEFAULT_COURSE)")
     add.add_argument("--title", help="course title when the course is new")
+    add.add_argument(
+        "--publish",
+        choices=PUBLISH_CHOICES,
+        default="latest",
+        help="which new lessons are posted to the groups: the newest per course (default), all, or none"
+        " (the rest go to the back catalogue, postable with /lesson)",
+    )
     add.add_argument("paths", nargs="+", type=Path, metavar="PATH")
     listing = lesson_commands.add_parser("list", help="list a course's lessons")
     listing.add_argument("course")
@@ -158,7 +166,7 @@ async def dispatch_command(args: argparse.Namespace, settings: Settings, stdin: 
         case "run":
             return await cmd_run(settings, stdin, out)
         case "lesson" if args.lesson_command == "add":
-            return await cmd_lesson_add(settings, args.paths, args.course, args.title, out)
+            return await cmd_lesson_add(settings, args.paths, args.course, args.title, out, publish=args.publish)
         case "lesson":
             return await cmd_lesson_list(settings, args.course, out)
         case "digest" if args.send:
@@ -211,13 +219,20 @@ async def cmd_run(settings: Settings, stdin: TextIO, out: TextIO) -> int:
 
 
 async def cmd_lesson_add(
-    settings: Settings, paths: list[Path], course: str | None, title: str | None, out: TextIO
+    settings: Settings,
+    paths: list[Path],
+    course: str | None,
+    title: str | None,
+    out: TextIO,
+    *,
+    publish: str = "latest",
 ) -> int:
     """Import lesson files of every format (:mod:`bot.sources.files`): Markdown, text and course pages.
 
     In a terminal a progress bar runs while files are read; otherwise (pipes, logs, tests) one ``[i/n]`` line
     per file. Either way every file gets its line and the summary follows: imported, updated, skipped with
-    the reason (file name and line where known). A file that fails changes nothing stored.
+    the reason (file name and line where known), and what will be posted where (``publish``: see
+    :mod:`bot.sources.publishing`). A file that fails changes nothing stored.
     """
     if course is not None and (problem := course_slug_problem(course)) is not None:
         print(f"studybot: --course {course!r} is not a course slug: {problem}", file=sys.stderr)
@@ -225,6 +240,7 @@ async def cmd_lesson_add(
     files = lesson_paths(paths)
     missing = [p for p in files if not p.exists()]
     imported = updated = unchanged = 0
+    created: list[Lesson] = []
     skipped: list[str] = [f"{p}: no such file" for p in missing]
     files = [p for p in files if p.exists()]
     progress = _Progress(out, len(files))
@@ -243,14 +259,20 @@ async def cmd_lesson_add(
                     app.services.clock.now(),
                     language=settings.default_language,
                     course_title=title,
+                    hold=holds(publish),
                 )
+                if done.result.new:
+                    created.append(done.result.lesson)
                 imported += done.result.new
                 updated += done.result.changed and not done.result.new
                 unchanged += not done.result.changed
                 progress.line(index, done.describe())
+        publication = await settle_new_lessons(app.store, created, publish, app.services.clock.now())
     # The counts are the command's result (stdout); what was skipped and why are errors (stderr), so that
     # `studybot lesson add … > log` still shows them, and a script reading stdout sees only results.
     print(f"{imported} imported, {updated} updated, {len(skipped)} skipped, {unchanged} unchanged", file=out)
+    for line in publication.describe():
+        print(f"  {line}", file=out)
     for reason in skipped:
         print(f"  skipped: {reason}", file=sys.stderr)
     return EXIT_OK if not skipped else EXIT_FAILED

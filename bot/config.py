@@ -109,6 +109,8 @@ class Settings(BaseSettings):
     empty_digest: Literal["skip", "note"] = "note"
     # /schedule refuses expressions whose digests would come closer together than this (a week at most).
     min_digest_interval_minutes: int = Field(default=60, ge=1, le=7 * 24 * 60)
+    # Lessons the scheduler posts to one group in an hour at most; more wait for the next hour (a safety net).
+    lesson_posts_per_hour: int = Field(default=3, ge=1, le=100)
     # Lesson sources (issue 6). FEEDS stays a string here (pydantic-settings would try to JSON-decode a list
     # from the environment); it is validated below and read through feed_sources().
     lessons_dir: Path | None = Field(default=None, description="folder of lesson files scanned on a schedule")

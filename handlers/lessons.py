@@ -9,6 +9,7 @@ offers an idempotency key for that, so such a post would be sent again on restar
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
 from handlers.actions import Post, PostLesson
 from handlers.content import Content, ContentBuilder, plain
@@ -141,8 +142,22 @@ async def publish_due_lessons(services: Services) -> int:
     A lesson is marked published only after its broadcast, so a crash in between publishes it again, and
     the per-group claims make that second broadcast skip the groups already served.
     """
-    posted = 0
-    for lesson in await services.store.due_lessons(services.clock.now()):
+    posted, now, waiting = 0, services.clock.now(), set()
+    for lesson in await services.store.due_lessons(now):
+        if lesson.course_slug in waiting:
+            continue
+        busiest = await services.store.most_lesson_posts_in_a_group(lesson.course_slug, now - timedelta(hours=1))
+        if busiest >= services.lesson_posts_per_hour:
+            waiting.add(lesson.course_slug)  # the course's later lessons wait too: they keep their order
+            logger.info(
+                "lesson %s of %s waits: a group of the course got %d lesson posts in the last hour"
+                " (LESSON_POSTS_PER_HOUR=%d)",
+                lesson.slug,
+                lesson.course_slug,
+                busiest,
+                services.lesson_posts_per_hour,
+            )
+            continue
         posted += await publish_lesson(services, lesson.id)
         await services.store.mark_lesson_published(lesson.id, services.clock.now())
     return posted

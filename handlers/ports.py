@@ -87,6 +87,14 @@ class Store(Protocol):
         ...
 
     async def mark_lesson_published(self, lesson_id: int, at: datetime) -> None: ...
+    async def most_lesson_posts_in_a_group(self, course_slug: str, since: datetime) -> int:
+        """The most lesson posts any one group following the course got since ``since`` (0 when none)."""
+        ...
+
+    async def release_lessons(self, lesson_ids: Sequence[int]) -> None:
+        """Let the scheduler publish these held lessons (never one already posted anywhere)."""
+        ...
+
     async def next_release_after(self, now: datetime) -> datetime | None:
         """The earliest future release time of a lesson not yet published."""
         ...
@@ -278,10 +286,17 @@ class Store(Protocol):
 
     # sources ---------------------------------------------------------------------------------------------
     async def import_lesson(
-        self, draft: LessonDraft, posts: Sequence[ImportedPost], now: datetime, *, course: Course | None = None
+        self,
+        draft: LessonDraft,
+        posts: Sequence[ImportedPost],
+        now: datetime,
+        *,
+        course: Course | None = None,
+        hold: bool = False,
     ) -> LessonImport:
         """Upsert the lesson and its imported posts, after creating ``course`` when it is not stored yet, in ONE
-        transaction: a failure (or a kill) changes nothing.
+        transaction: a failure (or a kill) changes nothing. ``hold``: a new lesson due now is stored as
+        published, without a post, until :meth:`release_lessons` lets the scheduler publish it.
 
         A post whose key is already stored gets its likes, replies and kind updated, never a second row.
         """

@@ -29,6 +29,9 @@ class Services:
     empty_digest: str = EMPTY_NOTE
     # The shortest time /schedule allows between two digests of a course (MIN_DIGEST_INTERVAL_MINUTES).
     min_digest_interval: timedelta = timedelta(minutes=60)
+    # How many lessons the scheduler may post to one group in an hour (LESSON_POSTS_PER_HOUR); /lesson is not
+    # limited. The safety net behind the import's rule that only the newest new lesson is posted.
+    lesson_posts_per_hour: int = 3
     # Called after /schedule or /setup changed a course's schedule, so the scheduler rebuilds its jobs.
     schedule_changed: ScheduleListener = field(default=_no_listener)
 

@@ -61,10 +61,14 @@ async def _one(conn: aiosqlite.Connection, sql: str, params: Sequence[object]) -
     return row
 
 
-async def upsert_lesson_row(conn: aiosqlite.Connection, draft: LessonDraft, now: datetime) -> tuple[int, bool, bool]:
+async def upsert_lesson_row(
+    conn: aiosqlite.Connection, draft: LessonDraft, now: datetime, *, hold: bool = False
+) -> tuple[int, bool, bool]:
     """Insert or update the lesson by (course, slug); (its id, whether it is new, whether anything changed).
 
-    created_at never changes. A row whose fields are already the draft's is not written at all.
+    created_at never changes. A row whose fields are already the draft's is not written at all. ``hold``: a new
+    lesson that is due now is stored as already published (held back from the scheduler) until the import run
+    decides whether it is posted (see bot.sources.publishing); one released later is never held.
     """
     fields = (draft.title, draft.intro, draft.link, draft.number, codec.to_micros_or_none(draft.release_at))
     found = await _one(
@@ -78,10 +82,11 @@ async def upsert_lesson_row(conn: aiosqlite.Connection, draft: LessonDraft, now:
         ) as cursor:
             changed = cursor.rowcount > 0
         return int(found[0]), False, changed
+    held = hold and (draft.release_at is None or draft.release_at <= now)
     async with conn.execute(
-        "INSERT INTO lessons (title, intro, link, number, release_at, course_slug, slug, created_at)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        (*fields, draft.course_slug, draft.slug, codec.to_micros(now)),
+        "INSERT INTO lessons (title, intro, link, number, release_at, course_slug, slug, created_at, published_at)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (*fields, draft.course_slug, draft.slug, codec.to_micros(now), codec.to_micros(now) if held else None),
     ) as cursor:
         lesson_id = cursor.lastrowid
     assert lesson_id is not None
@@ -95,7 +100,7 @@ async def _lesson(conn: aiosqlite.Connection, lesson_id: int) -> Lesson:
 
 
 def import_lesson_op(
-    draft: LessonDraft, posts: Sequence[ImportedPost], now: datetime, course: Course | None = None
+    draft: LessonDraft, posts: Sequence[ImportedPost], now: datetime, course: Course | None = None, hold: bool = False
 ) -> Op[LessonImport]:
     """The course when new, the lesson, its posts' authors, then the posts: inserted, edited, or their counts and
     kind updated; all in the one transaction, so a failed or killed import leaves nothing behind.
@@ -137,7 +142,7 @@ def import_lesson_op(
                 " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (slug) DO NOTHING",
                 new_course,
             )
-        lesson_id, new, lesson_changed = await upsert_lesson_row(conn, draft, now)
+        lesson_id, new, lesson_changed = await upsert_lesson_row(conn, draft, now, hold=hold)
         await conn.executemany(
             "INSERT INTO members (platform, user_id, display_name, is_bot) VALUES (?, ?, ?, 0)"
             " ON CONFLICT (platform, user_id) DO NOTHING",

@@ -1067,11 +1067,34 @@ class SqliteStore:
 
     # sources ---------------------------------------------------------------------------------------------
     async def import_lesson(
-        self, draft: LessonDraft, posts: Sequence[ImportedPost], now: datetime, *, course: Course | None = None
+        self,
+        draft: LessonDraft,
+        posts: Sequence[ImportedPost],
+        now: datetime,
+        *,
+        course: Course | None = None,
+        hold: bool = False,
     ) -> LessonImport:
         """The course when new, the lesson and all its imported posts in ONE transaction (see
         :mod:`storage.sources`)."""
-        return await self._writer.call(sources.import_lesson_op(draft, posts, now, course))
+        return await self._writer.call(sources.import_lesson_op(draft, posts, now, course, hold))
+
+    async def most_lesson_posts_in_a_group(self, course_slug: str, since: datetime) -> int:
+        row = await self._reader.one(
+            "SELECT MAX(n) FROM (SELECT COUNT(*) AS n FROM lesson_posts p JOIN study_groups g ON g.id = p.group_id"
+            " WHERE g.course_slug = ? AND g.active = 1 AND p.state = 'sent' AND p.posted_at >= ? GROUP BY p.group_id)",
+            (course_slug, codec.to_micros(since)),
+        )
+        return int(row[0] or 0) if row else 0
+
+    async def release_lessons(self, lesson_ids: Sequence[int]) -> None:
+        await self._writer.call(
+            lambda conn: conn.executemany(
+                "UPDATE lessons SET published_at = NULL WHERE id = ?"
+                " AND NOT EXISTS (SELECT 1 FROM lesson_posts p WHERE p.lesson_id = lessons.id)",
+                [(lesson_id,) for lesson_id in lesson_ids],
+            )
+        )
 
     async def feed_state(self, course_slug: str, url: str) -> FeedState | None:
         row = await self._reader.one(sources.FEED_SELECT + " WHERE course_slug = ? AND url = ?", (course_slug, url))

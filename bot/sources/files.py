@@ -91,11 +91,17 @@ async def course_or_new(store: Store, slug: str, title: str | None, language: st
 
 
 async def import_source(
-    store: Store, source: SourceFile, now: datetime, *, language: str, course_title: str | None = None
+    store: Store,
+    source: SourceFile,
+    now: datetime,
+    *,
+    language: str,
+    course_title: str | None = None,
+    hold: bool = False,
 ) -> FileImport:
     """Store a parsed file: the course if new, the lesson and its comments, in one transaction."""
     course, new = await course_or_new(store, source.draft.course_slug, course_title, language)
     posts = source.page.posts(course.timezone) if source.page is not None else []
-    result = await store.import_lesson(source.draft, posts, now, course=course if new else None)
+    result = await store.import_lesson(source.draft, posts, now, course=course if new else None, hold=hold)
     questions = sum(post.kind is PostKind.QUESTION for post in posts)
     return FileImport(source.path, result, questions, len(posts) - questions)

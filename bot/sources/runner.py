@@ -26,6 +26,8 @@ from bot.config import FeedSource
 from bot.lesson_files import LESSON_SUFFIXES, LessonFileError
 from bot.sources.feeds import TIMEOUT, FeedPoller, FeedReport
 from bot.sources.files import ensure_course, import_source, read_source
+from bot.sources.publishing import settle_new_lessons
+from handlers.domain import Lesson
 from handlers.services import Services
 from handlers.sources import FeedState
 
@@ -127,6 +129,7 @@ class LessonSources:
 
     async def scan_folder(self, report: SourcesReport) -> None:
         now = self.services.clock.now()
+        created: list[Lesson] = []
         for path, course in self._files():
             try:
                 stat = path.stat()
@@ -142,6 +145,14 @@ class LessonSources:
                 logger.warning("lesson file skipped: %s", error)
                 report.skipped.append(str(error))
                 continue
-            done = await import_source(self.services.store, source, now, language=self.services.default_language)
+            done = await import_source(
+                self.services.store, source, now, language=self.services.default_language, hold=True
+            )
             report.files += 1
+            if done.result.new:
+                created.append(done.result.lesson)
             logger.info("lessons folder: %s", done.describe())
+        # As after `lesson add`: of the new lessons due now, the newest per course is posted, the rest shelved.
+        publication = await settle_new_lessons(self.services.store, created, "latest", now)
+        for line in publication.describe():
+            logger.info("lessons folder: %s", line)

@@ -125,3 +125,19 @@ async def test_a_group_that_removed_the_bot_is_skipped_and_marked_inactive(
     group = await app.store.get_group(ChatRef("test", "g1"))
     assert group is not None and not group.active
     assert [g.chat.chat_id for g in await app.store.groups_following(COURSE)] == ["g0", "g2"]
+
+
+async def test_at_most_lesson_posts_per_hour_reach_a_group_the_rest_wait_in_order(db: Settings) -> None:
+    """The safety net behind the import rule: five due lessons, three posted, two an hour later, none lost."""
+    clock, backend = TestClock(), RecordingBackend()
+    async with open_app(db, {"test": backend}, clock) as app:
+        await make_groups(app, 2)
+        for n in range(5):
+            await app.store.upsert_lesson(LessonDraft(COURSE, f"l{n}", f"Lesson {n}", number=n), clock.now())
+        assert app.services.lesson_posts_per_hour == 3
+        assert await publish_due_lessons(app.services) == 6  # three lessons, two groups
+        clock.advance(minutes=59)
+        assert await publish_due_lessons(app.services) == 0
+        clock.advance(minutes=2)
+        assert await publish_due_lessons(app.services) == 4
+    assert [title for chat, title in backend.sent if chat == "g0"] == [f"Lesson {n}" for n in range(5)]
