@@ -247,6 +247,8 @@ async def cmd_lesson_add(
     async with open_app(settings) as app:
         with progress:
             for index, path in enumerate(files, start=1):
+                if (size := file_size(path)) >= LARGE_FILE:
+                    progress.note(index, f"reading {path} ({size / 1e6:.1f} MB)…")
                 try:
                     source = read_source(path, course or settings.default_course, settings.intro_length)
                 except LessonFileError as error:
@@ -278,6 +280,17 @@ async def cmd_lesson_add(
     return EXIT_OK if not skipped else EXIT_FAILED
 
 
+LARGE_FILE = 1_000_000  # bytes: `lesson add` says it is reading such a file before its result line
+
+
+def file_size(path: Path) -> int:
+    """The file's size, 0 when it cannot be read (reading it then reports why)."""
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
 class _Progress:
     """rich's progress bar on a terminal, plain ``[i/n]`` lines elsewhere."""
 
@@ -305,13 +318,17 @@ class _Progress:
 
     def line(self, index: int, text: str, *, error: bool = False) -> None:
         """One file's line: on ``out``, or on stderr for an ``error`` (rich shows stderr above a running bar)."""
-        message = f"[{index}/{self.total}] {text}"
-        if self._bar is None or error:
-            print(message, file=sys.stderr if error else self.out)
-        else:
-            self._bar.console.print(message, markup=False, highlight=False, soft_wrap=True)
+        self.note(index, text, error=error)
         if self._bar is not None:
             self._bar.advance(self._task)
+
+    def note(self, index: int, text: str, *, error: bool = False) -> None:
+        """A line about the file being worked on, before its result (a large file takes seconds)."""
+        message = f"[{index}/{self.total}] {text}"
+        if self._bar is None or error:
+            print(message, file=sys.stderr if error else self.out, flush=True)
+        else:
+            self._bar.console.print(message, markup=False, highlight=False, soft_wrap=True)
 
 
 async def cmd_lesson_list(settings: Settings, course: str, out: TextIO) -> int:

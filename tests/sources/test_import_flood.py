@@ -91,3 +91,12 @@ async def test_a_lesson_released_later_keeps_its_time(tmp_path: Path, clock: Tes
     assert await cmd_lesson_add(settings, [folder], "ai", None, out) == 0
     assert "1 scheduled for their release time" in out.getvalue()
     assert await posts_after_a_tick(settings, clock) == ["Lesson 49", "Lesson 49"]
+
+
+async def test_a_large_file_says_it_is_being_read_before_its_result(tmp_path: Path, clock: TestClock) -> None:
+    settings = Settings(database_path=tmp_path / "d.db", default_language="en", _env_file=None)  # type: ignore[call-arg]
+    big = write(tmp_path / "big.md", "---\ntitle: Big\n---\n" + "A long paragraph of the lesson.\n\n" * 40_000)
+    out = io.StringIO()
+    assert await cmd_lesson_add(settings, [big], "ai", None, out) == 0
+    lines = out.getvalue().splitlines()
+    assert lines[0] == f"[1/1] reading {big} (1.3 MB)…" and lines[1].startswith("[1/1] imported")
