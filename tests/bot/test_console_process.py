@@ -70,3 +70,19 @@ def test_a_newer_database_is_refused_with_a_clear_message(tmp_path: Path) -> Non
     result = run_studybot(tmp_path, "run")
     assert result.returncode == 1
     assert "newer than this studybot" in result.stderr
+
+
+def test_the_readme_session_pastes_as_it_stands(tmp_path: Path) -> None:
+    """README's "Try it" session, taken from the README itself, typed into the real console."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    session = readme.split("Then type (or paste) this session:\n\n```\n", 1)[1].split("```", 1)[0]
+    added = run_studybot(tmp_path, "lesson", "add", "--course", "ai-systems", str(ROOT / "examples" / "lessons"))
+    assert added.returncode == 0, added.stderr
+    result = run_studybot(tmp_path, "run", stdin=session + ":quit\n")
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "m4 studybot:" in out and "👍1" in out
+    assert "✉ studybot → tyler:" in out and "需要先学什么数学吗" in out
+    assert "studybot ↪ m5: Answer from instructor tyler:\n    线性代数就够了" in out  # under the question
+    assert "question #1 is marked answered" in out
+    assert "Unknown" not in out and "Usage" not in out
