@@ -251,18 +251,18 @@ async def cmd_lesson_add(
                     progress.note(index, f"reading {path} ({size / 1e6:.1f} MB)…")
                 try:
                     source = read_source(path, course or settings.default_course, settings.intro_length)
+                    done = await import_source(
+                        app.store,
+                        source,
+                        app.services.clock.now(),
+                        language=settings.default_language,
+                        course_title=title,
+                        hold=holds(publish),
+                    )
                 except LessonFileError as error:
                     skipped.append(str(error))
                     progress.line(index, f"skipped {error}", error=True)
                     continue
-                done = await import_source(
-                    app.store,
-                    source,
-                    app.services.clock.now(),
-                    language=settings.default_language,
-                    course_title=title,
-                    hold=holds(publish),
-                )
                 if done.result.new:
                     created.append(done.result.lesson)
                 imported += done.result.new

@@ -99,7 +99,19 @@ async def import_source(
     course_title: str | None = None,
     hold: bool = False,
 ) -> FileImport:
-    """Store a parsed file: the course if new, the lesson and its comments, in one transaction."""
+    """Store a parsed file: the course if new, the lesson and its comments, in one transaction.
+
+    Raises :class:`LessonFileError` when the lesson's number belongs to another lesson of the course: ``/lesson
+    N`` would then pick one of the two silently."""
+    draft = source.draft
+    if draft.number is not None:
+        other = await store.find_lesson(draft.course_slug, str(draft.number))
+        if other is not None and other.slug != draft.slug:
+            raise LessonFileError(
+                source.path,
+                f"number {draft.number} is already lesson «{other.title}» ({other.slug}) of {draft.course_slug}:"
+                " give this one another number, or none",
+            )
     course, new = await course_or_new(store, source.draft.course_slug, course_title, language)
     posts = source.page.posts(course.timezone) if source.page is not None else []
     result = await store.import_lesson(source.draft, posts, now, course=course if new else None, hold=hold)

@@ -141,13 +141,13 @@ class LessonSources:
             self._seen[path] = signature
             try:
                 source = read_source(path, course, self.intro_length)
+                done = await import_source(
+                    self.services.store, source, now, language=self.services.default_language, hold=True
+                )
             except LessonFileError as error:
                 logger.warning("lesson file skipped: %s", error)
                 report.skipped.append(str(error))
                 continue
-            done = await import_source(
-                self.services.store, source, now, language=self.services.default_language, hold=True
-            )
             report.files += 1
             if done.result.new:
                 created.append(done.result.lesson)

@@ -100,3 +100,16 @@ async def test_a_large_file_says_it_is_being_read_before_its_result(tmp_path: Pa
     assert await cmd_lesson_add(settings, [big], "ai", None, out) == 0
     lines = out.getvalue().splitlines()
     assert lines[0] == f"[1/1] reading {big} (1.3 MB)…" and lines[1].startswith("[1/1] imported")
+
+
+async def test_a_lesson_number_taken_by_another_lesson_is_refused_and_nothing_changes(
+    tmp_path: Path, clock: TestClock, capsys: pytest.CaptureFixture[str]
+) -> None:
+    settings = Settings(database_path=tmp_path / "d.db", default_language="en", _env_file=None)  # type: ignore[call-arg]
+    first = write(tmp_path / "intro.md", "---\ntitle: Intro\nnumber: 0\n---\nHello.\n")
+    clash = write(tmp_path / "other.md", "---\ntitle: Other\nnumber: 0\n---\nAlso zero.\n")
+    assert await cmd_lesson_add(settings, [first], "ai", None, io.StringIO()) == 0
+    assert await cmd_lesson_add(settings, [clash], "ai", None, io.StringIO()) == 1
+    assert "number 0 is already lesson «Intro» (intro) of ai" in capsys.readouterr().err
+    async with open_app(settings, {}, clock) as app:
+        assert [lesson.title for lesson in await app.store.list_lessons("ai")] == ["Intro"]
