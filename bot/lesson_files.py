@@ -39,7 +39,7 @@ INTRO_LIMIT = DEFAULT_INTRO_LENGTH
 LESSON_SUFFIXES = (".md", ".markdown", ".txt", ".html", ".htm")
 _SLUG_OK = re.compile(r"[^0-9A-Za-z_\-\u4e00-\u9fff]+")
 _MARKDOWN = MarkdownIt("commonmark")
-_HEADER_END = re.compile(r"^---[ \t]*$", re.M)  # the line that closes a YAML front-matter header
+HEADER_END = re.compile(r"^---[ \t]*$", re.M)  # the line that closes a YAML front-matter header
 
 
 class LessonFileError(Exception):
@@ -110,9 +110,14 @@ def _number(value: Any, path: Path) -> int | None:
 
 def read_text(path: Path) -> str:
     try:
-        return path.read_text(encoding="utf-8")
+        return read_bytes(path).decode("utf-8")
     except UnicodeDecodeError as error:
         raise LessonFileError(path, f"not UTF-8 text ({error.reason} at byte {error.start})") from None
+
+
+def read_bytes(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
     except OSError as error:
         raise LessonFileError(path, f"cannot read: {error.strerror}") from None
 
@@ -122,7 +127,7 @@ def split_front_matter(raw: str, path: Path) -> tuple[dict[str, Any], str]:
 
     Only the header goes through python-frontmatter when its closing line is found: handing it a whole long
     lesson copied the text several times over."""
-    closing = _HEADER_END.search(raw, raw.find("\n") + 1) if raw.lstrip().startswith("---") else None
+    closing = HEADER_END.search(raw, raw.find("\n") + 1) if raw.lstrip().startswith("---") else None
     if closing is None:
         return _front_matter(raw, path)
     meta, _ = _front_matter(raw[: closing.end()] + "\n", path)

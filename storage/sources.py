@@ -157,40 +157,57 @@ def import_lesson_op(
         replaceable: dict[tuple[str, int], deque[int]] = defaultdict(deque)
         for row in await conn.execute_fetchall(UNLISTED, (lesson_id, IMPORTED_PLATFORM, listed)):
             replaceable[(row[1], row[2])].append(row[0])
-        inserts, edits, refreshes = [], [], []
+        # Edits are few and decided first (each takes one replaceable post); inserts and refreshes are fed to
+        # executemany as generators, so a page of 130,000 comments holds no list of 130,000 parameter tuples.
+        edits = []
         for key, post in page.items():
-            if key in known:
-                values = (post.likes, post.replies, post.kind.value, lesson_id)
-                refreshes.append((*values, known[key], *values))
-            elif candidates := replaceable.get((post.author, created[key])):
+            if key not in known and (candidates := replaceable.get((post.author, created[key]))):
                 edits.append(
                     (post.text, post.kind.value, post.likes, post.replies, key, edited_at, candidates.popleft())
                 )
-            else:
-                inserts.append(
-                    (
-                        lesson_id,
-                        draft.course_slug,
-                        post.kind.value,
-                        post.text,
-                        created[key],
-                        post.likes,
-                        post.replies,
-                        key,
-                        IMPORTED_PLATFORM,
-                        post.author,
-                    )
-                )
+        edited = {edit[4] for edit in edits}
         await conn.executemany(
             "UPDATE questions SET text = ?, kind = ?, base_likes = ?, base_replies = ?, import_key = ?,"
             " edited_at = ? WHERE id = ?",
             edits,
         )
-        await conn.executemany(
+        inserts = (
+            (
+                lesson_id,
+                draft.course_slug,
+                post.kind.value,
+                post.text,
+                created[key],
+                post.likes,
+                post.replies,
+                key,
+                IMPORTED_PLATFORM,
+                post.author,
+            )
+            for key, post in page.items()
+            if key not in known and key not in edited
+        )
+        async with conn.executemany(
             "INSERT INTO questions (lesson_id, course_slug, group_id, author_id, kind, text, created_at,"
             " base_likes, base_replies, import_key)"
             " SELECT ?, ?, NULL, m.id, ?, ?, ?, ?, ?, ? FROM members m WHERE m.platform = ? AND m.user_id = ?",
             inserts,
+        ) as cursor:
+            added = max(cursor.rowcount, 0)
+        refreshes = (
+            (
+                post.likes,
+                post.replies,
+                post.kind.value,
+                lesson_id,
+                known[key],
+                post.likes,
+                post.replies,
+                post.kind.value,
+                lesson_id,
+            )
+            for key, post in page.items()
+            if key in known
         )
         async with conn.executemany(
             "UPDATE questions SET base_likes = ?, base_replies = ?, kind = ?, lesson_id = ?"
@@ -198,7 +215,7 @@ def import_lesson_op(
             refreshes,
         ) as cursor:
             refreshed = max(cursor.rowcount, 0)
-        return LessonImport(await _lesson(conn, lesson_id), new, len(inserts), len(edits) + refreshed, lesson_changed)
+        return LessonImport(await _lesson(conn, lesson_id), new, added, len(edits) + refreshed, lesson_changed)
 
     return op
 

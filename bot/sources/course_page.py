@@ -13,6 +13,9 @@ Each comment keeps its author, its text (entities decoded, ``<br>`` as line brea
 likes (imported as base likes), its reply count (imported replies) and its date. A page gives a date only:
 it is read as 00:00 of that day in the course's timezone. Without a header, the title is the file name and
 the number the file name's trailing digits (``lesson-00`` → 0). Parsing is pure: nothing is stored here.
+
+The page is read as bytes and each comment decoded on its own: a 20 MB page full of emoji is an 80 MB Python
+string (four bytes a character), and decoding it whole peaked at seven times the file's size.
 """
 
 from __future__ import annotations
@@ -31,9 +34,11 @@ from handlers.domain import LessonDraft
 from handlers.intro import DEFAULT_INTRO_LENGTH, intro_from_html, intro_from_text
 from handlers.sources import ImportedPost, import_key
 
-MARKER = re.compile(r"精选留言\s*[（(]\s*(\d+)\s*[）)]")
+_MARKER_BYTES = re.compile(
+    "精选留言".encode() + rb"\s*(?:" + "（".encode() + rb"|\()\s*(\d+)\s*(?:" + "）".encode() + rb"|\))"
+)
 _TAG = re.compile(r"<[A-Za-z/!][^>]*>")
-_LI_OPEN = re.compile(r"<li\b[^>]*>", re.I)
+_LI_OPEN = re.compile(rb"<li\b[^>]*>", re.I)
 _ITEM = re.compile(
     r"^\s*(?:<img[^>]*>\s*)?<span[^>]*>(?P<author>.*?)</span>\s*"
     r"👍\s*[（(]\s*(?P<likes>[^）)]*?)\s*[）)]\s*"
@@ -81,21 +86,29 @@ class CoursePage:
         ]
 
 
-def is_course_page(text: str) -> bool:
-    return MARKER.search(text) is not None and _LI_OPEN.search(text) is not None
+def is_course_page(data: bytes) -> bool:
+    return _MARKER_BYTES.search(data) is not None and _LI_OPEN.search(data) is not None
 
 
 class _LineCounter:
-    """Line numbers of increasing offsets, counting each stretch of text once (a page of 16,000 comments must
-    not be rescanned from its start for every comment)."""
+    """Line numbers of increasing offsets, counting each stretch of the page once (a page of 16,000 comments
+    must not be rescanned from its start for every comment)."""
 
-    def __init__(self, text: str) -> None:
-        self._text, self._offset, self._line = text, 0, 1
+    def __init__(self, data: bytes) -> None:
+        self._data, self._offset, self._line = data, 0, 1
 
     def at(self, offset: int) -> int:
-        self._line += self._text.count("\n", self._offset, offset)
+        self._line += self._data.count(b"\n", self._offset, offset)
         self._offset = offset
         return self._line
+
+
+def decoded(data: bytes, start: int, end: int, path: Path) -> str:
+    """``data[start:end]`` as text; bytes that are not UTF-8 fail with their offset in the file."""
+    try:
+        return data[start:end].decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise LessonFileError(path, f"not UTF-8 text ({error.reason} at byte {start + error.start})") from None
 
 
 def comment_text(markup: str) -> str:
@@ -109,17 +122,17 @@ def _count(value: str, what: str, path: Path, number: int, line: int) -> int:
     return int(value)
 
 
-def parse_comments(text: str, start: int, path: Path) -> list[PageComment]:
+def parse_comments(data: bytes, start: int, path: Path) -> list[PageComment]:
     """Every ``<li>`` after ``start``; a malformed one fails the whole page with its number and line."""
     comments: list[PageComment] = []
-    lines = _LineCounter(text)
-    for number, opening in enumerate(_LI_OPEN.finditer(text, start), start=1):
+    lines = _LineCounter(data)
+    for number, opening in enumerate(_LI_OPEN.finditer(data, start), start=1):
         line = lines.at(opening.start())
-        close = text.find("</li>", opening.end())
-        following = _LI_OPEN.search(text, opening.end())
+        close = data.find(b"</li>", opening.end())
+        following = _LI_OPEN.search(data, opening.end())
         item = None
         if close >= 0 and (following is None or following.start() > close):
-            item = _ITEM.match(text[opening.end() : close])
+            item = _ITEM.match(decoded(data, opening.end(), close, path))
         if item is None:
             raise LessonFileError(
                 path,
@@ -142,22 +155,25 @@ def parse_comments(text: str, start: int, path: Path) -> list[PageComment]:
     return comments
 
 
-def parse_course_page(raw: str, path: Path, course: str | None, intro_length: int = DEFAULT_INTRO_LENGTH) -> CoursePage:
-    """Parse a course page; raises :class:`LessonFileError` naming the file and line of what is wrong."""
-    meta: dict[str, Any] = {}
-    text = raw
-    if raw.lstrip().startswith("---"):
-        meta, text = split_front_matter(raw, path)
-    marker = MARKER.search(text)
+def parse_course_page(
+    raw: bytes | str, path: Path, course: str | None, intro_length: int = DEFAULT_INTRO_LENGTH
+) -> CoursePage:
+    """Parse a course page (the file's bytes); raises :class:`LessonFileError` naming the file and line of what
+    is wrong."""
+    data = raw.encode("utf-8") if isinstance(raw, str) else raw
+    marker = _MARKER_BYTES.search(data)
     if marker is None:
         raise LessonFileError(path, "not a course page: no 精选留言（N） list of featured comments")
-    line_start = text.rfind("\n", 0, marker.start()) + 1
-    intro_part = text[:line_start]
-    if "<" in text[line_start : marker.start()] and not _TAG.sub("", text[line_start : marker.start()]).strip():
-        head = intro_part  # the marker's own line holds only its wrapper (<div><strong>)
+    top = before = decoded(data, 0, marker.start(), path)  # the header and the intro
+    meta: dict[str, Any] = {}
+    if before.lstrip().startswith("---"):
+        meta, before = split_front_matter(before, path)
+    line_start = before.rfind("\n") + 1
+    if "<" in before[line_start:] and not _TAG.sub("", before[line_start:]).strip():
+        head = before[:line_start]  # the marker's own line holds only its wrapper (<div><strong>)
     else:
-        head = text[: marker.start()]
-    comments = parse_comments(text, marker.end(), path)
+        head = before
+    comments = parse_comments(data, marker.end(), path)
     if not meta.get("title"):
         meta["title"] = path.stem
     if meta.get("number") is None and (found := _TRAILING_NUMBER.search(path.stem)):
@@ -166,4 +182,4 @@ def parse_course_page(raw: str, path: Path, course: str | None, intro_length: in
     body = given or head.strip()
     limit = None if given else intro_length
     intro = intro_from_html(body, limit) if _TAG.search(body) else intro_from_text(body, limit)
-    return CoursePage(draft_from(meta, intro, path, course, raw), tuple(comments), int(marker.group(1)))
+    return CoursePage(draft_from(meta, intro, path, course, top), tuple(comments), int(marker.group(1)))

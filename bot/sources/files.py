@@ -12,12 +12,13 @@ transaction, so a malformed file changes nothing stored.
 
 from __future__ import annotations
 
+import codecs
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from bot.lesson_files import LessonFileError, lesson_from_text, read_text
+from bot.lesson_files import HEADER_END, LessonFileError, lesson_from_text, read_bytes
 from bot.sources.course_page import CoursePage, is_course_page, parse_course_page
 from handlers.domain import Course, LessonDraft, PostKind, course_slug_problem
 from handlers.intro import DEFAULT_INTRO_LENGTH
@@ -64,13 +65,45 @@ class ImportSummary:
 
 def read_source(path: Path, course: str | None, intro_length: int = DEFAULT_INTRO_LENGTH) -> SourceFile:
     """Parse one lesson file of any supported format; raises :class:`LessonFileError` naming file and line."""
-    raw = read_text(path)
-    if is_course_page(raw):
-        page = parse_course_page(raw, path, course, intro_length)
+    data = read_bytes(path)
+    if is_course_page(data):
+        page = parse_course_page(data, path, course, intro_length)
         return SourceFile(path, page.draft, page)
     if path.suffix.lower() in (".html", ".htm"):
         raise LessonFileError(path, "not a course page: an HTML lesson needs a 精选留言（N） list of comments")
-    return SourceFile(path, lesson_from_text(raw, path, course, intro_length))
+    return SourceFile(path, lesson_from_text(lesson_head(data, path, intro_length), path, course, intro_length))
+
+
+def lesson_head(data: bytes, path: Path, intro_length: int) -> str:
+    """The text of a Markdown or plain lesson as far as the draft needs it: its header, title and intro.
+
+    Only the intro is kept of a lesson's body, so a 20 MB lesson is checked to be UTF-8 in chunks and only its
+    first part decoded, instead of becoming a 40 MB string copied on every step. A header longer than that part
+    (no closing ``---`` in it) gets the whole text.
+    """
+    check_utf8(data, path)
+    enough = max(64 * 1024, 64 * intro_length)
+    if len(data) <= enough:
+        return data.decode("utf-8")
+    cut = enough
+    while data[cut] & 0xC0 == 0x80:  # not in the middle of a character
+        cut -= 1
+    head = data[:cut].decode("utf-8")
+    if head.lstrip().startswith("---") and HEADER_END.search(head, head.find("\n") + 1) is None:
+        return data.decode("utf-8")
+    return head
+
+
+def check_utf8(data: bytes, path: Path, chunk: int = 1 << 20) -> None:
+    """Raise :class:`LessonFileError` at the first byte that is not UTF-8, decoding a megabyte at a time."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    for start in range(0, len(data), chunk):
+        pending = len(decoder.getstate()[0])  # the end of a character cut by the previous chunk
+        try:
+            decoder.decode(data[start : start + chunk], final=start + chunk >= len(data))
+        except UnicodeDecodeError as error:
+            offset = start - pending + error.start
+            raise LessonFileError(path, f"not UTF-8 text ({error.reason} at byte {offset})") from None
 
 
 async def ensure_course(store: Store, slug: str, title: str | None, language: str, now: datetime) -> Course:

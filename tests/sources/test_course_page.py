@@ -195,3 +195,12 @@ async def test_an_import_that_fails_half_way_leaves_no_course_lesson_or_member_b
         ]
     raw.close()
     assert counts == [0, 0, 0]
+
+
+def test_a_byte_that_is_not_utf8_in_a_comment_is_named_by_its_offset_in_the_file(tmp_path: Path) -> None:
+    data = SAMPLE_PAGE.read_bytes()
+    at = data.index("期待后续的课程".encode())
+    page = tmp_path / "lesson-00.txt"
+    page.write_bytes(data[:at] + b"\xff" + data[at:])
+    with pytest.raises(LessonFileError, match=rf"not UTF-8 text \(invalid start byte at byte {at}\)"):
+        read_source(page, "ai")

@@ -107,3 +107,26 @@ async def test_lessons_dir_is_scanned_at_start_and_on_schedule(tmp_path: Path) -
         titles = [lesson.title for lesson in await app.store.list_lessons("ai")]
         assert "Parallelism, revised" in titles and len(titles) == 2
     assert len(backend.posts) == 1  # an updated lesson is never posted again
+
+
+@pytest.mark.parametrize("at", [70_000, (1 << 20) - 1, 1 << 20, (1 << 20) + 1])
+def test_a_bad_byte_deep_in_a_long_lesson_is_named_by_its_offset(tmp_path: Path, at: int) -> None:
+    body = ("这一讲很长。" * 200_000).encode()  # 3.6 MB of three-byte characters
+    header = b"---\ntitle: Long\n---\n"
+    at = len(header) + (at - len(header)) // 3 * 3  # on a character's first byte, near the chunk edges
+    data = header + body
+    path = tmp_path / "long.md"
+    path.write_bytes(data[:at] + b"\xff" + data[at:])
+    with pytest.raises(LessonFileError, match=rf"not UTF-8 text \(invalid start byte at byte {at}\)"):
+        read_source(path, "ai")
+
+
+def test_a_long_lesson_gets_the_intro_its_whole_text_gives(tmp_path: Path) -> None:
+    from bot.lesson_files import markdown_intro
+
+    paragraphs = [f"Paragraph {n} of a long lesson, with **bold** words." for n in range(20_000)]
+    body = "\n\n".join(paragraphs)
+    path = write(tmp_path / "long.md", "---\ntitle: Long\n---\n" + body)
+    draft = read_source(path, "ai").draft
+    assert path.stat().st_size > 1_000_000
+    assert draft.intro == markdown_intro(body, 600) and "Paragraph 0" in draft.intro
