@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import signal
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
@@ -20,6 +19,7 @@ from bot.discord_backend.backend import DiscordStartError
 from bot.discord_backend.doctor import check_discord
 from bot.export import FORMATS, render_export
 from bot.lesson_files import LessonFileError, lesson_paths
+from bot.lifecycle import run_until_signalled
 from bot.scheduler import describe_schedule
 from bot.sources.files import import_source, read_source
 from bot.telegram_backend.doctor import check_telegram
@@ -126,16 +126,15 @@ async def dispatch_command(args: argparse.Namespace, settings: Settings, stdin: 
 
 
 async def cmd_run(settings: Settings, stdin: TextIO, out: TextIO) -> int:
-    """The platforms whose tokens are set; with none, the console study group."""
+    """The platforms whose tokens are set; with none, the console study group. Until SIGTERM or SIGINT, which
+    stop it cleanly in every state (:mod:`bot.lifecycle`) and exit 0: a stop the operator asked for is no
+    failure.
+    """
     if settings.telegram_bot_token is None and settings.discord_bot_token is None:
-        await run_console(settings, stdin, out)
+        await run_until_signalled(run_console(settings, stdin, out))
         return EXIT_OK
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
     try:
-        await run_platforms(settings, stop)
+        await run_until_signalled(run_platforms(settings))
     except InvalidToken:
         print("studybot: Telegram refused TELEGRAM_BOT_TOKEN; copy it again from @BotFather.", file=sys.stderr)
         return EXIT_USAGE
