@@ -150,6 +150,7 @@ def discord_backend_for(settings: Settings, i18n: Translator) -> DiscordBackend 
         shard_count=settings.discord_shard_count,
         shard_ids=settings.discord_shards(),
         reconcile_days=settings.discord_reconcile_days,
+        connect_timeout=settings.discord_connect_timeout,
     )
     return DiscordBackend(options, i18n)
 

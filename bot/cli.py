@@ -15,7 +15,7 @@ from telegram.error import InvalidToken, NetworkError
 
 from bot.app import open_app, run_console, run_platforms
 from bot.config import Settings, SettingsError, load_settings
-from bot.discord_backend.backend import DiscordStartError
+from bot.discord_backend.backend import DiscordStartError, DiscordUnreachable
 from bot.discord_backend.doctor import check_discord
 from bot.export import FORMATS, render_export
 from bot.lesson_files import LessonFileError, lesson_paths
@@ -30,7 +30,10 @@ from storage import DatabaseTooNew, upgrade_database
 
 logger = logging.getLogger(__name__)
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+# Exit codes (README, "The command line"): 0 done, or stopped by SIGTERM/SIGINT as asked; 1 failed (a check, a
+# file, a database newer than the code); 2 a setting, token or intent to fix; 3 a platform could not be reached
+# or did not answer in time (the network, an API URL, the platform itself): worth retrying later as it is.
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_UNREACHABLE = 0, 1, 2, 3
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -129,6 +132,9 @@ async def cmd_run(settings: Settings, stdin: TextIO, out: TextIO) -> int:
     """The platforms whose tokens are set; with none, the console study group. Until SIGTERM or SIGINT, which
     stop it cleanly in every state (:mod:`bot.lifecycle`) and exit 0: a stop the operator asked for is no
     failure.
+
+    A start that fails is said in one or two ``studybot:`` lines, cause then next step, with the exit code that
+    tells a supervisor what to do (see ``EXIT_*``); the traceback goes to the log at DEBUG only.
     """
     if settings.telegram_bot_token is None and settings.discord_bot_token is None:
         await run_until_signalled(run_console(settings, stdin, out))
@@ -138,7 +144,12 @@ async def cmd_run(settings: Settings, stdin: TextIO, out: TextIO) -> int:
     except InvalidToken:
         print("studybot: Telegram refused TELEGRAM_BOT_TOKEN; copy it again from @BotFather.", file=sys.stderr)
         return EXIT_USAGE
+    except DiscordUnreachable as error:
+        logger.debug("discord start-up failed", exc_info=True)
+        print(f"studybot: {error.cause}.\nstudybot: {error.advice}.", file=sys.stderr)
+        return EXIT_UNREACHABLE
     except DiscordStartError as error:  # discord: a refused token or privileged intent, said exactly
+        logger.debug("discord start-up failed", exc_info=True)
         print(f"studybot: {error}", file=sys.stderr)
         return EXIT_USAGE
     except NetworkError as error:
@@ -149,7 +160,7 @@ async def cmd_run(settings: Settings, stdin: TextIO, out: TextIO) -> int:
             "Check the network, or TELEGRAM_API_BASE_URL if you use your own Bot API server.",
             file=sys.stderr,
         )
-        return EXIT_FAILED
+        return EXIT_UNREACHABLE
     return EXIT_OK
 
 
