@@ -20,6 +20,7 @@ from bot.discord_backend.doctor import check_discord
 from bot.export import FORMATS, render_export
 from bot.lesson_files import LessonFileError, lesson_paths
 from bot.lifecycle import run_until_signalled
+from bot.logs import configure_logging
 from bot.scheduler import describe_schedule
 from bot.sources.files import import_source, read_source
 from bot.telegram_backend.doctor import check_telegram
@@ -83,14 +84,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SettingsError as error:
         print(f"studybot: {error}. Fix it in the environment or {args.env_file}.", file=sys.stderr)
         return EXIT_USAGE
-    logging.basicConfig(
-        level=settings.log_level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    # httpx logs every request URL at INFO, and the Bot API puts the token in the URL: keep it out of logs.
-    # APScheduler logs every (re)planned wake-up at INFO: bookkeeping, not news.
-    logging.getLogger("apscheduler").setLevel(max(logging.WARNING, logging.getLevelName(settings.log_level)))
-    for noisy in ("httpx", "httpcore"):
-        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(settings.log_level)))
+    configure_logging(settings.log_level)
     try:
         return asyncio.run(dispatch_command(args, settings, sys.stdin, sys.stdout))
     except DatabaseTooNew as error:

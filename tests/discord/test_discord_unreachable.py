@@ -65,6 +65,26 @@ async def test_a_gateway_that_never_answers_is_given_up_on_within_the_connect_ti
     assert_gave_up_clearly(finished, f"no READY within {BOUND} s", "DISCORD_CONNECT_TIMEOUT")
 
 
+class _GatewayNobodyListensOn(FakeDiscord):
+    """The REST API answers, and names a gateway where connections are refused."""
+
+    refused_at = f"ws://127.0.0.1:{unused_port()}/gateway"
+
+    @property
+    def gateway_url(self) -> str:
+        return self.refused_at
+
+
+async def test_a_refused_gateway_is_retried_in_one_line_each_then_given_up_on(tmp_path: Path) -> None:
+    async with (
+        _GatewayNobodyListensOn(message_content=True, clock=TestClock()) as dc,
+        studybot(tmp_path, "run", env=discord_env(dc.base_url, token=dc.token)) as bot,
+    ):
+        finished = await bot.finish(within=BOUND + START_UP)
+    assert_gave_up_clearly(finished, f"no READY within {BOUND} s", "websocket")
+    assert "Failed to connect for shard_id: 0. Retrying... (ClientConnectorError" in finished.stderr
+
+
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 async def test_a_signal_stops_start_up_against_a_silent_api(tmp_path: Path, signum: signal.Signals) -> None:
     env = discord_env("", connect_timeout=120)  # the bound is far: only the signal can end this in time
