@@ -99,8 +99,13 @@ async def open_app(
         await store.close()
 
 
-async def run_platforms(settings: Settings, stop: asyncio.Event, clock: Clock | None = None) -> None:
-    """Run every platform whose token is set, in this event loop, until ``stop`` is set."""
+async def run_platforms(settings: Settings, clock: Clock | None = None) -> None:
+    """Run every platform whose token is set, in this event loop, until cancelled.
+
+    Cancellation is how it stops (SIGTERM and SIGINT become one, see :mod:`bot.lifecycle`), wherever it is:
+    starting, running, or reconnecting. Every backend whose start was begun is stopped, even one cancelled or
+    failed half-way, so none leaves a connection or session open; then the database is closed.
+    """
     i18n = Translator.load(settings.default_language)
     backends: dict[str, PlatformBackend] = {}
     if settings.telegram_bot_token is not None:
@@ -120,20 +125,20 @@ async def run_platforms(settings: Settings, stop: asyncio.Event, clock: Clock | 
     if discord_backend is not None:
         backends[discord_backend.platform] = discord_backend
     async with open_app(settings, backends, clock) as app:
-        started: list[PlatformBackend] = []
+        begun: list[PlatformBackend] = []
         try:
             if discord_backend is not None:
                 discord_backend.use_services(app.services)
             for backend in backends.values():
+                begun.append(backend)
                 await backend.start(app.dispatcher.dispatch)
-                started.append(backend)
             await app.scheduler.start()
             logger.info("studybot is running on %s", ", ".join(backends))
             with frozen_startup_heap():
-                await stop.wait()
+                await asyncio.get_running_loop().create_future()  # until cancelled
         finally:
             await app.scheduler.stop()
-            for backend in reversed(started):
+            for backend in reversed(begun):
                 await backend.stop()
 
 
@@ -147,6 +152,7 @@ def discord_backend_for(settings: Settings, i18n: Translator) -> DiscordBackend 
         shard_count=settings.discord_shard_count,
         shard_ids=settings.discord_shards(),
         reconcile_days=settings.discord_reconcile_days,
+        connect_timeout=settings.discord_connect_timeout,
     )
     return DiscordBackend(options, i18n)
 

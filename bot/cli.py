@@ -6,7 +6,6 @@ import argparse
 import asyncio
 import logging
 import os
-import signal
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
@@ -18,10 +17,12 @@ from telegram.error import InvalidToken, NetworkError
 
 from bot.app import open_app, run_console, run_platforms
 from bot.config import Settings, SettingsError, load_settings, unknown_settings
-from bot.discord_backend.backend import DiscordStartError
+from bot.discord_backend.backend import DiscordStartError, DiscordUnreachable
 from bot.discord_backend.doctor import check_discord
 from bot.export import FORMATS, render_export
 from bot.lesson_files import LessonFileError, lesson_paths
+from bot.lifecycle import run_until_signalled
+from bot.logs import configure_logging as configure_log_stream
 from bot.redact import Redactor, install
 from bot.scheduler import describe_schedule
 from bot.sources.files import import_source, read_source
@@ -38,9 +39,13 @@ logger = logging.getLogger(__name__)
 DEFAULT_ENV_FILE = ".env"
 
 # Exit statuses (README, "The command line"): scripts and service managers tell the cases apart by them.
+# 0 done, or stopped by SIGTERM/SIGINT as asked; 1 failed (a check, a file, a database newer than the code);
+# 2 a setting, token or intent to fix; 5 a platform could not be reached or did not answer in time (the network,
+# an API URL, the platform itself): worth retrying later as it is.
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 EXIT_DATABASE_UNWRITABLE = 3  # DATABASE_PATH cannot be created, opened or written where it is
 EXIT_DATABASE_DAMAGED = 4  # DATABASE_PATH is not an SQLite database, or a damaged one
+EXIT_UNREACHABLE = 5
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -134,15 +139,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def configure_logging(settings: Settings, stream: TextIO) -> None:
-    """Log to ``stream`` at LOG_LEVEL, with every secret masked in every record, ours or a library's."""
-    logging.basicConfig(
-        level=settings.log_level, stream=stream, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    # httpx logs every request URL at INFO (each one a Bot API call): noise, and the redaction filter's work.
-    # APScheduler logs every (re)planned wake-up at INFO: bookkeeping, not news.
-    logging.getLogger("apscheduler").setLevel(max(logging.WARNING, logging.getLevelName(settings.log_level)))
-    for noisy in ("httpx", "httpcore"):
-        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(settings.log_level)))
+    """Log to ``stream`` at LOG_LEVEL (:mod:`bot.logs`), with every secret masked in every record, ours or a
+    library's."""
+    configure_log_stream(settings.log_level, stream)
     install(Redactor(settings.secret_values()))
 
 
@@ -190,21 +189,28 @@ async def dispatch_command(args: argparse.Namespace, settings: Settings, stdin: 
 
 
 async def cmd_run(settings: Settings, stdin: TextIO, out: TextIO) -> int:
-    """The platforms whose tokens are set; with none, the console study group."""
+    """The platforms whose tokens are set; with none, the console study group. Until SIGTERM or SIGINT, which
+    stop it cleanly in every state (:mod:`bot.lifecycle`) and exit 0: a stop the operator asked for is no
+    failure.
+
+    A start that fails is said in one or two ``studybot:`` lines, cause then next step, with the exit code that
+    tells a supervisor what to do (see ``EXIT_*``); the traceback goes to the log at DEBUG only.
+    """
     if settings.telegram_bot_token is None and settings.discord_bot_token is None:
-        await run_console(settings, stdin, out)
+        await run_until_signalled(run_console(settings, stdin, out))
         return EXIT_OK
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
     redact = Redactor(settings.secret_values())
     try:
-        await run_platforms(settings, stop)
+        await run_until_signalled(run_platforms(settings))
     except InvalidToken:
         print("studybot: Telegram refused TELEGRAM_BOT_TOKEN; copy it again from @BotFather.", file=sys.stderr)
         return EXIT_USAGE
+    except DiscordUnreachable as error:
+        logger.debug("discord start-up failed", exc_info=True)
+        print(f"studybot: {error.cause}.\nstudybot: {error.advice}.", file=sys.stderr)
+        return EXIT_UNREACHABLE
     except DiscordStartError as error:  # discord: a refused token or privileged intent, said exactly
+        logger.debug("discord start-up failed", exc_info=True)
         print(f"studybot: {redact(str(error))}", file=sys.stderr)
         return EXIT_USAGE
     except NetworkError as error:
@@ -214,7 +220,7 @@ async def cmd_run(settings: Settings, stdin: TextIO, out: TextIO) -> int:
             "Check the network, or TELEGRAM_API_BASE_URL if you use your own Bot API server.",
             file=sys.stderr,
         )
-        return EXIT_FAILED
+        return EXIT_UNREACHABLE
     return EXIT_OK
 
 

@@ -104,6 +104,8 @@ class Settings(BaseSettings):
     discord_shard_count: int | None = Field(default=None, ge=1, le=100_000)
     discord_shard_ids: str = Field(default="", description="comma-separated shard ids this process runs, e.g. 0,1")
     discord_reconcile_days: int = Field(default=14, ge=0, le=365)
+    # discord: seconds start-up (login, then the gateway's READY) may take before it gives up saying why
+    discord_connect_timeout: float = Field(default=30.0, gt=0, le=3600)
     log_level: LogLevel = "INFO"
     console_user: str = Field(default="you", min_length=1, max_length=64)
     empty_digest: Literal["skip", "note"] = "note"

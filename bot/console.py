@@ -9,8 +9,10 @@ switch who you are). Messages are labelled ``m1``, ``m2``… so you can point at
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import sys
+import threading
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from itertools import count
@@ -140,9 +142,8 @@ class ConsoleBackend:
         """Read lines until EOF or ``:quit``; every line is handled before the next is read."""
         stream = source or sys.stdin
         self._print(f"studybot console — you are {self.member.display_name} (admin). Type :help for help.")
-        loop = asyncio.get_running_loop()
         while True:
-            line = await loop.run_in_executor(None, stream.readline)
+            line = await read_line(stream)
             if not line:
                 break
             if not await self.handle_line(line.rstrip("\n"), dispatch):
@@ -255,3 +256,35 @@ class ConsoleBackend:
         else:
             await dispatch(MessageDeleted(message.ref, now))
             self._print(f"{message.label} deleted")
+
+
+async def read_line(stream: TextIO) -> str:
+    """One line of ``stream`` ("" at EOF), read in a daemon thread so that waiting for it never keeps the
+    process alive.
+
+    A read in the event loop's default executor cannot be interrupted: cancelling the wait leaves the thread
+    blocked in ``readline``, and ``asyncio.run`` joins that executor on the way out, so a console stopped by a
+    signal would wait for someone to press Enter. A daemon thread is left behind instead, and the interpreter
+    exits without it.
+    """
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[str] = loop.create_future()
+
+    def deliver(line: str | None, error: BaseException | None) -> None:
+        if done.done():  # (the wait was cancelled meanwhile)
+            return
+        if error is not None:
+            done.set_exception(error)
+        else:
+            done.set_result(line or "")
+
+    def read() -> None:
+        try:
+            line, error = stream.readline(), None
+        except Exception as failure:  # handed to the awaiting task, where it belongs
+            line, error = None, failure
+        with contextlib.suppress(RuntimeError):  # (the loop is closed: nobody waits for this line any more)
+            loop.call_soon_threadsafe(deliver, line, error)
+
+    threading.Thread(target=read, name="console-input", daemon=True).start()
+    return await done

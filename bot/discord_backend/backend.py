@@ -39,6 +39,7 @@ from discord.ext import commands
 
 from bot.discord_backend import translate
 from bot.discord_backend.commands import BY_NAME, CommandSpec, Completion, args_string, build_commands, sync_if_changed
+from bot.discord_backend.connect import PORTAL, DiscordStartError, DiscordUnreachable, close_client, log_in_and_connect
 from bot.discord_backend.intake import InOrder, ReactionLots
 from bot.discord_backend.reconcile import ReconcileReport, reconcile_likes
 from bot.discord_backend.render import EmbedData, render_embeds, render_messages, thread_name
@@ -73,11 +74,6 @@ V = TypeVar("V")
 OFFICIAL_API = "https://discord.com/api/v10"
 NO_MENTIONS = discord.AllowedMentions.none()
 THREAD_ARCHIVE_MINUTES: Literal[10080] = 10080  # a week: a lesson's questions keep coming for days
-PORTAL = "https://discord.com/developers/applications"
-
-
-class DiscordStartError(Exception):
-    """Start-up failed in a way an operator must fix; the message says exactly what to do."""
 
 
 def api_base(url: str) -> str:
@@ -111,7 +107,10 @@ class DiscordOptions:
     # first (Discord's identify rate limit); tests against the local server shorten both.
     guild_ready_timeout: float = 2.0
     identify_delay: bool = True
-    ready_timeout: float = 120.0
+    # DISCORD_CONNECT_TIMEOUT: login and READY within this many seconds, or start-up gives up (see .connect).
+    connect_timeout: float = 30.0
+    # A stop waits this long for the gateway to acknowledge the close, then closes without it (see close_client).
+    close_timeout: float = 3.0
 
 
 @dataclass(slots=True)
@@ -255,26 +254,12 @@ class DiscordBackend:
         for command in build_commands(self._i18n, self._on_command, self._complete):
             client.tree.add_command(command)
         try:
-            await client.login(self.options.token)
-        except discord.LoginFailure:
+            self._connection = await log_in_and_connect(
+                client, self.options.token, api=self.options.api_base_url, within=self.options.connect_timeout
+            )
+        except BaseException:  # refused, unreachable, too slow, or stopped meanwhile: nothing may stay open
             await self._close_client()
-            raise DiscordStartError(
-                "Discord refused DISCORD_BOT_TOKEN; copy it again from the developer portal "
-                f"({PORTAL} → your application → Bot → Reset Token)."
-            ) from None
-        self._connection = asyncio.create_task(client.connect(), name="discord-gateway")
-        ready = asyncio.create_task(client.wait_until_ready())
-        done, _ = await asyncio.wait(
-            {self._connection, ready}, timeout=self.options.ready_timeout, return_when=asyncio.FIRST_COMPLETED
-        )
-        ready.cancel()
-        if self._connection in done:
-            error = self._connection.exception()
-            await self._close_client()
-            raise _start_error(error) from error
-        if ready not in done:
-            await self._close_client()
-            raise DiscordStartError(f"Discord's gateway sent no READY within {self.options.ready_timeout:.0f} s.")
+            raise
         self._connection.add_done_callback(_log_gateway_end)
         self.synced_commands = await sync_if_changed(client.tree, client)
         if since is not None:
@@ -296,14 +281,18 @@ class DiscordBackend:
             await self._reactions.drain()
 
     async def _close_client(self) -> None:
+        """Close the gateway connection and the HTTP session, within ``close_timeout``; safe to call again."""
         if self._replay is not None:  # (start failed, or stopped during the replay): no live message waits
             self._replay.open_all()
             self._replay = None
         if self.client is not None:
-            await self.client.close()
+            await close_client(self.client, within=self.options.close_timeout)
         if self._connection is not None:
+            # Closed, discord.py's connect() returns on its own, unless it was reconnecting (waiting for a
+            # gateway that does not answer, or between attempts): nothing is left for it to do either way.
+            self._connection.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
-                await asyncio.wait_for(self._connection, 10)
+                await self._connection
         if self._saved_base is not None:
             discord.http.Route.BASE = self._saved_base
             self._saved_base = None
@@ -713,25 +702,9 @@ def _delivery_error(error: discord.HTTPException, *, private: bool) -> DeliveryE
     return DeliveryError(f"discord refused the message: {described}")
 
 
-def _start_error(error: BaseException | None) -> Exception:
-    if isinstance(error, discord.PrivilegedIntentsRequired):
-        return DiscordStartError(
-            "Discord refused the privileged Message Content intent, which studybot needs to read questions. "
-            f"In the developer portal ({PORTAL}) open your application → Bot → Privileged Gateway Intents, "
-            "switch on MESSAGE CONTENT INTENT, save, and start studybot again."
-        )
-    if isinstance(error, discord.LoginFailure):
-        return DiscordStartError("Discord refused DISCORD_BOT_TOKEN; copy it again from the developer portal.")
-    if isinstance(error, discord.ConnectionClosed) and error.code == 4011:
-        return DiscordStartError(
-            "Discord requires sharding: set DISCORD_SHARD_COUNT (or leave it empty to let Discord say)."
-        )
-    return DiscordStartError(f"the Discord gateway connection failed: {error!r}")
-
-
 def _log_gateway_end(task: asyncio.Task[None]) -> None:
     if not task.cancelled() and task.exception() is not None:
         logger.error("discord: the gateway connection ended: %r", task.exception())
 
 
-__all__ = ["BY_NAME", "DiscordBackend", "DiscordOptions", "DiscordStartError"]
+__all__ = ["BY_NAME", "PORTAL", "DiscordBackend", "DiscordOptions", "DiscordStartError", "DiscordUnreachable"]

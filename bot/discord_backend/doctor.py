@@ -1,7 +1,7 @@
 """``studybot doctor``, Discord section: is everything in place for the bot to work in each study group?
 
-It connects like the bot does (same token, intents and API base URL) but changes nothing: no command sync, no
-reconciliation, no message sent. Each line starts with ✓ or ✗.
+It connects like the bot does (same token, intents, API base URL and DISCORD_CONNECT_TIMEOUT) but changes
+nothing: no command sync, no reconciliation, no message sent. Each line starts with ✓ or ✗.
 """
 
 from __future__ import annotations
@@ -11,58 +11,94 @@ import contextlib
 import logging
 
 import discord
+import discord.gateway
 import discord.http
+import yarl
 
 from bot.config import Settings
 from bot.discord_backend.backend import OFFICIAL_API, PORTAL, api_base, intents
+from bot.discord_backend.connect import (
+    DiscordStartError,
+    IntentRefused,
+    TokenRefused,
+    close_client,
+    log_in_and_connect,
+)
 from handlers.ports import Store
 
 logger = logging.getLogger(__name__)
 
 PLATFORM = "discord"
+CLOSE_TIMEOUT = 3.0  # seconds the gateway has to acknowledge the close (see close_client)
 
 
-async def check_discord(settings: Settings, store: Store, *, ready_timeout: float = 60.0) -> list[str]:
+class _DoctorClient(discord.Client):
+    """One plain connection (no shards, no cache of messages) that finds the gateway where the API says it is.
+
+    A plain Client connects to Discord's own gateway without asking. Behind another API (a proxy, or the local
+    server in tests) it must first ask that API (``GET /gateway/bot``), or the doctor would check a connection
+    the bot never makes.
+    """
+
+    def __init__(self, *, gateway_from_api: bool) -> None:
+        super().__init__(intents=intents(), guild_ready_timeout=0.5, max_messages=None)
+        self._gateway_from_api = gateway_from_api
+
+    async def setup_hook(self) -> None:  # called by login(), within DISCORD_CONNECT_TIMEOUT
+        if self._gateway_from_api:
+            _, url, _ = await self.http.get_bot_gateway()
+            discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(url)
+
+
+async def check_discord(settings: Settings, store: Store) -> list[str]:
     if settings.discord_bot_token is None:
         return ["- discord: DISCORD_BOT_TOKEN is not set (skipped)"]
-    saved = discord.http.Route.BASE
-    if settings.discord_api_base_url.rstrip("/") != OFFICIAL_API:
+    saved = discord.http.Route.BASE, discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY
+    proxied = settings.discord_api_base_url.rstrip("/") != OFFICIAL_API
+    if proxied:
         discord.http.Route.BASE = api_base(settings.discord_api_base_url)
-    client = discord.Client(intents=intents(), guild_ready_timeout=0.5, max_messages=None)
-    lines: list[str] = []
+    client = _DoctorClient(gateway_from_api=proxied)
     connection: asyncio.Task[None] | None = None
     try:
         try:
-            await client.login(settings.discord_bot_token.get_secret_value())
-        except discord.LoginFailure:
-            return [f"✗ discord: the token is refused; copy it again from {PORTAL} → Bot → Reset Token"]
-        lines.append(f"✓ discord: token valid (application {client.application_id})")
-        connection = asyncio.create_task(client.connect(reconnect=False))
-        ready = asyncio.create_task(client.wait_until_ready())
-        done, _ = await asyncio.wait({connection, ready}, timeout=ready_timeout, return_when=asyncio.FIRST_COMPLETED)
-        ready.cancel()
-        if connection in done:
-            error = connection.exception()
-            if isinstance(error, discord.PrivilegedIntentsRequired):
-                lines.append(
-                    f"✗ discord: the Message Content intent is off: {PORTAL} → your application → Bot → "
-                    "Privileged Gateway Intents → switch on MESSAGE CONTENT INTENT"
-                )
-            else:
-                lines.append(f"✗ discord: the gateway refused the connection ({error!r})")
-            return lines
-        if ready not in done:
-            return [*lines, "✗ discord: no READY from the gateway"]
-        lines.append("✓ discord: gateway connected with the Message Content, guild messages, reactions and DM intents")
+            connection = await log_in_and_connect(
+                client,
+                settings.discord_bot_token.get_secret_value(),
+                api=settings.discord_api_base_url,
+                within=settings.discord_connect_timeout,
+                reconnect=False,
+            )
+        except DiscordStartError as error:
+            return _failed_start(client, error)
+        lines = [
+            f"✓ discord: token valid (application {client.application_id})",
+            "✓ discord: gateway connected with the Message Content, guild messages, reactions and DM intents",
+        ]
         lines += await _channels(client, store)
         lines += await _instructors(client, store)
+        return lines
     finally:
-        await client.close()
+        await close_client(client, within=CLOSE_TIMEOUT)
         if connection is not None:
+            connection.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await connection
-        discord.http.Route.BASE = saved
-    return lines
+        discord.http.Route.BASE, discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = saved
+
+
+def _failed_start(client: discord.Client, error: DiscordStartError) -> list[str]:
+    """The report of a start that failed: the token line when login got that far, then what went wrong."""
+    lines = [f"✓ discord: token valid (application {client.application_id})"] if client.user is not None else []
+    if isinstance(error, IntentRefused):
+        text = (
+            f"the Message Content intent is off: {PORTAL} → your application → Bot → "
+            "Privileged Gateway Intents → switch on MESSAGE CONTENT INTENT"
+        )
+    elif isinstance(error, TokenRefused):
+        text = f"the token is refused; copy it again from {PORTAL} → Bot → Reset Token"
+    else:
+        text = str(error)
+    return [*lines, f"✗ discord: {text}"]
 
 
 async def _channels(client: discord.Client, store: Store) -> list[str]:

@@ -174,6 +174,10 @@ class TelegramBackend:
                 await self._poller
         with contextlib.suppress(Exception):
             await self.application.shutdown()
+        # A start cancelled or failed half-way (getMe unanswered) left the bot's HTTP clients open but the
+        # Application uninitialised, so its shutdown above did nothing; the bot's own closes them (or nothing).
+        with contextlib.suppress(Exception):
+            await self.application.bot.shutdown()
 
     async def wait(self) -> None:
         """Until the polling loop ends (it only ends when stopped)."""

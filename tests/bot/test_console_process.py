@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.paths import ROOT
+from tests.process import studybot
 
 
 def run_studybot(tmp_path: Path, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
@@ -86,3 +90,14 @@ def test_the_readme_session_pastes_as_it_stands(tmp_path: Path) -> None:
     assert "studybot ↪ m5: Answer from instructor tyler:\n    线性代数就够了" in out  # under the question
     assert "question #1 is marked answered" in out
     assert "Unknown" not in out and "Usage" not in out
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+async def test_a_signal_stops_the_console_while_it_waits_for_a_line(tmp_path: Path, signum: signal.Signals) -> None:
+    """stdin stays open and silent (a terminal nobody types in): the read must not keep the process alive."""
+    async with studybot(tmp_path, "run", env={}, stdin=True) as bot:
+        await bot.wait_for_output("studybot console", within=10)
+        bot.send_signal(signum)
+        finished = await bot.finish(within=3)
+    assert finished.returncode == 0, finished.stderr
+    finished.assert_quiet()

@@ -73,7 +73,7 @@ class DiscordHarness(CoreSetup):
             "api_base_url": self.dc.base_url,
             "guild_ready_timeout": 0.05,
             "identify_delay": False,
-            "ready_timeout": TIMEOUT,
+            "connect_timeout": TIMEOUT,
         }
         values.update(overrides)
         return DiscordOptions(**values)

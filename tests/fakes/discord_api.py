@@ -863,6 +863,7 @@ class FakeDiscord:
         self._connections: set[_Connection] = set()
         self._gateway_gate = asyncio.Event()
         self._gateway_gate.set()
+        self.gateway_attempts = 0  # websocket connections asked for, answered or held (see disconnect(hold=True))
         self.heartbeats = 0
         self.identifies = 0
         self.resumes = 0
@@ -2968,9 +2969,14 @@ class FakeDiscord:
     # ------------------------------------------------------------------ gateway
 
     async def _gateway_handler(self, request: web.Request) -> web.StreamResponse:
+        self.gateway_attempts += 1
+        self._touch()
         await self._gateway_gate.wait()
         ws = web.WebSocketResponse(max_msg_size=0, autoclose=True, autoping=True)
-        await ws.prepare(request)
+        try:
+            await ws.prepare(request)
+        except ConnectionResetError:  # the client gave up while the connection was held: nobody to answer
+            return ws
         query = request.query
         compress = query.get("compress")
         try:
