@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -288,15 +288,17 @@ class Store(Protocol):
     async def import_lesson(
         self,
         draft: LessonDraft,
-        posts: Sequence[ImportedPost],
+        posts: Iterable[ImportedPost],
         now: datetime,
         *,
         course: Course | None = None,
         hold: bool = False,
+        listed: Collection[str] | None = None,
     ) -> LessonImport:
         """Upsert the lesson and its imported posts, after creating ``course`` when it is not stored yet, in ONE
         transaction: a failure (or a kill) changes nothing. ``hold``: a new lesson due now is stored as
-        published, without a post, until :meth:`release_lessons` lets the scheduler publish it.
+        published, without a post, until :meth:`release_lessons` lets the scheduler publish it. ``listed``: every
+        post's key, when ``posts`` is a stream to be read once (a course page's comments, parsed as they go).
 
         A post whose key is already stored gets its likes, replies and kind updated, never a second row.
         """

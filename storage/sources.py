@@ -10,8 +10,9 @@ import json
 import logging
 import sqlite3
 from collections import defaultdict, deque
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Iterable, Sequence
 from datetime import datetime
+from itertools import islice
 from typing import TypeVar
 
 import aiosqlite
@@ -99,10 +100,18 @@ async def _lesson(conn: aiosqlite.Connection, lesson_id: int) -> Lesson:
     return codec.lesson_from(row)
 
 
+CHUNK = 2000  # imported posts written per round of statements
+
+
 def import_lesson_op(
-    draft: LessonDraft, posts: Sequence[ImportedPost], now: datetime, course: Course | None = None, hold: bool = False
+    draft: LessonDraft,
+    posts: Iterable[ImportedPost],
+    now: datetime,
+    course: Course | None = None,
+    hold: bool = False,
+    listed: Collection[str] | None = None,
 ) -> Op[LessonImport]:
-    """The course when new, the lesson, its posts' authors, then the posts: inserted, edited, or their counts and
+    """The course when new, the lesson, then its posts with their authors: inserted, edited, or their counts and
     kind updated; all in the one transaction, so a failed or killed import leaves nothing behind.
 
     A post's key includes its text (nothing else tells two comments by one author on one day apart), so a
@@ -110,16 +119,16 @@ def import_lesson_op(
     the same author on the same day that this page no longer lists, when there is one: the text is updated
     instead of a second copy of the comment being added.
 
-    Set-based, so that a page of 16,000 comments costs a few statements and not 16,000 lookups that each read
-    the page's whole list of keys: the keys already stored and the unlisted posts are read once, and the
-    inserts and updates go in one ``executemany`` each.
+    ``posts`` is read once, in chunks of :data:`CHUNK`, each written with a few set-based statements (a page of
+    130,000 comments is never held whole); ``listed``, every post's key, tells which stored posts the page no
+    longer lists. Without it, ``posts`` is read into a list first (a feed's or a test's few posts).
     """
-    page = {post.key: post for post in posts}  # a comment listed twice is one post, with its last counts
-    created = {key: codec.to_micros(post.created_at) for key, post in page.items()}  # naive times fail here
-    for post in page.values():
-        if post.likes < 0 or post.replies < 0:
-            raise ValueError(f"imported post {post.key}: likes and replies cannot be negative")
-    listed = json.dumps(sorted(page))
+    if listed is None:
+        posts = list(posts)
+        listed = [post.key for post in posts]
+        for post in posts:  # a bad post fails here, before anything is queued
+            _check(post)
+    listed_json = json.dumps(sorted(set(listed)))
     edited_at = codec.to_micros(now)
     new_course = (
         None
@@ -143,81 +152,86 @@ def import_lesson_op(
                 new_course,
             )
         lesson_id, new, lesson_changed = await upsert_lesson_row(conn, draft, now, hold=hold)
-        await conn.executemany(
-            "INSERT INTO members (platform, user_id, display_name, is_bot) VALUES (?, ?, ?, 0)"
-            " ON CONFLICT (platform, user_id) DO NOTHING",
-            [(IMPORTED_PLATFORM, author, author) for author in dict.fromkeys(p.author for p in page.values())],
-        )
-        known = {
-            row[0]: row[1]
-            for row in await conn.execute_fetchall(
-                "SELECT import_key, id FROM questions WHERE import_key IN (SELECT value FROM json_each(?))", (listed,)
-            )
-        }
         replaceable: dict[tuple[str, int], deque[int]] = defaultdict(deque)
-        for row in await conn.execute_fetchall(UNLISTED, (lesson_id, IMPORTED_PLATFORM, listed)):
+        for row in await conn.execute_fetchall(UNLISTED, (lesson_id, IMPORTED_PLATFORM, listed_json)):
             replaceable[(row[1], row[2])].append(row[0])
-        # Edits are few and decided first (each takes one replaceable post); inserts and refreshes are fed to
-        # executemany as generators, so a page of 130,000 comments holds no list of 130,000 parameter tuples.
-        edits = []
-        for key, post in page.items():
-            if key not in known and (candidates := replaceable.get((post.author, created[key]))):
-                edits.append(
-                    (post.text, post.kind.value, post.likes, post.replies, key, edited_at, candidates.popleft())
-                )
-        edited = {edit[4] for edit in edits}
-        await conn.executemany(
-            "UPDATE questions SET text = ?, kind = ?, base_likes = ?, base_replies = ?, import_key = ?,"
-            " edited_at = ? WHERE id = ?",
-            edits,
-        )
-        inserts = (
-            (
-                lesson_id,
-                draft.course_slug,
-                post.kind.value,
-                post.text,
-                created[key],
-                post.likes,
-                post.replies,
-                key,
-                IMPORTED_PLATFORM,
-                post.author,
-            )
-            for key, post in page.items()
-            if key not in known and key not in edited
-        )
-        async with conn.executemany(
-            "INSERT INTO questions (lesson_id, course_slug, group_id, author_id, kind, text, created_at,"
-            " base_likes, base_replies, import_key)"
-            " SELECT ?, ?, NULL, m.id, ?, ?, ?, ?, ?, ? FROM members m WHERE m.platform = ? AND m.user_id = ?",
-            inserts,
-        ) as cursor:
-            added = max(cursor.rowcount, 0)
-        refreshes = (
-            (
-                post.likes,
-                post.replies,
-                post.kind.value,
-                lesson_id,
-                known[key],
-                post.likes,
-                post.replies,
-                post.kind.value,
-                lesson_id,
-            )
-            for key, post in page.items()
-            if key in known
-        )
-        async with conn.executemany(
-            "UPDATE questions SET base_likes = ?, base_replies = ?, kind = ?, lesson_id = ?"
-            " WHERE id = ? AND (base_likes, base_replies, kind, lesson_id) IS NOT (?, ?, ?, ?)",
-            refreshes,
-        ) as cursor:
-            refreshed = max(cursor.rowcount, 0)
-        return LessonImport(await _lesson(conn, lesson_id), new, added, len(edits) + refreshed, lesson_changed)
+        added = updated = 0
+        stream = iter(posts)
+        while chunk := list(islice(stream, CHUNK)):
+            done = await _import_chunk(conn, draft, lesson_id, chunk, replaceable, edited_at)
+            added, updated = added + done[0], updated + done[1]
+        return LessonImport(await _lesson(conn, lesson_id), new, added, updated, lesson_changed)
 
     return op
+
+
+def _check(post: ImportedPost) -> int:
+    """The post's time as stored; a naive time or negative counts raise ValueError."""
+    if post.likes < 0 or post.replies < 0:
+        raise ValueError(f"imported post {post.key}: likes and replies cannot be negative")
+    return codec.to_micros(post.created_at)
+
+
+async def _import_chunk(
+    conn: aiosqlite.Connection,
+    draft: LessonDraft,
+    lesson_id: int,
+    chunk: Sequence[ImportedPost],
+    replaceable: dict[tuple[str, int], deque[int]],
+    edited_at: int,
+) -> tuple[int, int]:
+    """One chunk of posts: (how many were added, how many changed). A key seen in an earlier chunk is stored by
+    now, so a comment listed twice is one post, with its last counts."""
+    page = {post.key: post for post in chunk}
+    created = {key: _check(post) for key, post in page.items()}
+    await conn.executemany(
+        "INSERT INTO members (platform, user_id, display_name, is_bot) VALUES (?, ?, ?, 0)"
+        " ON CONFLICT (platform, user_id) DO NOTHING",
+        [(IMPORTED_PLATFORM, author, author) for author in dict.fromkeys(p.author for p in page.values())],
+    )
+    known = {
+        row[0]: row[1]
+        for row in await conn.execute_fetchall(
+            "SELECT import_key, id FROM questions WHERE import_key IN (SELECT value FROM json_each(?))",
+            (json.dumps(list(page)),),
+        )
+    }
+    # Edits are few and decided first (each takes one replaceable post); then inserts and refreshes.
+    edits = []
+    for key, post in page.items():
+        if key not in known and (candidates := replaceable.get((post.author, created[key]))):
+            edits.append((post.text, post.kind.value, post.likes, post.replies, key, edited_at, candidates.popleft()))
+    edited = {edit[4] for edit in edits}
+    await conn.executemany(
+        "UPDATE questions SET text = ?, kind = ?, base_likes = ?, base_replies = ?, import_key = ?,"
+        " edited_at = ? WHERE id = ?",
+        edits,
+    )
+    inserts = [
+        (lesson_id, draft.course_slug, post.kind.value, post.text, created[key], post.likes, post.replies, key,
+         IMPORTED_PLATFORM, post.author)
+        for key, post in page.items()
+        if key not in known and key not in edited
+    ]  # fmt: skip
+    await conn.executemany(
+        "INSERT INTO questions (lesson_id, course_slug, group_id, author_id, kind, text, created_at,"
+        " base_likes, base_replies, import_key)"
+        " SELECT ?, ?, NULL, m.id, ?, ?, ?, ?, ?, ? FROM members m WHERE m.platform = ? AND m.user_id = ?",
+        inserts,
+    )
+    refreshes = [
+        (post.likes, post.replies, post.kind.value, lesson_id, known[key], post.likes, post.replies,
+         post.kind.value, lesson_id)
+        for key, post in page.items()
+        if key in known
+    ]  # fmt: skip
+    async with conn.executemany(
+        "UPDATE questions SET base_likes = ?, base_replies = ?, kind = ?, lesson_id = ?"
+        " WHERE id = ? AND (base_likes, base_replies, kind, lesson_id) IS NOT (?, ?, ?, ?)",
+        refreshes,
+    ) as cursor:
+        refreshed = max(cursor.rowcount, 0)
+    return len(inserts), len(edits) + refreshed
 
 
 def add_feed_op(course_slug: str, url: str, now: datetime) -> Op[FeedState]:

@@ -31,7 +31,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Collection, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import TracebackType
@@ -1069,15 +1069,16 @@ class SqliteStore:
     async def import_lesson(
         self,
         draft: LessonDraft,
-        posts: Sequence[ImportedPost],
+        posts: Iterable[ImportedPost],
         now: datetime,
         *,
         course: Course | None = None,
         hold: bool = False,
+        listed: Collection[str] | None = None,
     ) -> LessonImport:
         """The course when new, the lesson and all its imported posts in ONE transaction (see
         :mod:`storage.sources`)."""
-        return await self._writer.call(sources.import_lesson_op(draft, posts, now, course, hold))
+        return await self._writer.call(sources.import_lesson_op(draft, posts, now, course, hold, listed))
 
     async def most_lesson_posts_in_a_group(self, course_slug: str, since: datetime) -> int:
         row = await self._reader.one(

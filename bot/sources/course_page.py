@@ -22,7 +22,8 @@ from __future__ import annotations
 
 import html
 import re
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any
@@ -30,7 +31,7 @@ from zoneinfo import ZoneInfo
 
 from bot.lesson_files import LessonFileError, draft_from, split_front_matter
 from handlers.classify import classify
-from handlers.domain import LessonDraft
+from handlers.domain import LessonDraft, PostKind
 from handlers.intro import DEFAULT_INTRO_LENGTH, intro_from_html, intro_from_text
 from handlers.sources import ImportedPost, import_key
 
@@ -63,27 +64,46 @@ class PageComment:
 
 @dataclass(frozen=True, slots=True)
 class CoursePage:
-    draft: LessonDraft
-    comments: tuple[PageComment, ...]
-    declared: int  # the N of 精选留言（N）
+    """A parsed course page. Its comments stay in the page's bytes and are parsed again each time they are
+    read (:meth:`iter_comments`): a page of 130,000 comments held as objects took six times the file's size.
+    Parsing checked them all once already, so reading them again cannot fail."""
 
-    def posts(self, timezone: str) -> list[ImportedPost]:
-        """The comments as imported posts: dates at 00:00 in ``timezone``, questions told from comments by the
-        same rule as live messages (:func:`handlers.classify.classify`)."""
+    draft: LessonDraft
+    declared: int  # the N of 精选留言（N）
+    keys: frozenset[str]  # every comment's import key (see :meth:`posts`)
+    questions: int  # how many of the comments are questions
+    count: int  # how many comments
+    data: bytes = field(repr=False)
+    start: int = 0  # where the comment list begins in ``data``
+    path: Path = Path()
+
+    @property
+    def comments(self) -> tuple[PageComment, ...]:
+        return tuple(self.iter_comments())
+
+    def iter_comments(self) -> Iterator[PageComment]:
+        return parse_comments(self.data, self.start, self.path)
+
+    def posts(self, timezone: str) -> Iterator[ImportedPost]:
+        """The comments as imported posts, one at a time: dates at 00:00 in ``timezone``, questions told from
+        comments by the same rule as live messages (:func:`handlers.classify.classify`)."""
         zone = ZoneInfo(timezone)
-        draft = self.draft
-        return [
-            ImportedPost(
-                key=import_key(draft.course_slug, draft.slug, c.author, c.day.isoformat(), c.text),
-                author=c.author,
-                text=c.text,
-                kind=classify(c.text),
-                likes=c.likes,
-                replies=c.replies,
-                created_at=datetime.combine(c.day, time(0, 0), tzinfo=zone),
-            )
-            for c in self.comments
-        ]
+        for comment in self.iter_comments():
+            yield self.post(comment, zone)
+
+    def post(self, c: PageComment, zone: ZoneInfo) -> ImportedPost:
+        return ImportedPost(
+            key=self.key(c),
+            author=c.author,
+            text=c.text,
+            kind=classify(c.text),
+            likes=c.likes,
+            replies=c.replies,
+            created_at=datetime.combine(c.day, time(0, 0), tzinfo=zone),
+        )
+
+    def key(self, c: PageComment) -> str:
+        return import_key(self.draft.course_slug, self.draft.slug, c.author, c.day.isoformat(), c.text)
 
 
 def is_course_page(data: bytes) -> bool:
@@ -122,9 +142,8 @@ def _count(value: str, what: str, path: Path, number: int, line: int) -> int:
     return int(value)
 
 
-def parse_comments(data: bytes, start: int, path: Path) -> list[PageComment]:
-    """Every ``<li>`` after ``start``; a malformed one fails the whole page with its number and line."""
-    comments: list[PageComment] = []
+def parse_comments(data: bytes, start: int, path: Path) -> Iterator[PageComment]:
+    """Every ``<li>`` after ``start``, one at a time; a malformed one fails the page with its number and line."""
     lines = _LineCounter(data)
     for number, opening in enumerate(_LI_OPEN.finditer(data, start), start=1):
         line = lines.at(opening.start())
@@ -151,8 +170,7 @@ def parse_comments(data: bytes, start: int, path: Path) -> list[PageComment]:
             raise LessonFileError(path, f"comment {number} has no author", line)
         if not body:
             raise LessonFileError(path, f"comment {number} has no text", line)
-        comments.append(PageComment(author, body, likes, replies, day, line))
-    return comments
+        yield PageComment(author, body, likes, replies, day, line)
 
 
 def parse_course_page(
@@ -173,7 +191,6 @@ def parse_course_page(
         head = before[:line_start]  # the marker's own line holds only its wrapper (<div><strong>)
     else:
         head = before
-    comments = parse_comments(data, marker.end(), path)
     if not meta.get("title"):
         meta["title"] = path.stem
     if meta.get("number") is None and (found := _TRAILING_NUMBER.search(path.stem)):
@@ -182,4 +199,11 @@ def parse_course_page(
     body = given or head.strip()
     limit = None if given else intro_length
     intro = intro_from_html(body, limit) if _TAG.search(body) else intro_from_text(body, limit)
-    return CoursePage(draft_from(meta, intro, path, course, top), tuple(comments), int(marker.group(1)))
+    draft = draft_from(meta, intro, path, course, top)
+    page = CoursePage(draft, int(marker.group(1)), frozenset(), 0, 0, data, marker.end(), path)
+    keys, questions, count = set(), 0, 0
+    for comment in page.iter_comments():  # every comment checked before anything is stored
+        keys.add(page.key(comment))
+        questions += classify(comment.text) is PostKind.QUESTION
+        count += 1
+    return replace(page, keys=frozenset(keys), questions=questions, count=count)

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from bot.lesson_files import HEADER_END, LessonFileError, lesson_from_text, read_bytes
 from bot.sources.course_page import CoursePage, is_course_page, parse_course_page
-from handlers.domain import Course, LessonDraft, PostKind, course_slug_problem
+from handlers.domain import Course, LessonDraft, course_slug_problem
 from handlers.intro import DEFAULT_INTRO_LENGTH
 from handlers.ports import Store
 from handlers.sources import LessonImport
@@ -146,7 +146,15 @@ async def import_source(
                 " give this one another number, or none",
             )
     course, new = await course_or_new(store, source.draft.course_slug, course_title, language)
-    posts = source.page.posts(course.timezone) if source.page is not None else []
-    result = await store.import_lesson(source.draft, posts, now, course=course if new else None, hold=hold)
-    questions = sum(post.kind is PostKind.QUESTION for post in posts)
-    return FileImport(source.path, result, questions, len(posts) - questions)
+    page = source.page
+    result = await store.import_lesson(
+        source.draft,
+        page.posts(course.timezone) if page is not None else (),
+        now,
+        course=course if new else None,
+        hold=hold,
+        listed=page.keys if page is not None else (),
+    )
+    if page is None:
+        return FileImport(source.path, result)
+    return FileImport(source.path, result, page.questions, page.count - page.questions)

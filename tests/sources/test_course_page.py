@@ -59,7 +59,7 @@ def test_the_sample_page_intro_is_cut_at_a_sentence_end() -> None:
 
 def test_questions_and_comments_follow_the_live_rule_and_dates_are_midnight_in_the_course_zone() -> None:
     page = parse_course_page(SAMPLE_PAGE.read_text(encoding="utf-8"), SAMPLE_PAGE, "ai")
-    posts = page.posts("Asia/Shanghai")
+    posts = list(page.posts("Asia/Shanghai"))
     assert [p.kind is PostKind.QUESTION for p in posts] == SAMPLE_VERDICTS  # 9 questions, 9 comments
     assert posts[0].created_at == datetime(2023, 11, 1, 0, 0, tzinfo=SHANGHAI)
     assert len({p.key for p in posts}) == 18
