@@ -1,8 +1,9 @@
 """A clock tests move by hand, so nothing ever sleeps to wait for time to pass.
 
 Every test's time starts at :func:`default_start`: 2026-11-23 08:00 UTC (a Monday), or the moment named by the
-environment variable ``STUDYBOT_TEST_START`` (ISO 8601 with an offset, e.g. ``2028-02-29T23:30:00+08:00``).
-CI runs the suite once more from such a moment, so a test that silently depends on one date cannot pass.
+environment variable ``TEST_CLOCK_START`` (ISO 8601 with an offset, e.g. ``2028-02-29T23:30:00+08:00``).
+CI runs the suite once more from such a moment, so a test that silently depends on one date cannot pass. (The
+name has no ``STUDYBOT_`` prefix on purpose: studybot warns about unknown variables that have one.)
 The local servers (Telegram, Discord) take this clock too; :func:`require_test_clock` refuses anything else,
 because a server stamping messages with the wall clock is how a suite turns into a date bomb.
 """
@@ -12,12 +13,12 @@ from __future__ import annotations
 import os
 from datetime import UTC, datetime, timedelta
 
-START_VARIABLE = "STUDYBOT_TEST_START"
+START_VARIABLE = "TEST_CLOCK_START"
 USUAL_START = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
 
 
 def default_start() -> datetime:
-    """When a test's time begins: ``STUDYBOT_TEST_START`` if set, else the usual Monday morning."""
+    """When a test's time begins: ``TEST_CLOCK_START`` if set, else the usual Monday morning."""
     raw = os.environ.get(START_VARIABLE, "").strip()
     if not raw:
         return USUAL_START

@@ -4,7 +4,7 @@
         --tz America/New_York [pytest arguments…]
 
 Why: no test outcome may depend on today's date or on where the machine is. ``--start`` moves every TestClock
-(``STUDYBOT_TEST_START``, see tests/clock.py); ``--machine`` moves the wall clock of the whole process tree with
+(``TEST_CLOCK_START``, see tests/clock.py); ``--machine`` moves the wall clock of the whole process tree with
 libfaketime (the clock then runs on from there), so a date read from the machine by mistake, by our code, a
 library or a subprocess, is read wrong; ``--tz`` sets ``TZ``. CI runs one such pass after the normal one.
 
@@ -30,7 +30,7 @@ def moved_environment(machine: str, start: str | None, tz: str | None) -> dict[s
     env["FAKETIME"] = f"@{machine}"  # '@': start there and let the clock run
     env["FAKETIME_DONT_FAKE_MONOTONIC"] = "1"  # durations (asyncio, timeouts) stay real
     if start:
-        env["STUDYBOT_TEST_START"] = start
+        env["TEST_CLOCK_START"] = start
     if tz:
         env["TZ"] = tz
     return env
