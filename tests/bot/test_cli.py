@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
+from tests.paths import write
 
 LESSON_MD = """---
 title: 开篇词
@@ -39,12 +40,6 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("DATABASE_PATH", str(tmp_path / "cli.db"))
     monkeypatch.setenv("DEFAULT_LANGUAGE", "en")
     return tmp_path
-
-
-def write(path: Path, text: str) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
-    return path
 
 
 def test_lesson_add_imports_then_updates_never_duplicates(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -226,7 +221,7 @@ def test_digest_send_needs_an_instructor_then_records_for_the_bot(
 def test_lesson_add_imports_a_course_page_with_its_comments_and_reimport_duplicates_nothing(
     env: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from tests.paths import SAMPLE_PAGE
+    from tests.paths import SAMPLE_PAGE, write
 
     page = write(env / "pages" / "lesson-00.txt", SAMPLE_PAGE.read_text(encoding="utf-8"))
     assert main(["lesson", "add", "--course", "ai", str(page)]) == 0

@@ -19,7 +19,7 @@ from bot.lesson_files import LessonFileError
 from bot.sources.files import read_source
 from handlers.domain import COURSE_SLUG_RULE, course_slug_problem
 from tests.clock import TestClock
-from tests.paths import SAMPLE_PAGE
+from tests.paths import SAMPLE_PAGE, write
 
 
 @pytest.fixture
@@ -30,12 +30,6 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("DATABASE_PATH", str(tmp_path / "slugs.db"))
     monkeypatch.setenv("DEFAULT_LANGUAGE", "en")
     return tmp_path
-
-
-def write(path: Path, text: str) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
-    return path
 
 
 def courses(db: Path) -> list[str]:

@@ -12,7 +12,8 @@ from bot.cli import cmd_lesson_add
 from bot.config import Settings
 from handlers.domain import ChatRef, Course
 from tests.clock import TestClock
-from tests.sources.test_lesson_folder import RecordingBackend, write
+from tests.paths import write
+from tests.sources.test_lesson_folder import RecordingBackend
 
 LESSONS = 50
 

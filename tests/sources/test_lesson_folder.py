@@ -17,7 +17,7 @@ from handlers.content import Span, Style
 from handlers.domain import ChatRef, Course, MessageRef
 from handlers.intro import decode, intro_plain_text
 from tests.clock import TestClock
-from tests.paths import SAMPLE_PAGE
+from tests.paths import SAMPLE_PAGE, write
 
 T0 = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
 
@@ -31,12 +31,6 @@ Data parallelism is **the simplest** kind. See [the paper](https://arxiv.org/abs
 
 Second paragraph.
 """
-
-
-def write(path: Path, text: str) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
-    return path
 
 
 def test_markdown_with_front_matter_keeps_bold_and_safe_links(tmp_path: Path) -> None:
