@@ -5,32 +5,26 @@ Everything is created here, inside ``async with``, and passed down; nothing is a
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import timedelta
-from typing import Protocol, TextIO
+from typing import TYPE_CHECKING, Protocol, TextIO
 
 from bot.clock import SystemClock
 from bot.config import Settings
-from bot.console import ConsoleBackend
-from bot.cron import CrontabRules
-from bot.discord_backend.backend import DiscordBackend, DiscordOptions
-from bot.heap import frozen_startup_heap
 from bot.outbox import RoutingOutbox
-from bot.scheduler import Scheduler
-from bot.sources.runner import LessonSources
-from bot.telegram_backend.backend import TelegramBackend, TelegramOptions
-from handlers.core import build_dispatcher
 from handlers.domain import Course
 from handlers.events import Event
 from handlers.i18n import Translator
 from handlers.ports import Clock, Outbox
-from handlers.routing import Dispatcher
 from handlers.services import Services
 from storage import SqliteStore
+
+if TYPE_CHECKING:  # imported by open_app: a command that only reads the store (lesson list) skips them
+    from bot.scheduler import Scheduler
+    from handlers.routing import Dispatcher
 
 logger = logging.getLogger(__name__)
 
@@ -68,6 +62,11 @@ async def open_app(
     *,
     holder: str | None = None,
 ) -> AsyncIterator[App]:
+    from bot.cron import CrontabRules
+    from bot.scheduler import Scheduler
+    from bot.sources.runner import LessonSources
+    from handlers.core import build_dispatcher
+
     store = await SqliteStore.open(settings.database_path)
     try:
         clock = clock or SystemClock()
@@ -99,65 +98,9 @@ async def open_app(
         await store.close()
 
 
-async def run_platforms(settings: Settings, clock: Clock | None = None) -> None:
-    """Run every platform whose token is set, in this event loop, until cancelled.
-
-    Cancellation is how it stops (SIGTERM and SIGINT become one, see :mod:`bot.lifecycle`), wherever it is:
-    starting, running, or reconnecting. Every backend whose start was begun is stopped, even one cancelled or
-    failed half-way, so none leaves a connection or session open; then the database is closed.
-    """
-    i18n = Translator.load(settings.default_language)
-    backends: dict[str, PlatformBackend] = {}
-    if settings.telegram_bot_token is not None:
-        options = TelegramOptions(
-            token=settings.telegram_bot_token.get_secret_value(),
-            api_base_url=settings.telegram_api_base_url,
-            poll_timeout=settings.telegram_poll_timeout,
-            webhook_url=settings.telegram_webhook_url,
-            webhook_secret=(
-                settings.telegram_webhook_secret.get_secret_value() if settings.telegram_webhook_secret else None
-            ),
-            webhook_listen=settings.telegram_webhook_listen,
-        )
-        backends[TelegramBackend.platform] = TelegramBackend(options, i18n)
-    # discord: same event loop, same core; it also reads the store (autocomplete, catch-up of likes)
-    discord_backend = discord_backend_for(settings, i18n)
-    if discord_backend is not None:
-        backends[discord_backend.platform] = discord_backend
-    async with open_app(settings, backends, clock) as app:
-        begun: list[PlatformBackend] = []
-        try:
-            if discord_backend is not None:
-                discord_backend.use_services(app.services)
-            for backend in backends.values():
-                begun.append(backend)
-                await backend.start(app.dispatcher.dispatch)
-            await app.scheduler.start()
-            logger.info("studybot is running on %s", ", ".join(backends))
-            with frozen_startup_heap():
-                await asyncio.get_running_loop().create_future()  # until cancelled
-        finally:
-            await app.scheduler.stop()
-            for backend in reversed(begun):
-                await backend.stop()
-
-
-def discord_backend_for(settings: Settings, i18n: Translator) -> DiscordBackend | None:
-    """# discord: the backend for DISCORD_BOT_TOKEN, or None when it is not set."""
-    if settings.discord_bot_token is None:
-        return None
-    options = DiscordOptions(
-        token=settings.discord_bot_token.get_secret_value(),
-        api_base_url=settings.discord_api_base_url,
-        shard_count=settings.discord_shard_count,
-        shard_ids=settings.discord_shards(),
-        reconcile_days=settings.discord_reconcile_days,
-        connect_timeout=settings.discord_connect_timeout,
-    )
-    return DiscordBackend(options, i18n)
-
-
 async def run_console(settings: Settings, source: TextIO, out: TextIO, clock: Clock | None = None) -> None:
+    from bot.console import ConsoleBackend
+
     clock = clock or SystemClock()
     console = ConsoleBackend(out, clock, user=settings.console_user)
     async with open_app(settings, {console.platform: console}, clock) as app:

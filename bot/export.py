@@ -13,10 +13,12 @@ import io
 import json
 import re
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from handlers.domain import ExportRow
 from handlers.text import shown_text
+
+if TYPE_CHECKING:  # the command line's parser reads FORMATS without paying for the domain types
+    from handlers.domain import ExportRow
 
 FORMATS = ("csv", "json", "md")
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>()#+!|~])")

@@ -7,19 +7,17 @@ import logging
 import sys
 from typing import TextIO
 
-import aiohttp
-import discord
-
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
-# A failure of the network or of the platform, not of the code: its traceback says nothing an operator can use.
-NETWORK_ERRORS: tuple[type[BaseException], ...] = (
-    OSError,
-    asyncio.TimeoutError,
-    aiohttp.ClientError,
-    discord.ConnectionClosed,
-    discord.GatewayNotFound,
-)
+
+def network_errors() -> tuple[type[BaseException], ...]:
+    """A failure of the network or of the platform, not of the code: its traceback says nothing an operator can
+    use. Imported when a discord record is filtered: discord.py is loaded by then, and a command that never
+    talks to Discord does not pay for importing it."""
+    import aiohttp
+    import discord
+
+    return (OSError, asyncio.TimeoutError, aiohttp.ClientError, discord.ConnectionClosed, discord.GatewayNotFound)
 
 
 class NetworkTracebacksAtDebug(logging.Filter):
@@ -33,7 +31,7 @@ class NetworkTracebacksAtDebug(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         error = record.exc_info[1] if record.exc_info else None
-        if error is not None and record.name.startswith("discord") and isinstance(error, NETWORK_ERRORS):
+        if error is not None and record.name.startswith("discord") and isinstance(error, network_errors()):
             record.msg = f"{record.getMessage()} ({type(error).__name__}: {error})"
             record.args = None
             record.exc_info = record.exc_text = None

@@ -26,10 +26,7 @@ import xml.sax
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
-
-import aiohttp
-import feedparser
+from typing import TYPE_CHECKING, Any
 
 from bot.config import FeedSource
 from handlers.content import Content
@@ -43,7 +40,19 @@ logger = logging.getLogger(__name__)
 USER_AGENT = "studybot/0.1 (lesson feeds)"
 MAX_BYTES = 5 * 1024 * 1024
 MAX_BACKOFF = timedelta(hours=6)
-TIMEOUT = aiohttp.ClientTimeout(total=30)
+TIMEOUT_SECONDS = 30  # a feed's whole request
+
+if TYPE_CHECKING:  # aiohttp and feedparser are imported when a feed is polled: most commands never do
+    import aiohttp
+
+
+def session() -> aiohttp.ClientSession:
+    """The HTTP session one round of polls shares."""
+    import aiohttp
+
+    return aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=TIMEOUT_SECONDS))
+
+
 _ACCEPT = "application/rss+xml, application/atom+xml, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5"
 _SLUG_OK = re.compile(r"[^0-9A-Za-z_\-\u4e00-\u9fff]+")
 _WHITESPACE = re.compile(r"\s+")
@@ -78,6 +87,8 @@ def backoff(interval: timedelta, failures: int) -> timedelta:
 
 
 async def fetch(session: aiohttp.ClientSession, url: str, etag: str | None, last_modified: str | None) -> Fetched:
+    import aiohttp
+
     headers = {"User-Agent": USER_AGENT, "Accept": _ACCEPT}
     if etag:
         headers["If-None-Match"] = etag
@@ -160,6 +171,8 @@ def parse_feed(
     body: bytes, headers: Mapping[str, str], course: str, intro_length: int = DEFAULT_INTRO_LENGTH
 ) -> tuple[list[FeedEntry], list[str]]:
     """The feed's entries as lessons, and a note for each entry skipped. FeedError for a malformed feed."""
+    import feedparser
+
     parsed = feedparser.parse(io.BytesIO(body), response_headers=dict(headers))
     problem = parsed.get("bozo_exception")
     if not parsed.get("version") or isinstance(problem, xml.sax.SAXException):

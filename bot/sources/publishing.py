@@ -17,9 +17,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
 
-from handlers.domain import Lesson
-from handlers.ports import Store
+if TYPE_CHECKING:  # the command line's parser reads PUBLISH_CHOICES without paying for the core's types
+    from handlers.domain import Lesson
+    from handlers.ports import Store
 
 PUBLISH_CHOICES = ("latest", "all", "none")
 

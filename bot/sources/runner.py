@@ -20,11 +20,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
-import aiohttp
-
 from bot.config import FeedSource
 from bot.lesson_files import LESSON_SUFFIXES, LessonFileError
-from bot.sources.feeds import TIMEOUT, FeedPoller, FeedReport
+from bot.sources.feeds import FeedPoller, FeedReport, session
 from bot.sources.files import ensure_course, import_source, read_source
 from bot.sources.publishing import settle_new_lessons
 from handlers.domain import Lesson
@@ -90,9 +88,9 @@ class LessonSources:
 
             async def poll(feed: FeedSource, state: FeedState) -> FeedReport:
                 async with limit:
-                    return await self.poller.poll(session, feed, state)
+                    return await self.poller.poll(shared, feed, state)
 
-            async with aiohttp.ClientSession(timeout=TIMEOUT) as session:
+            async with session() as shared:
                 report.feeds.extend(await asyncio.gather(*(poll(feed, state) for feed, state in due)))
         return report
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -330,3 +332,34 @@ def test_version(capsys: pytest.CaptureFixture[str]) -> None:
         main(["--version"])
     assert done.value.code == 0
     assert capsys.readouterr().out.strip() == f"studybot {version('studybot')}"
+
+
+PLATFORM_LIBRARIES = ("discord", "telegram", "aiohttp")  # aiohttp: the HTTP client of both (and of feeds)
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--help"],
+        ["--version"],
+        ["lesson", "list", "ai"],
+        ["lesson", "add", "--course", "ai", "x.md"],
+        ["digest", "ai", "--dry-run"],
+        ["export", "ai"],
+        ["schedule"],
+    ],
+    ids=lambda argv: " ".join(argv),
+)
+def test_quick_commands_import_no_platform_library(env: Path, argv: list[str]) -> None:
+    """A quick command line (issue 14): what does not talk to a platform does not pay for importing one."""
+    write(env / "x.md", LESSON_MD)
+    probe = (
+        "import sys, bot.cli\n"
+        "try:\n"
+        f"    bot.cli.main({argv!r})\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        f"print(sorted({{m.split('.')[0] for m in sys.modules}} & {set(PLATFORM_LIBRARIES)!r}))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=env, check=False)
+    assert done.stdout.strip().splitlines()[-1] == "[]", done.stdout + done.stderr

@@ -18,7 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.cli import EXIT_DATABASE_DAMAGED, EXIT_DATABASE_UNWRITABLE, main
+from bot.cli import main
+from bot.exits import EXIT_DATABASE_DAMAGED, EXIT_DATABASE_UNWRITABLE
 
 LESSON = "---\ntitle: First lesson\nslug: first\n---\nHello.\n"
 

@@ -433,7 +433,7 @@ async def test_a_like_given_while_its_post_is_reconciled_is_not_taken_away(
 
 
 async def test_cli_run_reports_the_missing_intent(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from bot.cli import cmd_run
+    from bot.commands import cmd_run
 
     async with FakeDiscord(message_content=False, clock=TestClock()) as dc:
         settings = Settings(  # type: ignore[call-arg]
@@ -452,7 +452,7 @@ async def test_cli_run_reports_the_missing_intent(tmp_path: Path, capsys: pytest
 async def test_doctor_reports_token_intents_channels_and_instructors(
     settings: Settings, clock: TestClock, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from bot.cli import cmd_doctor
+    from bot.commands import cmd_doctor
 
     async with DiscordHarness.server(clock) as h:
         locked = h.dc.add_channel(h.guild, "locked")

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from bot.app import open_app
-from bot.cli import cmd_lesson_add
+from bot.commands import cmd_lesson_add
 from bot.config import Settings
 from handlers.domain import ChatRef, Course
 from tests.clock import TestClock

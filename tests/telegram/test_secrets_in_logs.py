@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.cli import configure_logging
+from bot.commands import configure_logging
 from bot.config import Settings
 from tests.clock import TestClock
 from tests.fakes.telegram_api import FakeTelegram
