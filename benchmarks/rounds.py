@@ -4,19 +4,47 @@ studybot (b) alternate after a warm-up, each round gives its own ratio, and the 
 Each run also reports the process's CPU time per event (both threads: the event loop and SQLite's writer thread).
 Wall-clock rates on a shared virtual machine move with what the neighbours do (steal time); CPU time does not,
 so its ratio shows what studybot costs the machine even when the wall-clock rounds scatter.
+
+Every round checks that the work was done: each studybot run checks the database (:func:`check_committed`)
+and its backend's failure counters, and raises :class:`RoundFailed` otherwise; :func:`main` turns that into a
+clear message and exit status 2. The median ratio has a target (:data:`TARGET`): :func:`compare` returns 1
+when it is missed (0 with ``--no-targets``, the quick smoke run of the test suite), printing the figures
+either way.
 """
 
 from __future__ import annotations
 
+import argparse
+import asyncio
+import contextlib
+import logging
+import sqlite3
 import statistics
+import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from bot.heap import frozen_startup_heap
+
+TARGET = 0.8  # median of the rounds' ratios (b)/(a), against the library taking the same events doing nothing
+
+
+class RoundFailed(Exception):
+    """A round whose work was not all done (likes missing from the database, a lot logged as failed)."""
+
+
+def check_committed(database: Path, expected: int) -> int:
+    """The likes committed in ``database``: exactly ``expected`` reaction rows and like counts, or RoundFailed."""
+    with contextlib.closing(sqlite3.connect(f"file:{database}?mode=ro", uri=True)) as conn:
+        rows = conn.execute("SELECT COUNT(*) FROM reactions").fetchone()[0]
+        likes = conn.execute("SELECT COALESCE(SUM(likes), 0) FROM questions").fetchone()[0]
+    if rows != expected or likes != expected:
+        raise RoundFailed(f"{expected:,} likes sent, but {rows:,} reaction rows and a like count of {likes:,} committed")
+    return int(likes)
 
 
 @dataclass(slots=True)
@@ -51,37 +79,111 @@ def timed(run: Run, events: int) -> Iterator[Run]:
         run.wall, run.cpu, run.events = time.perf_counter() - wall, time.process_time() - cpu, events
 
 
+
 Baseline = Callable[[int], Awaitable[Run]]
 Studybot = Callable[[int, Path], Awaitable[Run]]
 
 
-async def compare(baseline: Baseline, studybot: Studybot, n: int, rounds: int, unit: str) -> None:
+@dataclass(frozen=True, slots=True)
+class Side:
+    """A side of the comparison: what it is (printed) and how to run it."""
+
+    label: str
+    run: Baseline
+
+
+def spread(values: list[float]) -> str:
+    return f"min {min(values):.2f}  median {statistics.median(values):.2f}  max {max(values):.2f}"
+
+
+async def compare(
+    baseline: Side,
+    studybot: Studybot,
+    n: int,
+    rounds: int,
+    unit: str,
+    *,
+    reference: Side | None = None,
+    targets: bool = True,
+) -> int:
+    """Alternating rounds of ``baseline`` (a), ``reference`` (a', when given: an older baseline, for context)
+    and studybot (b); prints every round and the summary; returns 1 when the median ratio misses TARGET (and
+    ``targets`` is on), else 0."""
     rounds = max(1, rounds)
     bases: list[Run] = []
+    refs: list[Run] = []
     ours: list[Run] = []
     with tempfile.TemporaryDirectory() as folder:
         # A warm-up of each, not reported: the first run in a fresh process pays for imports and caches.
         warm = Path(folder) / "warm-up"
         warm.mkdir()
-        await baseline(max(1, n // 5))
+        await baseline.run(max(1, n // 5))
+        if reference is not None:
+            await reference.run(max(1, n // 5))
         await studybot(max(1, n // 5), warm)
         for number in range(rounds):
-            bases.append(await baseline(n))
+            bases.append(await baseline.run(n))
+            if reference is not None:
+                refs.append(await reference.run(n))
             round_folder = Path(folder) / str(number)
             round_folder.mkdir()
             ours.append(await studybot(n, round_folder))
     ratios = [b.rate / a.rate for a, b in zip(bases, ours, strict=True)]
     cpu_ratios = [a.cpu_us / b.cpu_us for a, b in zip(bases, ours, strict=True)]
-    print(f"{unit}: {n} per run, {rounds} alternating rounds")
+    print(f"{unit}: {n} per run, {rounds} alternating rounds; every round checked: all {n} likes committed")
     for number, (a, b, ratio) in enumerate(zip(bases, ours, ratios, strict=True), start=1):
         print(
             f"round {number}: (a) {a.rate:9,.0f}/s  (b) {b.rate:9,.0f}/s  ratio {ratio:.2f}"
             f"   CPU per event (a) {a.cpu_us:5.1f} µs  (b) {b.cpu_us:5.1f} µs"
         )
-    print(f"(a) library → no-op handler, median:     {statistics.median(r.rate for r in bases):10,.0f} {unit}/s")
+    print(f"(a) {baseline.label}, median: {statistics.median(r.rate for r in bases):,.0f} {unit}/s")
+    if reference is not None:
+        print(f"(a') {reference.label}, median: {statistics.median(r.rate for r in refs):,.0f} {unit}/s")
     median = statistics.median(r.rate for r in ours)
     print(f"(b) library → studybot → committed, median: {median:7,.0f} {unit}/s  ({ours[-1].likes} likes committed)")
-    print(f"(c) ratio (b)/(a), median of rounds:     {statistics.median(ratios):10.2f}  (target ≥ 0.80)")
+    ratio = statistics.median(ratios)
+    print(f"(c) ratio (b)/(a), median of rounds:     {ratio:10.2f}  (target ≥ {TARGET:.2f})")
+    print(f"    ratio (b)/(a) over the rounds:       {spread(ratios)}")
+    if reference is not None:
+        old = [b.rate / a.rate for a, b in zip(refs, ours, strict=True)]
+        print(f"    ratio (b)/(a') over the rounds:      {spread(old)}  (no target: context only)")
     print(
         f"(d) CPU per event (a)/(b), median:       {statistics.median(cpu_ratios):10.2f}  (process CPU, both threads)"
     )
+    if ratio >= TARGET:
+        print(f"target met: median ratio {ratio:.2f} ≥ {TARGET:.2f}")
+        return 0
+    if not targets:
+        print(f"target not checked (--no-targets): median ratio {ratio:.2f}, target ≥ {TARGET:.2f}")
+        return 0
+    print(f"TARGET MISSED: median ratio {ratio:.2f} < {TARGET:.2f}", file=sys.stderr)
+    print(f"TARGET MISSED: median ratio {ratio:.2f} < {TARGET:.2f}")
+    return 1
+
+
+def arguments(description: str, unit: str) -> argparse.Namespace:
+    """The ingest benchmarks' common options."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--events", type=int, default=10_000, help=f"{unit} per run (default 10,000)")
+    parser.add_argument("--rounds", type=int, default=5, help="alternating rounds of (a) and (b) (default 5)")
+    parser.add_argument(
+        "--no-targets",
+        action="store_true",
+        help="do not fail on a missed ratio target (the test suite's quick smoke run); the work is still checked",
+    )
+    parser.add_argument(
+        "--reference", action="store_true", help="also run the older baseline (a') every round, for context"
+    )
+    return parser.parse_args()
+
+
+def main(run: Callable[[], Coroutine[object, object, int]]) -> None:
+    """Run a benchmark: exit 0, 1 (target missed) or 2 (a round's work was not all done)."""
+    logging.basicConfig(level=logging.WARNING)
+    try:
+        code = asyncio.run(run())
+    except RoundFailed as failure:
+        print(f"ROUND FAILED: {failure}", file=sys.stderr)
+        print(f"ROUND FAILED: {failure}")
+        sys.exit(2)
+    sys.exit(code)

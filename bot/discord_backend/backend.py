@@ -297,6 +297,13 @@ class DiscordBackend:
             discord.http.Route.BASE = self._saved_base
             self._saved_base = None
 
+    @property
+    def failed_reactions(self) -> int:
+        """Reaction events logged as not handled so far: the reactions of failed lots, and failed in-order steps
+        (a reaction whose channel could not be looked up, a clear that could not be applied)."""
+        lots = self._reactions.failed_reactions if self._reactions is not None else 0
+        return lots + (self._in_order.failed if self._in_order is not None else 0)
+
     async def reconciled(self) -> ReconcileReport | None:
         """The start-up catch-up's report (messages read back, likes reconciled), once it is done (None when it
         did not run or failed)."""

@@ -37,7 +37,8 @@ class ReactionLots:
     it: its writes queue behind the earlier lot's (the store's writer keeps their order) and go in the next
     commit, instead of waiting for the earlier commit to come back through a busy event loop first. ``done`` is
     called for each reaction once its lot is handled (committed, or failed and logged); :meth:`drain` waits for
-    every lot.
+    every lot. :attr:`failed_lots` and :attr:`failed_reactions` count the lots that failed and their reactions
+    (kept only on the failure path, so the hot path pays nothing for them).
     """
 
     def __init__(self, dispatch: Dispatch, done: Callable[[object], None] | None = None) -> None:
@@ -46,6 +47,8 @@ class ReactionLots:
         self._lot: list[ReactionChange] = []
         self._keys: list[object] = []
         self._flushers: set[asyncio.Task[None]] = set()
+        self.failed_lots = 0
+        self.failed_reactions = 0
 
     def add(self, change: ReactionChange, key: object = None) -> None:
         """Queue ``change``; ``done(key)`` is called once it is handled (when a ``done`` was given)."""
@@ -68,6 +71,8 @@ class ReactionLots:
         try:
             await self._dispatch(ReactionBurst(tuple(lot)))
         except Exception:
+            self.failed_lots += 1
+            self.failed_reactions += len(lot)
             logger.exception("discord: a lot of %d reactions could not be handled", len(lot))
         finally:
             if self._done is not None:
@@ -79,12 +84,14 @@ class InOrder:
     """Steps that must wait, run one after another in the order taken.
 
     The caller does its work synchronously while :attr:`idle`, and hands it here as a step otherwise, so
-    nothing overtakes a step that is waiting. A failed step is logged and the next one runs.
+    nothing overtakes a step that is waiting. A failed step is logged (and counted in :attr:`failed`) and the
+    next one runs.
     """
 
     def __init__(self) -> None:
         self._steps: deque[Step] = deque()
         self._worker: asyncio.Task[None] | None = None
+        self.failed = 0
 
     @property
     def idle(self) -> bool:
@@ -106,6 +113,7 @@ class InOrder:
                 try:
                     await self._steps[0]()
                 except Exception:
+                    self.failed += 1
                     logger.exception("discord: a reaction event could not be handled")
                 # Only now is it gone: until the step has run, whatever comes next queues behind it.
                 self._steps.popleft()

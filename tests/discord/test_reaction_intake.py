@@ -62,6 +62,7 @@ async def test_a_failed_lot_is_logged_reported_and_the_next_lot_still_goes(caplo
     await lots.drain()
     assert seen == [1, 1] and handled == ["a", "b"]
     assert "a lot of 1 reactions could not be handled" in caplog.text
+    assert (lots.failed_lots, lots.failed_reactions) == (1, 1)  # counted: the benchmark's rounds fail on it
 
 
 async def test_drain_waits_for_a_lot_queued_just_before_stop() -> None:
@@ -105,3 +106,4 @@ async def test_steps_that_wait_run_in_order_and_keep_the_intake_busy_until_done(
     await in_order.drain()
     assert ran == ["lookup", "after"] and in_order.idle
     assert "a reaction event could not be handled" in caplog.text
+    assert in_order.failed == 1
