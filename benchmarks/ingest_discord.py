@@ -191,7 +191,12 @@ async def main() -> int:
     baseline = Side("discord.py, dispatch() drops raw reactions (studybot's entry point)", dispatch_baseline)
     reference = Side("discord.py, on_raw_reaction_add listener (a task each; old baseline)", listener_baseline)
     return await compare(
-        baseline, studybot, n, args.rounds, "events", reference=reference if args.reference else None,
+        baseline,
+        studybot,
+        n,
+        args.rounds,
+        "events",
+        reference=reference if args.reference else None,
         targets=not args.no_targets,
     )
 

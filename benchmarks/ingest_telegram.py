@@ -1,25 +1,34 @@
 """Telegram ingest benchmark: reactions/s from the local Bot API server through python-telegram-bot into
 committed likes.
 
-Run: ``.venv/bin/python benchmarks/ingest_telegram.py [--events N]``. It prints numbers and asserts nothing.
+Run: ``.venv/bin/python benchmarks/ingest_telegram.py [--events N] [--rounds R] [--reference] [--no-targets]``.
 
 Both runs get the same burst of ``message_reaction`` updates from the local server (tests/fakes/telegram_api.py)
 over real HTTP long polling:
 
-(a) baseline: python-telegram-bot's own Application and Updater dispatching every update to a handler that
-    does nothing;
+(a) baseline: the library taking the same getUpdates batches at the same place as studybot and doing nothing
+    with them — the Application studybot builds (TelegramBackend's, no Updater), polled the way studybot
+    polls (``bot.get_updates`` with studybot's allowed updates, the offset moved past a batch once it is
+    handled), every Update handed to a handler that does nothing; timed, like (b), until the server has every
+    update confirmed;
+(a') with ``--reference``, the older baseline for context: python-telegram-bot's own Updater and Application
+    dispatching every update through its handler groups to a TypeHandler that does nothing;
 (b) studybot: the Telegram backend translating each update and the core committing the like (group commit in
     SQLite), timed until every update is confirmed to the server, which the backend does only after commit;
-(c) the ratio (b)/(a) — the share of the library's own rate that studybot keeps (target ≥ 0.8).
+(c) the ratio (b)/(a) — the share of the library's own rate that studybot keeps — per round, with its
+    min / median / max; target: median ≥ 0.8;
 (d) CPU time per event, (a)/(b): the same comparison in process CPU time (both threads), which the
     neighbours of a shared machine do not move as they move wall-clock rates.
+
+Every studybot round checks its work: exactly N reaction rows and N likes counted in the database; otherwise
+it stops with "ROUND FAILED" and exit status 2. Exit status 1 when the median ratio misses the target (not with
+``--no-targets``, the test suite's quick run), 0 otherwise; figures printed either way.
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
-import logging
+import contextlib
 import sys
 from pathlib import Path
 from typing import Any
@@ -29,10 +38,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from telegram import Update
 from telegram.ext import ApplicationBuilder, ContextTypes, TypeHandler
 
-from benchmarks.rounds import Run, compare, timed
+from benchmarks import rounds
+from benchmarks.rounds import RoundFailed, Run, Side, check_committed, compare, timed
 from bot.app import open_app
 from bot.config import Settings
-from bot.telegram_backend.backend import TelegramBackend, TelegramOptions
+from bot.telegram_backend.backend import ALLOWED_UPDATES, TelegramBackend, TelegramOptions
 from handlers.domain import ChatRef, Course, LessonDraft, Member, MessageRef, NewPost, PostKind
 from handlers.i18n import Translator
 from tests.clock import TestClock
@@ -60,7 +70,53 @@ def burst(tg: FakeTelegram, chat: dict[str, Any], users: list[dict[str, Any]], n
             made += 1
 
 
-async def baseline(n: int) -> Run:
+def options(tg: FakeTelegram) -> TelegramOptions:
+    return TelegramOptions(token=TOKEN, api_base_url=tg.base_url.removesuffix("/bot"), poll_timeout=1)
+
+
+async def poll_baseline(n: int) -> Run:
+    """(a) python-telegram-bot alone, polled as studybot polls: reactions/s until every update is confirmed."""
+    async with FakeTelegram(TOKEN, clock=TestClock()) as tg:
+        chat, users = world(tg)
+        seen = 0
+
+        def nothing(update: Update) -> None:
+            nonlocal seen
+            if update.message_reaction is not None:
+                seen += 1
+
+        opts = options(tg)
+        app = TelegramBackend(opts, Translator.load("en")).application  # built as studybot builds it
+        await app.initialize()
+        bot = app.bot
+
+        async def poll() -> None:
+            offset: int | None = None
+            while True:
+                updates = await bot.get_updates(
+                    offset=offset, timeout=opts.poll_timeout, allowed_updates=ALLOWED_UPDATES
+                )
+                for update in updates:
+                    nothing(update)
+                if updates:
+                    offset = updates[-1].update_id + 1
+
+        poller = asyncio.create_task(poll())
+        await asyncio.sleep(0.2)  # as for studybot: the first long poll is waiting
+        burst(tg, chat, users, n)
+        with timed(Run(), n) as run:
+            await tg.wait_for(lambda t: t.pending_updates() == 0, timeout=600)
+        poller.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await poller
+        await app.shutdown()
+        if seen != n:
+            raise RoundFailed(f"the baseline saw {seen:,} of {n:,} reactions")
+    return run
+
+
+async def updater_baseline(n: int) -> Run:
+    """(a') python-telegram-bot's Updater and handler groups: reactions/s until the n-th handler call."""
     async with FakeTelegram(TOKEN, clock=TestClock()) as tg:
         chat, users = world(tg)
         seen, done = 0, asyncio.Event()
@@ -93,8 +149,7 @@ async def studybot(n: int, folder: Path) -> Run:
     settings = Settings(database_path=folder / "bench.db", default_language="en", _env_file=None)  # type: ignore[call-arg]
     async with FakeTelegram(TOKEN, clock=clock) as tg:
         chat, users = world(tg)
-        options = TelegramOptions(token=TOKEN, api_base_url=tg.base_url.removesuffix("/bot"), poll_timeout=1)
-        backend = TelegramBackend(options, Translator.load("en"))
+        backend = TelegramBackend(options(tg), Translator.load("en"))
         async with open_app(settings, {backend.platform: backend}, clock) as app:
             store = app.store
             await store.upsert_course(Course("bench", "Bench", language="en"), clock.now())
@@ -112,20 +167,26 @@ async def studybot(n: int, folder: Path) -> Run:
             burst(tg, chat, users, n)
             with timed(Run(), n) as run:
                 await tg.wait_for(lambda t: t.pending_updates() == 0, timeout=600)
-            run.likes = (await store.stats("bench")).likes
             await backend.stop()
+        run.likes = check_committed(settings.database_path, n)
     return run
 
 
-async def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--events", type=int, default=10_000, help="reactions per run (default 10,000)")
-    parser.add_argument("--rounds", type=int, default=5, help="alternating rounds of (a) and (b) (default 5)")
-    args = parser.parse_args()
+async def main() -> int:
+    args = rounds.arguments(__doc__.split("\n\n")[0], "reactions")
     n = min(args.events, QUESTIONS * USERS)
-    logging.basicConfig(level=logging.WARNING)
-    await compare(baseline, studybot, n, args.rounds, "reactions")
+    baseline = Side("python-telegram-bot, studybot's Application and getUpdates, do-nothing handler", poll_baseline)
+    reference = Side("python-telegram-bot, Updater and handler groups, TypeHandler (old baseline)", updater_baseline)
+    return await compare(
+        baseline,
+        studybot,
+        n,
+        args.rounds,
+        "reactions",
+        reference=reference if args.reference else None,
+        targets=not args.no_targets,
+    )
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    rounds.main(main)

@@ -43,7 +43,9 @@ def check_committed(database: Path, expected: int) -> int:
         rows = conn.execute("SELECT COUNT(*) FROM reactions").fetchone()[0]
         likes = conn.execute("SELECT COALESCE(SUM(likes), 0) FROM questions").fetchone()[0]
     if rows != expected or likes != expected:
-        raise RoundFailed(f"{expected:,} likes sent, but {rows:,} reaction rows and a like count of {likes:,} committed")
+        raise RoundFailed(
+            f"{expected:,} likes sent, but {rows:,} reaction rows and a like count of {likes:,} committed"
+        )
     return int(likes)
 
 
@@ -77,7 +79,6 @@ def timed(run: Run, events: int) -> Iterator[Run]:
         wall, cpu = time.perf_counter(), time.process_time()
         yield run
         run.wall, run.cpu, run.events = time.perf_counter() - wall, time.process_time() - cpu, events
-
 
 
 Baseline = Callable[[int], Awaitable[Run]]
