@@ -1,7 +1,6 @@
 """Storage benchmark: likes through the group-commit write path vs raw SQLite, and /top + digest queries at scale.
 
-Run: ``.venv/bin/python benchmarks/storage.py [--quick] [--likes N] [--cache-dir DIR]``. It prints numbers and
-asserts nothing.
+Run: ``.venv/bin/python benchmarks/storage.py [--quick] [--likes N] [--cache-dir DIR] [--no-targets]``.
 
 (a) likes/s through ``SqliteStore.add_reaction``: N calls issued concurrently in chunks of 1,000 (a busy bot:
     many events in flight at once), all committed when the run ends;
@@ -14,6 +13,12 @@ asserts nothing.
     once with raw bulk inserts into the schema the migrations create (indexes and triggers dropped during the
     load and recreated after, like counts set directly) and cached in the cache directory; its file name
     carries a hash of the migrations, so a schema change rebuilds it.
+
+Targets: the single-call path keeps at least a quarter of raw SQLite's rate, (a)/(b1) ≥ 0.25; ``/top``
+(``top_questions``, limit 10) in a median of at most 50 ms and a digest's queries (``period_questions`` +
+``period_summary``, one week) in at most 100 ms. Exits 1 when a target is missed (not with ``--no-targets``,
+the test suite's smoke run), printing the figures either way; the write paths also check that every like is
+stored, and stop with an error otherwise.
 """
 
 from __future__ import annotations
@@ -49,6 +54,9 @@ logger = logging.getLogger(__name__)
 PLATFORM, CHAT, COURSE, LIKE = "telegram", "-100", "ai", "👍"
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
 CHUNK = 1000
+TARGET_RATIO = 0.25  # (a)/(b1): store.add_reaction one call per like, against raw executemany in one transaction
+TARGET_TOP_MS = 50.0  # top_questions(limit 10), median
+TARGET_DIGEST_MS = 100.0  # period_questions + period_summary of one week, median
 
 
 # -- a small database for the write benchmarks ------------------------------------------------------------
@@ -304,7 +312,8 @@ async def median_ms(fn: Callable[[int], Awaitable[object]], runs: int) -> float:
     return statistics.median(samples)
 
 
-async def query_times(path: Path) -> None:
+async def query_times(path: Path) -> tuple[float, float]:
+    """Print (e); returns the medians of top_questions(limit 10) and of a digest's two queries, in ms."""
     store = await SqliteStore.open(path)
     try:
         with sqlite3.connect(path) as conn:
@@ -343,6 +352,7 @@ async def query_times(path: Path) -> None:
         print(f"    stats(course) (full scan, for context)       median {stats:7.2f} ms")
     finally:
         await store.close()
+    return top, both
 
 
 def main() -> None:
@@ -351,6 +361,7 @@ def main() -> None:
     parser.add_argument("--likes", type=int, default=None, help="likes for (a) and (b) (default 200,000)")
     parser.add_argument("--smoke", action="store_true", help="tiny sizes: only checks that the benchmark still runs")
     parser.add_argument("--cache-dir", type=Path, default=Path(tempfile.gettempdir()) / "studybot-bench")
+    parser.add_argument("--no-targets", action="store_true", help="print the figures but never fail on a target")
     args = parser.parse_args()
     n = args.likes or (2_000 if args.smoke else 50_000 if args.quick else 200_000)
     big_questions, big_reactions = (
@@ -370,6 +381,8 @@ def main() -> None:
             return copy
 
         seconds, commits, stored = asyncio.run(write_path(fresh("a.db"), n, questions))
+        if stored != n:
+            sys.exit(f"(a) store.add_reaction: {n:,} likes written but {stored:,} stored")
         rate_a = n / seconds
         print(
             f"(a) store.add_reaction, {CHUNK} concurrent      {rate_a:11,.0f} likes/s  "
@@ -401,7 +414,26 @@ def main() -> None:
         start = time.perf_counter()
         build_big(big, big_questions, big_reactions)
         print(f"    built in {time.perf_counter() - start:.0f} s")
-    asyncio.run(query_times(big))
+    top, digest = asyncio.run(query_times(big))
+
+    checks = [
+        (f"(a)/(b1) = {rate_a / rate_b1:.2f}", f"≥ {TARGET_RATIO}", rate_a / rate_b1 >= TARGET_RATIO),
+        (f"top_questions(limit 10) {top:.2f} ms", f"≤ {TARGET_TOP_MS:g} ms", top <= TARGET_TOP_MS),
+        (
+            f"period_questions + period_summary {digest:.2f} ms",
+            f"≤ {TARGET_DIGEST_MS:g} ms",
+            digest <= TARGET_DIGEST_MS,
+        ),
+    ]
+    missed = [f"{figure} (target {target})" for figure, target, met in checks if not met]
+    size = f"{big_questions:,} questions / {big_reactions:,} reactions"
+    for figure, target, met in checks:
+        print(f"target {'met   ' if met else 'MISSED'}: {figure} (target {target}; {size} for the queries)")
+    if missed and not args.no_targets:
+        print("TARGET MISSED: " + "; ".join(missed), file=sys.stderr)
+        sys.exit(1)
+    if missed:
+        print("targets not checked (--no-targets)")
 
 
 if __name__ == "__main__":

@@ -17,7 +17,14 @@ from tests.paths import ROOT
 
 def test_storage_benchmark_runs(tmp_path: Path) -> None:
     result = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "storage.py"), "--smoke", "--cache-dir", str(tmp_path)],
+        [
+            sys.executable,
+            str(ROOT / "benchmarks" / "storage.py"),
+            "--smoke",
+            "--no-targets",
+            "--cache-dir",
+            str(tmp_path),
+        ],
         capture_output=True,
         text=True,
         timeout=300,
