@@ -181,6 +181,8 @@ async def studybot(n: int, folder: Path) -> Run:
             await backend.stop()
             if backend.failed_reactions:
                 raise RoundFailed(f"{backend.failed_reactions:,} of {n:,} reactions logged as not handled")
+            if app.dispatcher.failed_events:
+                raise RoundFailed(f"{app.dispatcher.failed_events:,} events (lots of reactions) logged as failed")
         run.likes = check_committed(settings.database_path, n)
     return run
 

@@ -168,6 +168,8 @@ async def studybot(n: int, folder: Path) -> Run:
             with timed(Run(), n) as run:
                 await tg.wait_for(lambda t: t.pending_updates() == 0, timeout=600)
             await backend.stop()
+            if app.dispatcher.failed_events:
+                raise RoundFailed(f"{app.dispatcher.failed_events:,} events (runs of reactions) logged as failed")
         run.likes = check_committed(settings.database_path, n)
     return run
 

@@ -98,12 +98,17 @@ class Router:
 
 
 class Dispatcher:
-    """Routes core events to the handlers of every router, in the order the routers were given."""
+    """Routes core events to the handlers of every router, in the order the routers were given.
+
+    A handler that fails is logged, and counted in :attr:`failed_events` (the benchmarks fail a round on it),
+    and the next handler runs.
+    """
 
     def __init__(self, services: Services, routers: Iterable[Router]) -> None:
         self.services = services
         self._handlers: dict[type, list[EventHandler]] = {}
         self.commands: dict[str, CommandSpec] = {}
+        self.failed_events = 0
         for router in routers:
             for event_type, handlers in router.event_handlers.items():
                 self._handlers.setdefault(event_type, []).extend(handlers)
@@ -120,6 +125,7 @@ class Dispatcher:
             try:
                 await handler(self.services, event)
             except Exception:
+                self.failed_events += 1
                 logger.exception("handler %s failed on %s", handler.__name__, _describe(event))
 
     async def _dispatch_command(self, event: CommandInvoked) -> None:
