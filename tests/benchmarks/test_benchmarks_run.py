@@ -35,3 +35,15 @@ def test_ingest_benchmarks_run() -> None:
         assert "(c) ratio (b)/(a), median of rounds:" in result.stdout
         assert "(d) CPU per event (a)/(b), median:" in result.stdout
         assert "300 likes committed" in result.stdout
+
+
+def test_broadcast_benchmark_runs() -> None:
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "broadcast.py"), "--groups", "40", "--latency", "0.02"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    for label in ("(a) broadcast time", "(c) ratio (b)/(a)", "(d) 429 answers: 0", "groups missed: 0, doubled: 0"):
+        assert label in result.stdout, result.stdout + result.stderr
