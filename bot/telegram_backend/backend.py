@@ -6,8 +6,10 @@ backend polls itself and moves the offset past an update only after the core has
 writes are committed. A killed process therefore loses nothing: Telegram delivers the unconfirmed updates
 again and the handlers are idempotent (a redelivered message or reaction never counts twice).
 
-Sending goes through the Application's bot with python-telegram-bot's AIORateLimiter, tuned to Telegram's
-published limits (30 messages a second overall, 20 a minute in one group), which also waits out 429s.
+Sending goes through the Application's bot with our :class:`~bot.telegram_backend.ratelimit.TelegramRateLimiter`
+(python-telegram-bot's rate limiter interface), which paces messages to Telegram's published limits (30 a
+second overall, 20 a minute in one group) so that a broadcast's concurrent sends draw no 429, and waits out a
+Retry-After in the one chat it concerns while the others go on.
 """
 
 from __future__ import annotations
@@ -38,9 +40,10 @@ from telegram import (
 )
 from telegram.constants import ChatType, ParseMode
 from telegram.error import BadRequest, ChatMigrated, Conflict, Forbidden, NetworkError, RetryAfter, TimedOut
-from telegram.ext import AIORateLimiter, Application, ApplicationBuilder
+from telegram.ext import Application, ApplicationBuilder
 
 from bot.telegram_backend import translate
+from bot.telegram_backend.ratelimit import TelegramRateLimiter
 from bot.telegram_backend.render import render_messages
 from handlers.actions import Action, DirectMessage, Post, PostLesson, Reply
 from handlers.content import Content, plain
@@ -100,15 +103,7 @@ class TelegramBackend:
             ApplicationBuilder()
             .token(options.token)
             .base_url(api_base_url(options.api_base_url))
-            .rate_limiter(
-                AIORateLimiter(
-                    overall_max_rate=30,
-                    overall_time_period=1,
-                    group_max_rate=20,
-                    group_time_period=60,
-                    max_retries=options.max_retries,
-                )
-            )
+            .rate_limiter(TelegramRateLimiter(max_retries=options.max_retries))
             .updater(None)
             .get_updates_read_timeout(options.poll_timeout + 10)
             .build()

@@ -57,3 +57,15 @@ def test_a_round_with_likes_missing_fails(tmp_path: Path) -> None:
     assert check_committed(database, 0) == 0
     with pytest.raises(RoundFailed, match="3 likes sent, but 0 reaction rows and a like count of 0 committed"):
         check_committed(database, 3)
+
+
+def test_broadcast_benchmark_runs() -> None:
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "broadcast.py"), "--groups", "40", "--latency", "0.02"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    for label in ("(a) broadcast time", "(c) ratio (b)/(a)", "(d) 429 answers: 0", "groups missed: 0, doubled: 0"):
+        assert label in result.stdout, result.stdout + result.stderr

@@ -1337,6 +1337,8 @@ class FakeTelegram:
     ``clock`` is the test's clock: every date the server stamps (messages, edits, webhook errors) is its
     ``now()``, so nothing a test sees depends on today's date.  ``monotonic`` drives :class:`RateLimits`
     (durations only), so a test can pass a manual one and advance it instead of sleeping.
+    ``latency`` (seconds, settable later) is the network round trip of each HTTP method call: half before
+    the server handles it, half before the answer, so a client's concurrency shows as it would against Telegram.
     """
 
     def __init__(
@@ -1353,6 +1355,7 @@ class FakeTelegram:
         webhook_retry_delay: float = 0.05,
         clock: TestClock,
         monotonic: Callable[[], float] = time.monotonic,
+        latency: float = 0.0,
     ) -> None:
         self.bot_id = 7_000_000_000 + secrets.randbelow(999_999_999)
         self.token = token or f"{self.bot_id}:AA{secrets.token_urlsafe(24)[:33]}"
@@ -1367,6 +1370,7 @@ class FakeTelegram:
         self.webhook_retry_delay = webhook_retry_delay
         self.clock = require_test_clock(clock, "FakeTelegram")
         self._monotonic = monotonic
+        self.latency = latency
 
         self._users: dict[int, Json] = {}
         self._started: set[int] = set()
@@ -2278,7 +2282,11 @@ class FakeTelegram:
             params, content_type = await self._read_params(request)
         except ApiError as exc:
             return web.json_response(exc.body(), status=exc.status)
+        if self.latency > 0:
+            await asyncio.sleep(self.latency / 2)
         status, body, disconnect = await self._dispatch(token, method, params, content_type)
+        if self.latency > 0:
+            await asyncio.sleep(self.latency / 2)
         if disconnect:
             if request.transport is not None:
                 request.transport.close()
