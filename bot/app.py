@@ -90,10 +90,17 @@ async def open_app(
             interval=timedelta(minutes=settings.feed_poll_minutes),
             intro_length=settings.intro_length,
         )
-        scheduler = Scheduler(services, holder=holder, sources=sources)
-        # The scheduler is built first, so the services handed to handlers can tell it about /schedule.
-        services = replace(services, schedule_changed=scheduler.schedule_changed)
-        yield App(store, services, build_dispatcher(services), scheduler)
+        scheduler: Scheduler | None = None
+
+        async def schedule_changed(course_slug: str) -> None:
+            if scheduler is not None:
+                await scheduler.schedule_changed(course_slug)
+
+        # Handlers tell the scheduler about /schedule; the scheduler hands its duties to the dispatcher.
+        services = replace(services, schedule_changed=schedule_changed)
+        dispatcher = build_dispatcher(services)
+        scheduler = Scheduler(services, dispatcher.dispatch, holder=holder, sources=sources)
+        yield App(store, services, dispatcher, scheduler)
     finally:
         await store.close()
 

@@ -2,8 +2,10 @@
 
 There is one job, ``wake``: a date trigger at the earliest moment something may be due (a course's next
 digest, a lesson's release, or the next look at the database for changes made elsewhere). When it fires,
-:meth:`Scheduler.tick` asks the core to do whatever is due *now* by the injected clock, then plans the next
-wake-up. Nothing depends on pickled jobs: after a restart the plan is rebuilt from the database, and work that
+:meth:`Scheduler.tick` asks the core what is due *now* by the injected clock and hands each duty to the core as
+an event through the dispatcher (``DigestDue``, ``LessonPublished``, ``SendsUnfinished``), behind the same
+error boundary as every chat event; then it plans the next wake-up.
+Nothing depends on pickled jobs: after a restart the plan is rebuilt from the database, and work that
 came due while the bot was down is found by the same tick.
 
 Several processes may share one database (two ``studybot run`` or shards). Only the holder of the
@@ -21,6 +23,7 @@ import logging
 import os
 import socket
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -29,9 +32,12 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.date import DateTrigger
 
 from bot.sources.runner import LessonSources
-from handlers.digests import next_digest_time, resume_unsent_digests, run_due_digests
-from handlers.lessons import publish_due_lessons, resume_pending_posts
+from handlers.digests import due_digests, next_digest_time
+from handlers.events import Event, SendsUnfinished
+from handlers.lessons import due_lessons
 from handlers.services import Services
+
+Dispatch = Callable[[Event], Awaitable[None]]
 
 logger = logging.getLogger(__name__)
 
@@ -48,8 +54,8 @@ def default_holder() -> str:
 class TickReport:
     at: datetime
     leader: bool
-    digests: int = 0
-    lesson_posts: int = 0
+    digests: int = 0  # digest periods that came due and were handed to the core
+    lessons_published: int = 0  # lessons that came due and were handed to the core
     lessons_imported: int = 0  # from LESSONS_DIR and FEEDS
     next_wake: datetime | None = None
     errors: list[str] = field(default_factory=list)
@@ -59,6 +65,7 @@ class Scheduler:
     def __init__(
         self,
         services: Services,
+        dispatch: Dispatch,
         *,
         holder: str | None = None,
         lease_ttl: timedelta = timedelta(seconds=90),
@@ -68,6 +75,7 @@ class Scheduler:
         if poll_interval >= lease_ttl:
             raise ValueError("poll_interval must be shorter than lease_ttl, or the lease lapses between ticks")
         self.services = services
+        self.dispatch = dispatch
         self.holder = holder or default_holder()
         self.lease_ttl = lease_ttl
         self.poll_interval = poll_interval
@@ -125,10 +133,7 @@ class Scheduler:
             await self._ticked.wait_for(lambda: self.tick_count >= count)
 
     async def _duties(self, report: TickReport) -> None:
-        steps = []
-        if not self._recovered:
-            steps.append(("recovery", self._recover))
-        steps += [("digests", self._digests), ("unsent digests", self._unsent)]
+        steps = [("unfinished sends", self._unfinished), ("digests", self._digests)]
         if self.sources is not None:
             steps.append(("lesson sources", self._sources))  # before "lessons", so what they bring is posted now
         steps.append(("lessons", self._lessons))
@@ -139,17 +144,16 @@ class Scheduler:
                 logger.exception("scheduled %s failed; retrying at the next wake-up", name)
                 report.errors.append(f"{name}: {error}")
 
-    async def _recover(self, report: TickReport) -> None:
-        """Broadcasts a crash interrupted; only at start, when nothing of this process is mid-send."""
-        report.lesson_posts += await resume_pending_posts(self.services)
-        self._recovered = True
-
     async def _digests(self, report: TickReport) -> None:
-        report.digests += await run_due_digests(self.services)
+        for due in await due_digests(self.services):
+            await self.dispatch(due)
+            report.digests += 1
 
-    async def _unsent(self, report: TickReport) -> None:
-        """Digests recorded elsewhere (``studybot digest --send``) or that reached nobody last time."""
-        report.digests += await resume_unsent_digests(self.services)
+    async def _unfinished(self, report: TickReport) -> None:
+        """Digests recorded elsewhere (``studybot digest --send``) or that reached nobody last time; at the
+        first tick as leader also the lesson posts a crash interrupted, when nothing of ours is mid-send."""
+        await self.dispatch(SendsUnfinished(report.at, after_start=not self._recovered))
+        self._recovered = True
 
     async def _sources(self, report: TickReport) -> None:
         """LESSONS_DIR and FEEDS, each when due by the clock; see :mod:`bot.sources.runner`."""
@@ -159,7 +163,9 @@ class Scheduler:
         report.errors.extend(f"feed {f.feed.url}: {f.error}" for f in found.feeds if f.error)
 
     async def _lessons(self, report: TickReport) -> None:
-        report.lesson_posts += await publish_due_lessons(self.services)
+        async for due in due_lessons(self.services):
+            await self.dispatch(due)
+            report.lessons_published += 1
 
     async def plan(self, now: datetime, leader: bool = True) -> datetime:
         """The next moment worth waking for: a digest, a release, or the next look for changes."""

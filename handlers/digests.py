@@ -20,7 +20,7 @@ from handlers.actions import DirectMessage, Post
 from handlers.content import Content, ContentBuilder, plain
 from handlers.domain import Course, Digest, DigestItem, Instructor, PeriodSummary, PostWindow
 from handlers.errors import DeliveryError, NotPermitted, RecipientUnreachable, UsageError
-from handlers.events import DigestDue
+from handlers.events import DigestDue, SendsUnfinished
 from handlers.questions import excerpt
 from handlers.routing import CommandContext, Router
 from handlers.services import EMPTY_SKIP, Services
@@ -266,24 +266,29 @@ async def next_digest_time(services: Services, course: Course, now: datetime) ->
         return None
 
 
-async def run_due_digests(services: Services) -> int:
-    """Send every digest whose time has come; returns how many periods were recorded."""
-    recorded = 0
-    now = services.clock.now()
+async def due_digests(services: Services) -> list[DigestDue]:
+    """Every course whose digest period has ended and is not recorded yet; a course with an unusable schedule
+    is logged and skipped, and does not hold the others back."""
+    due, now = [], services.clock.now()
     for course in await services.store.list_courses():
         try:
             end = await due_period_end(services, course, now)
         except ValueError:
             logger.exception("course %s has an unusable schedule %r", course.slug, course.digest_cron)
             continue
-        if end is not None and await run_digest(services, course.slug, end) is not None:
-            recorded += 1
-    return recorded
+        if end is not None:
+            due.append(DigestDue(course.slug, end))
+    return due
 
 
 @router.on(DigestDue)
 async def on_digest_due(services: Services, event: DigestDue) -> None:
     await run_digest(services, event.course_slug, event.period_end)
+
+
+@router.on(SendsUnfinished)
+async def on_sends_unfinished(services: Services, event: SendsUnfinished) -> None:
+    await resume_unsent_digests(services)
 
 
 @router.command("digest", help_key="help.digest")

@@ -114,7 +114,8 @@ class CommandInvoked:
 
 @dataclass(frozen=True, slots=True)
 class LessonPublished:
-    """A lesson became available (imported, released by the schedule, or asked for with /lesson)."""
+    """A lesson's time came (the scheduler found it due): post it to every group of its course, then mark it
+    published. Groups already served keep their post (each group's claim makes it once)."""
 
     lesson_id: int
     at: datetime
@@ -126,6 +127,15 @@ class DigestDue:
 
     course_slug: str
     period_end: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class SendsUnfinished:
+    """Time to finish what was recorded but not delivered: digests that reached no instructor yet, and, with
+    ``after_start``, lesson posts a crash left claimed (only then is nothing of this process mid-send)."""
+
+    at: datetime
+    after_start: bool = False
 
 
 Event = (
@@ -141,4 +151,5 @@ Event = (
     | CommandInvoked
     | LessonPublished
     | DigestDue
+    | SendsUnfinished
 )

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from datetime import timedelta
 from typing import TypeVar
 
@@ -23,7 +23,7 @@ from handlers.actions import Post, PostLesson
 from handlers.content import Content, ContentBuilder, plain
 from handlers.domain import ATTENTION_MISSING_PERMISSIONS, Group, Lesson, LessonPost, PostState
 from handlers.errors import ChatUnavailable, DeliveryError, MissingPermissions, UsageError
-from handlers.events import LessonPublished
+from handlers.events import LessonPublished, SendsUnfinished
 from handlers.intro import decode as intro_content
 from handlers.routing import CommandContext, Router
 from handlers.services import Services
@@ -167,7 +167,13 @@ async def resume_pending_posts(services: Services) -> int:
 
 @router.on(LessonPublished)
 async def on_lesson_published(services: Services, event: LessonPublished) -> None:
-    await publish_lesson(services, event.lesson_id)
+    await publish_due_lesson(services, event.lesson_id)
+
+
+@router.on(SendsUnfinished)
+async def on_sends_unfinished(services: Services, event: SendsUnfinished) -> None:
+    if event.after_start:
+        await resume_pending_posts(services)
 
 
 @router.command("lesson", help_key="help.lesson", admin_only=True)
@@ -189,13 +195,13 @@ async def cmd_lesson(ctx: CommandContext) -> None:
         await ctx.reply(ctx.t("lesson.already_posted", title=lesson.title), ephemeral=True)
 
 
-async def publish_due_lessons(services: Services) -> int:
-    """Publish every lesson whose time has come and that was never published.
+async def due_lessons(services: Services) -> AsyncIterator[LessonPublished]:
+    """The lessons whose time has come and that were never published, one at a time.
 
-    A lesson is marked published only after its broadcast, so a crash in between publishes it again, and
-    the per-group claims make that second broadcast skip the groups already served.
+    Each is weighed when it is reached, after the previous one was handled, so LESSON_POSTS_PER_HOUR sees the
+    posts just made: a course whose groups had enough lessons this hour keeps its later lessons waiting, in order.
     """
-    posted, now, waiting = 0, services.clock.now(), set()
+    now, waiting = services.clock.now(), set()
     for lesson in await services.store.due_lessons(now):
         if lesson.course_slug in waiting:
             continue
@@ -211,6 +217,23 @@ async def publish_due_lessons(services: Services) -> int:
                 services.lesson_posts_per_hour,
             )
             continue
-        posted += await publish_lesson(services, lesson.id)
-        await services.store.mark_lesson_published(lesson.id, services.clock.now())
+        yield LessonPublished(lesson.id, services.clock.now())
+
+
+async def publish_due_lesson(services: Services, lesson_id: int) -> int:
+    """Broadcast a due lesson, then mark it published.
+
+    A lesson is marked published only after its broadcast, so a crash in between publishes it again, and
+    the per-group claims make that second broadcast skip the groups already served.
+    """
+    posted = await publish_lesson(services, lesson_id)
+    await services.store.mark_lesson_published(lesson_id, services.clock.now())
+    return posted
+
+
+async def publish_due_lessons(services: Services) -> int:
+    """Publish every due lesson now, without a dispatcher (start-up recovery of one-shot commands)."""
+    posted = 0
+    async for event in due_lessons(services):
+        posted += await publish_due_lesson(services, event.lesson_id)
     return posted

@@ -31,16 +31,19 @@ class ProcessKilled(BaseException):
 class RecordingBackend:
     platform = "test"
 
-    def __init__(self, kill_on_dm_to: str | None = None) -> None:
+    def __init__(self, kill_on_dm_to: str | None = None, bug_on_dm_to: str | None = None) -> None:
         self.dms: list[tuple[str, str]] = []
         self.posts: list[tuple[str, str]] = []
         self.kill_on_dm_to = kill_on_dm_to
+        self.bug_on_dm_to = bug_on_dm_to
         self._ids = count(1)
 
     async def send(self, action: Action) -> MessageRef | None:
         if isinstance(action, DirectMessage):
             if action.user_id == self.kill_on_dm_to:
                 raise ProcessKilled()
+            if action.user_id == self.bug_on_dm_to:
+                raise RuntimeError("a bug in the adapter")
             self.dms.append((action.user_id, to_plain_text(action.content)))
             return MessageRef(self.platform, f"dm:{action.user_id}", str(next(self._ids)))
         assert isinstance(action, Post | PostLesson)
@@ -283,3 +286,26 @@ async def test_schedule_command_replans_the_wake_up(db: Settings) -> None:
         await app.services.schedule_changed(COURSE)
         assert app.scheduler.last_report is not None
         assert app.scheduler.last_report.next_wake == berlin(2026, 11, 16, 8, 15)
+
+
+async def test_a_duty_that_fails_is_logged_by_the_core_and_the_others_still_run(db: Settings) -> None:
+    """The scheduler hands each duty to the dispatcher as an event: an unexpected error in one course's digest
+    is caught at the core's error boundary (and counted), while the other course's digest and a due lesson go
+    out in the same tick."""
+    clock, backend = TestClock(berlin(2026, 11, 16, 8, 0)), RecordingBackend(bug_on_dm_to="teacher0")
+    async with running(db, clock, backend) as app:
+        await make_course(app, clock)
+        await app.store.upsert_course(
+            Course("ml", "ML", timezone="Europe/Berlin", digest_cron="0 9 * * 1"), clock.now()
+        )
+        await app.store.add_instructor(Instructor("ml", "test", "ml-teacher", "ML Teacher"))
+        await app.store.upsert_lesson(
+            LessonDraft(COURSE, "l2", "Lesson 2", release_at=berlin(2026, 11, 16, 9, 0)), clock.now()
+        )
+        clock.set(berlin(2026, 11, 16, 9, 0, 30))
+        report = await app.scheduler.tick()
+        assert report.leader and report.digests == 2 and report.lessons_published == 1
+        assert report.errors == []  # nothing escaped to the scheduler: the core's boundary took it
+        assert app.dispatcher.failed_events == 1  # course ai's digest met the bug
+        assert [user for user, _ in backend.dms] == ["ml-teacher"]
+        assert backend.posts == [("g", "Lesson 2")]
