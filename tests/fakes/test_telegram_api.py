@@ -255,25 +255,17 @@ async def test_lenient_html_matches_telegram_and_ptb_sees_bad_request() -> None:
             await bot.send_message(group["id"], "<x>", parse_mode="HTML")
 
 
-async def test_markdown_v2(tg: FakeTelegram, bot: Bot) -> None:
+async def test_markdown_is_refused_loudly_because_studybot_sends_html(tg: FakeTelegram) -> None:
     group, _ = group_with(tg)
-    message = await bot.send_message(
-        group["id"], "*bold _it_* ||s|| [a](https://a.io) `c\\`` \\.", parse_mode="MarkdownV2"
-    )
-    assert message.text == "bold it s a c` ."
-    assert [(e.type, message.parse_entity(e)) for e in message.entities] == [
-        ("bold", "bold it"),
-        ("italic", "it"),
-        ("spoiler", "s"),
-        ("text_link", "a"),
-        ("code", "c`"),
-    ]
-    status, body = await raw(tg, "sendMessage", chat_id=group["id"], text="v1.0", parse_mode="MarkdownV2")
-    assert body["description"] == (
-        "Bad Request: can't parse entities: Character '.' is reserved and must be escaped with the preceding '\\'"
-    )
+    for mode in ("MarkdownV2", "Markdown"):
+        status, body = await raw(tg, "sendMessage", chat_id=group["id"], text="*bold*", parse_mode=mode)
+        assert status == 500
+        assert f"does not model parse_mode {mode}" in body["description"]
+    assert len(tg.server_errors) == 2
+    tg.server_errors.clear()
     status, body = await raw(tg, "sendMessage", chat_id=group["id"], text="x", parse_mode="BBCode")
     assert (status, body["description"]) == (400, "Bad Request: unsupported parse_mode")
+    assert tg.sent(group) == []
 
 
 async def test_length_limits(tg: FakeTelegram, bot: Bot) -> None:
