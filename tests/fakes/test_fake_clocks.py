@@ -23,7 +23,7 @@ HERE = Path(__file__).parent
 # Every module of both server packages, found by listing them, so a module added later is scanned too.
 SERVER_MODULES = [
     *sorted((HERE / "telegram_api").glob("*.py")),
-    HERE / "discord_api.py",
+    *sorted((HERE / "discord_api").glob("*.py")),
     HERE.parent / "sources" / "feed_server.py",
 ]
 # Calls that read today's date or time. Durations (time.monotonic, loop.time) are fine: they carry no date.
@@ -63,8 +63,9 @@ def test_the_guard_sees_a_wall_clock_read(tmp_path: Path) -> None:
 
 def test_the_guard_scans_every_server_package() -> None:
     packages = {path.parent.name for path in SERVER_MODULES}
-    assert "telegram_api" in packages
+    assert {"telegram_api", "discord_api"} <= packages
     assert sum(path.parent.name == "telegram_api" for path in SERVER_MODULES) > 5
+    assert sum(path.parent.name == "discord_api" for path in SERVER_MODULES) > 5
 
 
 def test_a_server_built_with_the_wall_clock_is_refused() -> None:

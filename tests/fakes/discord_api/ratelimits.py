@@ -1,0 +1,83 @@
+"""Discord's rate limits ("Rate Limits"): per-route buckets with the headers discord.py reads, the global
+limit, the 429s a test injects, and the answer a client gets when it goes over.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import math
+
+from aiohttp import web
+
+from tests.fakes.discord_api.model import _Bucket, _RateLimitRule
+
+
+class _RateLimits:
+    """Buckets, the global limit and injected 429s."""
+
+    def rate_limit(
+        self, route_substring: str, times: int = 1, retry_after: float = 1.0, *, is_global: bool = False
+    ) -> None:
+        """Answer the next ``times`` requests whose ``"METHOD /path"`` contains ``route_substring``
+        with 429 ("Rate Limits" > Exceeding A Rate Limit).  Path is below /api/v10, e.g.
+        ``"POST /channels/123/messages"``; ``"/messages"`` matches any method.
+        """
+        self._rate_rules.append(_RateLimitRule(route_substring, times, retry_after, is_global))
+
+    def _take_rate_rule(self, key: str) -> _RateLimitRule | None:
+        for rule in self._rate_rules:
+            if rule.times > 0 and rule.pattern in key:
+                rule.times -= 1
+                if rule.times == 0:
+                    self._rate_rules.remove(rule)
+                return rule
+        return None
+
+    def _bucket(self, method: str, route: str, request: web.Request) -> _Bucket:
+        # "Rate Limits": buckets are per route, split by top-level resource (channel, guild, webhook)
+        major = "+".join(
+            request.match_info.get(k, "") for k in ("channel_id", "guild_id", "webhook_id", "interaction_id")
+        )
+        name = hashlib.sha1(f"{method} {route}".encode()).hexdigest()[:16]
+        key = f"{name}:{major}"
+        bucket = self._buckets.get(key)
+        if bucket is None:
+            bucket = self._buckets[key] = _Bucket(name, self.bucket_limit, self.bucket_window)
+        return bucket
+
+    def _ratelimit_headers(self, bucket: _Bucket, now: float) -> dict[str, str]:
+        reset_after = max(0.0, bucket.reset_at - now)
+        return {
+            "X-RateLimit-Limit": str(bucket.limit),
+            "X-RateLimit-Remaining": str(max(0, bucket.remaining)),
+            "X-RateLimit-Reset": f"{self._ids.now_ms() / 1000 + reset_after:.3f}",
+            "X-RateLimit-Reset-After": f"{reset_after:.3f}",
+            "X-RateLimit-Bucket": bucket.name,
+        }
+
+    def _too_many(self, retry_after: float, bucket: _Bucket, *, is_global: bool, scope: str) -> web.Response:
+        """429 per "Rate Limits" > Exceeding A Rate Limit.
+
+        The ``Via`` header matters: discord.py treats a 429 *without* it as a Cloudflare ban
+        and raises instead of waiting (discord/http.py, ``HTTPClient.request``).
+        """
+        response = self._json(
+            {"message": "You are being rate limited.", "retry_after": retry_after, "global": is_global}, status=429
+        )
+        headers = self._ratelimit_headers(bucket, asyncio.get_running_loop().time())
+        headers.update(
+            {
+                "X-RateLimit-Remaining": "0",
+                "X-RateLimit-Reset-After": f"{retry_after:.3f}",
+                "X-RateLimit-Reset": f"{self._ids.now_ms() / 1000 + retry_after:.3f}",
+                "Retry-After": str(max(1, math.ceil(retry_after))),
+                "X-RateLimit-Scope": scope,
+                "Via": "1.1 google",
+            }
+        )
+        if is_global:
+            headers["X-RateLimit-Global"] = "true"
+            del headers["X-RateLimit-Bucket"]
+        response.headers.update(headers)
+        return response
