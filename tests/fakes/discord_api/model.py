@@ -376,4 +376,5 @@ class _Bucket:
     limit: int
     window: float
     remaining: int = 0
-    reset_at: float = 0.0
+    reset_at: float = 0.0  # on the server's monotonic clock
+    route: str = ""  # "METHOD /template", for set_route_limit

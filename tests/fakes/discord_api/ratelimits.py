@@ -4,13 +4,15 @@ limit, the 429s a test injects, and the answer a client gets when it goes over.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import math
 
 from aiohttp import web
 
-from tests.fakes.discord_api.model import _Bucket, _RateLimitRule
+from tests.fakes.discord_api.model import RateLimitHit, _Bucket, _RateLimitRule
+
+# "Rate Limits" > Global Rate Limit: "All bots can make up to 50 requests per second to our API."
+GLOBAL_REQUESTS_PER_SECOND = 50
 
 
 class _RateLimits:
@@ -24,6 +26,42 @@ class _RateLimits:
         ``"POST /channels/123/messages"``; ``"/messages"`` matches any method.
         """
         self._rate_rules.append(_RateLimitRule(route_substring, times, retry_after, is_global))
+
+    def enable_global_limit(self, per_second: int = GLOBAL_REQUESTS_PER_SECOND) -> None:
+        """Answer 429 with ``"global": true`` once more than ``per_second`` requests came in the last second."""
+        self.global_limit = per_second
+
+    def disable_global_limit(self) -> None:
+        self.global_limit = None
+
+    def set_route_limit(self, route: str, limit: int, window: float) -> None:
+        """Give one route its own bucket size, e.g. ``set_route_limit("POST /channels/{channel_id}/messages", 5,
+        5.0)``: ``limit`` requests per ``window`` seconds for each channel, guild or webhook (the route template is
+        the one :class:`RecordedRequest` shows).  Other routes keep ``bucket_limit`` per ``bucket_window``."""
+        self.route_limits[route] = (limit, window)
+        for key in [key for key, bucket in self._buckets.items() if bucket.route == route]:
+            del self._buckets[key]  # the next request opens a bucket of the new size
+
+    def _global_wait(self, now: float) -> float | None:
+        """Seconds until the global limit lets one more request through, or None if it does now.
+
+        A sliding window over the requests let through in the last second, so no second (not only no calendar
+        second) carries more than the limit: the strictest reading of "50 requests per second"."""
+        if self.global_limit is None:
+            return None
+        window = self._global_window
+        while window and window[0] <= now - 1.0:
+            window.popleft()
+        if len(window) < self.global_limit:
+            return None
+        return max(0.001, round(window[0] + 1.0 - now, 3))
+
+    def _global_note(self, now: float) -> None:
+        if self.global_limit is not None:
+            self._global_window.append(now)
+
+    def _hit(self, method: str, path: str, retry_after: float, *, is_global: bool, source: str) -> None:
+        self.rate_limited.append(RateLimitHit(method, path, retry_after, is_global, source))
 
     def _take_rate_rule(self, key: str) -> _RateLimitRule | None:
         for rule in self._rate_rules:
@@ -43,7 +81,8 @@ class _RateLimits:
         key = f"{name}:{major}"
         bucket = self._buckets.get(key)
         if bucket is None:
-            bucket = self._buckets[key] = _Bucket(name, self.bucket_limit, self.bucket_window)
+            limit, window = self.route_limits.get(f"{method} {route}", (self.bucket_limit, self.bucket_window))
+            bucket = self._buckets[key] = _Bucket(name, limit, window, route=f"{method} {route}")
         return bucket
 
     def _ratelimit_headers(self, bucket: _Bucket, now: float) -> dict[str, str]:
@@ -56,7 +95,9 @@ class _RateLimits:
             "X-RateLimit-Bucket": bucket.name,
         }
 
-    def _too_many(self, retry_after: float, bucket: _Bucket, *, is_global: bool, scope: str) -> web.Response:
+    def _too_many(
+        self, retry_after: float, bucket: _Bucket, *, is_global: bool, scope: str, now: float
+    ) -> web.Response:
         """429 per "Rate Limits" > Exceeding A Rate Limit.
 
         The ``Via`` header matters: discord.py treats a 429 *without* it as a Cloudflare ban
@@ -65,7 +106,7 @@ class _RateLimits:
         response = self._json(
             {"message": "You are being rate limited.", "retry_after": retry_after, "global": is_global}, status=429
         )
-        headers = self._ratelimit_headers(bucket, asyncio.get_running_loop().time())
+        headers = self._ratelimit_headers(bucket, now)
         headers.update(
             {
                 "X-RateLimit-Remaining": "0",

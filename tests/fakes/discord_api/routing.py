@@ -115,34 +115,53 @@ class _Routing:
             self._request_counts[f"{method} {route}"] += 1
         self._touch()
 
-        loop_now = asyncio.get_running_loop().time()
-        bucket = self._bucket(method, route, request)
-        if loop_now >= bucket.reset_at:
-            bucket.remaining = bucket.limit
-            bucket.reset_at = loop_now + bucket.window
+        if self.latency > 0:
+            await asyncio.sleep(self.latency / 2)  # the request's way to Discord
+        response = await self._answer(request, handler, method, path, route)
+        record.status = response.status
+        if self.latency > 0:
+            await asyncio.sleep(self.latency / 2)  # and the answer's way back
+        return response
 
-        # Interaction callbacks and webhook-token routes authenticate with the token in the URL.
+    async def _answer(
+        self, request: web.Request, handler: Callable[[web.Request], Any], method: str, path: str, route: str
+    ) -> web.StreamResponse:
+        """Authentication, then the limits in the order a request meets them, then the handler."""
+        now = self._monotonic()
+        bucket = self._bucket(method, route, request)
+        if now >= bucket.reset_at:
+            bucket.remaining = bucket.limit
+            bucket.reset_at = now + bucket.window
+
+        # Interaction callbacks and webhook-token routes authenticate with the token in the URL, and "are not
+        # bound to the bot's Global Rate Limit" ("Rate Limits" > Global Rate Limit).
         token_routes = route.startswith(("/interactions/", "/webhooks/{webhook_id}/{webhook_token}"))
         if not token_routes and request.headers.get("Authorization") != f"Bot {self.token}":
-            response: web.StreamResponse = self._json({"message": "401: Unauthorized", "code": 0}, 401)
-        elif (rule := self._take_rate_rule(f"{method} {path}")) is not None:
-            response = self._too_many(
-                rule.retry_after, bucket, is_global=rule.is_global, scope="global" if rule.is_global else "user"
-            )
-        elif bucket.remaining <= 0:
-            response = self._too_many(round(bucket.reset_at - loop_now, 3), bucket, is_global=False, scope="user")
-        else:
-            bucket.remaining -= 1
-            try:
-                response = await handler(request)
-            except ApiError as exc:
-                response = self._json(exc.body(), exc.status)
-            except web.HTTPNotFound:
-                response = self._json({"message": "404: Not Found", "code": 0}, 404)
-            except web.HTTPMethodNotAllowed:
-                response = self._json({"message": "405: Method Not Allowed", "code": 0}, 405)
-            response.headers.update(self._ratelimit_headers(bucket, loop_now))
-        record.status = response.status
+            return self._json({"message": "401: Unauthorized", "code": 0}, 401)
+        if (rule := self._take_rate_rule(f"{method} {path}")) is not None:
+            source = "injected"
+            self._hit(method, path, rule.retry_after, is_global=rule.is_global, source=source)
+            scope = "global" if rule.is_global else "user"
+            return self._too_many(rule.retry_after, bucket, is_global=rule.is_global, scope=scope, now=now)
+        if not token_routes and (wait := self._global_wait(now)) is not None:
+            self._hit(method, path, wait, is_global=True, source="global")
+            return self._too_many(wait, bucket, is_global=True, scope="global", now=now)
+        if bucket.remaining <= 0:
+            wait = round(bucket.reset_at - now, 3)
+            self._hit(method, path, wait, is_global=False, source="bucket")
+            return self._too_many(wait, bucket, is_global=False, scope="user", now=now)
+        bucket.remaining -= 1
+        if not token_routes:
+            self._global_note(now)
+        try:
+            response: web.StreamResponse = await handler(request)
+        except ApiError as exc:
+            response = self._json(exc.body(), exc.status)
+        except web.HTTPNotFound:
+            response = self._json({"message": "404: Not Found", "code": 0}, 404)
+        except web.HTTPMethodNotAllowed:
+            response = self._json({"message": "405: Method Not Allowed", "code": 0}, 405)
+        response.headers.update(self._ratelimit_headers(bucket, now))
         return response
 
     async def _read_multipart(self, request: web.Request) -> tuple[Any, list[Json]]:

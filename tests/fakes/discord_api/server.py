@@ -5,7 +5,8 @@ read-only views a test asserts on; the rest is mixed in from the modules named i
 from __future__ import annotations
 
 import asyncio
-from collections import Counter
+import time
+from collections import Counter, deque
 from collections.abc import Callable
 from typing import Any
 
@@ -25,6 +26,7 @@ from tests.fakes.discord_api.model import (
     FakeMessage,
     FakeUser,
     InteractionResponseRecord,
+    RateLimitHit,
     RecordedRequest,
     _Bucket,
     _id_of,
@@ -69,9 +71,17 @@ class FakeDiscord(_World, _Acts, _Gateway, _Routing, _RateLimits, _Rest, _Intera
         presences: bool = False,
         host: str = "127.0.0.1",
         clock: TestClock,
+        global_limit: int | None = None,
+        latency: float = 0.0,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         """``clock``: the test's clock. Snowflakes, and so every message, channel and interaction time, and every
-        other date the server writes, come from it, so a bot on that clock sees messages written "now"."""
+        other date the server writes, come from it, so a bot on that clock sees messages written "now".
+
+        ``global_limit``: requests a second over all routes before a global 429 (Discord's is 50, see
+        :meth:`enable_global_limit`); None, the default, leaves it off.  ``latency`` (seconds, settable later): the
+        network round trip of each REST call, half before the server handles it and half before the answer.
+        ``monotonic`` measures the durations the limits need (never a date), so a test can pass a manual one."""
         self.token = token
         self.heartbeat_interval = heartbeat_interval
         self.recommended_shards = recommended_shards
@@ -114,6 +124,12 @@ class FakeDiscord(_World, _Acts, _Gateway, _Routing, _RateLimits, _Rest, _Intera
         self._request_counts: Counter[str] = Counter()
         self._rate_rules: list[_RateLimitRule] = []
         self._buckets: dict[str, _Bucket] = {}
+        self.route_limits: dict[str, tuple[int, float]] = {}  # "METHOD /template" -> (limit, window), see ratelimits
+        self.global_limit = global_limit
+        self._global_window: deque[float] = deque()
+        self.rate_limited: list[RateLimitHit] = []  # every 429 answered, whatever its cause
+        self.latency = latency
+        self._monotonic = monotonic
 
         self._cond = asyncio.Condition()
         self._notify_pending = False
