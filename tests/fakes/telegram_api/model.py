@@ -7,21 +7,13 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    pass
-
+from typing import Any
 
 Json = dict[str, Any]
-
-
 ChatRef = Mapping[str, Any] | int
-
-
 UserRef = Mapping[str, Any] | int
 
-
+# --- "Getting updates" > Update: every optional field is an update type -------------------------
 ALL_UPDATE_TYPES: tuple[str, ...] = (
     "message",
     "edited_message",
@@ -47,13 +39,11 @@ ALL_UPDATE_TYPES: tuple[str, ...] = (
     "chat_boost",
     "removed_chat_boost",
 )
-
-
 # getUpdates.allowed_updates: "Specify an empty list to receive all update types except chat_member,
 # message_reaction, and message_reaction_count (default)."  These three must be asked for by name.
 _EXPLICIT_ONLY = frozenset({"chat_member", "message_reaction", "message_reaction_count"})
 
-
+# --- "Available types" > ReactionTypeEmoji: the only emoji a bot may react with ------------------
 # One string, split, reads like the docs' list.
 REACTION_EMOJI: frozenset[str] = frozenset(
     "👍 👎 ❤ 🔥 🥰 👏 😁 🤔 🤯 😱 🤬 😢 🎉 🤩 🤮 💩 🙏 👌 🕊 🤡 🥱 🥴 😍 🐳 ❤\u200d🔥 🌚 🌭 💯 🤣 ⚡ 🍌 🏆 💔 🤨 😐 🍓 "  # noqa: SIM905
@@ -61,7 +51,7 @@ REACTION_EMOJI: frozenset[str] = frozenset(
     "🤷\u200d♂ 🤷 🤷\u200d♀ 😡".split()
 )
 
-
+# --- "Available types" > ChatMemberAdministrator -------------------------------------------------
 _REQUIRED_ADMIN_RIGHTS = (
     "can_manage_chat",
     "can_delete_messages",
@@ -74,17 +64,9 @@ _REQUIRED_ADMIN_RIGHTS = (
     "can_edit_stories",
     "can_delete_stories",
 )
-
-
 _GROUP_ADMIN_RIGHTS = ("can_pin_messages",)  # "groups and supergroups only"
-
-
 _SUPERGROUP_ADMIN_RIGHTS = ("can_manage_topics",)  # "supergroups only"
-
-
 _CHANNEL_ADMIN_RIGHTS = ("can_post_messages", "can_edit_messages")  # "channels only"
-
-
 DEFAULT_ADMIN_RIGHTS: Mapping[str, bool] = {
     "can_manage_chat": True,
     "can_delete_messages": True,
@@ -102,30 +84,17 @@ DEFAULT_ADMIN_RIGHTS: Mapping[str, bool] = {
     "can_edit_messages": True,
 }
 
-
 # Fake senders that Telegram puts in ``from`` for messages sent on behalf of a chat ("Message.from").
 GROUP_ANONYMOUS_BOT: Json = {"id": 1087968824, "is_bot": True, "first_name": "Group", "username": "GroupAnonymousBot"}
-
-
 CHANNEL_BOT: Json = {"id": 136817688, "is_bot": True, "first_name": "Channel", "username": "Channel_Bot"}
-
 
 # "Forum topics" > createForumTopic.icon_color: one of these RGB values.
 FORUM_ICON_COLORS = (7322096, 16766590, 13338331, 9367192, 16749490, 16478047)
 
-
 MAX_MESSAGE_LENGTH = 4096  # sendMessage.text: "1-4096 characters after entities parsing"
-
-
 _TOKEN_RE = re.compile(r"\d+:[A-Za-z0-9_-]{30,}")
-
-
 _SECRET_TOKEN_RE = re.compile(r"[A-Za-z0-9_-]{1,256}")
-
-
 _COMMAND_RE = re.compile(r"[a-z0-9_]{1,32}")
-
-
 _SCOPE_TYPES = {
     "default",
     "all_private_chats",
@@ -135,8 +104,6 @@ _SCOPE_TYPES = {
     "chat_administrators",
     "chat_member",
 }
-
-
 _SERVICE_KEYS = frozenset(
     {
         "new_chat_members",
@@ -153,6 +120,9 @@ _SERVICE_KEYS = frozenset(
         "pinned_message",
     }
 )
+
+
+# ================================================================================ errors
 
 
 class ApiError(Exception):
@@ -173,6 +143,9 @@ class ApiError(Exception):
 
 def _bad(description: str) -> ApiError:
     return ApiError(400, f"Bad Request: {description}")
+
+
+# ================================================================================ state
 
 
 @dataclass

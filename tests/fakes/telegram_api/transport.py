@@ -13,7 +13,7 @@ import re
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from http import HTTPStatus
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 from aiohttp import web
 
@@ -29,10 +29,6 @@ from tests.fakes.telegram_api.model import (
     _Chat,
     _Injected,
 )
-
-if TYPE_CHECKING:
-    pass
-
 
 _log = logging.getLogger(__name__)
 
@@ -93,8 +89,6 @@ class _Params:
 
 
 _H = TypeVar("_H", bound=Callable[..., Awaitable[Any]])
-
-
 _HANDLERS: dict[str, tuple[str, Callable[..., Awaitable[Any]]]] = {}
 
 

@@ -10,7 +10,6 @@ import copy
 import ipaddress
 import json
 from http import HTTPStatus
-from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -28,9 +27,6 @@ from tests.fakes.telegram_api.model import (
     _Chat,
 )
 from tests.fakes.telegram_api.transport import _api, _Params
-
-if TYPE_CHECKING:
-    pass
 
 
 class _Updates:

@@ -6,12 +6,8 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
 
 from tests.fakes.telegram_api.model import FORUM_ICON_COLORS, ChatRef, Json, UserRef, _Chat, _Member
-
-if TYPE_CHECKING:
-    pass
 
 
 class _World:
