@@ -68,6 +68,8 @@ Deliberate deviations (each documented where it is implemented)
 * Only HTML formatting is modelled (studybot sends HTML): ``parse_mode`` Markdown or MarkdownV2 answers 500
   "FakeTelegram does not model ..." and is kept in ``server_errors``, so a test that starts using them fails
   loudly instead of passing against a parser nobody checked.
+* Methods studybot does not call were cut with their self-tests (callback queries, setMessageReaction,
+  editForumTopic, deleteForumTopic): like any method the fake lacks, they answer 404 and are recorded.
 * ``strict_html=True`` (the default) rejects a bare ``&`` or ``>`` and unsupported named
   entities, because "Formatting options" says all ``<``, ``>`` and ``&`` that are not part
   of a tag or an entity *must* be replaced.  Real Telegram (tdlib's ``parse_html``) keeps
@@ -102,7 +104,7 @@ concern: ``world`` (users, chats, membership), ``activity`` (people's acts, insp
 Documentation sections referred to in comments: "Making requests", "Getting updates"
 (getUpdates, setWebhook, Update), "Available types" (Message, MessageEntity, ChatMember...),
 "Formatting options", "Updating messages", "Bot commands" (BotCommandScope), "Forum topics",
-"Reactions" (ReactionTypeEmoji, setMessageReaction), "ResponseParameters", and the FAQ
+"Reactions" (MessageReactionUpdated), "ResponseParameters", and the FAQ
 "My bot is hitting limits" and features page "Privacy mode".
 """
 
@@ -111,7 +113,6 @@ from tests.fakes.telegram_api.html_format import parse_html
 from tests.fakes.telegram_api.model import (
     ALL_UPDATE_TYPES,
     DEFAULT_ADMIN_RIGHTS,
-    REACTION_EMOJI,
     ApiError,
     FloodRecord,
     RateLimits,
@@ -123,7 +124,6 @@ from tests.fakes.telegram_api.server import FakeTelegram
 __all__ = [
     "ALL_UPDATE_TYPES",
     "DEFAULT_ADMIN_RIGHTS",
-    "REACTION_EMOJI",
     "ApiError",
     "FakeTelegram",
     "FloodRecord",

@@ -1,11 +1,10 @@
-"""Test control: what people do in chats (send, edit, delete, react, press buttons), and what a test reads
+"""Test control: what people do in chats (send, edit, delete, react), and what a test reads
 back (messages, the bot's sends, topics, commands, pending updates).
 """
 
 from __future__ import annotations
 
 import copy
-import secrets
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -127,21 +126,6 @@ class _Activity:
             return None
         return self._emit("message_reaction_count", payload)
 
-    def user_presses(self, chat: ChatRef, message_id: int, user: UserRef, data: str) -> str:
-        """The user presses an inline button: a ``callback_query`` update; returns its id."""
-        target = self._chat(chat)
-        query_id = str(secrets.randbits(60))
-        query = {
-            "id": query_id,
-            "from": self._user_json(self._user_id(user)),
-            "message": copy.deepcopy(target.messages[message_id]),
-            "chat_instance": str(abs(hash((target.id, self.bot_id))) % 10**18),
-            "data": data,
-        }
-        self._callback_queries[query_id] = query
-        self._emit("callback_query", query)
-        return query_id
-
     def messages(self, chat: ChatRef, *, include_deleted: bool = False) -> list[Json]:
         """Every message in the chat (users', the bot's, service), oldest first."""
         target = self._chat(chat)
@@ -173,10 +157,6 @@ class _Activity:
             {"message_thread_id": t.thread_id, "name": t.name, "icon_color": t.icon_color, "is_closed": t.closed}
             for t in self._chat(chat).topics.values()
         ]
-
-    def bot_reactions(self, chat: ChatRef, message_id: int) -> list[Json]:
-        """The reactions the bot has set on a message (setMessageReaction)."""
-        return copy.deepcopy(self._chat(chat).bot_reactions.get(message_id, []))
 
     def member_status(self, chat: ChatRef, user: UserRef) -> str:
         member = self._chat(chat).members.get(self._user_id(user))

@@ -11,7 +11,7 @@ from typing import Any
 
 from tests.fakes.telegram_api.entities import ParseError, _sort_entities, fix_formatted_text, utf16_len
 from tests.fakes.telegram_api.html_format import parse_html
-from tests.fakes.telegram_api.model import MAX_MESSAGE_LENGTH, REACTION_EMOJI, ApiError, Json, _bad, _Chat
+from tests.fakes.telegram_api.model import MAX_MESSAGE_LENGTH, ApiError, Json, _bad, _Chat
 from tests.fakes.telegram_api.transport import _api, _Params
 
 
@@ -306,32 +306,6 @@ class _Messages:
         for message_id in ids:
             with contextlib.suppress(ApiError):  # "If some of the specified messages can't be found, they are skipped."
                 self._delete_one(chat, int(message_id))
-        return True
-
-    @_api("setMessageReaction")
-    async def _set_message_reaction(self, p: _Params) -> bool:
-        chat = self._resolve_chat(p)
-        msg = self._message_for_bot(chat, p, "message to react not found")
-        reactions = p.decoded("reaction", what="reaction types") or []
-        if not isinstance(reactions, list):
-            raise _bad("can't parse reaction types JSON object")
-        clean: list[Json] = []
-        for reaction in reactions:
-            if not isinstance(reaction, dict):
-                raise _bad("REACTION_INVALID")
-            if reaction.get("type") == "emoji":
-                emoji = str(reaction.get("emoji", ""))
-                if emoji not in REACTION_EMOJI and emoji.replace("\ufe0f", "") not in REACTION_EMOJI:
-                    raise _bad("REACTION_INVALID")
-                clean.append({"type": "emoji", "emoji": emoji})
-            elif reaction.get("type") == "custom_emoji" and str(reaction.get("custom_emoji_id", "")).isdigit():
-                clean.append({"type": "custom_emoji", "custom_emoji_id": str(reaction["custom_emoji_id"])})
-            else:
-                raise _bad("REACTION_INVALID")  # "Bots can't use paid reactions."
-        if len(clean) > 1:
-            # "Currently, as non-premium users, bots can set up to one reaction per message."
-            raise _bad("REACTIONS_TOO_MANY")
-        chat.bot_reactions[msg["message_id"]] = clean
         return True
 
     @_api("sendChatAction")

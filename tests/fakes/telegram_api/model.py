@@ -43,14 +43,6 @@ ALL_UPDATE_TYPES: tuple[str, ...] = (
 # message_reaction, and message_reaction_count (default)."  These three must be asked for by name.
 _EXPLICIT_ONLY = frozenset({"chat_member", "message_reaction", "message_reaction_count"})
 
-# --- "Available types" > ReactionTypeEmoji: the only emoji a bot may react with ------------------
-# One string, split, reads like the docs' list.
-REACTION_EMOJI: frozenset[str] = frozenset(
-    "👍 👎 ❤ 🔥 🥰 👏 😁 🤔 🤯 😱 🤬 😢 🎉 🤩 🤮 💩 🙏 👌 🕊 🤡 🥱 🥴 😍 🐳 ❤\u200d🔥 🌚 🌭 💯 🤣 ⚡ 🍌 🏆 💔 🤨 😐 🍓 "  # noqa: SIM905
-    "🍾 💋 🖕 😈 😴 😭 🤓 👻 👨\u200d💻 👀 🎃 🙈 😇 😨 🤝 ✍ 🤗 🫡 🎅 🎄 ☃ 💅 🤪 🗿 🆒 💘 🙉 🦄 😘 💊 🙊 😎 👾 "
-    "🤷\u200d♂ 🤷 🤷\u200d♀ 😡".split()
-)
-
 # --- "Available types" > ChatMemberAdministrator -------------------------------------------------
 _REQUIRED_ADMIN_RIGHTS = (
     "can_manage_chat",
@@ -182,7 +174,6 @@ class _Chat:
     topics: dict[int, _Topic] = field(default_factory=dict)
     migrated_to: int | None = None
     reactions: dict[tuple[int, int], list[Json]] = field(default_factory=dict)  # (message_id, user_id)
-    bot_reactions: dict[int, list[Json]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -103,8 +103,6 @@ class FakeTelegram(_World, _Activity, _Updates, _Messages, _Chats, _Transport):
         self._poll_waiter: asyncio.Future[str] | None = None
 
         self._commands: dict[tuple[tuple[str, int | None, int | None], str], list[Json]] = {}
-        self._callback_queries: dict[str, Json] = {}
-        self.callback_answers: list[Json] = []
 
         self.calls: Counter[str] = Counter()
         self.requests: list[RecordedRequest] = []
