@@ -155,11 +155,11 @@ async def test_latency_is_a_round_trip_per_call_and_calls_overlap(client_http: a
         started = time.monotonic()
         results = await asyncio.gather(*(get_me(client_http, dc) for _ in range(10)))
         ten = time.monotonic() - started
-        dc.latency = 0.0
+        dc.latency = 0.5  # settable while the server runs
         started = time.monotonic()
         await get_me(client_http, dc)
-        none = time.monotonic() - started
+        slower = time.monotonic() - started
     assert one >= 0.2
     assert [status for status, _, _ in results] == [200] * 10
-    assert ten < 1.0  # ten concurrent calls take about one round trip, not ten
-    assert none < 0.2
+    assert ten < 1.5  # ten concurrent calls take about one round trip, not ten (2 s)
+    assert slower >= 0.5

@@ -15,6 +15,12 @@ from tests.fakes.discord_api.model import RateLimitHit, _Bucket, _RateLimitRule
 GLOBAL_REQUESTS_PER_SECOND = 50
 
 
+def ms_ceil(seconds: float) -> float:
+    """Seconds rounded *up* to the millisecond the headers carry: a client that waits exactly what it was told
+    must find the window over, never 0.4 ms early (and refused again)."""
+    return math.ceil(round(seconds * 1000, 6)) / 1000
+
+
 class _RateLimits:
     """Buckets, the global limit and injected 429s."""
 
@@ -54,7 +60,7 @@ class _RateLimits:
             window.popleft()
         if len(window) < self.global_limit:
             return None
-        return max(0.001, round(window[0] + 1.0 - now, 3))
+        return max(0.001, ms_ceil(window[0] + 1.0 - now))
 
     def _global_note(self, now: float) -> None:
         if self.global_limit is not None:
@@ -86,7 +92,7 @@ class _RateLimits:
         return bucket
 
     def _ratelimit_headers(self, bucket: _Bucket, now: float) -> dict[str, str]:
-        reset_after = max(0.0, bucket.reset_at - now)
+        reset_after = ms_ceil(max(0.0, bucket.reset_at - now))
         return {
             "X-RateLimit-Limit": str(bucket.limit),
             "X-RateLimit-Remaining": str(max(0, bucket.remaining)),

@@ -23,6 +23,7 @@ from tests.fakes.discord_api.model import (
     _unknown_channel,
     _unknown_message,
 )
+from tests.fakes.discord_api.ratelimits import ms_ceil
 
 
 class _Routing:
@@ -147,7 +148,7 @@ class _Routing:
             self._hit(method, path, wait, is_global=True, source="global")
             return self._too_many(wait, bucket, is_global=True, scope="global", now=now)
         if bucket.remaining <= 0:
-            wait = round(bucket.reset_at - now, 3)
+            wait = ms_ceil(bucket.reset_at - now)
             self._hit(method, path, wait, is_global=False, source="bucket")
             return self._too_many(wait, bucket, is_global=False, scope="user", now=now)
         bucket.remaining -= 1
