@@ -20,7 +20,12 @@ from tests.fakes.discord_api import FakeDiscord
 from tests.fakes.telegram_api import FakeTelegram
 
 HERE = Path(__file__).parent
-SERVER_MODULES = [HERE / "telegram_api.py", HERE / "discord_api.py", HERE.parent / "sources" / "feed_server.py"]
+# Every module of both server packages, found by listing them, so a module added later is scanned too.
+SERVER_MODULES = [
+    *sorted((HERE / "telegram_api").glob("*.py")),
+    *sorted((HERE / "discord_api").glob("*.py")),
+    HERE.parent / "sources" / "feed_server.py",
+]
 # Calls that read today's date or time. Durations (time.monotonic, loop.time) are fine: they carry no date.
 WALL_CLOCK_CALLS = {
     ("time", "time"),
@@ -45,7 +50,7 @@ def wall_clock_reads(path: Path) -> list[str]:
     return found
 
 
-@pytest.mark.parametrize("module", SERVER_MODULES, ids=lambda p: p.name)
+@pytest.mark.parametrize("module", SERVER_MODULES, ids=lambda p: f"{p.parent.name}/{p.name}")
 def test_no_local_server_reads_the_wall_clock(module: Path) -> None:
     assert wall_clock_reads(module) == []
 
@@ -54,6 +59,13 @@ def test_the_guard_sees_a_wall_clock_read(tmp_path: Path) -> None:
     sample = tmp_path / "server.py"
     sample.write_text("import time\nfrom datetime import datetime\nx = time.time()\ny = datetime.now()\n")
     assert wall_clock_reads(sample) == ["server.py:3 time.time()", "server.py:4 datetime.now()"]
+
+
+def test_the_guard_scans_every_server_package() -> None:
+    packages = {path.parent.name for path in SERVER_MODULES}
+    assert {"telegram_api", "discord_api"} <= packages
+    assert sum(path.parent.name == "telegram_api" for path in SERVER_MODULES) > 5
+    assert sum(path.parent.name == "discord_api" for path in SERVER_MODULES) > 5
 
 
 def test_a_server_built_with_the_wall_clock_is_refused() -> None:
