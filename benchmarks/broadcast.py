@@ -1,7 +1,7 @@
 """Broadcast benchmark: one lesson to many Telegram groups at Telegram's rate, never above it.
 
 Run: ``.venv/bin/python benchmarks/broadcast.py [--groups N] [--latency S]``. The local Bot API server
-(tests/fakes/telegram_api.py) enforces Telegram's published limits (30 messages a second overall, 20 a minute
+(tests/fakes/telegram_api/) enforces Telegram's published limits (30 messages a second overall, 20 a minute
 per group; it answers 429 above them) and adds a round trip to every call (100 ms by default). The real
 TelegramBackend sends; the core's broadcast (handlers/lessons.py) runs as in production.
 

@@ -3,7 +3,7 @@
 Run: ``.venv/bin/python benchmarks/ingest_discord.py [--events N] [--rounds R] [--reference] [--no-targets]``.
 
 Both runs push the same burst of MESSAGE_REACTION_ADD dispatches from the local Discord server
-(tests/fakes/discord_api.py) over a real websocket into a real discord.py client:
+(tests/fakes/discord_api/) over a real websocket into a real discord.py client:
 
 (a) baseline: the library taking the same events at the same place as studybot and doing nothing with them —
     an AutoShardedBot built with studybot's options whose ``dispatch`` override drops the raw reaction events

@@ -3,7 +3,7 @@ committed likes.
 
 Run: ``.venv/bin/python benchmarks/ingest_telegram.py [--events N] [--rounds R] [--reference] [--no-targets]``.
 
-Both runs get the same burst of ``message_reaction`` updates from the local server (tests/fakes/telegram_api.py)
+Both runs get the same burst of ``message_reaction`` updates from the local server (tests/fakes/telegram_api/)
 over real HTTP long polling:
 
 (a) baseline: the library taking the same getUpdates batches at the same place as studybot and doing nothing
