@@ -39,6 +39,7 @@ logger = logging.getLogger(__name__)
 Dispatch = Callable[[Event], Awaitable[None]]
 Step = Callable[[], Awaitable[None]]
 Lot = Sequence[ReactionChange]
+BOTS_REMEMBERED = 10_000
 K = TypeVar("K")
 V = TypeVar("V")
 
@@ -106,9 +107,9 @@ class Intake:
         # Messages taken by discord.py's parser whose on_message has not finished (see message_arrived).
         self._arriving: dict[int, asyncio.Future[None]] = {}
         self._chats: Remembered[int, tuple[str, str | None]] = Remembered()
-        self._members: Remembered[tuple[int, str, bool], Member] = Remembered()
+        self._members: Remembered[tuple[int, str], Member] = Remembered()
         # Bots seen reacting: a removal carries no user object to tell (see _reactor).
-        self._bots: Remembered[int, bool] = Remembered()
+        self._bots: set[int] = set()
 
     @property
     def failed_reactions(self) -> int:
@@ -247,18 +248,22 @@ class Intake:
         self.reactions.add(ReactionChange(ref, who, key, self._clock.now(), added))
 
     def _reactor(self, payload: discord.RawReactionActionEvent) -> Member | None:
-        """Who reacted, or None for a bot. An add carries the member (in a guild); a removal only the user id,
-        so a bot is known by its id from before, or from discord.py's user cache."""
-        if self._gateway.is_me(payload.user_id) or self._bots.get(payload.user_id):
-            return None
-        client = self._gateway.client
-        user = payload.member or (client.get_user(payload.user_id) if client is not None else None)
+        """Who reacted, or None for a bot (ourselves included). An add in a guild carries the member; a removal
+        only the user id, so a bot is known then by its id from before, or from discord.py's user cache."""
+        user: discord.abc.User | None = payload.member
         if user is None:
-            return Member(translate.PLATFORM, str(payload.user_id), str(payload.user_id))
+            if payload.user_id in self._bots or self._gateway.is_me(payload.user_id):
+                return None
+            client = self._gateway.client
+            user = client.get_user(payload.user_id) if client is not None else None
+            if user is None:
+                return Member(translate.PLATFORM, str(payload.user_id), str(payload.user_id))
         if user.bot:
-            self._bots.put(user.id, True)
+            if len(self._bots) >= BOTS_REMEMBERED:
+                self._bots.clear()
+            self._bots.add(user.id)
             return None
-        key = (user.id, user.display_name or user.name or str(user.id), False)
+        key = (user.id, user.display_name or user.name or str(user.id))
         return self._members.get(key) or self._members.put(key, Member(translate.PLATFORM, str(user.id), *key[1:]))
 
     async def _clear(self, channel_id: int, guild_id: int | None, message_id: int, emoji: str | None) -> None:
