@@ -7,7 +7,7 @@ Both runs push the same burst of MESSAGE_REACTION_ADD dispatches from the local 
 
 (a) baseline: the library taking the same events at the same place as studybot and doing nothing with them —
     an AutoShardedBot built with studybot's options whose ``dispatch`` override drops the raw reaction events
-    (no task per event, no listener), as studybot's client takes them (bot/discord_backend/backend.py);
+    (no task per event, no listener), as studybot's client takes them (bot/discord_backend/client.py);
 (a') with ``--reference``, the older baseline for context: a plain Client dispatching ``on_raw_reaction_add``
     to a do-nothing listener (discord.py's task per event, which studybot does not pay);
 (b) studybot: the Discord backend translating each event and the core committing the like (group commit in
@@ -27,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +41,7 @@ from benchmarks.rounds import RoundFailed, Run, Side, check_committed, compare, 
 from bot.app import open_app
 from bot.config import Settings
 from bot.discord_backend.backend import NO_MENTIONS, DiscordBackend, DiscordOptions, intents
-from handlers.domain import Course, LessonDraft
+from handlers.domain import Course, LessonDraft, ReactionChange
 from handlers.i18n import Translator
 from tests.clock import TestClock
 from tests.fakes.discord_api import FakeDiscord
@@ -133,6 +134,21 @@ async def listener_baseline(n: int) -> Run:
     return run
 
 
+class Counted:
+    """The backend's observer here: counts the reactions handled, lot by lot, and says when all ``n`` are."""
+
+    def __init__(self, n: int, done: asyncio.Event) -> None:
+        self.n, self.done, self.count = n, done, 0
+
+    def handled(self, kind: str, key: object) -> None:
+        return None
+
+    def reactions_handled(self, lot: Sequence[ReactionChange]) -> None:
+        self.count += len(lot)
+        if self.count >= self.n:
+            self.done.set()
+
+
 async def studybot(n: int, folder: Path) -> Run:
     """(b) the backend and the core: events/s until every like is committed; returns the rate and the likes."""
     clock = TestClock()
@@ -142,21 +158,15 @@ async def studybot(n: int, folder: Path) -> Run:
         owner = dc.add_user("admin")
         guild = dc.guild(channel.guild_id)  # type: ignore[attr-defined]
         dc.add_member(guild, owner, admin=True)
-        handled, done = 0, asyncio.Event()
-
-        def observe(kind: str, key: object) -> None:
-            nonlocal handled
-            if kind == "react":
-                handled += 1
-                if handled == n:
-                    done.set()
+        done = asyncio.Event()
+        counter = Counted(n, done)
 
         options = DiscordOptions(
             dc.token, dc.base_url, guild_ready_timeout=0.05, identify_delay=False, reconcile_days=0
         )
-        backend = DiscordBackend(options, Translator.load("en"), observer=observe)
+        backend = DiscordBackend(options, Translator.load("en"), clock, observer=counter)
         async with open_app(settings, {backend.platform: backend}, clock) as app:
-            backend.use_services(app.services)
+            backend.use_ports(catalog=app.store, catch_up=app.store)
             await backend.start(app.dispatcher.dispatch)
             await app.store.upsert_course(Course("bench", "Bench", language="en"), clock.now())
             await app.store.upsert_lesson(LessonDraft("bench", "l", "Lesson", "", "", 1), clock.now())
@@ -177,7 +187,7 @@ async def studybot(n: int, folder: Path) -> Run:
                 try:
                     await asyncio.wait_for(done.wait(), 600)
                 except TimeoutError:
-                    raise RoundFailed(f"only {handled:,} of {n:,} reactions handled within 600 s") from None
+                    raise RoundFailed(f"only {counter.count:,} of {n:,} reactions handled within 600 s") from None
             await backend.stop()
             if backend.failed_reactions:
                 raise RoundFailed(f"{backend.failed_reactions:,} of {n:,} reactions logged as not handled")

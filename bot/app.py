@@ -7,16 +7,16 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, replace
 from datetime import timedelta
-from typing import TYPE_CHECKING, Protocol, TextIO
+from typing import TYPE_CHECKING, TextIO
 
+from bot.backend import Backend
 from bot.clock import SystemClock
 from bot.config import Settings
 from bot.outbox import RoutingOutbox
 from handlers.domain import Course
-from handlers.events import Event
 from handlers.i18n import Translator
 from handlers.ports import Clock, Outbox
 from handlers.services import Services
@@ -27,15 +27,6 @@ if TYPE_CHECKING:  # imported by open_app: a command that only reads the store (
     from handlers.routing import Dispatcher
 
 logger = logging.getLogger(__name__)
-
-
-class PlatformBackend(Outbox, Protocol):
-    """A platform connection: an Outbox for the core, and a source of events while started."""
-
-    platform: str
-
-    async def start(self, dispatch: Callable[[Event], Awaitable[None]]) -> None: ...
-    async def stop(self) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,9 +101,12 @@ async def run_console(settings: Settings, source: TextIO, out: TextIO, clock: Cl
 
     clock = clock or SystemClock()
     console = ConsoleBackend(out, clock, user=settings.console_user)
-    async with open_app(settings, {console.platform: console}, clock) as app:
+    backend: Backend = console  # (the contract, checked where the backend is built)
+    async with open_app(settings, {backend.platform: backend}, clock) as app:
+        await backend.start(app.dispatcher.dispatch)
         await app.scheduler.start()
         try:
             await console.run(app.dispatcher.dispatch, source)
         finally:
             await app.scheduler.stop()
+            await backend.stop()

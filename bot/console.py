@@ -137,6 +137,15 @@ class ConsoleBackend:
                 return message.label
         return "(earlier message)"
 
+    # lifecycle (the backend contract, bot.backend) -------------------------------------------------------
+    async def start(self, dispatch: Dispatch) -> None:
+        """Nothing to connect to: the terminal's lines are read by :meth:`run`, which is given the dispatch."""
+        return None
+
+    async def stop(self) -> None:
+        """Nothing to close: every line is handled before the next is read, so none is left half-way."""
+        return None
+
     # input ------------------------------------------------------------------------------------------------
     async def run(self, dispatch: Dispatch, source: TextIO | None = None) -> None:
         """Read lines until EOF or ``:quit``; every line is handled before the next is read."""

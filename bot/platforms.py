@@ -9,7 +9,9 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from bot.app import PlatformBackend, open_app
+from bot.app import open_app
+from bot.backend import Backend
+from bot.clock import SystemClock
 from bot.config import Settings
 from bot.discord_backend.backend import DiscordBackend, DiscordOptions
 from bot.heap import frozen_startup_heap
@@ -28,7 +30,8 @@ async def run_platforms(settings: Settings, clock: Clock | None = None) -> None:
     failed half-way, so none leaves a connection or session open; then the database is closed.
     """
     i18n = Translator.load(settings.default_language)
-    backends: dict[str, PlatformBackend] = {}
+    clock = clock or SystemClock()
+    backends: dict[str, Backend] = {}
     if settings.telegram_bot_token is not None:
         options = TelegramOptions(
             token=settings.telegram_bot_token.get_secret_value(),
@@ -40,16 +43,17 @@ async def run_platforms(settings: Settings, clock: Clock | None = None) -> None:
             ),
             webhook_listen=settings.telegram_webhook_listen,
         )
-        backends[TelegramBackend.platform] = TelegramBackend(options, i18n)
-    # discord: same event loop, same core; it also reads the store (autocomplete, catch-up of likes)
-    discord_backend = discord_backend_for(settings, i18n)
+        telegram: Backend = TelegramBackend(options, i18n)
+        backends[telegram.platform] = telegram
+    # discord: same event loop, same core; it also reads the store through narrow ports (autocomplete, catch-up)
+    discord_backend = discord_backend_for(settings, i18n, clock)
     if discord_backend is not None:
         backends[discord_backend.platform] = discord_backend
     async with open_app(settings, backends, clock) as app:
-        begun: list[PlatformBackend] = []
+        begun: list[Backend] = []
         try:
             if discord_backend is not None:
-                discord_backend.use_services(app.services)
+                discord_backend.use_ports(catalog=app.store, catch_up=app.store)
             for backend in backends.values():
                 begun.append(backend)
                 await backend.start(app.dispatcher.dispatch)
@@ -63,7 +67,7 @@ async def run_platforms(settings: Settings, clock: Clock | None = None) -> None:
                 await backend.stop()
 
 
-def discord_backend_for(settings: Settings, i18n: Translator) -> DiscordBackend | None:
+def discord_backend_for(settings: Settings, i18n: Translator, clock: Clock) -> DiscordBackend | None:
     """# discord: the backend for DISCORD_BOT_TOKEN, or None when it is not set."""
     if settings.discord_bot_token is None:
         return None
@@ -75,4 +79,4 @@ def discord_backend_for(settings: Settings, i18n: Translator) -> DiscordBackend 
         reconcile_days=settings.discord_reconcile_days,
         connect_timeout=settings.discord_connect_timeout,
     )
-    return DiscordBackend(options, i18n)
+    return DiscordBackend(options, i18n, clock)

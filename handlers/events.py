@@ -1,4 +1,7 @@
-"""Inbound core events: what a backend tells the core, in the core's own words."""
+"""Inbound core events: what a backend tells the core, in the core's own words.
+
+Backends translate at the border: bots' messages and reactions are left out there, so every author and member
+here is a person (or a chat speaking as one); the store keeps its own guard besides."""
 
 from __future__ import annotations
 
@@ -28,6 +31,9 @@ class MessageEdited:
 
 @dataclass(frozen=True, slots=True)
 class MessageDeleted:
+    """A message is gone: deleted live, or found gone by a backend catching up after downtime (Discord's
+    reconciliation), so that both go the same way through the core."""
+
     ref: MessageRef
     at: datetime
 

@@ -39,7 +39,7 @@ async def lesson_for_message(services: Services, ref: MessageRef, reply_to: Mess
 
 @router.on(MessagePosted)
 async def on_message_posted(services: Services, event: MessagePosted) -> None:
-    if event.author.is_bot or is_blank(event.text):
+    if is_blank(event.text):  # (bots' messages never get here: the backends leave them out)
         return  # nothing anyone could read: not a question, not a comment, not discussion
     store, text = services.store, kept_text(event.text)
     if event.reply_to is not None:

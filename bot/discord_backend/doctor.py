@@ -16,8 +16,9 @@ import discord.http
 import yarl
 
 from bot.config import Settings
-from bot.discord_backend.backend import OFFICIAL_API, PORTAL, api_base, intents
+from bot.discord_backend.client import OFFICIAL_API, api_base, intents
 from bot.discord_backend.connect import (
+    PORTAL,
     DiscordStartError,
     IntentRefused,
     TokenRefused,

@@ -1,10 +1,11 @@
 """Catch-up after downtime: Discord does not replay gateway events a bot missed while it was offline.
 
 At start the backend reads back, through the REST API, the reactions of every post of the last days (setting
-``DISCORD_RECONCILE_DAYS``) that lives in a channel this process serves, and the core brings the kept likes
-to exactly that (:func:`handlers.likes.reconcile_reactions`). Requests go one after another through
-discord.py's HTTP client, which keeps to each route's rate-limit bucket and waits out 429s; a post whose
-message is gone is marked deleted, as the missed delete event would have done. It runs after the messages
+``DISCORD_RECONCILE_DAYS``) that lives in a channel this process serves, members' only (bots are left out
+here, at the border, as live), and the store brings the kept likes to exactly that under its one like rule
+(:class:`~handlers.backend_ports.CatchUpStore`). Requests go one after another through discord.py's HTTP
+client, which keeps to each route's rate-limit bucket and waits out 429s; a post whose message is gone becomes
+the :class:`~handlers.events.MessageDeleted` event the missed delete would have been. It runs after the messages
 missed meanwhile are read back (:mod:`.replay`), so their likes are reconciled too, and its summary is the
 start-up's catch-up line for both.
 """
@@ -12,6 +13,7 @@ start-up's catch-up line for both.
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -20,11 +22,14 @@ import discord
 
 from bot.discord_backend import translate
 from bot.discord_backend.replay import ReplayReport
+from handlers.backend_ports import CatchUpStore
 from handlers.domain import Member, MessageRef, ReactionFix
-from handlers.likes import reconcile_reactions
-from handlers.services import Services
+from handlers.events import Event, MessageDeleted
+from handlers.ports import Clock
 
 logger = logging.getLogger(__name__)
+
+Dispatch = Callable[[Event], Awaitable[None]]
 
 PAGE = 100  # the most users GET …/reactions/{emoji} returns at once
 ATTEMPTS = 3  # reads of one post, when live reactions keep changing it meanwhile
@@ -56,7 +61,7 @@ class ReconcileReport:
 
 
 async def reactions_of(client: discord.Client, channel_id: int, message: dict[str, Any]) -> list[tuple[Member, str]]:
-    """Every (member, emoji) on a message: each emoji's users, paged by 100."""
+    """Every (member, emoji) on a message, bots' left out: each emoji's users, paged by 100."""
     found: list[tuple[Member, str]] = []
     for reaction in message.get("reactions") or []:
         emoji = reaction.get("emoji") or {}
@@ -65,16 +70,26 @@ async def reactions_of(client: discord.Client, channel_id: int, message: dict[st
         after: int | None = None
         while True:
             users = await client.http.get_reaction_users(channel_id, int(message["id"]), route_emoji, PAGE, after)
-            found.extend((translate.member_from_payload(dict(user)), key) for user in users)
+            found.extend((translate.member_from_payload(dict(user)), key) for user in users if not user.get("bot"))
             if len(users) < PAGE:
                 break
             after = max(int(user["id"]) for user in users)
     return found
 
 
+@dataclass(frozen=True, slots=True)
+class Reconciling:
+    """What reconciliation works with besides Discord: the store's catch-up port, the clock, and the core's
+    dispatch (for the posts deleted meanwhile)."""
+
+    store: CatchUpStore
+    clock: Clock
+    dispatch: Dispatch
+
+
 async def reconcile_likes(
     client: discord.Client,
-    services: Services,
+    core: Reconciling,
     since: datetime,
     live: set[int] | None = None,
     *,
@@ -89,21 +104,21 @@ async def reconcile_likes(
     ``replayed``, the report of the messages read back just before, goes into the one summary logged at the end.
     """
     report = ReconcileReport(since, replayed=replayed)
-    for question in await services.store.recent_questions(translate.PLATFORM, since):
+    for question in await core.store.recent_questions(translate.PLATFORM, since):
         ref = question.ref
         if ref is None or not ref.message_id.isdigit():
             continue
         if client.get_channel(int(ref.chat_id)) is None:
             report.skipped += 1  # a guild of another shard's process, or a channel we no longer see
             continue
-        await _reconcile_post(client, services, question.id, ref, live, report)
+        await _reconcile_post(client, core, question.id, ref, live, report)
     logger.info("discord: caught up after downtime: %s", report.summary())
     return report
 
 
 async def _reconcile_post(
     client: discord.Client,
-    services: Services,
+    core: Reconciling,
     question_id: int,
     ref: MessageRef,
     live: set[int] | None,
@@ -118,7 +133,7 @@ async def _reconcile_post(
             reactions = await reactions_of(client, channel_id, dict(message))
         except discord.NotFound as error:
             if error.code == 10008:  # Unknown Message: deleted while we were away
-                await services.store.delete_post(ref, services.clock.now())
+                await core.dispatch(MessageDeleted(ref, core.clock.now()))
                 report.deleted += 1
                 logger.info("reconcile: post %s was deleted while the bot was offline", question_id)
             else:
@@ -130,9 +145,16 @@ async def _reconcile_post(
         touched = live is not None and message_id in live
         if touched and attempt < ATTEMPTS:
             continue  # what was read is already out of date
-        fix = await reconcile_reactions(services, ref, reactions)
+        fix = await core.store.reconcile_reactions(ref, reactions, core.clock.now())
         if fix is not None and fix.changed:
             report.fixes.append(fix)
+            logger.info(
+                "reconciled question %s on %s: %d like(s) added, %d removed",
+                fix.question_id,
+                ref.platform,
+                len(fix.added),
+                len(fix.removed),
+            )
         if live is None or message_id not in live or attempt == ATTEMPTS:
             break  # (live reactions that keep coming after the last attempt are applied as they come)
         logger.debug("reconcile: post %s got live reactions while it was corrected; reading it again", question_id)

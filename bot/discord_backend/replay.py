@@ -32,9 +32,9 @@ import aiohttp
 import discord
 
 from bot.discord_backend import translate
+from handlers.backend_ports import CatchUpStore
 from handlers.domain import ChatRef
 from handlers.events import Event
-from handlers.ports import Store
 
 logger = logging.getLogger(__name__)
 
@@ -82,7 +82,7 @@ class ReplayReport:
         return text
 
 
-async def plan_replay(store: Store, since: datetime) -> list[ReplayTarget]:
+async def plan_replay(store: CatchUpStore, since: datetime) -> list[ReplayTarget]:
     """What to read back: every channel with a lesson posted since ``since``, from where its kept messages end.
 
     To be called before the gateway connects: a message kept live after that must not count as where the
@@ -157,9 +157,7 @@ async def _read_back(client: discord.Client, target: ReplayTarget, dispatch: Dis
         after = target.after
         while page := [m async for m in channel.history(limit=PAGE, after=discord.Object(after), oldest_first=True)]:
             for message in sorted(page, key=lambda m: m.id):
-                if message.author.bot:  # ourselves included, as on_message and the core leave them out
-                    continue
-                event = translate.message_event(message)
+                event = translate.message_event(message)  # (None for bots, ourselves included, as live)
                 if event is not None:
                     await dispatch(event)
                     report.messages += 1

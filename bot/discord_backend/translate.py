@@ -4,6 +4,10 @@ Refs: a message in a guild channel is ``MessageRef("discord", channel, message)`
 lesson's thread, a forum post) keeps the *parent* channel as ``chat_id`` and the thread as ``thread_id``, so the
 study group (the channel) is found for everything said in its threads, and the thread tells which lesson it is
 about. A lesson post started in a text channel shares its id with its thread, as Discord does.
+
+Bots are left out here, at the border: a bot's message is no question and a bot's reaction no like, so the
+core never sees either (the store keeps its own guard). Times come from Discord's objects; where Discord gives
+none, the caller stamps the event with its :class:`~handlers.ports.Clock`.
 """
 
 from __future__ import annotations
@@ -21,9 +25,7 @@ PLATFORM = Platform.DISCORD.value
 _CUSTOM = re.compile(r"<a?:([A-Za-z0-9_]{1,32}):(\d{5,25})>")
 
 
-def aware(moment: datetime | None) -> datetime:
-    if moment is None:
-        return datetime.now(UTC)
+def aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
@@ -79,8 +81,9 @@ def reply_to(message: discord.Message, chat: tuple[str, str | None]) -> MessageR
 
 
 def message_event(message: discord.Message) -> Event | None:
-    """A member wrote something (commands are interactions, never messages)."""
-    if message.type not in (discord.MessageType.default, discord.MessageType.reply):
+    """A member wrote something (commands are interactions, never messages); None for a bot's message (ours
+    included) and for system messages."""
+    if message.author.bot or message.type not in (discord.MessageType.default, discord.MessageType.reply):
         return None
     chat = chat_of(message.channel)
     return MessagePosted(

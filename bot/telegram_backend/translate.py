@@ -3,6 +3,9 @@
 Platform ids become strings in a :class:`MessageRef`. In forum supergroups every message inside a topic
 carries the topic's id as ``message_thread_id`` and, confusingly, a ``reply_to_message`` pointing at the
 topic's creation message; only a reply to another message is a reply.
+
+Bots are left out here, at the border: a bot's message is no question and a bot's reaction no like, so the
+core never sees either (the store keeps its own guard). Commands are left to the core as they are.
 """
 
 from __future__ import annotations
@@ -107,6 +110,8 @@ def message_events(message: Message, bot_username: str, is_admin: bool = False) 
         return []
     ref = message_ref(message)
     command = parse_command(text, bot_username)
+    if command is None and author.is_bot:
+        return []  # a bot's message (ours, another bot's in a channel-like chat) is nobody's question
     if command is not None:
         name, args = command
         target = message.reply_to_message.from_user if reply_ref(message) and message.reply_to_message else None
@@ -146,8 +151,8 @@ def reaction_changes(update: MessageReactionUpdated) -> list[ReactionChange]:
     once per reaction under load, so the common case (one emoji added, none before) skips the set arithmetic.
     """
     who = member(update.user) if update.user else chat_member(update.actor_chat) if update.actor_chat else None
-    if who is None:
-        return []
+    if who is None or who.is_bot:
+        return []  # (a bot's reaction is no like)
     ref = MessageRef(PLATFORM, str(update.chat.id), str(update.message_id))
     at = aware(update.date)
     if not update.old_reaction and len(update.new_reaction) == 1:

@@ -2,8 +2,8 @@
 
 The real discord.py connects to :class:`tests.fakes.discord_api.FakeDiscord`; the harness plays the people
 (messages, reactions, slash commands typed into Discord's option boxes) and reads what the bot posted from
-the server's own records. It never sleeps: after each act it waits for the backend's observer to report that
-the resulting gateway event was handled (the core's writes committed).
+the server's own records. It never sleeps: after each act it waits for the observer it attached to the backend
+to report that the resulting gateway event was handled (the core's writes committed).
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 from bot.app import App, open_app
@@ -20,6 +20,7 @@ from bot.discord_backend import translate
 from bot.discord_backend.backend import DiscordBackend, DiscordOptions
 from bot.discord_backend.commands import BY_NAME, options_from_text
 from bot.discord_backend.render import unescape
+from handlers.domain import ReactionChange
 from handlers.i18n import Translator
 from tests.clock import TestClock
 from tests.fakes.discord_api import FakeChannel, FakeDiscord, FakeGuild, FakeInteraction, FakeMessage, FakeUser
@@ -82,11 +83,11 @@ class DiscordHarness(CoreSetup):
     async def running(self, settings: Settings, **options: Any) -> AsyncIterator[DiscordBackend]:
         """The bot process: the app on the settings' database and the backend connected to the fake."""
         self.backend = DiscordBackend(
-            self.backend_options(**options), Translator.load(settings.default_language), observer=self.observe
+            self.backend_options(**options), Translator.load(settings.default_language), self.clock, observer=self
         )
         async with open_app(settings, {self.backend.platform: self.backend}, self.clock) as app:
             self.app = app
-            self.backend.use_services(app.services)
+            self.backend.use_ports(catalog=app.store, catch_up=app.store)
             await self.backend.start(app.dispatcher.dispatch)
             try:
                 await app.scheduler.tick()  # what start-up does, without arming a real timer
@@ -94,9 +95,15 @@ class DiscordHarness(CoreSetup):
             finally:
                 await self.backend.stop()
 
-    # waiting ------------------------------------------------------------------------------------------------
-    def observe(self, kind: str, key: object) -> None:
+    # waiting (the backend's observer) ----------------------------------------------------------------------
+    def handled(self, kind: str, key: object) -> None:
         self.seen[(kind, key)] += 1
+        self._changed.set()
+
+    def reactions_handled(self, lot: Sequence[ReactionChange]) -> None:
+        for change in lot:
+            key = (int(change.ref.message_id), int(change.member.user_id), change.emoji)
+            self.seen[("react" if change.added else "unreact", key)] += 1
         self._changed.set()
 
     async def until_handled(self, kind: str, key: object, before: int) -> None:

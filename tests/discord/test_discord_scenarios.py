@@ -368,7 +368,7 @@ async def test_a_missing_message_content_intent_stops_start_up_saying_what_to_sw
 ) -> None:
     async with FakeDiscord(message_content=False, clock=TestClock()) as dc, dc.patch_discord():
         options = DiscordOptions(dc.token, dc.base_url, guild_ready_timeout=0.05, identify_delay=False)
-        backend = DiscordBackend(options, Translator.load("en"))
+        backend = DiscordBackend(options, Translator.load("en"), clock)
         with pytest.raises(DiscordStartError) as refused:
             await backend.start(_nothing)
         await backend.stop()
@@ -480,16 +480,11 @@ async def test_two_processes_share_a_deployment_by_shards(settings: Settings, cl
     async with DiscordHarness.server(clock) as h:
         other_guild = h.dc.add_guild("second server", shard=(1, 2))
         other_channel = h.dc.add_channel(other_guild, "general")
-        seen: list[tuple[str, object]] = []
         async with h.running(settings, shard_count=2, shard_ids=(0, 1)):
             await ready(h, lesson=False)  # the harness guild, whichever shard it is on
         async with h.running(settings, shard_count=2, shard_ids=(0,)) as zero:
-            second = DiscordBackend(
-                h.backend_options(shard_count=2, shard_ids=(1,)),
-                Translator.load("en"),
-                observer=lambda kind, key: seen.append((kind, key)),
-            )
-            second.use_services(h.app.services)
+            second = DiscordBackend(h.backend_options(shard_count=2, shard_ids=(1,)), Translator.load("en"), clock)
+            second.use_ports(catalog=h.app.store, catch_up=h.app.store)
             await second.start(h.app.dispatcher.dispatch)
             try:
                 assert sorted(h.dc.connected_shards) == [(0, 2), (1, 2)]
