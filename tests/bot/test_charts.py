@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 from datetime import date, datetime, time, timedelta
 from itertools import pairwise
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -44,6 +45,7 @@ from handlers.charts import (
 )
 from handlers.i18n import Translator
 from tests.clock import TestClock
+from tests.paths import ROOT
 
 pytestmark = pytest.mark.filterwarnings("error")
 
@@ -247,3 +249,15 @@ def test_a_period_ending_at_local_midnight_does_not_reach_into_the_next_day(cloc
         today - timedelta(days=7),
         today - timedelta(days=1),
     )
+
+
+def test_the_font_is_installed_by_the_readme_test_command_that_ci_runs() -> None:
+    """The font comes from the project's own setup: README's one test command installs it first (skipping apt
+    when it is there), and .ci/run runs that very line."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Run the tests", 1)[1]
+    command = section.split("```sh\n", 1)[1].split("\n```", 1)[0]
+    assert "\n" not in command and f"apt-get install -y -qq --no-install-recommends {CJK_FONT_PACKAGE}" in command
+    assert command in (ROOT / ".ci" / "run").read_text(encoding="utf-8").splitlines()
+    font_file = command.split("test -e ", 1)[1].split(" ", 1)[0]
+    assert find_font().path.resolve() == Path(font_file).resolve()
