@@ -246,7 +246,7 @@ class ChartRenderer:
         self._count_axis(axes, "x", max(*questions, *likes))
         axes.set_xlabel(labels.count_axis, fontproperties=self._font(LABEL_PT), parse_math=False)
         for container in bars:
-            axes.bar_label(container, _values(container.datavalues), padding=4, fontproperties=self._font(VALUE_PT))
+            axes.bar_label(container, _values(container.datavalues), padding=4, fontproperties=self._font(VALUE_PT - 2))
         self._style(axes)
 
     def _count_axis(self, axes: Axes, which: str, highest: int) -> None:

@@ -33,7 +33,7 @@ from handlers.i18n import Translator
 
 logger = logging.getLogger(__name__)
 
-MAX_LESSONS = 6
+MAX_LESSONS = 5
 """Lessons drawn one bar each (the busiest first); the rest are summed into one "other lessons" bar, so the
 panel stays readable on a phone."""
 
