@@ -150,7 +150,10 @@ class ChartRenderer:
         self.font = font or find_font()
 
     def render_png(self, chart: DigestChart, language: str) -> bytes:
-        """The chart as a ``WIDTH_PX`` × ``HEIGHT_PX`` PNG; :class:`MissingGlyphs` if a label cannot be drawn."""
+        """The chart as a ``WIDTH_PX`` × ``HEIGHT_PX`` PNG; :class:`MissingGlyphs` if a label cannot be drawn.
+
+        Drawing is CPU work of about half a second: call it through ``asyncio.to_thread`` from the event loop.
+        """
         figure = self.draw(chart, language)
         out = io.BytesIO()
         figure.savefig(out, format="png", dpi=DPI, facecolor="white", metadata={"Software": None})

@@ -97,11 +97,13 @@ def test_a_chart_with_chinese_and_english_titles_renders_a_phone_sized_png(
 
 def test_every_text_is_drawn_in_the_cjk_font(renderer: ChartRenderer, clock: TestClock) -> None:
     figure = renderer.draw(week_chart(clock), "zh")
+    figure.canvas.draw()  # the texts as drawn, ticks made at drawing time included
     texts = [t for t in figure.findobj(Text) if t.get_visible() and t.get_text()]
     shown = {t.get_text() for t in texts}
     assert any("每日提问与点赞" in text for text in shown)
     assert {"提问", "点赞", "神经网络", "Costs: $5 or $10?"} <= shown  # dollars stay text, not TeX maths
     assert any(text.startswith("第一课") and text.endswith("…") for text in shown)
+    assert len(texts) > 30
     for text in texts:
         assert findfont(text.get_fontproperties()) == str(renderer.font.path), text.get_text()
     with TTFont(renderer.font.path, fontNumber=0, lazy=True) as font:
