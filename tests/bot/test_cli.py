@@ -334,7 +334,8 @@ def test_version(capsys: pytest.CaptureFixture[str]) -> None:
     assert capsys.readouterr().out.strip() == f"studybot {version('studybot')}"
 
 
-PLATFORM_LIBRARIES = ("discord", "telegram", "aiohttp")  # aiohttp: the HTTP client of both (and of feeds)
+# aiohttp: the HTTP client of both (and of feeds); matplotlib: the digest chart, a second or two to import
+PLATFORM_LIBRARIES = ("discord", "telegram", "aiohttp", "matplotlib")
 
 
 @pytest.mark.parametrize(
