@@ -9,7 +9,8 @@ PY := $(VENV)/bin/python
 help:  ## list the tasks
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
 
-setup:  ## create .venv and install studybot with its development tools
+setup:  ## the Debian packages the tests need, then .venv with studybot and its development tools
+	scripts/install-system-packages
 	python3 -m venv $(VENV) && $(VENV)/bin/pip install -q -e '.[dev]'
 
 run: setup  ## run studybot (the console backend on SQLite when no platform token is set)

@@ -103,7 +103,7 @@ def find_font(family: str = CJK_FONT_FAMILY, package: str = CJK_FONT_PACKAGE) ->
     if entry is None:
         raise ChartFontMissing(
             f"the digest chart needs the font {family!r}, which is not installed: on Debian or Ubuntu run "
-            f"`apt-get install -y --no-install-recommends {package}` (as .ci/run does)"
+            f"`apt-get install -y --no-install-recommends {package}` (scripts/install-system-packages does)"
         )
     index = int(getattr(entry, "index", 0))
     if index:
