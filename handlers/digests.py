@@ -286,7 +286,7 @@ async def on_digest_due(services: Services, event: DigestDue) -> None:
     await run_digest(services, event.course_slug, event.period_end)
 
 
-@router.command("digest", help_key="help.digest")
+@router.command("digest")
 async def cmd_digest(ctx: CommandContext) -> None:
     """A preview of the next digest, for instructors and admins; it is not recorded or sent."""
     store = ctx.services.store

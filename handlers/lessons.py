@@ -170,7 +170,7 @@ async def on_lesson_published(services: Services, event: LessonPublished) -> Non
     await publish_lesson(services, event.lesson_id)
 
 
-@router.command("lesson", help_key="help.lesson", admin_only=True)
+@router.command("lesson")
 async def cmd_lesson(ctx: CommandContext) -> None:
     group = ctx.require_group()
     store = ctx.services.store

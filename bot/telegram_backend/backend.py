@@ -27,10 +27,6 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 from telegram import (
-    BotCommand,
-    BotCommandScopeAllChatAdministrators,
-    BotCommandScopeAllGroupChats,
-    BotCommandScopeAllPrivateChats,
     ChatMemberAdministrator,
     ChatMemberOwner,
     LinkPreviewOptions,
@@ -43,6 +39,7 @@ from telegram.error import BadRequest, ChatMigrated, Conflict, Forbidden, Networ
 from telegram.ext import Application, ApplicationBuilder
 
 from bot.telegram_backend import translate
+from bot.telegram_backend.menus import register_menus
 from bot.telegram_backend.ratelimit import TelegramRateLimiter
 from bot.telegram_backend.render import render_messages
 from handlers.actions import Action, DirectMessage, Post, PostLesson, Reply
@@ -67,11 +64,6 @@ ALLOWED_UPDATES = [
 ]
 ADMIN_CACHE_SECONDS = 600.0
 NETWORK_ATTEMPTS = 4
-
-# Commands as the menus show them, per audience (Telegram's command scopes).
-MEMBER_COMMANDS = ("ask", "top", "stats", "help")
-ADMIN_COMMANDS = (*MEMBER_COMMANDS, "setup", "lesson", "instructor", "schedule", "likes", "lang", "digest", "unfollow")
-PRIVATE_COMMANDS = ("start", "answer", "digest", "help")
 
 
 def api_base_url(url: str) -> str:
@@ -180,22 +172,7 @@ class TelegramBackend:
             await self._poller
 
     async def register_commands(self) -> None:
-        bot = self.application.bot
-        scopes = (
-            (BotCommandScopeAllGroupChats(), MEMBER_COMMANDS),
-            (BotCommandScopeAllChatAdministrators(), ADMIN_COMMANDS),
-            (BotCommandScopeAllPrivateChats(), PRIVATE_COMMANDS),
-        )
-        for language in self._i18n.languages:
-            for scope, names in scopes:
-                commands = [BotCommand(name, self._describe(language, name)) for name in names]
-                code = None if language == self._i18n.default_language else language
-                await bot.set_my_commands(commands, scope=scope, language_code=code)
-
-    def _describe(self, language: str, name: str) -> str:
-        """The menu text: the help line without its ``/name args — `` prefix."""
-        line = self._i18n(language, f"help.{name}")
-        return (line.split(" — ", 1)[-1] or name)[:256]
+        await register_menus(self.application.bot, self._i18n)
 
     # receiving --------------------------------------------------------------------------------------------
     async def _poll(self) -> None:

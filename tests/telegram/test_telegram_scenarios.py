@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from bot.telegram_backend.backend import ADMIN_COMMANDS, MEMBER_COMMANDS, PRIVATE_COMMANDS
+from bot.telegram_backend.menus import menu_names
 from handlers.domain import ChatRef, LessonDraft
 from tests.fakes.telegram_api import FakeTelegram
 from tests.scenarios.stories import COURSE, prepare_course
@@ -38,14 +38,10 @@ async def test_an_anonymous_admin_counts_as_admin(telegram: TelegramHarness) -> 
 
 async def test_command_menus_are_registered_per_scope(telegram: TelegramHarness) -> None:
     tg = telegram.tg
-    for scope, names in (
-        ("all_group_chats", MEMBER_COMMANDS),
-        ("all_chat_administrators", ADMIN_COMMANDS),
-        ("all_private_chats", PRIVATE_COMMANDS),
-    ):
+    for scope in ("all_group_chats", "all_chat_administrators", "all_private_chats"):
         for language in ("", "zh"):
             commands = tg.commands(scope, language)
-            assert commands is not None and [c["command"] for c in commands] == list(names)
+            assert commands is not None and [c["command"] for c in commands] == list(menu_names(scope))
     zh = tg.commands("all_private_chats", "zh")
     assert zh is not None and any("回答" in c["description"] for c in zh)
 
