@@ -10,6 +10,7 @@ import asyncio
 import logging
 
 from bot.app import PlatformBackend, open_app
+from bot.clock import SystemClock
 from bot.config import Settings
 from bot.discord_backend.backend import DiscordBackend, DiscordOptions
 from bot.heap import frozen_startup_heap
@@ -40,7 +41,7 @@ async def run_platforms(settings: Settings, clock: Clock | None = None) -> None:
             ),
             webhook_listen=settings.telegram_webhook_listen,
         )
-        backends[TelegramBackend.platform] = TelegramBackend(options, i18n)
+        backends[TelegramBackend.platform] = TelegramBackend(options, i18n, clock or SystemClock())
     # discord: same event loop, same core; it also reads the store (autocomplete, catch-up of likes)
     discord_backend = discord_backend_for(settings, i18n)
     if discord_backend is not None:

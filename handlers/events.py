@@ -113,6 +113,20 @@ class CommandInvoked:
 
 
 @dataclass(frozen=True, slots=True)
+class AdviceDue:
+    """The platform knows something a chat's admins must do for the bot to work there (Telegram: make the bot
+    an admin of the group; open a private chat to receive digests). The core says it in the group's language.
+
+    ``key`` is the i18n key of the advice, ``params`` its placeholders' values.
+    """
+
+    chat: ChatRef
+    key: str
+    at: datetime
+    params: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class LessonPublished:
     """A lesson became available (imported, released by the schedule, or asked for with /lesson)."""
 
@@ -139,6 +153,7 @@ Event = (
     | ReactionCountsChanged
     | ChatMoved
     | CommandInvoked
+    | AdviceDue
     | LessonPublished
     | DigestDue
 )

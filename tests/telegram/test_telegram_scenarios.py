@@ -210,6 +210,7 @@ async def test_sending_to_a_migrated_group_follows_it(telegram: TelegramHarness,
     lesson = await telegram.add_lesson(LessonDraft(COURSE, "m", "Migrated lesson", "Intro."))
     await telegram.publish(lesson)
     assert any("Migrated lesson" in visible(m) for m in tg.sent(supergroup["id"]))
+    await telegram.settle()  # the send reported the move; the intake hands it to the core after the send
     moved = await telegram.app.store.get_group(ChatRef("telegram", str(supergroup["id"])))
     assert moved is not None and moved.active
 
@@ -233,3 +234,17 @@ async def test_instructor_gets_a_deep_link_and_unreachable_instructor_is_skipped
     refused = [r for r in tg.requests if r.method == "sendMessage" and str(stranger["id"]) in str(r.params)]
     assert refused and all(r.status == 403 for r in refused)  # "bot can't initiate conversation with a user"
     assert len(await telegram.app.store.unsent_digests()) == 1
+
+
+async def test_telegram_advice_is_given_in_the_groups_language(telegram: TelegramHarness) -> None:
+    await prepare_course(telegram)
+    await telegram.command("anna", f"/setup {COURSE}", admin=True)
+    await telegram.command("anna", "/lang zh", admin=True)
+    telegram.tg.set_bot_admin(telegram.chat, False)
+    await telegram.settle()
+    reply = await telegram.command("anna", f"/setup {COURSE}", admin=True)
+    assert "机器人还不是本群管理员" in reply and "not an admin" not in reply
+    telegram.tg.set_bot_admin(telegram.chat, True)
+    await telegram.settle()
+    reply = await telegram.command("anna", "/instructor", admin=True)
+    assert f"讲师请点这里和机器人开始私聊，才能收到摘要：https://t.me/{telegram.backend.username}?start=" in reply
