@@ -64,6 +64,7 @@ ALLOWED_UPDATES = [
 ]
 ADMIN_CACHE_SECONDS = 600.0
 NETWORK_ATTEMPTS = 4
+REPORTS_GRACE_SECONDS = 5.0
 
 
 def api_base_url(url: str) -> str:
@@ -161,6 +162,10 @@ class TelegramBackend:
 
     async def stop(self) -> None:
         if self._reporter is not None:
+            # A move a send learnt of is handed over before stopping (else only the next send would learn it).
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(REPORTS_GRACE_SECONDS):
+                    await self._reported.join()
             self._reporter.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._reporter

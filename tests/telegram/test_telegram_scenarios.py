@@ -213,6 +213,8 @@ async def test_sending_to_a_migrated_group_follows_it(telegram: TelegramHarness,
     await telegram.settle()  # the send reported the move; the intake hands it to the core after the send
     moved = await telegram.app.store.get_group(ChatRef("telegram", str(supergroup["id"])))
     assert moved is not None and moved.active
+    refused = [r for r in tg.requests if r.status == 400 and str(group["id"]) in str(r.params.get("chat_id"))]
+    assert len(refused) == 1  # the first refusal taught the backend the new id: nothing else went to the old one
 
 
 async def test_instructor_gets_a_deep_link_and_unreachable_instructor_is_skipped(telegram: TelegramHarness) -> None:
