@@ -44,7 +44,7 @@ async def run(groups: int, latency: float, database: Path) -> bool:
     settings = Settings(database_path=database, default_language="en", _env_file=None)  # type: ignore[call-arg]
     async with FakeTelegram(TOKEN, clock=clock) as tg:
         options = TelegramOptions(token=TOKEN, api_base_url=tg.base_url.removesuffix("/bot"), poll_timeout=1)
-        backend = TelegramBackend(options, Translator.load("en"))
+        backend = TelegramBackend(options, Translator.load("en"), clock)
         async with open_app(settings, {backend.platform: backend}, clock) as app:
             await backend.start(app.dispatcher.dispatch)
             try:

@@ -86,7 +86,7 @@ async def poll_baseline(n: int) -> Run:
                 seen += 1
 
         opts = options(tg)
-        app = TelegramBackend(opts, Translator.load("en")).application  # built as studybot builds it
+        app = TelegramBackend(opts, Translator.load("en"), TestClock()).application  # built as studybot builds it
         await app.initialize()
         bot = app.bot
 
@@ -149,7 +149,7 @@ async def studybot(n: int, folder: Path) -> Run:
     settings = Settings(database_path=folder / "bench.db", default_language="en", _env_file=None)  # type: ignore[call-arg]
     async with FakeTelegram(TOKEN, clock=clock) as tg:
         chat, users = world(tg)
-        backend = TelegramBackend(options(tg), Translator.load("en"))
+        backend = TelegramBackend(options(tg), Translator.load("en"), clock)
         async with open_app(settings, {backend.platform: backend}, clock) as app:
             store = app.store
             await store.upsert_course(Course("bench", "Bench", language="en"), clock.now())

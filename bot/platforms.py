@@ -43,7 +43,7 @@ async def run_platforms(settings: Settings, clock: Clock | None = None) -> None:
             ),
             webhook_listen=settings.telegram_webhook_listen,
         )
-        telegram: Backend = TelegramBackend(options, i18n)
+        telegram: Backend = TelegramBackend(options, i18n, clock)
         backends[telegram.platform] = telegram
     # discord: same event loop, same core; it also reads the store through narrow ports (autocomplete, catch-up)
     discord_backend = discord_backend_for(settings, i18n, clock)

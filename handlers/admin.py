@@ -26,7 +26,7 @@ MAX_LIKE_EMOJIS = 10
 _CUSTOM_EMOJI = re.compile(r"^<a?:[A-Za-z0-9_]{2,32}:\d{5,25}>$")
 
 
-@router.command("setup", help_key="help.setup")
+@router.command("setup")
 async def cmd_setup(ctx: CommandContext) -> None:
     slug, _, role = ctx.event.args.strip().partition(" ")
     role = role.strip().lower()
@@ -86,14 +86,14 @@ async def show_configuration(ctx: CommandContext) -> None:
     await ctx.reply(out.build())
 
 
-@router.command("unfollow", help_key="help.unfollow", admin_only=True)
+@router.command("unfollow")
 async def cmd_unfollow(ctx: CommandContext) -> None:
     group = ctx.require_group()
     await ctx.services.store.unfollow_group(group.id)
     await ctx.reply(ctx.t("unfollow.done", course=group.course_slug))
 
 
-@router.command("instructor", help_key="help.instructor", admin_only=True)
+@router.command("instructor")
 async def cmd_instructor(ctx: CommandContext) -> None:
     """Make the replied-to or mentioned member (or, with neither, the admin) an instructor of the course."""
     course = ctx.course_slug()
@@ -115,7 +115,7 @@ def validate_timezone(name: str) -> str:
     return name
 
 
-@router.command("schedule", help_key="help.schedule", admin_only=True)
+@router.command("schedule")
 async def cmd_schedule(ctx: CommandContext) -> None:
     """``/schedule <5-field cron> [timezone]``; the reply lists the next three runs."""
     course_slug = ctx.course_slug()
@@ -181,7 +181,7 @@ def is_like_emoji(token: str) -> bool:
     return bool(emoji_lib.is_emoji(token)) or bool(_CUSTOM_EMOJI.match(token))
 
 
-@router.command("likes", help_key="help.likes", admin_only=True)
+@router.command("likes")
 async def cmd_likes(ctx: CommandContext) -> None:
     group = ctx.require_group()
     tokens = ctx.event.args.split()
@@ -197,7 +197,7 @@ async def cmd_likes(ctx: CommandContext) -> None:
     await ctx.reply(ctx.t("likes.done", emojis=" ".join(unique)))
 
 
-@router.command("lang", help_key="help.lang", admin_only=True)
+@router.command("lang")
 async def cmd_lang(ctx: CommandContext) -> None:
     group = ctx.require_group()
     wanted = ctx.event.args.strip().lower()
@@ -208,7 +208,7 @@ async def cmd_lang(ctx: CommandContext) -> None:
     await ctx.reply(ctx.t("lang.done"))
 
 
-@router.command("stats", help_key="help.stats")
+@router.command("stats")
 async def cmd_stats(ctx: CommandContext) -> None:
     course = ctx.course_slug()
     s = await ctx.services.store.stats(course)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from handlers import admin, digests, help, lessons, likes, questions
+from handlers import admin, advice, digests, help, lessons, likes, questions
 from handlers.routing import Dispatcher, Router
 from handlers.services import Services
 
@@ -17,6 +17,7 @@ ROUTERS: tuple[Router, ...] = (
     likes.router,
     digests.router,
     help.router,
+    advice.router,
 )
 
 

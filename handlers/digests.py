@@ -291,7 +291,7 @@ async def on_sends_unfinished(services: Services, event: SendsUnfinished) -> Non
     await resume_unsent_digests(services)
 
 
-@router.command("digest", help_key="help.digest")
+@router.command("digest")
 async def cmd_digest(ctx: CommandContext) -> None:
     """A preview of the next digest, for instructors and admins; it is not recorded or sent."""
     store = ctx.services.store

@@ -119,6 +119,20 @@ class CommandInvoked:
 
 
 @dataclass(frozen=True, slots=True)
+class AdviceDue:
+    """The platform knows something a chat's admins must do for the bot to work there (Telegram: make the bot
+    an admin of the group; open a private chat to receive digests). The core says it in the group's language.
+
+    ``key`` is the i18n key of the advice, ``params`` its placeholders' values.
+    """
+
+    chat: ChatRef
+    key: str
+    at: datetime
+    params: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class LessonPublished:
     """A lesson's time came (the scheduler found it due): post it to every group of its course, then mark it
     published. Groups already served keep their post (each group's claim makes it once)."""
@@ -155,6 +169,7 @@ Event = (
     | ReactionCountsChanged
     | ChatMoved
     | CommandInvoked
+    | AdviceDue
     | LessonPublished
     | DigestDue
     | SendsUnfinished

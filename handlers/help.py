@@ -1,45 +1,31 @@
-"""/help: every command with its translated one-line description, admin ones marked."""
+"""/help: the commands of the platform it is asked on, with their translated one-line descriptions, admin ones
+marked, in the catalogue's order (:mod:`handlers.catalogue`)."""
 
 from __future__ import annotations
 
+from handlers.catalogue import COMMANDS
 from handlers.content import ContentBuilder
 from handlers.routing import CommandContext, Router
 
 router = Router("help")
 
-# The order a newcomer reads them in: what learners use first, configuration after.
-ORDER = (
-    "ask",
-    "top",
-    "stats",
-    "help",
-    "answer",
-    "digest",
-    "setup",
-    "lesson",
-    "instructor",
-    "schedule",
-    "likes",
-    "lang",
-    "unfollow",
-)
 
-
-@router.command("start", help_key="help.start")
+@router.command("start")
 async def cmd_start(ctx: CommandContext) -> None:
     """What a private chat with the bot begins with (Telegram's Start button sends /start)."""
     await ctx.reply(ctx.t("start.welcome"))
     await cmd_help(ctx)
 
 
-@router.command("help", help_key="help.help")
+@router.command("help")
 async def cmd_help(ctx: CommandContext) -> None:
     out = ContentBuilder().bold(ctx.t("help.heading")).line()
-    names = sorted(ctx.commands, key=lambda name: (ORDER.index(name) if name in ORDER else len(ORDER), name))
-    for name in names:
-        spec = ctx.commands[name]
-        out.text(ctx.t(spec.help_key))
-        if spec.admin_only:
+    platform = ctx.event.ref.platform
+    for command in COMMANDS:
+        if command.name not in ctx.commands or not command.on(platform):
+            continue  # a command no router answers here is not offered
+        out.text(ctx.t(command.help_key))
+        if command.refuses_non_admins:
             out.text(" ").text(ctx.t("help.admin_mark"))
         out.line()
     await ctx.reply(out.build())

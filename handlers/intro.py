@@ -23,9 +23,9 @@ import html
 import re
 from dataclasses import dataclass
 from html.parser import HTMLParser
-from urllib.parse import urlsplit
 
 from handlers.content import Content, Span, Style
+from handlers.text import safe_url
 
 INTRO_MARK = "<!--studybot:html-->"
 DEFAULT_INTRO_LENGTH = 600
@@ -33,7 +33,6 @@ ELLIPSIS = "…"
 # A sentence end earlier than this share of the limit makes an intro too short: cut between words instead.
 _MIN_SHARE = 0.3
 
-_SAFE_SCHEMES = ("http", "https")
 _DROPPED_WITH_CONTENT = frozenset(
     {"script", "style", "noscript", "template", "iframe", "object", "embed", "svg", "math", "head", "title",
      "textarea", "select", "option", "button", "canvas", "audio", "video"}
@@ -50,19 +49,6 @@ _CLOSERS = "”’」』）)》〉】\"'"
 _ZH_ENDS = "。！？"
 _EN_ENDS = ".!?"
 
-
-def safe_url(url: str | None) -> str | None:
-    """``url`` when a person can open it safely (http or https with a host), else None."""
-    if not url:
-        return None
-    url = url.strip()
-    if any(ord(c) < 33 for c in url):
-        return None
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return None
-    return url if parts.scheme.lower() in _SAFE_SCHEMES and parts.netloc else None
 
 
 @dataclass(slots=True)

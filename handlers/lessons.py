@@ -176,7 +176,7 @@ async def on_sends_unfinished(services: Services, event: SendsUnfinished) -> Non
         await resume_pending_posts(services)
 
 
-@router.command("lesson", help_key="help.lesson", admin_only=True)
+@router.command("lesson")
 async def cmd_lesson(ctx: CommandContext) -> None:
     group = ctx.require_group()
     store = ctx.services.store

@@ -78,7 +78,7 @@ async def current_lesson(ctx: CommandContext, group: Group) -> Lesson:
     return lesson
 
 
-@router.command("ask", help_key="help.ask")
+@router.command("ask")
 async def cmd_ask(ctx: CommandContext) -> None:
     group = ctx.require_group()
     text = kept_text(ctx.event.args).strip()
@@ -100,7 +100,7 @@ def parse_count(raw: str, default: int, maximum: int) -> int:
     return int(raw)
 
 
-@router.command("top", help_key="help.top")
+@router.command("top")
 async def cmd_top(ctx: CommandContext) -> None:
     course = ctx.course_slug()
     limit = parse_count(ctx.event.args, DEFAULT_TOP, MAX_TOP)
@@ -120,7 +120,7 @@ async def cmd_top(ctx: CommandContext) -> None:
     await ctx.reply(out.build())
 
 
-@router.command("answer", help_key="help.answer")
+@router.command("answer")
 async def cmd_answer(ctx: CommandContext) -> None:
     """The instructor's answer goes under the question, in the question's own group."""
     raw_id, _, text = ctx.event.args.strip().partition(" ")

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from handlers.actions import Reply
+from handlers.catalogue import BY_NAME, Command
 from handlers.content import Content, plain
 from handlers.domain import Group
 from handlers.errors import DeliveryError, StudybotError, UsageError
@@ -30,11 +31,15 @@ CommandHandler = Callable[["CommandContext"], Awaitable[None]]
 
 
 @dataclass(frozen=True, slots=True)
-class CommandSpec:
-    name: str
+class Route:
+    """A catalogue command and the handler that answers it."""
+
+    command: Command
     handler: CommandHandler
-    help_key: str
-    admin_only: bool = False
+
+    @property
+    def name(self) -> str:
+        return self.command.name
 
 
 @dataclass(slots=True)
@@ -45,7 +50,7 @@ class CommandContext:
     event: CommandInvoked
     group: Group | None
     language: str
-    commands: Mapping[str, CommandSpec]
+    commands: Mapping[str, Route]
 
     def t(self, key: str, /, **params: Any) -> str:
         return self.services.i18n(self.language, key, **params)
@@ -74,7 +79,7 @@ class Router:
     def __init__(self, name: str) -> None:
         self.name = name
         self.event_handlers: dict[type, list[EventHandler]] = {}
-        self.commands: dict[str, CommandSpec] = {}
+        self.commands: dict[str, Route] = {}
 
     def on(self, event_type: type[E]) -> Callable[[Callable[[Services, E], Awaitable[None]]], Any]:
         def register(
@@ -85,13 +90,17 @@ class Router:
 
         return register
 
-    def command(
-        self, name: str, *, help_key: str, admin_only: bool = False
-    ) -> Callable[[CommandHandler], CommandHandler]:
+    def command(self, name: str) -> Callable[[CommandHandler], CommandHandler]:
+        """Register the handler of the catalogue's command ``name``; its help text and who may run it come from
+        :mod:`handlers.catalogue`, so a command cannot be answered without being listed there."""
+        command = BY_NAME.get(name)
+        if command is None:
+            raise KeyError(f"/{name} is not in handlers/catalogue.py: add it there (and its help line) first")
+
         def register(fn: CommandHandler) -> CommandHandler:
             if name in self.commands:
                 raise ValueError(f"command /{name} registered twice in {self.name}")
-            self.commands[name] = CommandSpec(name, fn, help_key, admin_only)
+            self.commands[name] = Route(command, fn)
             return fn
 
         return register
@@ -107,15 +116,15 @@ class Dispatcher:
     def __init__(self, services: Services, routers: Iterable[Router]) -> None:
         self.services = services
         self._handlers: dict[type, list[EventHandler]] = {}
-        self.commands: dict[str, CommandSpec] = {}
+        self.commands: dict[str, Route] = {}
         self.failed_events = 0
         for router in routers:
             for event_type, handlers in router.event_handlers.items():
                 self._handlers.setdefault(event_type, []).extend(handlers)
-            for name, spec in router.commands.items():
+            for name, route in router.commands.items():
                 if name in self.commands:
                     raise ValueError(f"command /{name} registered by two routers")
-                self.commands[name] = spec
+                self.commands[name] = route
 
     async def dispatch(self, event: Event) -> None:
         if isinstance(event, CommandInvoked):
@@ -129,18 +138,18 @@ class Dispatcher:
                 logger.exception("handler %s failed on %s", handler.__name__, _describe(event))
 
     async def _dispatch_command(self, event: CommandInvoked) -> None:
-        spec = self.commands.get(event.name.lower())
+        route = self.commands.get(event.name.lower())
         group = None if event.private else await find_group(self.services.store, event.chat)
         language = self.services.i18n.normalise(group.language if group else None)
         ctx = CommandContext(self.services, event, group, language, self.commands)
         try:
-            if spec is None:
+            if route is None:
                 await ctx.reply(ctx.t("error.unknown_command", command=event.name), ephemeral=True)
                 return
-            if spec.admin_only and not event.actor_is_admin:
-                await ctx.reply(ctx.t("error.admins_only", command=spec.name), ephemeral=True)
+            if route.command.refuses_non_admins and not event.actor_is_admin:
+                await ctx.reply(ctx.t("error.admins_only", command=route.name), ephemeral=True)
                 return
-            await spec.handler(ctx)
+            await route.handler(ctx)
         except StudybotError as error:
             await self._reply_safely(ctx, ctx.t(error.key, **error.params))
         except DeliveryError:

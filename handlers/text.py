@@ -10,11 +10,15 @@ the Hangul filler) or that rearrange what follows them (bidi overrides such as U
 - :func:`is_blank` tells a message with nothing visible in it, which is not a question (``/ask`` refuses it).
 - :func:`shown_text` is what we display or export: control and bidi characters dropped, so no member's text
   can change how the text around it reads. Zero-width joiners stay: emoji sequences need them.
+- :func:`safe_url` is the one rule for which links we show, whoever shows them (the lesson sources when they
+  read a page or feed, each backend when it renders a link): no ``javascript:`` or ``data:`` link can reach a
+  member through any path.
 """
 
 from __future__ import annotations
 
 import unicodedata
+from urllib.parse import urlsplit
 
 # Explicit bidi embeddings, overrides and isolates, and the marks that act like them.
 BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c")
@@ -42,3 +46,21 @@ def shown_text(text: str) -> str:
 
 def _hidden_control(char: str) -> bool:
     return char in BIDI_CONTROLS or unicodedata.category(char) == "Cc"
+
+
+SAFE_SCHEMES = frozenset({"http", "https"})
+
+
+def safe_url(url: str | None) -> str | None:
+    """``url`` (without surrounding white space) when a person can open it safely: http or https with a host,
+    and no space or control character inside; else None."""
+    if not url:
+        return None
+    url = url.strip()
+    if any(ord(char) < 33 or char == "\x7f" for char in url):
+        return None
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return None
+    return url if parts.scheme.lower() in SAFE_SCHEMES and parts.netloc else None

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 from bot.splitting import split_content
 from handlers.content import Content, Span, Style
+from handlers.text import safe_url
 
 MESSAGE_LIMIT = 2000
 EMBED_TITLE_LIMIT = 256
@@ -27,7 +28,6 @@ THREAD_NAME_LIMIT = 100
 # quotes, subtext). '<' would start a mention, channel link, custom emoji or timestamp.
 _INLINE = re.compile(r"([\\*_~`|\[\]<>])")
 _LINE_START = re.compile(r"(?m)^(\s*)([#>+-]|\d+\.)")
-_SAFE_SCHEMES = ("http", "https")
 
 
 def escape(text: str) -> str:
@@ -39,15 +39,11 @@ def unescape(text: str) -> str:
     return re.sub(r"\\(.)", r"\1", text)
 
 
-def safe_url(url: str) -> str | None:
-    """Only http(s) links, with the characters that would end a markdown link percent-encoded."""
-    try:
-        scheme = urlsplit(url.strip()).scheme.lower()
-    except ValueError:
-        return None
-    if scheme not in _SAFE_SCHEMES:
-        return None
-    return quote(url.strip(), safe=":/?#[]@!$&'*+,;=%~-._")
+def markdown_url(url: str | None) -> str | None:
+    """A safe link (:func:`handlers.text.safe_url`) with the characters that would end a markdown link
+    percent-encoded."""
+    safe = safe_url(url)
+    return quote(safe, safe=":/?#[]@!$&'*+,;=%~-._") if safe else None
 
 
 def _wrap(text: str, marker: str) -> str:
@@ -60,7 +56,7 @@ def _wrap(text: str, marker: str) -> str:
 
 
 def span_markdown(span: Span) -> str:
-    url = safe_url(span.url) if span.url else None
+    url = markdown_url(span.url)
     if span.style is Style.BOLD:
         text = _wrap(span.text, "**")
     elif span.style is Style.ITALIC:
@@ -140,7 +136,7 @@ def render_embeds(content: Content, *, url: str | None = None) -> list[list[Embe
     messages: list[list[EmbedData]] = [[]]
     used = 0
     for index, piece in enumerate(pieces):
-        embed = EmbedData(piece, title if index == 0 else None, safe_url(url) if url and index == 0 else None)
+        embed = EmbedData(piece, title if index == 0 else None, markdown_url(url) if index == 0 else None)
         size = len(piece) + len(embed.title or "")
         if messages[-1] and (used + size > EMBED_TOTAL_LIMIT or len(messages[-1]) >= EMBEDS_PER_MESSAGE):
             messages.append([])

@@ -31,9 +31,10 @@ from typing import TYPE_CHECKING, Any
 from bot.config import FeedSource
 from handlers.content import Content
 from handlers.domain import Lesson, LessonDraft
-from handlers.intro import DEFAULT_INTRO_LENGTH, make_intro, plain_text, safe_url, sanitise_html, text_content
+from handlers.intro import DEFAULT_INTRO_LENGTH, make_intro, plain_text, sanitise_html, text_content
 from handlers.ports import Clock, Store
 from handlers.sources import FeedEntry, FeedState
+from handlers.text import safe_url
 
 logger = logging.getLogger(__name__)
 

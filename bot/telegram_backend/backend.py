@@ -21,16 +21,11 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import TypeVar
 from urllib.parse import urlsplit
 
 from aiohttp import web
 from telegram import (
-    BotCommand,
-    BotCommandScopeAllChatAdministrators,
-    BotCommandScopeAllGroupChats,
-    BotCommandScopeAllPrivateChats,
     ChatMemberAdministrator,
     ChatMemberOwner,
     LinkPreviewOptions,
@@ -43,14 +38,16 @@ from telegram.error import BadRequest, ChatMigrated, Conflict, Forbidden, Networ
 from telegram.ext import Application, ApplicationBuilder
 
 from bot.telegram_backend import translate
+from bot.telegram_backend.menus import register_menus
 from bot.telegram_backend.ratelimit import TelegramRateLimiter
 from bot.telegram_backend.render import render_messages
 from handlers.actions import Action, DirectMessage, Post, PostLesson, Reply
-from handlers.content import Content, plain
+from handlers.content import Content
 from handlers.domain import ChatRef, MessageRef, ReactionChange
 from handlers.errors import ChatUnavailable, DeliveryError, RecipientUnreachable, TransientDeliveryError
-from handlers.events import ChatMoved, CommandInvoked, Event, ReactionBurst
+from handlers.events import AdviceDue, ChatMoved, CommandInvoked, Event, ReactionBurst
 from handlers.i18n import Translator
+from handlers.ports import Clock
 
 logger = logging.getLogger(__name__)
 
@@ -67,11 +64,7 @@ ALLOWED_UPDATES = [
 ]
 ADMIN_CACHE_SECONDS = 600.0
 NETWORK_ATTEMPTS = 4
-
-# Commands as the menus show them, per audience (Telegram's command scopes).
-MEMBER_COMMANDS = ("ask", "top", "stats", "help")
-ADMIN_COMMANDS = (*MEMBER_COMMANDS, "setup", "lesson", "instructor", "schedule", "likes", "lang", "digest", "unfollow")
-PRIVATE_COMMANDS = ("start", "answer", "digest", "help")
+REPORTS_GRACE_SECONDS = 5.0
 
 
 def api_base_url(url: str) -> str:
@@ -96,9 +89,10 @@ class TelegramOptions:
 class TelegramBackend:
     platform = translate.PLATFORM
 
-    def __init__(self, options: TelegramOptions, i18n: Translator) -> None:
+    def __init__(self, options: TelegramOptions, i18n: Translator, clock: Clock) -> None:
         self._options = options
         self._i18n = i18n
+        self._clock = clock
         self.application: Application = (
             ApplicationBuilder()
             .token(options.token)
@@ -114,12 +108,18 @@ class TelegramBackend:
         self._admins: dict[int, tuple[float, set[int]]] = {}
         self._forums: dict[int, bool] = {}
         self._usernames: dict[str, str] = {}
+        # Chats a send found had moved (a group upgraded to a supergroup), old id → new id: later sends go
+        # straight to the new id, and the moves wait here for the intake to hand them to the core.
+        self._moved: dict[int, int] = {}
+        self._reported: asyncio.Queue[ChatMoved] = asyncio.Queue()
+        self._reporter: asyncio.Task[None] | None = None
         self.username = ""
         self.confirmed_offset: int | None = None
 
     # lifecycle --------------------------------------------------------------------------------------------
     async def start(self, dispatch: Dispatch) -> None:
         self._dispatch = dispatch
+        self._reporter = asyncio.create_task(self._hand_over_reports(), name="telegram-reports")
         await self.application.initialize()  # getMe: fails here with InvalidToken for a bad token
         self.username = self.application.bot.username
         await self.register_commands()
@@ -161,6 +161,14 @@ class TelegramBackend:
         return web.Response(text="ok")
 
     async def stop(self) -> None:
+        if self._reporter is not None:
+            # A move a send learnt of is handed over before stopping (else only the next send would learn it).
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(REPORTS_GRACE_SECONDS):
+                    await self._reported.join()
+            self._reporter.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reporter
         if self._web_runner is not None:
             await self._web_runner.cleanup()
         if self._poller is not None:
@@ -180,22 +188,7 @@ class TelegramBackend:
             await self._poller
 
     async def register_commands(self) -> None:
-        bot = self.application.bot
-        scopes = (
-            (BotCommandScopeAllGroupChats(), MEMBER_COMMANDS),
-            (BotCommandScopeAllChatAdministrators(), ADMIN_COMMANDS),
-            (BotCommandScopeAllPrivateChats(), PRIVATE_COMMANDS),
-        )
-        for language in self._i18n.languages:
-            for scope, names in scopes:
-                commands = [BotCommand(name, self._describe(language, name)) for name in names]
-                code = None if language == self._i18n.default_language else language
-                await bot.set_my_commands(commands, scope=scope, language_code=code)
-
-    def _describe(self, language: str, name: str) -> str:
-        """The menu text: the help line without its ``/name args — `` prefix."""
-        line = self._i18n(language, f"help.{name}")
-        return (line.split(" — ", 1)[-1] or name)[:256]
+        await register_menus(self.application.bot, self._i18n)
 
     # receiving --------------------------------------------------------------------------------------------
     async def _poll(self) -> None:
@@ -251,20 +244,45 @@ class TelegramBackend:
             logger.exception("telegram: update %s could not be handled", update.update_id)
 
     async def handle_reaction_burst(self, step: _Step) -> None:
-        assert self._dispatch is not None
         try:
-            await self._dispatch(ReactionBurst(step.changes))
+            await self._intake(ReactionBurst(step.changes))
         except Exception:
             logger.exception("telegram: updates %s-%s could not be handled", step.first_id, step.next_offset - 1)
 
     async def _on_update(self, update: Update) -> None:
-        assert self._dispatch is not None
         for event in await self.events_for(update):
-            await self._dispatch(event)
+            await self._intake(event)
             if isinstance(event, CommandInvoked):
-                await self._after_command(event)
-            if isinstance(event, ChatMoved):
-                self._admins.pop(int(event.old_chat_id), None)
+                for advice in await self._advice_after(event):
+                    await self._intake(advice)
+
+    async def _intake(self, event: Event) -> None:
+        """The one door into the core: every event of this backend, from an update or reported by a send."""
+        assert self._dispatch is not None
+        await self._dispatch(event)
+        if isinstance(event, ChatMoved):
+            self._admins.pop(int(event.old_chat_id), None)
+
+    def _report_move(self, old_chat_id: int, new_chat_id: int) -> None:
+        """A send learnt that a chat moved: later sends go to the new id at once, and the core hears of it
+        through the intake after the send, never from inside it (the handler that was sending is still
+        running, in the middle of its own work)."""
+        self._moved[old_chat_id] = new_chat_id
+        self._reported.put_nowait(ChatMoved(self.platform, str(old_chat_id), str(new_chat_id), self._clock.now()))
+
+    async def _hand_over_reports(self) -> None:
+        while True:
+            event = await self._reported.get()
+            try:
+                await self._intake(event)
+            except Exception:
+                logger.exception("telegram: a reported chat move %s could not be handled", event)
+            finally:
+                self._reported.task_done()
+
+    async def reports_handled(self) -> None:
+        """Until every move reported by a send so far has been handed to the core (tests wait on it)."""
+        await self._reported.join()
 
     async def events_for(self, update: Update) -> list[Event]:
         if update.message is not None:
@@ -308,17 +326,19 @@ class TelegramBackend:
             self._admins[chat_id] = cached
         return message.from_user.id in cached[1]
 
-    async def _after_command(self, event: CommandInvoked) -> None:
-        """Telegram-specific advice after some commands: what the admin must do for the bot to see enough."""
+    async def _advice_after(self, event: CommandInvoked) -> list[Event]:
+        """Telegram-specific advice after some commands, what the admin must do for the bot to see enough; the
+        core gives it in the group's language."""
         if event.private:
-            return
+            return []
         chat = ChatRef(self.platform, event.ref.chat_id)
-        language = self._i18n.default_language
+        now = self._clock.now()
         if event.name == "setup" and event.args and event.actor_is_admin and not await self.bot_is_admin(chat):
-            await self._send_content(chat, plain(self._i18n(language, "telegram.not_admin")), None)
+            return [AdviceDue(chat, "telegram.not_admin", now)]
         if event.name == "instructor" and event.actor_is_admin:
             link = f"https://t.me/{self.username}?start=instructor"
-            await self._send_content(chat, plain(self._i18n(language, "telegram.open_private", link=link)), None)
+            return [AdviceDue(chat, "telegram.open_private", now, (("link", link),))]
+        return []
 
     async def bot_is_admin(self, chat: ChatRef) -> bool:
         try:
@@ -388,10 +408,10 @@ class TelegramBackend:
     async def _call(self, chat: ChatRef, request: Callable[[int], Awaitable[T]], *, private: bool = False) -> T:
         """One Bot API call (given the chat id to use) with Telegram's failure modes mapped for the core.
 
-        A group that became a supergroup answers with its new id: the core moves the group's data to it and
-        the call is made again there, so the upgrade loses nothing.
+        A group that became a supergroup answers with its new id: the call is made again there, so the upgrade
+        loses nothing, and the move is reported for the core to move the group's data (:meth:`_report_move`).
         """
-        chat_id = int(chat.chat_id)
+        chat_id = self._moved.get(int(chat.chat_id), int(chat.chat_id))
         for attempt in range(1, NETWORK_ATTEMPTS + 1):
             try:
                 return await request(chat_id)
@@ -400,8 +420,7 @@ class TelegramBackend:
                     raise RecipientUnreachable(str(error)) from error
                 raise ChatUnavailable(str(error)) from error
             except ChatMigrated as error:
-                if self._dispatch is not None:
-                    await self._dispatch(ChatMoved(self.platform, str(chat_id), str(error.new_chat_id), _now()))
+                self._report_move(chat_id, int(error.new_chat_id))
                 chat_id = int(error.new_chat_id)
             except RetryAfter as error:
                 # The rate limiter already retried; flood control outlasted it. Wait once more, then give up.
@@ -470,7 +489,3 @@ def reaction_runs(updates: Sequence[Update]) -> list[list[Update]]:
 def _seconds(value: object) -> float:
     total = getattr(value, "total_seconds", None)
     return float(total()) if callable(total) else float(value)  # type: ignore[arg-type]
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)

@@ -9,23 +9,13 @@ length as Telegram does: after entity parsing, in UTF-16 code units.
 from __future__ import annotations
 
 import html
-from urllib.parse import urlsplit
 
 from bot.splitting import split_content, utf16_length
 from handlers.content import Content, Span, Style
+from handlers.text import safe_url
 
 MESSAGE_LIMIT = 4096
 _TAGS = {Style.BOLD: "b", Style.ITALIC: "i", Style.CODE: "code", Style.QUOTE: "blockquote"}
-_SAFE_SCHEMES = ("http", "https", "tg")
-
-
-def safe_url(url: str) -> str | None:
-    """Only links a person can safely open: http(s) and tg:// (no javascript:, no data:)."""
-    try:
-        scheme = urlsplit(url.strip()).scheme.lower()
-    except ValueError:
-        return None
-    return url.strip() if scheme in _SAFE_SCHEMES else None
 
 
 def span_html(span: Span) -> str:
@@ -33,7 +23,7 @@ def span_html(span: Span) -> str:
     tag = _TAGS.get(span.style)
     if tag:
         text = f"<{tag}>{text}</{tag}>"
-    url = safe_url(span.url) if span.url else None
+    url = safe_url(span.url)
     if url:
         text = f'<a href="{html.escape(url, quote=True)}">{text}</a>'
     return text

@@ -39,9 +39,9 @@ from handlers.events import (
 PLATFORM = Platform.TELEGRAM.value
 
 
-def aware(moment: datetime | None) -> datetime:
-    if moment is None:
-        return datetime.now(UTC)
+def aware(moment: datetime) -> datetime:
+    """Telegram's own time of an update (every message, edit and reaction carries one): the adapter never reads
+    the clock for it."""
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 

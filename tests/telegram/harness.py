@@ -55,7 +55,7 @@ class TelegramHarness(CoreSetup):
         """The bot started on ``settings``' database; ``restart_of`` a harness that ran before on the same
         database and Telegram, whose group and members this one takes over (a restart)."""
         options = TelegramOptions(token=TOKEN, api_base_url=tg.base_url.removesuffix("/bot"), poll_timeout=1)
-        backend = TelegramBackend(options, Translator.load(settings.default_language))
+        backend = TelegramBackend(options, Translator.load(settings.default_language), clock)
         async with open_app(settings, {backend.platform: backend}, clock) as app:
             await backend.start(app.dispatcher.dispatch)
             try:
@@ -89,6 +89,7 @@ class TelegramHarness(CoreSetup):
     async def settle(self) -> None:
         """Wait until the bot has handled every update sent so far: it confirms an update only after that."""
         await self.tg.wait_for(lambda tg: tg.pending_updates() == 0, timeout=10, what="the bot to handle updates")
+        await self.backend.reports_handled()  # and what its sends reported (a chat that moved)
 
     # acts ---------------------------------------------------------------------------------------------------
     async def say(self, user: str, text: str, *, reply_to: Handle | None = None) -> Handle:

@@ -34,7 +34,7 @@ async def test_webhook_mode_checks_the_secret_and_handles_updates(tmp_path: Path
             webhook_secret="s3cret-token_value",
             webhook_listen=f"127.0.0.1:{port}",
         )
-        backend = TelegramBackend(options, Translator.load("en"))
+        backend = TelegramBackend(options, Translator.load("en"), clock)
         async with open_app(settings, {backend.platform: backend}, clock) as app:
             await backend.start(app.dispatcher.dispatch)
             try:
