@@ -84,13 +84,14 @@ async def open_app(
         )
         sources = LessonSources(
             services,
+            store,
             feeds=settings.feed_sources(),
             lessons_dir=settings.lessons_dir,
             default_course=settings.default_course,
             interval=timedelta(minutes=settings.feed_poll_minutes),
             intro_length=settings.intro_length,
         )
-        scheduler = Scheduler(services, holder=holder, sources=sources)
+        scheduler = Scheduler(services, store, holder=holder, sources=sources)
         # The scheduler is built first, so the services handed to handlers can tell it about /schedule.
         services = replace(services, schedule_changed=scheduler.schedule_changed)
         yield App(store, services, build_dispatcher(services), scheduler)

@@ -49,7 +49,7 @@ async def run_platforms(settings: Settings, clock: Clock | None = None) -> None:
         begun: list[PlatformBackend] = []
         try:
             if discord_backend is not None:
-                discord_backend.use_services(app.services)
+                discord_backend.use_services(app.services, app.store)
             for backend in backends.values():
                 begun.append(backend)
                 await backend.start(app.dispatcher.dispatch)

@@ -31,6 +31,7 @@ from apscheduler.triggers.date import DateTrigger
 from bot.sources.runner import LessonSources
 from handlers.digests import next_digest_time, resume_unsent_digests, run_due_digests
 from handlers.lessons import publish_due_lessons, resume_pending_posts
+from handlers.ports import SchedulerStore
 from handlers.services import Services
 
 logger = logging.getLogger(__name__)
@@ -59,6 +60,7 @@ class Scheduler:
     def __init__(
         self,
         services: Services,
+        store: SchedulerStore,
         *,
         holder: str | None = None,
         lease_ttl: timedelta = timedelta(seconds=90),
@@ -68,6 +70,8 @@ class Scheduler:
         if poll_interval >= lease_ttl:
             raise ValueError("poll_interval must be shorter than lease_ttl, or the lease lapses between ticks")
         self.services = services
+        # Leases and release times are the scheduler's own port, not the core's (see handlers.ports).
+        self.store = store
         self.holder = holder or default_holder()
         self.lease_ttl = lease_ttl
         self.poll_interval = poll_interval
@@ -89,7 +93,7 @@ class Scheduler:
     async def stop(self) -> None:
         if self._aps.running:
             self._aps.shutdown(wait=False)
-        await self.services.store.release_lease(LEASE_NAME, self.holder)
+        await self.store.release_lease(LEASE_NAME, self.holder)
 
     @property
     def next_wake(self) -> datetime | None:
@@ -107,7 +111,7 @@ class Scheduler:
         async with self._lock:
             services = self.services
             now = services.clock.now()
-            leader = await services.store.acquire_lease(LEASE_NAME, self.holder, now, self.lease_ttl)
+            leader = await self.store.acquire_lease(LEASE_NAME, self.holder, now, self.lease_ttl)
             report = TickReport(at=now, leader=leader)
             if leader:
                 await self._duties(report)
@@ -170,7 +174,7 @@ class Scheduler:
                 when = await next_digest_time(self.services, course, now)
                 if when is not None:
                     candidates.append(when)
-            release = await store.next_release_after(now)
+            release = await self.store.next_release_after(now)
             if release is not None:
                 candidates.append(release)
             if self.sources is not None:

@@ -137,12 +137,6 @@ class GroupRows(StoreBase):
     async def set_group_attention(self, group_id: int, reason: str | None) -> None:
         await self._exec("UPDATE study_groups SET attention = ? WHERE id = ?", (reason, group_id))
 
-    async def groups_needing_attention(self, platform: str) -> list[Group]:
-        rows = await self._reader.all(
-            queries.GROUP_SELECT + " WHERE g.platform = ? AND g.attention IS NOT NULL ORDER BY g.id", (platform,)
-        )
-        return [codec.group_from(r) for r in rows]
-
     async def groups_on(self, platform: str) -> list[Group]:
         rows = await self._reader.all(
             queries.GROUP_SELECT + " WHERE g.platform = ? AND g.active = 1 AND g.course_slug IS NOT NULL ORDER BY g.id",

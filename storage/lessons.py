@@ -69,7 +69,10 @@ class LessonRows(StoreBase):
 
     # lessons ---------------------------------------------------------------------------------------------
     async def upsert_lesson(self, draft: LessonDraft, now: datetime) -> tuple[Lesson, bool]:
-        """Insert or update by (course, slug); the bool says whether it was new. created_at never changes."""
+        """Insert or update by (course, slug); the bool says whether it was new. created_at never changes.
+
+        In no port: the core and the sources store lessons through :meth:`import_lesson`; tests and benchmarks
+        seed with this."""
         created = codec.to_micros(now)
         release = codec.to_micros_or_none(draft.release_at)
         fields = (draft.title, draft.intro, draft.link, draft.number, release)

@@ -167,7 +167,9 @@ class LikeRows(StoreBase):
             await self._exec(CLEAR_EMOJI, (*_ref(ref), emoji))
 
     async def set_base_likes(self, question_id: int, likes: int) -> None:
-        """Imported likes without members; kept apart from members' likes and added in ``score``."""
+        """Imported likes without members; kept apart from members' likes and added in ``score``.
+
+        In no port (imports set base likes inside :meth:`import_lesson`); tests seed with this."""
         if likes < 0:
             raise ValueError(f"base likes cannot be negative (got {likes})")
         await self._exec("UPDATE questions SET base_likes = ? WHERE id = ?", (likes, question_id))

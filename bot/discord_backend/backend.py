@@ -61,6 +61,7 @@ from handlers.events import (
     ReactionsCleared,
 )
 from handlers.i18n import Translator
+from handlers.ports import CatchUpStore
 from handlers.services import Services
 
 logger = logging.getLogger(__name__)
@@ -226,6 +227,7 @@ class DiscordBackend:
         # While missed messages are read back at start: the gates live messages wait at (see replay).
         self._replay: MessageReplay | None = None
         self._services: Services | None = None
+        self._recent: CatchUpStore | None = None
         self.client: _Client | None = None
         self._connection: asyncio.Task[None] | None = None
         self._reconciler: asyncio.Task[ReconcileReport | None] | None = None
@@ -235,9 +237,11 @@ class DiscordBackend:
         self._saved_base: str | None = None
         self.synced_commands: bool | None = None
 
-    def use_services(self, services: Services) -> None:
-        """Autocomplete and start-up reconciliation read the store through the core's services."""
+    def use_services(self, services: Services, catch_up: CatchUpStore) -> None:
+        """Autocomplete reads the store through the core's services; start-up reconciliation reads recent posts
+        through ``catch_up``, which the core's port does not offer."""
         self._services = services
+        self._recent = catch_up
 
     # lifecycle --------------------------------------------------------------------------------------------
     async def start(self, dispatch: Dispatch) -> None:
@@ -315,18 +319,19 @@ class DiscordBackend:
         None when there is no catch-up (no services, ``DISCORD_RECONCILE_DAYS`` 0). A failure to plan the
         replay is logged; the likes are still reconciled.
         """
-        if self._services is None or self.options.reconcile_days <= 0:
+        if self._services is None or self._recent is None or self.options.reconcile_days <= 0:
             return None
         since = self._services.clock.now() - timedelta(days=self.options.reconcile_days)
         try:
-            self._replay = MessageReplay(await plan_replay(self._services.store, since))
+            self._replay = MessageReplay(await plan_replay(self._recent, since))
         except Exception:
             logger.exception("discord: could not plan the replay of missed messages; they will not be read back")
         return since
 
     async def _catch_up(self, since: datetime) -> ReconcileReport | None:
         """Missed messages first, then the likes: so the likes of the questions just read back count too."""
-        assert self._services is not None and self.client is not None and self._dispatch is not None
+        assert self._services is not None and self._recent is not None
+        assert self.client is not None and self._dispatch is not None
         replayed: ReplayReport | None = None
         if self._replay is not None:
             try:
@@ -337,7 +342,9 @@ class DiscordBackend:
                 self._replay = None  # (its gates are open)
         self._live = set()
         try:
-            return await reconcile_likes(self.client, self._services, since, self._live, replayed=replayed)
+            return await reconcile_likes(
+                self.client, self._services, self._recent, since, self._live, replayed=replayed
+            )
         except Exception:
             logger.exception("discord: reconciliation of likes failed; live events are still counted")
             return None

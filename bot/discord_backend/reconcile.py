@@ -22,6 +22,7 @@ from bot.discord_backend import translate
 from bot.discord_backend.replay import ReplayReport
 from handlers.domain import Member, MessageRef, ReactionFix
 from handlers.likes import reconcile_reactions
+from handlers.ports import CatchUpStore
 from handlers.services import Services
 
 logger = logging.getLogger(__name__)
@@ -75,6 +76,7 @@ async def reactions_of(client: discord.Client, channel_id: int, message: dict[st
 async def reconcile_likes(
     client: discord.Client,
     services: Services,
+    store: CatchUpStore,
     since: datetime,
     live: set[int] | None = None,
     *,
@@ -89,7 +91,7 @@ async def reconcile_likes(
     ``replayed``, the report of the messages read back just before, goes into the one summary logged at the end.
     """
     report = ReconcileReport(since, replayed=replayed)
-    for question in await services.store.recent_questions(translate.PLATFORM, since):
+    for question in await store.recent_questions(translate.PLATFORM, since):
         ref = question.ref
         if ref is None or not ref.message_id.isdigit():
             continue

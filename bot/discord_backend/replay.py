@@ -34,7 +34,7 @@ import discord
 from bot.discord_backend import translate
 from handlers.domain import ChatRef
 from handlers.events import Event
-from handlers.ports import Store
+from handlers.ports import CatchUpStore
 
 logger = logging.getLogger(__name__)
 
@@ -82,7 +82,7 @@ class ReplayReport:
         return text
 
 
-async def plan_replay(store: Store, since: datetime) -> list[ReplayTarget]:
+async def plan_replay(store: CatchUpStore, since: datetime) -> list[ReplayTarget]:
     """What to read back: every channel with a lesson posted since ``since``, from where its kept messages end.
 
     To be called before the gateway connects: a message kept live after that must not count as where the

@@ -86,7 +86,7 @@ class DiscordHarness(CoreSetup):
         )
         async with open_app(settings, {self.backend.platform: self.backend}, self.clock) as app:
             self.app = app
-            self.backend.use_services(app.services)
+            self.backend.use_services(app.services, app.store)
             await self.backend.start(app.dispatcher.dispatch)
             try:
                 await app.scheduler.tick()  # what start-up does, without arming a real timer

@@ -489,7 +489,7 @@ async def test_two_processes_share_a_deployment_by_shards(settings: Settings, cl
                 Translator.load("en"),
                 observer=lambda kind, key: seen.append((kind, key)),
             )
-            second.use_services(h.app.services)
+            second.use_services(h.app.services, h.app.store)
             await second.start(h.app.dispatcher.dispatch)
             try:
                 assert sorted(h.dc.connected_shards) == [(0, 2), (1, 2)]
