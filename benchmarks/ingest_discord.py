@@ -156,7 +156,7 @@ async def studybot(n: int, folder: Path) -> Run:
         )
         backend = DiscordBackend(options, Translator.load("en"), observer=observe)
         async with open_app(settings, {backend.platform: backend}, clock) as app:
-            backend.use_services(app.services)
+            backend.use_services(app.services, app.store)
             await backend.start(app.dispatcher.dispatch)
             await app.store.upsert_course(Course("bench", "Bench", language="en"), clock.now())
             await app.store.upsert_lesson(LessonDraft("bench", "l", "Lesson", "", "", 1), clock.now())
