@@ -16,35 +16,50 @@ from handlers.domain import (
     ReactionFix,
 )
 from storage import codec
-from storage.base import BY_REF, StoreBase, _json, _member_op, _ref
+from storage.base import BY_REF, UPSERT_MEMBER, StoreBase, _json, _ref
 from storage.writer import Batch, Statement
 
 logger = logging.getLogger(__name__)
 
-# One statement per like, so a burst of them is one executemany: the question is found by its message, the
-# emoji must be one of its group's like emojis, and the member must not be its author.
+# THE LIKE RULE is the view countable_likes (migration 0009): a reaction is kept only when it is one of its rows
+# (a like emoji of the post's group, by a member who is neither the post's author nor a bot). Every path that
+# keeps a like reads it: the two statements below, the burst triggers of like_bursts and reaction_changes, and
+# reconcile_reactions. None of them repeats the rule, and no Python check stands in for it.
+
+# One statement per like, so a burst of them is one executemany: the post is found by its message.
 ADD_REACTION = """
     INSERT OR IGNORE INTO reactions (question_id, member_id, emoji, created_at)
-    SELECT q.id, m.id, e.emoji, ?
-    FROM questions q
-    JOIN group_like_emojis e ON e.group_id = q.group_id AND e.emoji = ?
-    JOIN members m ON m.platform = ? AND m.user_id = ?
-    WHERE q.platform = ? AND q.chat_id = ? AND q.message_id = ? AND m.id <> q.author_id AND m.is_bot = 0
+    SELECT question_id, member_id, emoji, ?
+    FROM countable_likes
+    WHERE emoji = ? AND member_platform = ? AND user_id = ? AND platform = ? AND chat_id = ? AND message_id = ?
 """
 
 # The same for a whole group of reactions at once: their parameter lists as one JSON array. CROSS JOIN keeps
 # json_each first, so each row finds its question through the message index (never a scan of questions).
 ADD_REACTIONS_BATCH = """
     INSERT OR IGNORE INTO reactions (question_id, member_id, emoji, created_at)
-    SELECT q.id, m.id, e.emoji, j.value ->> 0
+    SELECT l.question_id, l.member_id, l.emoji, j.value ->> 0
     FROM json_each(?) AS j
-    CROSS JOIN questions q ON q.platform = j.value ->> 4 AND q.chat_id = j.value ->> 5 AND q.message_id = j.value ->> 6
-    CROSS JOIN group_like_emojis e ON e.group_id = q.group_id AND e.emoji = j.value ->> 1
-    CROSS JOIN members m ON m.platform = j.value ->> 2 AND m.user_id = j.value ->> 3
-    WHERE m.id <> q.author_id AND m.is_bot = 0
+    CROSS JOIN countable_likes l
+    WHERE l.platform = j.value ->> 4 AND l.chat_id = j.value ->> 5 AND l.message_id = j.value ->> 6
+      AND l.emoji = j.value ->> 1 AND l.member_platform = j.value ->> 2 AND l.user_id = j.value ->> 3
 """
 
-# A burst of likes with new members, set-based through the like_bursts view (migration 0007): two JSON arrays,
+# Who of the reported (member, emoji) pairs may like the post at all (may_like: not its author, not a bot),
+# whatever the emoji: the reconciliation keeps such a reaction when it was kept, even if its emoji stopped being
+# a like emoji, as add and remove events would.
+MAY_LIKE_REPORTED = """
+    SELECT l.member_id, j.value ->> 2
+    FROM json_each(?) AS j
+    CROSS JOIN may_like l
+    WHERE l.question_id = ? AND l.member_platform = j.value ->> 0 AND l.user_id = j.value ->> 1
+"""
+KEPT_REACTIONS = (
+    "SELECT r.member_id, r.emoji, m.user_id FROM reactions r JOIN members m ON m.id = r.member_id"
+    " WHERE r.question_id = ?"
+)
+
+# A burst of likes with new members, set-based through the like_bursts view (migrations 0007, 0009): two JSON arrays,
 # the members to upsert and the likes as ADD_REACTION's parameters.
 LIKE_BURST = "INSERT INTO like_bursts (members, likes) VALUES (?, ?)"
 # Bursts queued together (the next lot's, while this one commits) still go as one statement: a view row each.
@@ -52,7 +67,7 @@ LIKE_BURSTS_BATCH = (
     "INSERT INTO like_bursts (members, likes) SELECT value ->> 0, value ->> 1 FROM json_each(?) ORDER BY key"
 )
 
-# A burst of changes, in order, through the reaction_changes view (migration 0006): adds, removes and the upserts
+# A burst of changes, in order, through the reaction_changes view (migrations 0006, 0009): adds, removes and the upserts
 # of new members in ONE statement. Its row: platform, chat, message, user, emoji, added, time, name or NULL, bot.
 APPLY_CHANGE = """
     INSERT INTO reaction_changes (platform, chat_id, message_id, user_id, emoji, added, created_at, display_name,
@@ -86,7 +101,8 @@ class LikeRows(StoreBase):
 
     # likes -----------------------------------------------------------------------------------------------
     async def add_reaction(self, ref: MessageRef, member: Member, emoji: str, at: datetime) -> None:
-        """Count a like when ``emoji`` is one of the group's like emojis and ``member`` is not the author.
+        """Count a like when the like rule (``countable_likes``) says it counts: ``emoji`` is one of the group's
+        like emojis and ``member`` is neither the author nor a bot.
 
         One like per member per question, however many like emojis; idempotent for redelivered events. One
         batched INSERT … SELECT, preceded (hoisted to the front of the batch) by the member's upsert unless the
@@ -105,18 +121,18 @@ class LikeRows(StoreBase):
         which applies its rows one by one in order.
         """
         times = [codec.to_micros(change.at) for change in changes]
+        if not changes:
+            return
         if len(changes) == 1:
             await self._apply_one(changes[0], times[0])
             return
-        humans = [(change, created) for change, created in zip(changes, times, strict=True) if not change.member.is_bot]
-        if not humans:
-            return
-        if all(change.added for change, _ in humans):
-            await self._apply_likes(humans)
+        timed = list(zip(changes, times, strict=True))
+        if all(change.added for change, _ in timed):
+            await self._apply_likes(timed)
             return
         rows: list[tuple[str, Sequence[Any], str | None]] = []
         new_members: dict[tuple[str, str], Member] = {}
-        for change, created in humans:
+        for change, created in timed:
             member, ref = change.member, change.ref
             name = None
             if change.added and not self._members.current(member):
@@ -124,14 +140,14 @@ class LikeRows(StoreBase):
                 if new_members.get(key) != member:
                     new_members[key] = member
                     name = member.display_name
-            params = (*_ref(ref), member.user_id, change.emoji, int(change.added), created, name, 0)
+            params = (*_ref(ref), member.user_id, change.emoji, int(change.added), created, name, int(member.is_bot))
             rows.append((APPLY_CHANGE, params, APPLY_CHANGES_BATCH))
         await self._writer.submit(Batch(rows))
         for member in new_members.values():
             self._members.committed(member)
 
     async def _apply_likes(self, likes: list[tuple[ReactionChange, int]]) -> None:
-        """A burst of adds by members who are not bots: the plain statement, or like_bursts with new members."""
+        """A burst of adds: the plain statement, or like_bursts with new members."""
         params = [(t, c.emoji, c.member.platform, c.member.user_id, *_ref(c.ref)) for c, t in likes]
         new_members = {
             (c.member.platform, c.member.user_id): c.member for c, _ in likes if not self._members.current(c.member)
@@ -146,8 +162,6 @@ class LikeRows(StoreBase):
 
     async def _apply_one(self, change: ReactionChange, created: int) -> None:
         member, ref = change.member, change.ref
-        if member.is_bot:
-            return
         if not change.added:
             await self._exec(REMOVE_REACTION, (*_ref(ref), member.platform, member.user_id, change.emoji))
             return
@@ -177,53 +191,43 @@ class LikeRows(StoreBase):
     async def reconcile_reactions(
         self, ref: MessageRef, reactions: Sequence[tuple[Member, str]], at: datetime
     ) -> ReactionFix | None:
-        """Kept reactions become exactly ``reactions`` (by the add_reaction rules), in one transaction.
+        """Kept reactions become exactly ``reactions`` (by the like rule, as add_reaction), in one transaction.
 
-        A reported reaction whose emoji is no longer a like emoji stays kept if it was (as add/remove events
-        would leave it); the like-count triggers follow every insert and delete.
+        Kept ones that no reported reaction by a member who may like the post (``may_like``) stands for are
+        removed; reported ones are added through the same statement as a burst of likes, so the like rule
+        decides. A reported reaction whose emoji is no longer a like emoji stays kept if it was (as add/remove
+        events would leave it); the like-count triggers follow every insert and delete.
         """
         created = codec.to_micros(at)
-        reported = [(m, e) for m, e in dict.fromkeys(reactions) if not m.is_bot]
+        reported = list(dict.fromkeys(reactions))
+        members = {(m.platform, m.user_id): m for m, _ in reported}  # the last name reported wins
+        pairs = _json([[m.platform, m.user_id, emoji] for m, emoji in reported])
+        likes = _json([[created, emoji, m.platform, m.user_id, *_ref(ref)] for m, emoji in reported])
 
         async def op(conn: aiosqlite.Connection) -> ReactionFix | None:
-            async with conn.execute(f"SELECT id, author_id, group_id FROM questions WHERE {BY_REF}", _ref(ref)) as cur:
+            async with conn.execute(f"SELECT id FROM questions WHERE {BY_REF}", _ref(ref)) as cur:
                 found = await cur.fetchone()
             if found is None:
                 return None
-            question_id, author_id, group_id = found[0], found[1], found[2]
-            async with conn.execute("SELECT emoji FROM group_like_emojis WHERE group_id = ?", (group_id,)) as cur:
-                like_emojis = {r[0] for r in await cur.fetchall()}
-            users: dict[int, str] = {}
-            wanted: set[tuple[int, str]] = set()
-            for member, emoji in reported:
-                op_ = _member_op(member)
-                await conn.execute(op_.sql, op_.params)
-                async with conn.execute(
-                    "SELECT id FROM members WHERE platform = ? AND user_id = ?", (member.platform, member.user_id)
-                ) as cur:
-                    row = await cur.fetchone()
-                assert row is not None  # just upserted
-                if row[0] != author_id:
-                    users[row[0]] = member.user_id
-                    wanted.add((row[0], emoji))
-            async with conn.execute(
-                "SELECT r.member_id, r.emoji, m.user_id FROM reactions r JOIN members m ON m.id = r.member_id"
-                " WHERE r.question_id = ?",
-                (question_id,),
-            ) as cur:
-                kept_rows = await cur.fetchall()
+            question_id = found[0]
+            await conn.executemany(
+                UPSERT_MEMBER, [(m.platform, m.user_id, m.display_name, int(m.is_bot)) for m in members.values()]
+            )
+            async with conn.execute(MAY_LIKE_REPORTED, (pairs, question_id)) as cur:
+                wanted = {(r[0], r[1]) for r in await cur.fetchall()}
+            async with conn.execute(KEPT_REACTIONS, (question_id,)) as cur:
+                kept_rows = list(await cur.fetchall())
             kept = {(r[0], r[1]) for r in kept_rows}
-            users.update({r[0]: r[2] for r in kept_rows})
             removed = sorted(kept - wanted)
-            added = sorted(k for k in wanted - kept if k[1] in like_emojis)
             await conn.executemany(
                 "DELETE FROM reactions WHERE question_id = ? AND member_id = ? AND emoji = ?",
                 [(question_id, member_id, emoji) for member_id, emoji in removed],
             )
-            await conn.executemany(
-                "INSERT INTO reactions (question_id, member_id, emoji, created_at) VALUES (?, ?, ?, ?)",
-                [(question_id, member_id, emoji, created) for member_id, emoji in added],
-            )
+            await conn.execute(ADD_REACTIONS_BATCH, (likes,))
+            async with conn.execute(KEPT_REACTIONS, (question_id,)) as cur:
+                now_rows = list(await cur.fetchall())
+            added = sorted({(r[0], r[1]) for r in now_rows} - (kept - set(removed)))
+            users = {r[0]: r[2] for r in kept_rows + now_rows}
             return ReactionFix(
                 question_id,
                 tuple((users[m], e) for m, e in added),
