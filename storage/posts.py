@@ -36,8 +36,8 @@ class PostRows(StoreBase):
         async def op(conn: aiosqlite.Connection) -> Question:
             await conn.execute(
                 "INSERT INTO questions (lesson_id, course_slug, group_id, author_id, kind, platform, chat_id,"
-                " thread_id, message_id, text, created_at)"
-                " SELECT l.id, l.course_slug, ?, m.id, ?, ?, ?, ?, ?, ?, ?"
+                " thread_id, message_id, guild_id, text, created_at)"
+                " SELECT l.id, l.course_slug, ?, m.id, ?, ?, ?, ?, ?, ?, ?, ?"
                 " FROM lessons l, members m WHERE l.id = ? AND m.platform = ? AND m.user_id = ?"
                 " ON CONFLICT (platform, chat_id, message_id) DO NOTHING",
                 (
@@ -47,6 +47,7 @@ class PostRows(StoreBase):
                     ref.chat_id,
                     ref.thread_id,
                     ref.message_id,
+                    ref.guild_id,
                     post.text,
                     created,
                     post.lesson_id,

@@ -680,8 +680,13 @@ class DiscordBackend:
         return MessageRef(self.platform, str(channel.id), str(first.id))
 
     def link_to(self, ref: MessageRef) -> str | None:
-        """A jump link, for channels this process sees (the guild id is part of the link)."""
-        if not ref.message_id.isdigit() or self.client is None:
+        """A jump link. The guild id is part of it: the one kept with the post, else (posts stored before it was
+        kept) the one of the channel, for channels this process sees."""
+        if not ref.message_id.isdigit():
+            return None
+        if ref.guild_id is not None:
+            return f"https://discord.com/channels/{ref.guild_id}/{ref.thread_id or ref.chat_id}/{ref.message_id}"
+        if self.client is None:
             return None
         channel = self.client.get_channel(int(ref.chat_id))
         guild = getattr(channel, "guild", None)

@@ -1,4 +1,4 @@
--- reason: the like rule (a reaction counts when its emoji is one of the group's like emojis and its member is neither the post's author nor a bot) stated once, as the view countable_likes that every path keeping a like reads
+-- reason: the like rule (a reaction counts when its emoji is one of the group's like emojis and its member is neither the post's author nor a bot) stated once, as the view countable_likes that every path keeping a like reads; and each post's guild kept, so a digest's links are made when it is sent
 --
 -- Before, the rule was written in the store's two add statements, in the two burst triggers below and in the
 -- Python of the reconciliation. Now those read the views: may_like says who may like which post (never its
@@ -56,3 +56,10 @@ BEGIN
     WHERE l.platform = j.value ->> 4 AND l.chat_id = j.value ->> 5 AND l.message_id = j.value ->> 6
       AND l.emoji = j.value ->> 1 AND l.member_platform = j.value ->> 2 AND l.user_id = j.value ->> 3;
 END;
+
+-- Digest links are made when a digest is sent, no longer stored in it (its items keep the question's message).
+-- A Discord link needs the message's guild: kept with the post, so that a process without that guild in its
+-- cache (another shard's) still makes the right link. NULL for posts stored before and on platforms without
+-- guilds; the sending process then finds the guild in its cache as before. Digests recorded before keep the
+-- links stored in their items.
+ALTER TABLE questions ADD COLUMN guild_id TEXT;
