@@ -54,7 +54,10 @@ class Outbox(Protocol):
         ...
 
     def link_to(self, ref: MessageRef) -> str | None:
-        """A link that opens the message for a person, where the platform has such links."""
+        """A link that opens the message for a person, where the platform has such links.
+
+        The core does not make links (it keeps messages: ``ContentBuilder.message_link``); bot/'s outbox calls
+        this when it sends content that links to a message."""
         ...
 
 
