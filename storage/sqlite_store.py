@@ -24,8 +24,9 @@ lesson posts), :mod:`storage.groups` (groups, instructors, chat moves), :mod:`st
 
 Likes: the ``reactions`` table keeps only the reactions the like rule counts (the view ``countable_likes``, see
 :mod:`storage.likes`), one row per (question, member, emoji); triggers keep ``questions.likes`` (members with at
-least one row) in the same transaction, and ``score`` is a generated column (``likes + base_likes``). Changing a group's like emojis does not recount reactions already
-kept: they stay counted until removed, and only new reactions are checked against the new emojis.
+least one row) in the same transaction, and ``score`` is a generated column (``likes + base_likes``). Changing a
+group's like emojis does not recount reactions already kept: they stay counted until removed, and only new
+reactions are checked against the new emojis.
 
 Deleting a reply marks it deleted and takes it off its question's reply count; deleted questions keep their
 row (and likes) but leave every ranking, count and export.
