@@ -44,10 +44,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from handlers.domain import Member, MessageRef, PostWindow, ReactionChange
 from storage import SqliteStore, upgrade_database
+from storage.base import UPSERT_MEMBER
 from storage.codec import to_micros
 from storage.connection import connect
+from storage.likes import ADD_REACTION
 from storage.schema import load_migrations
-from storage.sqlite_store import ADD_REACTION, UPSERT_MEMBER
 
 logger = logging.getLogger(__name__)
 

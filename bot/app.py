@@ -75,6 +75,7 @@ async def open_app(
         )
         sources = LessonSources(
             services,
+            store,
             feeds=settings.feed_sources(),
             lessons_dir=settings.lessons_dir,
             default_course=settings.default_course,
@@ -90,7 +91,7 @@ async def open_app(
         # Handlers tell the scheduler about /schedule; the scheduler hands its duties to the dispatcher.
         services = replace(services, schedule_changed=schedule_changed)
         dispatcher = build_dispatcher(services)
-        scheduler = Scheduler(services, dispatcher.dispatch, holder=holder, sources=sources)
+        scheduler = Scheduler(services, store, dispatcher.dispatch, holder=holder, sources=sources)
         yield App(store, services, dispatcher, scheduler)
     finally:
         await store.close()

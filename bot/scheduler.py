@@ -35,6 +35,7 @@ from bot.sources.runner import LessonSources
 from handlers.digests import due_digests, next_digest_time
 from handlers.events import Event, SendsUnfinished
 from handlers.lessons import due_lessons
+from handlers.ports import SchedulerStore
 from handlers.services import Services
 
 Dispatch = Callable[[Event], Awaitable[None]]
@@ -65,6 +66,7 @@ class Scheduler:
     def __init__(
         self,
         services: Services,
+        store: SchedulerStore,
         dispatch: Dispatch,
         *,
         holder: str | None = None,
@@ -75,6 +77,8 @@ class Scheduler:
         if poll_interval >= lease_ttl:
             raise ValueError("poll_interval must be shorter than lease_ttl, or the lease lapses between ticks")
         self.services = services
+        # Leases and release times are the scheduler's own port, not the core's (see handlers.ports).
+        self.store = store
         self.dispatch = dispatch
         self.holder = holder or default_holder()
         self.lease_ttl = lease_ttl
@@ -97,7 +101,7 @@ class Scheduler:
     async def stop(self) -> None:
         if self._aps.running:
             self._aps.shutdown(wait=False)
-        await self.services.store.release_lease(LEASE_NAME, self.holder)
+        await self.store.release_lease(LEASE_NAME, self.holder)
 
     @property
     def next_wake(self) -> datetime | None:
@@ -115,7 +119,7 @@ class Scheduler:
         async with self._lock:
             services = self.services
             now = services.clock.now()
-            leader = await services.store.acquire_lease(LEASE_NAME, self.holder, now, self.lease_ttl)
+            leader = await self.store.acquire_lease(LEASE_NAME, self.holder, now, self.lease_ttl)
             report = TickReport(at=now, leader=leader)
             if leader:
                 await self._duties(report)
@@ -176,7 +180,7 @@ class Scheduler:
                 when = await next_digest_time(self.services, course, now)
                 if when is not None:
                     candidates.append(when)
-            release = await store.next_release_after(now)
+            release = await self.store.next_release_after(now)
             if release is not None:
                 candidates.append(release)
             if self.sources is not None:

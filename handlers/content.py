@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from handlers.domain import MessageRef
+
 
 class Style(StrEnum):
     PLAIN = "plain"
@@ -24,6 +26,9 @@ class Span:
     text: str
     style: Style = Style.PLAIN
     url: str | None = None
+    # A link to a platform message, made when the content is sent (bot.outbox turns it into ``url``): the core
+    # keeps messages, never the platforms' links to them.
+    ref: MessageRef | None = None
 
 
 Content = tuple[Span, ...]
@@ -66,6 +71,10 @@ class ContentBuilder:
         self._spans.append(Span(text or url, Style.PLAIN, url or None))
         return self
 
+    def message_link(self, text: str, ref: MessageRef) -> ContentBuilder:
+        self._spans.append(Span(text, Style.PLAIN, None, ref))
+        return self
+
     def line(self, count: int = 1) -> ContentBuilder:
         self._spans.append(Span("\n" * count))
         return self
@@ -76,7 +85,7 @@ class ContentBuilder:
 
     def build(self) -> Content:
         spans = list(self._spans)
-        while spans and spans[-1].text.strip("\n") == "" and spans[-1].url is None:
+        while spans and spans[-1].text.strip("\n") == "" and spans[-1].url is None and spans[-1].ref is None:
             spans.pop()
         return tuple(spans)
 

@@ -51,7 +51,7 @@ async def build_digest_items(
             likes=r.question.total_likes,
             author=r.question.author.display_name,
             excerpt=excerpt(r.question.text, EXCERPT_LENGTH),
-            link=services.outbox.link_to(r.question.ref) if r.question.ref else None,
+            ref=r.question.ref,
             answered=r.question.answered,
         )
         for r in ranked
@@ -96,7 +96,9 @@ def render_digest(
         out.text(item.excerpt).text(" — ").italic(item.author)
         if item.answered:
             out.text(" ").text(t(language, "digest.answered_mark"))
-        if item.link:
+        if item.ref is not None:
+            out.text(" ").message_link(t(language, "digest.open"), item.ref)
+        elif item.link:  # recorded before links were made at send time
             out.text(" ").link(t(language, "digest.open"), item.link)
         out.line()
     out.line().italic(t(language, "digest.how_to_answer"))

@@ -60,6 +60,10 @@ class MessageRef:
     chat_id: str
     message_id: str
     thread_id: str | None = None
+    # What a link to the message needs besides its ids, where the platform has it: Discord's guild (server) id.
+    # Not part of the message's identity, so refs compare and hash without it; kept with the post so that any
+    # process makes the right link, even one that does not have the guild in its cache.
+    guild_id: str | None = field(default=None, compare=False)
 
     @property
     def chat(self) -> ChatRef:
@@ -249,13 +253,18 @@ class PeriodSummary:
 
 @dataclass(frozen=True, slots=True)
 class DigestItem:
+    """One question of a digest. It keeps the question's message (``ref``), not a link: the link is made when the
+    digest is sent, by the platform the question is on (see ``bot.outbox``). ``link`` is only set on items of
+    digests recorded before that (schema 8 and older), which stored a link already made."""
+
     question_id: int
     lesson_title: str
     likes: int
     author: str
     excerpt: str
-    link: str | None
+    ref: MessageRef | None
     answered: bool
+    link: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

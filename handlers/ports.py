@@ -1,4 +1,12 @@
-"""The ports the core needs. Implementations live outside: storage/ for Store, bot/ for the rest."""
+"""The ports the core needs. Implementations live outside: storage/ for the stores, bot/ for the rest.
+
+The store is split by role, so each caller names what it uses: the core's features get :class:`Store`, composed
+of the role ports (courses, lessons, groups, lesson posts, members' posts, likes, instructors, ranking reads,
+digests); the scheduler, the lesson sources and a backend's catch-up after downtime take
+:class:`SchedulerStore`, :class:`SourceStore` and :class:`handlers.backend_ports.CatchUpStore`, which the core
+never calls. A second
+store implements the same ports (``tests/storage`` checks that :class:`storage.SqliteStore` implements them all).
+"""
 
 from __future__ import annotations
 
@@ -26,7 +34,6 @@ from handlers.domain import (
     Question,
     RankedQuestion,
     ReactionChange,
-    ReactionFix,
     Stats,
 )
 from handlers.sources import FeedEntry, FeedState, ImportedPost, LessonImport
@@ -47,7 +54,10 @@ class Outbox(Protocol):
         ...
 
     def link_to(self, ref: MessageRef) -> str | None:
-        """A link that opens the message for a person, where the platform has such links."""
+        """A link that opens the message for a person, where the platform has such links.
+
+        The core does not make links (it keeps messages: ``ContentBuilder.message_link``); bot/'s outbox calls
+        this when it sends content that links to a message."""
         ...
 
 
@@ -59,22 +69,16 @@ class CronRules(Protocol):
         ...
 
 
-class Store(Protocol):
-    """Everything the core keeps. Every write is committed before its coroutine returns."""
-
-    # courses ---------------------------------------------------------------------------------------------
-    async def upsert_course(self, course: Course, now: datetime | None = None) -> Course:
-        """Insert or update by slug; a new course is created at ``course.created_at`` or ``now``."""
-        ...
+class CourseStore(Protocol):
+    """Courses: what /setup, /schedule and the digests read and change of them."""
 
     async def get_course(self, slug: str) -> Course | None: ...
     async def list_courses(self) -> list[Course]: ...
     async def set_course_schedule(self, slug: str, cron: str, timezone: str) -> None: ...
 
-    # lessons ---------------------------------------------------------------------------------------------
-    async def upsert_lesson(self, draft: LessonDraft, now: datetime) -> tuple[Lesson, bool]:
-        """Insert or update by (course, slug); the bool says whether it was new."""
-        ...
+
+class LessonStore(Protocol):
+    """Lessons: found by number or slug, the latest, and those due for publication."""
 
     async def get_lesson(self, lesson_id: int) -> Lesson | None: ...
     async def find_lesson(self, course_slug: str, key: str) -> Lesson | None:
@@ -82,26 +86,17 @@ class Store(Protocol):
         ...
 
     async def latest_lesson(self, course_slug: str) -> Lesson | None: ...
+    async def list_lessons(self, course_slug: str) -> list[Lesson]: ...
     async def due_lessons(self, now: datetime) -> list[Lesson]:
         """Lessons not yet published whose release time (if any) has come, oldest release first."""
         ...
 
     async def mark_lesson_published(self, lesson_id: int, at: datetime) -> None: ...
-    async def most_lesson_posts_in_a_group(self, course_slug: str, since: datetime) -> int:
-        """The most lesson posts any one group following the course got since ``since`` (0 when none)."""
-        ...
 
-    async def release_lessons(self, lesson_ids: Sequence[int]) -> None:
-        """Let the scheduler publish these held lessons (never one already posted anywhere)."""
-        ...
 
-    async def next_release_after(self, now: datetime) -> datetime | None:
-        """The earliest future release time of a lesson not yet published."""
-        ...
+class GroupStore(Protocol):
+    """Study groups and their settings, and what follows a chat when the platform changes it."""
 
-    async def list_lessons(self, course_slug: str) -> list[Lesson]: ...
-
-    # groups ----------------------------------------------------------------------------------------------
     async def get_group(self, chat: ChatRef) -> Group | None: ...
     async def get_group_by_id(self, group_id: int) -> Group | None: ...
     async def setup_group(self, chat: ChatRef, title: str, course_slug: str, language: str) -> Group:
@@ -116,7 +111,22 @@ class Store(Protocol):
         """Active groups following the course."""
         ...
 
-    # lesson posts ----------------------------------------------------------------------------------------
+    async def groups_on(self, platform: str) -> list[Group]:
+        """Every group on ``platform`` that follows a course and is active."""
+        ...
+
+    async def set_group_attention(self, group_id: int, reason: str | None) -> None:
+        """Mark (or, with None, clear) why the group needs an admin's attention; it stays active."""
+        ...
+
+    async def move_chat(self, platform: str, old_chat_id: str, new_chat_id: str) -> int:
+        """Everything kept under a chat id follows the chat to its new id; returns the groups moved."""
+        ...
+
+
+class LessonPostStore(Protocol):
+    """A lesson's posts in the groups: claimed before sending, marked after; replies to them are questions."""
+
     async def claim_lesson_post(self, lesson_id: int, group_id: int, now: datetime) -> LessonPost:
         """Record the intent to post (state PENDING) unless one exists; return the row as it now is."""
         ...
@@ -136,21 +146,14 @@ class Store(Protocol):
         """The lesson posted last in the group (by the time it was posted), or None before the first."""
         ...
 
-    async def recent_lesson_posts(self, platform: str, since: datetime) -> list[LessonPost]:
-        """Lesson posts sent on ``platform`` at or after ``since``, oldest first: where members may have written
-        while a bot was offline (see :meth:`last_message_id`)."""
+    async def most_lesson_posts_in_a_group(self, course_slug: str, since: datetime) -> int:
+        """The most lesson posts any one group following the course got since ``since`` (0 when none)."""
         ...
 
-    async def last_message_id(self, chat: ChatRef) -> str | None:
-        """The newest message id kept in ``chat`` — in its thread when ``chat.thread_id`` is set, else outside
-        any thread — among questions, comments and replies, deleted ones too; None when there is none.
 
-        Ids compare as numbers (Discord's and Telegram's grow over time), so this is where a backend that reads
-        a chat's history back after downtime starts reading.
-        """
-        ...
+class PostStore(Protocol):
+    """Members' posts: questions and comments (one thing, of two kinds) and the discussion replies under them."""
 
-    # members' posts --------------------------------------------------------------------------------------
     async def add_post(self, post: NewPost) -> Question:
         """Store a question or comment; a redelivered message (same ref) returns the stored one."""
         ...
@@ -165,7 +168,10 @@ class Store(Protocol):
     async def delete_post(self, ref: MessageRef, at: datetime) -> bool: ...
     async def mark_answered(self, question_id: int, answer: str, at: datetime) -> None: ...
 
-    # likes -----------------------------------------------------------------------------------------------
+
+class LikeStore(Protocol):
+    """The like path: reactions kept as likes by the one like rule (see :mod:`storage.likes`)."""
+
     async def add_reaction(self, ref: MessageRef, member: Member, emoji: str, at: datetime) -> None:
         """Count a like when ``emoji`` is one of the group's like emojis and ``member`` is not the author.
 
@@ -180,17 +186,30 @@ class Store(Protocol):
         ...
 
     async def clear_reactions(self, ref: MessageRef, emoji: str | None) -> None: ...
-    async def set_base_likes(self, question_id: int, likes: int) -> None: ...
+    async def set_anonymous_likes(self, ref: MessageRef, counts: Sequence[tuple[str, int]]) -> None:
+        """Per-emoji reaction totals that include reactions without a member (anonymous admins, channels)."""
+        ...
 
-    # instructors -----------------------------------------------------------------------------------------
+
+class InstructorStore(Protocol):
+    """A course's instructors, and the channel where its digest goes when a DM cannot."""
+
     async def add_instructor(self, instructor: Instructor) -> bool:
         """False if already an instructor."""
         ...
 
     async def instructors(self, course_slug: str) -> list[Instructor]: ...
     async def instructor_courses(self, platform: str, user_id: str) -> list[str]: ...
+    async def set_instructors_channel(self, course_slug: str, chat: ChatRef) -> None:
+        """Where the course's digest goes on ``chat.platform`` when an instructor there cannot get a DM."""
+        ...
 
-    # queries ---------------------------------------------------------------------------------------------
+    async def instructors_channel(self, course_slug: str, platform: str) -> ChatRef | None: ...
+
+
+class RankingReads(Protocol):
+    """Rankings and counts: /top, a digest's period, /stats and the export."""
+
     async def top_questions(
         self, course_slug: str, limit: int, *, lesson_id: int | None = None, include_answered: bool = True
     ) -> list[RankedQuestion]:
@@ -209,7 +228,10 @@ class Store(Protocol):
     async def stats(self, course_slug: str) -> Stats: ...
     async def export_rows(self, course_slug: str) -> list[ExportRow]: ...
 
-    # digests ---------------------------------------------------------------------------------------------
+
+class DigestStore(Protocol):
+    """Digests: the periods recorded per course, and to whom each one was delivered."""
+
     async def last_digest_end(self, course_slug: str) -> datetime | None:
         """End of the latest recorded period (sent or not)."""
         ...
@@ -237,54 +259,49 @@ class Store(Protocol):
         ...
 
     async def mark_digest_delivered(self, digest_id: int, platform: str, user_id: str, at: datetime) -> None: ...
+    async def mark_digest_sent(self, digest_id: int, now: datetime) -> None: ...
 
-    # discord: instructors' channels, groups needing attention, reconciliation of likes ----------------------
-    async def set_instructors_channel(self, course_slug: str, chat: ChatRef) -> None:
-        """Where the course's digest goes on ``chat.platform`` when an instructor there cannot get a DM."""
-        ...
 
-    async def instructors_channel(self, course_slug: str, platform: str) -> ChatRef | None: ...
-    async def set_group_attention(self, group_id: int, reason: str | None) -> None:
-        """Mark (or, with None, clear) why the group needs an admin's attention; it stays active."""
-        ...
+class Store(
+    CourseStore,
+    LessonStore,
+    GroupStore,
+    LessonPostStore,
+    PostStore,
+    LikeStore,
+    InstructorStore,
+    RankingReads,
+    DigestStore,
+    Protocol,
+):
+    """Everything the core's features keep (what :attr:`handlers.services.Services.store` is). Every write is
+    committed before its coroutine returns.
 
-    async def groups_needing_attention(self, platform: str) -> list[Group]: ...
-    async def groups_on(self, platform: str) -> list[Group]:
-        """Every group on ``platform`` that follows a course and is active."""
-        ...
+    The scheduler, the lesson sources and a backend's catch-up after downtime need more, which the core never
+    calls: they take :class:`SchedulerStore`, :class:`SourceStore` and :class:`handlers.backend_ports.CatchUpStore`.
+    """
 
-    async def recent_questions(self, platform: str, since: datetime) -> list[Question]:
-        """Questions and comments on ``platform`` created at or after ``since`` that still have their message."""
-        ...
 
-    async def reconcile_reactions(
-        self, ref: MessageRef, reactions: Sequence[tuple[Member, str]], at: datetime
-    ) -> ReactionFix | None:
-        """Make the kept reactions of the post at ``ref`` exactly the ``reactions`` the platform reports.
+class SchedulerStore(Protocol):
+    """What only the scheduler needs: the lease that makes one process the leader, and when to wake."""
 
-        Reported reactions count by the usual rules (like emojis, not the author's, not bots'); kept ones the
-        platform no longer reports are removed. One transaction; None when ``ref`` is not a post of ours.
-        """
-        ...
-
-    # platform changes ------------------------------------------------------------------------------------
-    async def move_chat(self, platform: str, old_chat_id: str, new_chat_id: str) -> int:
-        """Everything kept under a chat id follows the chat to its new id; returns the groups moved."""
-        ...
-
-    async def set_anonymous_likes(self, ref: MessageRef, counts: Sequence[tuple[str, int]]) -> None:
-        """Per-emoji reaction totals that include reactions without a member (anonymous admins, channels)."""
-        ...
-
-    # leases ----------------------------------------------------------------------------------------------
     async def acquire_lease(self, name: str, holder: str, now: datetime, ttl: timedelta) -> bool:
         """Take or renew a lease; False while another holder's lease has not expired."""
         ...
 
     async def release_lease(self, name: str, holder: str) -> None: ...
-    async def mark_digest_sent(self, digest_id: int, now: datetime) -> None: ...
+    async def next_release_after(self, now: datetime) -> datetime | None:
+        """The earliest future release time of a lesson not yet published."""
+        ...
 
-    # sources ---------------------------------------------------------------------------------------------
+
+class SourceStore(CourseStore, LessonStore, GroupStore, Protocol):
+    """What only the lesson sources (files, course pages, feeds) need beyond the core's reads."""
+
+    async def upsert_course(self, course: Course, now: datetime | None = None) -> Course:
+        """Insert or update by slug; a new course is created at ``course.created_at`` or ``now``."""
+        ...
+
     async def import_lesson(
         self,
         draft: LessonDraft,
@@ -302,6 +319,10 @@ class Store(Protocol):
 
         A post whose key is already stored gets its likes, replies and kind updated, never a second row.
         """
+        ...
+
+    async def release_lessons(self, lesson_ids: Sequence[int]) -> None:
+        """Let the scheduler publish these held lessons (never one already posted anywhere)."""
         ...
 
     async def feed_state(self, course_slug: str, url: str) -> FeedState | None: ...

@@ -12,6 +12,7 @@ import sqlite3
 from collections.abc import Sequence
 from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from handlers.domain import (
     ChatRef,
@@ -99,7 +100,11 @@ def message_ref_from(row: sqlite3.Row, prefix: str = "") -> MessageRef | None:
     message_id = row[prefix + "message_id"]
     if message_id is None:
         return None
-    return MessageRef(row[prefix + "platform"], row[prefix + "chat_id"], message_id, row[prefix + "thread_id"])
+    try:
+        guild = row[prefix + "guild_id"]
+    except IndexError:  # a table that keeps no guild (lesson posts, replies)
+        guild = None
+    return MessageRef(row[prefix + "platform"], row[prefix + "chat_id"], message_id, row[prefix + "thread_id"], guild)
 
 
 def lesson_post_from(row: sqlite3.Row) -> LessonPost:
@@ -152,7 +157,20 @@ def instructor_from(row: sqlite3.Row) -> Instructor:
 
 # digests: JSON snapshots ------------------------------------------------------------------------------------
 def items_to_json(items: Sequence[DigestItem]) -> str:
-    return json.dumps([asdict(item) for item in items], ensure_ascii=False)
+    """Each item with its question's message ref (guild id included); ``link`` only when an old item had one."""
+    rows = []
+    for item in items:
+        row = asdict(item)
+        if row["link"] is None:
+            del row["link"]
+        rows.append(row)
+    return json.dumps(rows, ensure_ascii=False)
+
+
+def item_from(data: dict[str, Any]) -> DigestItem:
+    """Items recorded before schema 9 have a ``link`` (made when the digest was built) and no ``ref``."""
+    ref = data.pop("ref", None)
+    return DigestItem(**data, ref=MessageRef(**ref) if ref else None)
 
 
 def summary_to_json(summary: PeriodSummary) -> str:
@@ -166,7 +184,7 @@ def digest_from(row: sqlite3.Row) -> Digest:
         period_start=from_micros(row["period_start"]),
         period_end=from_micros(row["period_end"]),
         through_post=row["through_post"],
-        items=tuple(DigestItem(**item) for item in json.loads(row["items"])),
+        items=tuple(item_from(item) for item in json.loads(row["items"])),
         summary=PeriodSummary(**json.loads(row["summary"])),
         sent_at=from_micros_or_none(row["sent_at"]),
     )

@@ -21,7 +21,7 @@ logger = logging.getLogger(__name__)
 MIN_TIME = -(2**63)  # "from the beginning" for a window with no `since`
 
 QUESTION_COLUMNS = """
-    q.id, q.lesson_id, q.group_id, q.kind, q.platform, q.chat_id, q.thread_id, q.message_id, q.text,
+    q.id, q.lesson_id, q.group_id, q.kind, q.platform, q.chat_id, q.thread_id, q.message_id, q.guild_id, q.text,
     q.created_at, q.edited_at, q.deleted, q.answered, q.answer_text, q.likes, q.base_likes,
     q.replies + q.base_replies AS replies,
     m.platform AS a_platform, m.user_id AS a_user_id, m.display_name AS a_name, m.is_bot AS a_is_bot

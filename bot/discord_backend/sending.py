@@ -128,9 +128,14 @@ class Sender:
         return MessageRef(PLATFORM, str(channel.id), str(first.id))
 
     def link_to(self, ref: MessageRef) -> str | None:
-        """A jump link, for channels this process sees (the guild id is part of the link)."""
+        """A jump link. The guild id is part of it: the one kept with the post, else (posts stored before it was
+        kept) the one of the channel, for channels this process sees."""
+        if not ref.message_id.isdigit():
+            return None
+        if ref.guild_id is not None:
+            return f"https://discord.com/channels/{ref.guild_id}/{ref.thread_id or ref.chat_id}/{ref.message_id}"
         client = self._gateway.client
-        if not ref.message_id.isdigit() or client is None:
+        if client is None:
             return None
         channel = client.get_channel(int(ref.chat_id))
         guild = getattr(channel, "guild", None)

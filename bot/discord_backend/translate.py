@@ -66,8 +66,9 @@ def chat_of(channel: Any) -> tuple[str, str | None]:
     return str(channel.id), None
 
 
-def message_ref(chat: tuple[str, str | None], message_id: int | str) -> MessageRef:
-    return MessageRef(PLATFORM, chat[0], str(message_id), chat[1])
+def message_ref(chat: tuple[str, str | None], message_id: int | str, guild_id: int | None = None) -> MessageRef:
+    """``guild_id``, where known, is kept with a post so that any process can link to it."""
+    return MessageRef(PLATFORM, chat[0], str(message_id), chat[1], None if guild_id is None else str(guild_id))
 
 
 def reply_to(message: discord.Message, chat: tuple[str, str | None]) -> MessageRef | None:
@@ -87,7 +88,7 @@ def message_event(message: discord.Message) -> Event | None:
         return None
     chat = chat_of(message.channel)
     return MessagePosted(
-        message_ref(chat, message.id),
+        message_ref(chat, message.id, message.guild.id if message.guild is not None else None),
         member(message.author),
         message.content,
         aware(message.created_at),

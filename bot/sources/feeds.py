@@ -32,7 +32,7 @@ from bot.config import FeedSource
 from handlers.content import Content
 from handlers.domain import Lesson, LessonDraft
 from handlers.intro import DEFAULT_INTRO_LENGTH, make_intro, plain_text, sanitise_html, text_content
-from handlers.ports import Clock, Store
+from handlers.ports import Clock, SourceStore
 from handlers.sources import FeedEntry, FeedState
 from handlers.text import safe_url
 
@@ -191,7 +191,7 @@ def parse_feed(
 class FeedPoller:
     """Polls one feed at a time into the store; the caller decides which feeds are due."""
 
-    def __init__(self, store: Store, clock: Clock, *, interval: timedelta, intro_length: int) -> None:
+    def __init__(self, store: SourceStore, clock: Clock, *, interval: timedelta, intro_length: int) -> None:
         self.store, self.clock = store, clock
         self.interval, self.intro_length = interval, intro_length
 

@@ -22,7 +22,7 @@ from bot.lesson_files import HEADER_END, LessonFileError, lesson_from_text, read
 from bot.sources.course_page import CoursePage, is_course_page, parse_course_page
 from handlers.domain import Course, LessonDraft, course_slug_problem
 from handlers.intro import DEFAULT_INTRO_LENGTH
-from handlers.ports import Store
+from handlers.ports import SourceStore
 from handlers.sources import LessonImport
 
 logger = logging.getLogger(__name__)
@@ -106,13 +106,13 @@ def check_utf8(data: bytes, path: Path, chunk: int = 1 << 20) -> None:
             raise LessonFileError(path, f"not UTF-8 text ({error.reason} at byte {offset})") from None
 
 
-async def ensure_course(store: Store, slug: str, title: str | None, language: str, now: datetime) -> Course:
+async def ensure_course(store: SourceStore, slug: str, title: str | None, language: str, now: datetime) -> Course:
     """The course, created when new."""
     course, new = await course_or_new(store, slug, title, language)
     return await store.upsert_course(course, now) if new else course
 
 
-async def course_or_new(store: Store, slug: str, title: str | None, language: str) -> tuple[Course, bool]:
+async def course_or_new(store: SourceStore, slug: str, title: str | None, language: str) -> tuple[Course, bool]:
     """The stored course, or the one to create (not stored yet) and True. Every source checked its slug
     already; this is the last guard."""
     if (problem := course_slug_problem(slug)) is not None:
@@ -124,7 +124,7 @@ async def course_or_new(store: Store, slug: str, title: str | None, language: st
 
 
 async def import_source(
-    store: Store,
+    store: SourceStore,
     source: SourceFile,
     now: datetime,
     *,

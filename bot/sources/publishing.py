@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # the command line's parser reads PUBLISH_CHOICES without paying for the core's types
     from handlers.domain import Lesson
-    from handlers.ports import Store
+    from handlers.ports import SourceStore
 
 PUBLISH_CHOICES = ("latest", "all", "none")
 
@@ -57,13 +57,13 @@ def newest_first(lesson: Lesson) -> tuple[datetime, int, int]:
 
 
 def holds(mode: str) -> bool:
-    """Whether an import run in ``mode`` stores its new due lessons held (see Store.import_lesson)."""
+    """Whether an import run in ``mode`` stores its new due lessons held (see SourceStore.import_lesson)."""
     if mode not in PUBLISH_CHOICES:
         raise ValueError(f"publish mode {mode!r} is not one of {', '.join(PUBLISH_CHOICES)}")
     return mode != "all"
 
 
-async def settle_new_lessons(store: Store, created: Iterable[Lesson], mode: str, now: datetime) -> Publication:
+async def settle_new_lessons(store: SourceStore, created: Iterable[Lesson], mode: str, now: datetime) -> Publication:
     """Release to the scheduler the run's new due lessons that ``mode`` posts; the others stay in the back
     catalogue. Returns what will be posted where.
 

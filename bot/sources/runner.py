@@ -26,6 +26,7 @@ from bot.sources.feeds import FeedPoller, FeedReport, session
 from bot.sources.files import ensure_course, import_source, read_source
 from bot.sources.publishing import settle_new_lessons
 from handlers.domain import Lesson
+from handlers.ports import SourceStore
 from handlers.services import Services
 from handlers.sources import FeedState
 
@@ -49,6 +50,7 @@ class LessonSources:
     def __init__(
         self,
         services: Services,
+        store: SourceStore,
         *,
         feeds: Sequence[FeedSource] = (),
         lessons_dir: Path | None = None,
@@ -57,12 +59,14 @@ class LessonSources:
         intro_length: int = 600,
     ) -> None:
         self.services = services
+        # The core's services do not carry what only sources need (feeds, imports): that port comes apart.
+        self.store = store
         self.feeds = tuple(feeds)
         self.lessons_dir = lessons_dir
         self.default_course = default_course
         self.interval = interval
         self.intro_length = intro_length
-        self.poller = FeedPoller(services.store, services.clock, interval=interval, intro_length=intro_length)
+        self.poller = FeedPoller(store, services.clock, interval=interval, intro_length=intro_length)
         self._scan_due: datetime | None = None  # None: at the first tick
         self._seen: dict[Path, tuple[int, int]] = {}
 
@@ -100,12 +104,12 @@ class LessonSources:
         if self.lessons_dir is not None:
             times.append(self._scan_due or now)
         for feed in self.feeds:
-            state = await self.services.store.feed_state(feed.course, feed.url)
+            state = await self.store.feed_state(feed.course, feed.url)
             times.append(state.next_attempt_at if state is not None else now)
         return min(times) if times else None
 
     async def _state(self, feed: FeedSource, now: datetime) -> FeedState:
-        store = self.services.store
+        store = self.store
         state = await store.feed_state(feed.course, feed.url)
         if state is None:
             await ensure_course(store, feed.course, None, self.services.default_language, now)
@@ -140,7 +144,7 @@ class LessonSources:
             try:
                 source = read_source(path, course, self.intro_length)
                 done = await import_source(
-                    self.services.store, source, now, language=self.services.default_language, hold=True
+                    self.store, source, now, language=self.services.default_language, hold=True
                 )
             except LessonFileError as error:
                 logger.warning("lesson file skipped: %s", error)
@@ -151,6 +155,6 @@ class LessonSources:
                 created.append(done.result.lesson)
             logger.info("lessons folder: %s", done.describe())
         # As after `lesson add`: of the new lessons due now, the newest per course is posted, the rest shelved.
-        publication = await settle_new_lessons(self.services.store, created, "latest", now)
+        publication = await settle_new_lessons(self.store, created, "latest", now)
         for line in publication.describe():
             logger.info("lessons folder: %s", line)

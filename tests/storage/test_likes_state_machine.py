@@ -1,5 +1,6 @@
-"""A Hypothesis state machine over likes: whatever members do, in any order, across restarts, a question's
-``likes`` is the number of other members with at least one like-emoji reaction on it."""
+"""A Hypothesis state machine over likes: whatever members (and a bot) do, in any order, on any path (live,
+bursts, reconciliation), across restarts, a question's ``likes`` is the number of other members who are not bots
+with at least one like-emoji reaction on it."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import asyncio
 import shutil
 import tempfile
 from collections.abc import Coroutine
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -21,11 +23,12 @@ from tests.storage.helpers import T0, World, make_world
 T = TypeVar("T")
 
 MEMBERS = [Member("telegram", str(n), f"member {n}") for n in range(4)]
+BOT = Member("telegram", "99", "a bot", is_bot=True)
 LIKE_EMOJIS = ("👍", "❤️")
 EMOJIS = (*LIKE_EMOJIS, "😂")
 QUESTIONS = 2  # question i is written by MEMBERS[i]
 
-members = st.sampled_from(MEMBERS)
+members = st.sampled_from([*MEMBERS, BOT])
 emojis = st.sampled_from(EMOJIS)
 questions = st.integers(0, QUESTIONS - 1)
 
@@ -49,10 +52,15 @@ class LikesMachine(RuleBasedStateMachine):
     def run(self, coroutine: Coroutine[Any, Any, T]) -> T:
         return self.loop.run_until_complete(coroutine)
 
+    @staticmethod
+    def counts(question: int, member: Member, emoji: str) -> bool:
+        """The like rule, as the model states it."""
+        return emoji in LIKE_EMOJIS and member.user_id != MEMBERS[question].user_id and not member.is_bot
+
     @rule(question=questions, member=members, emoji=emojis)
     def add(self, question: int, member: Member, emoji: str) -> None:
         self.run(self.store.add_reaction(self.refs[question], member, emoji, T0))
-        if emoji in LIKE_EMOJIS and member is not MEMBERS[question]:
+        if self.counts(question, member, emoji):
             self.reactions.add((question, member.user_id, emoji))
 
     @rule(question=questions, emoji=st.sampled_from(LIKE_EMOJIS))
@@ -63,7 +71,7 @@ class LikesMachine(RuleBasedStateMachine):
     @rule(data=st.data())
     def duplicate(self, data: st.DataObject) -> None:
         question, user_id, emoji = data.draw(st.sampled_from(sorted(self.reactions)))
-        member = next(m for m in MEMBERS if m.user_id == user_id)
+        member = next(m for m in MEMBERS if m.user_id == user_id)  # (never the bot: the model never counts it)
         self.run(self.store.add_reaction(self.refs[question], member, emoji, T0))
 
     @rule(question=questions, member=members, emoji=emojis)
@@ -87,7 +95,7 @@ class LikesMachine(RuleBasedStateMachine):
             )
 
         self.run(both())
-        if emoji in LIKE_EMOJIS and member_a is not MEMBERS[question]:
+        if self.counts(question, member_a, emoji):
             self.reactions.add((question, member_a.user_id, emoji))
         self.reactions.discard((question, member_b.user_id, emoji))
 
@@ -104,13 +112,20 @@ class LikesMachine(RuleBasedStateMachine):
     def apply_burst(self, changes: list[tuple[int, Member, str, bool, bool]]) -> None:
         burst = []
         for question, member, emoji, added, renamed in changes:
-            who = Member(member.platform, member.user_id, f"{member.display_name} (renamed)") if renamed else member
+            who = replace(member, display_name=f"{member.display_name} (renamed)") if renamed else member
             burst.append(ReactionChange(self.refs[question], who, emoji, T0, added))
             if not added:
                 self.reactions.discard((question, member.user_id, emoji))
-            elif emoji in LIKE_EMOJIS and member is not MEMBERS[question]:
+            elif self.counts(question, member, emoji):
                 self.reactions.add((question, member.user_id, emoji))
         self.run(self.store.apply_reactions(burst))
+
+    @rule(question=questions, reported=st.lists(st.tuples(members, emojis), max_size=6))
+    def reconcile(self, question: int, reported: list[tuple[Member, str]]) -> None:
+        """What the platform reports replaces what is kept, by the same rule."""
+        self.run(self.store.reconcile_reactions(self.refs[question], reported, T0))
+        self.reactions = {r for r in self.reactions if r[0] != question}
+        self.reactions |= {(question, m.user_id, e) for m, e in reported if self.counts(question, m, e)}
 
     @rule()
     def restart(self) -> None:

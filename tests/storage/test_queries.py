@@ -135,7 +135,7 @@ async def test_export_rows_in_course_order_with_replies(world: World) -> None:
 
 async def test_rankings_and_lookups_are_index_backed(world: World) -> None:
     """No query behind /top, digests or an incoming event scans the questions or reactions tables."""
-    from storage import queries, sqlite_store
+    from storage import likes, queries
 
     conn = world.store._reader.conn
     period = {"course": "ai", "after": 0, "through": 1, "since": 0, "limit": 5}
@@ -145,8 +145,8 @@ async def test_rankings_and_lookups_are_index_backed(world: World) -> None:
         queries.TOP_IN_LESSON.format(answered=""): {"course": "ai", "lesson": 1, "limit": 5},
         queries.PERIOD: period,
         queries.PERIOD_SUMMARY: {k: v for k, v in period.items() if k != "limit"},
-        sqlite_store.ADD_REACTION: (0, "👍", "telegram", "2", "telegram", "-100", "m1"),
-        sqlite_store.REMOVE_REACTION: ("telegram", "-100", "m1", "telegram", "2", "👍"),
+        likes.ADD_REACTION: (0, "👍", "telegram", "2", "telegram", "-100", "m1"),
+        likes.REMOVE_REACTION: ("telegram", "-100", "m1", "telegram", "2", "👍"),
     }
     for sql, params in checks.items():
         async with conn.execute("EXPLAIN QUERY PLAN " + sql, params) as cursor:

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Protocol
 
 import pytest
 
+from handlers.backend_ports import CatchUpStore, CourseCatalog
 from handlers.domain import (
     ChatRef,
     Course,
@@ -21,16 +23,27 @@ from handlers.domain import (
     PostState,
     PostWindow,
 )
-from handlers.ports import Store
+from handlers.ports import SchedulerStore, SourceStore, Store
 from storage import SqliteStore
 from tests.storage.helpers import ANN, BOB, CAT, CHAT, T0, World, make_world
 
 
-def test_sqlite_store_satisfies_the_port() -> None:
-    port_methods = {name for name in vars(Store) if not name.startswith("_")}
+@pytest.mark.parametrize("port", [Store, SchedulerStore, SourceStore, CatchUpStore, CourseCatalog])
+def test_sqlite_store_satisfies_every_port(port: type) -> None:
+    port_methods = {name for cls in port.__mro__ for name in vars(cls) if not name.startswith("_")}
     missing = {name for name in port_methods if not callable(getattr(SqliteStore, name, None))}
     assert not missing
+
+
+def test_the_ports_are_checked_by_mypy_and_share_no_method_by_accident() -> None:
     _: type[Store] = SqliteStore  # mypy checks the signatures
+    _scheduler: type[SchedulerStore] = SqliteStore
+    _sources: type[SourceStore] = SqliteStore
+    _catch_up: type[CatchUpStore] = SqliteStore
+    _catalog: type[CourseCatalog] = SqliteStore
+    own = [set(vars(port)) - set(vars(Protocol)) for port in (SchedulerStore, CatchUpStore)]
+    core = {name for cls in Store.__mro__ for name in vars(cls) if not name.startswith("_")}
+    assert not any(names & core for names in own)  # what only bot/ needs is not on the core's port
 
 
 # courses ---------------------------------------------------------------------------------------------------

@@ -1,0 +1,254 @@
+"""The like path: reactions kept as likes, one by one, in bursts, and reconciled with what a platform reports."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import aiosqlite
+
+from handlers.domain import (
+    Member,
+    MessageRef,
+    ReactionChange,
+    ReactionFix,
+)
+from storage import codec
+from storage.base import BY_REF, UPSERT_MEMBER, StoreBase, _json, _ref
+from storage.writer import Batch, Statement
+
+logger = logging.getLogger(__name__)
+
+# THE LIKE RULE is the view countable_likes (migration 0009): a reaction is kept only when it is one of its rows
+# (a like emoji of the post's group, by a member who is neither the post's author nor a bot). Every path that
+# keeps a like reads it: the two statements below, the burst triggers of like_bursts and reaction_changes, and
+# reconcile_reactions. None of them repeats the rule, and no Python check stands in for it.
+
+# One statement per like, so a burst of them is one executemany: the post is found by its message.
+ADD_REACTION = """
+    INSERT OR IGNORE INTO reactions (question_id, member_id, emoji, created_at)
+    SELECT question_id, member_id, emoji, ?
+    FROM countable_likes
+    WHERE emoji = ? AND member_platform = ? AND user_id = ? AND platform = ? AND chat_id = ? AND message_id = ?
+"""
+
+# The same for a whole group of reactions at once: their parameter lists as one JSON array. CROSS JOIN keeps
+# json_each first, so each row finds its question through the message index (never a scan of questions).
+ADD_REACTIONS_BATCH = """
+    INSERT OR IGNORE INTO reactions (question_id, member_id, emoji, created_at)
+    SELECT l.question_id, l.member_id, l.emoji, j.value ->> 0
+    FROM json_each(?) AS j
+    CROSS JOIN countable_likes l
+    WHERE l.platform = j.value ->> 4 AND l.chat_id = j.value ->> 5 AND l.message_id = j.value ->> 6
+      AND l.emoji = j.value ->> 1 AND l.member_platform = j.value ->> 2 AND l.user_id = j.value ->> 3
+"""
+
+# Who of the reported (member, emoji) pairs may like the post at all (may_like: not its author, not a bot),
+# whatever the emoji: the reconciliation keeps such a reaction when it was kept, even if its emoji stopped being
+# a like emoji, as add and remove events would.
+MAY_LIKE_REPORTED = """
+    SELECT l.member_id, j.value ->> 2
+    FROM json_each(?) AS j
+    CROSS JOIN may_like l
+    WHERE l.question_id = ? AND l.member_platform = j.value ->> 0 AND l.user_id = j.value ->> 1
+"""
+KEPT_REACTIONS = (
+    "SELECT r.member_id, r.emoji, m.user_id FROM reactions r JOIN members m ON m.id = r.member_id"
+    " WHERE r.question_id = ?"
+)
+
+# A burst of likes with new members, set-based through the like_bursts view (migrations 0007, 0009): two JSON arrays,
+# the members to upsert and the likes as ADD_REACTION's parameters.
+LIKE_BURST = "INSERT INTO like_bursts (members, likes) VALUES (?, ?)"
+# Bursts queued together (the next lot's, while this one commits) still go as one statement: a view row each.
+LIKE_BURSTS_BATCH = (
+    "INSERT INTO like_bursts (members, likes) SELECT value ->> 0, value ->> 1 FROM json_each(?) ORDER BY key"
+)
+
+# A burst of changes, in order, through the reaction_changes view (migrations 0006, 0009): adds, removes and the upserts
+# of new members in ONE statement. Its row: platform, chat, message, user, emoji, added, time, name or NULL, bot.
+APPLY_CHANGE = """
+    INSERT INTO reaction_changes (platform, chat_id, message_id, user_id, emoji, added, created_at, display_name,
+        is_bot)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+"""
+APPLY_CHANGES_BATCH = """
+    INSERT INTO reaction_changes (platform, chat_id, message_id, user_id, emoji, added, created_at, display_name,
+        is_bot)
+    SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5, value ->> 6, value ->> 7,
+        value ->> 8
+    FROM json_each(?) ORDER BY key
+"""
+
+REMOVE_REACTION = """
+    DELETE FROM reactions
+    WHERE question_id = (SELECT id FROM questions WHERE platform = ? AND chat_id = ? AND message_id = ?)
+      AND member_id = (SELECT id FROM members WHERE platform = ? AND user_id = ?)
+      AND emoji = ?
+"""
+
+CLEAR_REACTIONS = """
+    DELETE FROM reactions
+    WHERE question_id = (SELECT id FROM questions WHERE platform = ? AND chat_id = ? AND message_id = ?)
+"""
+CLEAR_EMOJI = CLEAR_REACTIONS + " AND emoji = ?"
+
+
+class LikeRows(StoreBase):
+    """The likes part of :class:`storage.SqliteStore`."""
+
+    # likes -----------------------------------------------------------------------------------------------
+    async def add_reaction(self, ref: MessageRef, member: Member, emoji: str, at: datetime) -> None:
+        """Count a like when the like rule (``countable_likes``) says it counts: ``emoji`` is one of the group's
+        like emojis and ``member`` is neither the author nor a bot.
+
+        One like per member per question, however many like emojis; idempotent for redelivered events. One
+        batched INSERT … SELECT, preceded (hoisted to the front of the batch) by the member's upsert unless the
+        member is already known to be stored under this name.
+        """
+        await self.apply_reactions([ReactionChange(ref, member, emoji, at)])
+
+    async def apply_reactions(self, changes: Sequence[ReactionChange]) -> None:
+        """Apply the changes in order, all or none, and wait once.
+
+        Every time is checked before anything is queued, so a bad change (a naive datetime) changes nothing.
+        A burst is always one statement, so one call into SQLite and one commit, chosen for what SQLite pays
+        per like: a lone change, or a burst of likes by members already stored, takes the plain statement (which
+        the writer groups with its neighbours); a burst of likes that brings new members, the like_bursts view
+        (the members' upserts, then every like, set-based); a burst with removals, the reaction_changes view,
+        which applies its rows one by one in order.
+        """
+        times = [codec.to_micros(change.at) for change in changes]
+        if not changes:
+            return
+        if len(changes) == 1:
+            await self._apply_one(changes[0], times[0])
+            return
+        timed = list(zip(changes, times, strict=True))
+        if all(change.added for change, _ in timed):
+            await self._apply_likes(timed)
+            return
+        rows: list[tuple[str, Sequence[Any], str | None]] = []
+        new_members: dict[tuple[str, str], Member] = {}
+        for change, created in timed:
+            member, ref = change.member, change.ref
+            name = None
+            if change.added and not self._members.current(member):
+                key = (member.platform, member.user_id)
+                if new_members.get(key) != member:
+                    new_members[key] = member
+                    name = member.display_name
+            params = (*_ref(ref), member.user_id, change.emoji, int(change.added), created, name, int(member.is_bot))
+            rows.append((APPLY_CHANGE, params, APPLY_CHANGES_BATCH))
+        await self._writer.submit(Batch(rows))
+        for member in new_members.values():
+            self._members.committed(member)
+
+    async def _apply_likes(self, likes: list[tuple[ReactionChange, int]]) -> None:
+        """A burst of adds: the plain statement, or like_bursts with new members."""
+        params = [(t, c.emoji, c.member.platform, c.member.user_id, *_ref(c.ref)) for c, t in likes]
+        new_members = {
+            (c.member.platform, c.member.user_id): c.member for c, _ in likes if not self._members.current(c.member)
+        }
+        if not new_members:
+            await self._writer.submit(Batch([(ADD_REACTION, p, ADD_REACTIONS_BATCH) for p in params]))
+            return
+        members = [[m.platform, m.user_id, m.display_name, int(m.is_bot)] for m in new_members.values()]
+        await self._writer.submit(Statement(LIKE_BURST, (_json(members), _json(params)), batch_sql=LIKE_BURSTS_BATCH))
+        for member in new_members.values():
+            self._members.committed(member)
+
+    async def _apply_one(self, change: ReactionChange, created: int) -> None:
+        member, ref = change.member, change.ref
+        if not change.added:
+            await self._exec(REMOVE_REACTION, (*_ref(ref), member.platform, member.user_id, change.emoji))
+            return
+        upsert = self._upsert_member(member)
+        params = (created, change.emoji, member.platform, member.user_id, *_ref(ref))
+        await self._writer.submit(Batch([(ADD_REACTION, params, ADD_REACTIONS_BATCH)]))
+        await self._member_stored(member, upsert)
+
+    async def remove_reaction(self, ref: MessageRef, member: Member, emoji: str) -> None:
+        await self._exec(REMOVE_REACTION, (*_ref(ref), member.platform, member.user_id, emoji))
+
+    async def clear_reactions(self, ref: MessageRef, emoji: str | None) -> None:
+        """All of the message's reactions (``emoji`` None) or only those with ``emoji``."""
+        if emoji is None:
+            await self._exec(CLEAR_REACTIONS, _ref(ref))
+        else:
+            await self._exec(CLEAR_EMOJI, (*_ref(ref), emoji))
+
+    async def set_base_likes(self, question_id: int, likes: int) -> None:
+        """Imported likes without members; kept apart from members' likes and added in ``score``.
+
+        In no port (imports set base likes inside :meth:`import_lesson`); tests seed with this."""
+        if likes < 0:
+            raise ValueError(f"base likes cannot be negative (got {likes})")
+        await self._exec("UPDATE questions SET base_likes = ? WHERE id = ?", (likes, question_id))
+
+    async def reconcile_reactions(
+        self, ref: MessageRef, reactions: Sequence[tuple[Member, str]], at: datetime
+    ) -> ReactionFix | None:
+        """Kept reactions become exactly ``reactions`` (by the like rule, as add_reaction), in one transaction.
+
+        Kept ones that no reported reaction by a member who may like the post (``may_like``) stands for are
+        removed; reported ones are added through the same statement as a burst of likes, so the like rule
+        decides. A reported reaction whose emoji is no longer a like emoji stays kept if it was (as add/remove
+        events would leave it); the like-count triggers follow every insert and delete.
+        """
+        created = codec.to_micros(at)
+        reported = list(dict.fromkeys(reactions))
+        members = {(m.platform, m.user_id): m for m, _ in reported}  # the last name reported wins
+        pairs = _json([[m.platform, m.user_id, emoji] for m, emoji in reported])
+        likes = _json([[created, emoji, m.platform, m.user_id, *_ref(ref)] for m, emoji in reported])
+
+        async def op(conn: aiosqlite.Connection) -> ReactionFix | None:
+            async with conn.execute(f"SELECT id FROM questions WHERE {BY_REF}", _ref(ref)) as cur:
+                found = await cur.fetchone()
+            if found is None:
+                return None
+            question_id = found[0]
+            await conn.executemany(
+                UPSERT_MEMBER, [(m.platform, m.user_id, m.display_name, int(m.is_bot)) for m in members.values()]
+            )
+            async with conn.execute(MAY_LIKE_REPORTED, (pairs, question_id)) as cur:
+                wanted = {(r[0], r[1]) for r in await cur.fetchall()}
+            async with conn.execute(KEPT_REACTIONS, (question_id,)) as cur:
+                kept_rows = list(await cur.fetchall())
+            kept = {(r[0], r[1]) for r in kept_rows}
+            removed = sorted(kept - wanted)
+            await conn.executemany(
+                "DELETE FROM reactions WHERE question_id = ? AND member_id = ? AND emoji = ?",
+                [(question_id, member_id, emoji) for member_id, emoji in removed],
+            )
+            await conn.execute(ADD_REACTIONS_BATCH, (likes,))
+            async with conn.execute(KEPT_REACTIONS, (question_id,)) as cur:
+                now_rows = list(await cur.fetchall())
+            added = sorted({(r[0], r[1]) for r in now_rows} - (kept - set(removed)))
+            users = {r[0]: r[2] for r in kept_rows + now_rows}
+            return ReactionFix(
+                question_id,
+                tuple((users[m], e) for m, e in added),
+                tuple((users[m], e) for m, e in removed),
+            )
+
+        return await self._writer.call(op)
+
+    async def set_anonymous_likes(self, ref: MessageRef, counts: Sequence[tuple[str, int]]) -> None:
+        """Anonymous reactions arrive as totals per emoji. What the totals of the group's like emojis hold beyond
+        the members' reactions we know is kept as the question's base likes (likes without member ids)."""
+        if not counts:
+            counts = [("", 0)]
+        values = ", ".join("(?, ?)" for _ in counts)
+        flat = [item for pair in counts for item in pair]
+        await self._exec(
+            f"WITH totals(emoji, n) AS (VALUES {values})"
+            " UPDATE questions SET base_likes = MAX(0,"
+            "   COALESCE((SELECT SUM(t.n) FROM totals t JOIN group_like_emojis e"
+            "             ON e.emoji = t.emoji AND e.group_id = questions.group_id), 0)"
+            "   - (SELECT COUNT(*) FROM reactions r WHERE r.question_id = questions.id))"
+            " WHERE platform = ? AND chat_id = ? AND message_id = ?",
+            (*flat, *_ref(ref)),
+        )
