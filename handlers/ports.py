@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from handlers.actions import Action
+from handlers.cluster_store import ClusterStore
 from handlers.domain import (
     ChatRef,
     Course,
@@ -59,7 +60,7 @@ class CronRules(Protocol):
         ...
 
 
-class Store(Protocol):
+class Store(ClusterStore, Protocol):
     """Everything the core keeps. Every write is committed before its coroutine returns."""
 
     # courses ---------------------------------------------------------------------------------------------

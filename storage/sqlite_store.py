@@ -64,9 +64,10 @@ from handlers.domain import (
     Stats,
 )
 from handlers.sources import FeedEntry, FeedState, ImportedPost, LessonImport
-from storage import codec, queries, sources
+from storage import clusters, codec, queries, sources
 from storage.connection import check_writable, connect, connect_raw, explained
 from storage.queries import Reader
+from storage.cluster_store import ClusterMixin
 from storage.schema import migrate
 from storage.writer import Batch, Call, GroupCommitWriter, Statement, WriterStats
 
@@ -203,7 +204,7 @@ class _KnownMembers:
         self._queued.pop((member.platform, member.user_id, member.display_name, member.is_bot), None)
 
 
-class SqliteStore:
+class SqliteStore(ClusterMixin):
     """The studybot store. Create with :meth:`open`; every write is committed before its coroutine returns."""
 
     def __init__(self, path: str, writer: GroupCommitWriter, reader: Reader, version: int) -> None:
@@ -226,6 +227,7 @@ class SqliteStore:
             try:
                 _, version = await migrate(conn, str(path))
                 await check_writable(conn)
+                await clusters.cluster_pending(conn)
                 reader = await connect(path, read_only=True)
             except BaseException:
                 await conn.close()
@@ -563,7 +565,7 @@ class SqliteStore:
         ref = post.ref
 
         async def op(conn: aiosqlite.Connection) -> Question:
-            await conn.execute(
+            async with conn.execute(
                 "INSERT INTO questions (lesson_id, course_slug, group_id, author_id, kind, platform, chat_id,"
                 " thread_id, message_id, text, created_at)"
                 " SELECT l.id, l.course_slug, ?, m.id, ?, ?, ?, ?, ?, ?, ?"
@@ -582,7 +584,10 @@ class SqliteStore:
                     post.author.platform,
                     post.author.user_id,
                 ),
-            )
+            ) as cursor:
+                inserted = cursor.lastrowid if cursor.rowcount > 0 else None
+            if inserted is not None:
+                await clusters.place(conn, inserted)  # in the insert's transaction: never seen unplaced
             async with conn.execute(f"{queries.QUESTIONS_FROM} WHERE q.{BY_REF}", _ref(ref)) as cursor:
                 row = await cursor.fetchone()
             if row is None:
@@ -778,14 +783,27 @@ class SqliteStore:
         """Most liked first (members' + imported likes), earlier first on ties; deleted ones left out."""
         answered = "" if include_answered else "AND answered = 0"
         template = queries.TOP if lesson_id is None else queries.TOP_IN_LESSON
-        params: dict[str, Any] = {"course": course_slug, "limit": limit, "lesson": lesson_id}
-        rows = await self._reader.all(template.format(answered=answered), params)
-        return [_ranked(r) for r in rows]
+
+        async def singles(n: int) -> list[RankedQuestion]:
+            params: dict[str, Any] = {"course": course_slug, "limit": n, "lesson": lesson_id}
+            return [_ranked(r) for r in await self._reader.all(template.format(answered=answered), params)]
+
+        def included(row: Any) -> bool:
+            return (lesson_id is None or row["lesson_id"] == lesson_id) and (include_answered or not row["answered"])
+
+        return await clusters.ranked_by_cluster(self._reader, course_slug, limit, singles, included)
 
     async def period_questions(self, course_slug: str, window: PostWindow, limit: int) -> list[RankedQuestion]:
         """The most liked questions of the window, same order as top_questions."""
-        params = _window(course_slug, window) | {"limit": limit}
-        return [_ranked(r) for r in await self._reader.all(queries.PERIOD, params)]
+        scope = _window(course_slug, window)
+
+        async def singles(n: int) -> list[RankedQuestion]:
+            return [_ranked(r) for r in await self._reader.all(queries.PERIOD, scope | {"limit": n})]
+
+        def included(row: Any) -> bool:
+            return bool(scope["after"] < row["id"] <= scope["through"] and row["created_at"] >= scope["since"])
+
+        return await clusters.ranked_by_cluster(self._reader, course_slug, limit, singles, included)
 
     async def period_summary(self, course_slug: str, window: PostWindow) -> PeriodSummary:
         """The window's posts that are not deleted: questions, comments, their likes now (score), and the

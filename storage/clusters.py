@@ -1,0 +1,356 @@
+"""The SQL of question clusters (issue 12): placing a question when it is stored, clustering a database once,
+manual merges and splits, and ranking by cluster for /top and the digest.
+
+Placement runs on the writer connection inside the transaction that inserts the question (see
+:func:`place`), so a question is never visible without its cluster. The detector itself is pure
+(:mod:`handlers.duplicates`); this module only feeds it candidates: the course's questions sharing at least
+one key with the new one, the :data:`MAX_CANDIDATES` sharing most.
+
+Manual decisions are pairs (``cluster_decisions``): ``/merge A B`` records A and B as the same, ``/split A``
+records A apart from each member it had. Re-clustering (a new fingerprint version) replays them over the
+detector, so they always win, and they live in the database, so restarts and re-imports keep them.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import aiosqlite
+
+from handlers.cluster_store import Cluster, DupesMode
+from handlers.domain import RankedQuestion
+from handlers.duplicates import FINGERPRINT_VERSION, Fingerprint, best_match, fingerprint
+from storage import codec, queries
+
+logger = logging.getLogger(__name__)
+
+MAX_CANDIDATES = 200
+Progress = Callable[[int, int], None]  # (questions clustered so far, of how many)
+
+# The course's questions sharing keys with the new one, most shared first, with their own keys for the detector.
+CANDIDATES = """
+    WITH shared(post_id, n) AS (
+        SELECT k.post_id, COUNT(*) FROM question_keys k
+        WHERE k.course_slug = ? AND k.key IN (SELECT value FROM json_each(?)) AND k.post_id < ?
+        GROUP BY k.post_id ORDER BY COUNT(*) DESC, k.post_id LIMIT ?)
+    SELECT q.id, q.normalised, COALESCE(q.duplicate_of, q.id) AS root,
+           (SELECT json_group_array(key) FROM question_keys k2 WHERE k2.course_slug = q.course_slug
+              AND k2.post_id = q.id) AS keys
+    FROM shared JOIN questions q ON q.id = shared.post_id
+    WHERE q.deleted = 0 AND q.kind = 'question'
+"""
+
+
+async def _rows(conn: aiosqlite.Connection, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[sqlite3.Row]:
+    return list(await conn.execute_fetchall(sql, params))
+
+
+async def place(conn: aiosqlite.Connection, post_id: int) -> int | None:
+    """Fingerprint the stored question ``post_id`` and join the cluster of the earlier question it duplicates;
+    returns that cluster's root, or None when it stays alone. Comments, and questions of a group whose
+    duplicates are off, are left alone (and get no keys, so nothing joins them either)."""
+    found = await _rows(
+        conn,
+        "SELECT q.course_slug, q.text, q.kind, COALESCE(g.dupes, 'on') AS dupes FROM questions q"
+        " LEFT JOIN study_groups g ON g.id = q.group_id WHERE q.id = ?",
+        (post_id,),
+    )
+    if not found or found[0]["kind"] != "question" or found[0]["dupes"] == DupesMode.OFF:
+        return None
+    course, text = found[0]["course_slug"], found[0]["text"]
+    fp = fingerprint(text)
+    candidates = await _rows(conn, CANDIDATES, (course, json.dumps(list(fp.keys)), post_id, MAX_CANDIDATES))
+    roots = {row["id"]: row["root"] for row in candidates}
+    match = best_match(
+        fp, ((row["id"], Fingerprint(row["normalised"] or "", tuple(json.loads(row["keys"])))) for row in candidates)
+    )
+    root = roots[match] if match is not None else None
+    await conn.execute("UPDATE questions SET normalised = ?, duplicate_of = ? WHERE id = ?", (fp.normalised, root, post_id))
+    await conn.executemany(
+        "INSERT OR IGNORE INTO question_keys (course_slug, key, post_id) VALUES (?, ?, ?)",
+        [(course, key, post_id) for key in fp.keys],
+    )
+    return root
+
+
+# clustering a whole database ---------------------------------------------------------------------------------
+async def needs_clustering(conn: aiosqlite.Connection) -> bool:
+    rows = await _rows(conn, "SELECT fingerprint_version FROM cluster_state WHERE id = 1")
+    return bool(rows) and rows[0][0] != FINGERPRINT_VERSION
+
+
+async def cluster_pending(conn: aiosqlite.Connection, progress: Progress | None = None) -> int:
+    """Cluster every course's questions once, when the stored clusters were not made by this detector version
+    (a database upgraded from before clusters, or a new detector); returns how many questions were placed.
+
+    ``conn`` is a writer connection outside any transaction. One transaction: a kill leaves the database as it
+    was, and the next start clusters it again.
+    """
+    if not await needs_clustering(conn):
+        return 0
+    total_rows = await _rows(conn, "SELECT COUNT(*) FROM questions WHERE kind = 'question' AND deleted = 0")
+    total, done = int(total_rows[0][0]), 0
+    await conn.execute("BEGIN IMMEDIATE")
+    try:
+        await conn.execute("DELETE FROM question_keys")
+        await conn.execute("UPDATE questions SET duplicate_of = NULL WHERE duplicate_of IS NOT NULL")
+        decisions = await _rows(conn, "SELECT first, second, same FROM cluster_decisions ORDER BY decided_at")
+        courses = [r[0] for r in await _rows(conn, "SELECT DISTINCT course_slug FROM questions")]
+        for course in courses:
+            done = await _cluster_course(conn, course, decisions, done, total, progress)
+        await conn.execute("UPDATE cluster_state SET fingerprint_version = ? WHERE id = 1", (FINGERPRINT_VERSION,))
+        await conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            await conn.execute("ROLLBACK")
+        raise
+    if progress is not None:
+        progress(done, total)
+    logger.info("clustered %d questions with fingerprint version %d", done, FINGERPRINT_VERSION)
+    return done
+
+
+@dataclass(slots=True)
+class _Clusters:
+    """Union of question ids by root (the lowest id of each cluster)."""
+
+    root: dict[int, int]
+    members: dict[int, set[int]]
+
+    def join(self, question: int, root: int) -> None:
+        self.root[question] = root
+        self.members[root].add(question)
+
+    def union(self, a: int, b: int) -> None:
+        ra, rb = self.root.get(a), self.root.get(b)
+        if ra is None or rb is None or ra == rb:
+            return
+        keep, gone = min(ra, rb), max(ra, rb)
+        for member in self.members.pop(gone):
+            self.join(member, keep)
+
+
+async def _cluster_course(
+    conn: aiosqlite.Connection,
+    course: str,
+    decisions: Sequence[sqlite3.Row],
+    done: int,
+    total: int,
+    progress: Progress | None,
+) -> int:
+    apart: set[tuple[int, int]] = set()
+    same: list[tuple[int, int]] = []
+    for row in decisions:
+        pair = (row["first"], row["second"])
+        if row["same"]:
+            same.append(pair)
+            apart.discard(pair)
+        else:
+            apart.add(pair)
+    rows = await _rows(
+        conn,
+        "SELECT q.id, q.text FROM questions q LEFT JOIN study_groups g ON g.id = q.group_id"
+        " WHERE q.course_slug = ? AND q.kind = 'question' AND q.deleted = 0 AND COALESCE(g.dupes, 'on') <> 'off'"
+        " ORDER BY q.id",
+        (course,),
+    )
+    by_key: dict[str, list[int]] = defaultdict(list)
+    prints: dict[int, Fingerprint] = {}
+    clusters = _Clusters({}, defaultdict(set))
+    updates: list[tuple[str, int]] = []
+    for row in rows:
+        post_id = row["id"]
+        fp = fingerprint(row["text"])
+        shared: dict[int, int] = defaultdict(int)
+        for key in fp.keys:
+            for other in by_key[key]:
+                shared[other] += 1
+        ranked = sorted(shared, key=lambda other: (-shared[other], other))[:MAX_CANDIDATES]
+        allowed = [
+            (other, prints[other])
+            for other in ranked
+            if not any((min(m, post_id), max(m, post_id)) in apart for m in clusters.members[clusters.root[other]])
+        ]
+        match = best_match(fp, allowed)
+        clusters.join(post_id, post_id if match is None else clusters.root[match])
+        prints[post_id] = fp
+        for key in fp.keys:
+            by_key[key].append(post_id)
+        updates.append((fp.normalised, post_id))
+        done += 1
+        if progress is not None and done % 10_000 == 0:
+            progress(done, total)
+    for a, b in same:
+        clusters.union(a, b)
+    await conn.executemany("UPDATE questions SET normalised = ? WHERE id = ?", updates)
+    await conn.executemany(
+        "UPDATE questions SET duplicate_of = ? WHERE id = ?",
+        [(root, post_id) for post_id, root in clusters.root.items() if root != post_id],
+    )
+    await conn.executemany(
+        "INSERT OR IGNORE INTO question_keys (course_slug, key, post_id) VALUES (?, ?, ?)",
+        [(course, key, post_id) for post_id, fp in prints.items() for key in fp.keys],
+    )
+    return done
+
+
+# manual decisions ----------------------------------------------------------------------------------------------
+async def _members(conn: aiosqlite.Connection, question_id: int) -> tuple[int, list[int]]:
+    """(root, every member's id, root included) of the question's cluster; ([], ...) when unknown."""
+    found = await _rows(conn, "SELECT COALESCE(duplicate_of, id) FROM questions WHERE id = ?", (question_id,))
+    if not found:
+        raise LookupError(f"question {question_id} does not exist")
+    root = int(found[0][0])
+    rows = await _rows(conn, "SELECT id FROM questions WHERE id = ? OR duplicate_of = ? ORDER BY id", (root, root))
+    return root, [int(r[0]) for r in rows]
+
+
+async def _decide(conn: aiosqlite.Connection, pairs: Iterable[tuple[int, int]], same: bool, at: int) -> None:
+    await conn.executemany(
+        "INSERT INTO cluster_decisions (first, second, same, decided_at) VALUES (?, ?, ?, ?)"
+        " ON CONFLICT (first, second) DO UPDATE SET same = excluded.same, decided_at = excluded.decided_at",
+        [(min(a, b), max(a, b), int(same), at) for a, b in pairs if a != b],
+    )
+
+
+async def _set_root(conn: aiosqlite.Connection, members: Sequence[int]) -> None:
+    """Make ``members`` one cluster under its lowest id."""
+    if not members:
+        return
+    root = min(members)
+    await conn.execute("UPDATE questions SET duplicate_of = NULL WHERE id = ?", (root,))
+    await conn.executemany(
+        "UPDATE questions SET duplicate_of = ? WHERE id = ?", [(root, m) for m in members if m != root]
+    )
+
+
+def merge_op(first: int, second: int, at: datetime) -> Callable[[aiosqlite.Connection], Awaitable[None]]:
+    decided = codec.to_micros(at)
+
+    async def op(conn: aiosqlite.Connection) -> None:
+        _, one = await _members(conn, first)
+        _, two = await _members(conn, second)
+        await _decide(conn, [(first, second)], True, decided)
+        await _set_root(conn, sorted(set(one) | set(two)))
+
+    return op
+
+
+def split_op(question_id: int, at: datetime) -> Callable[[aiosqlite.Connection], Awaitable[None]]:
+    decided = codec.to_micros(at)
+
+    async def op(conn: aiosqlite.Connection) -> None:
+        _, members = await _members(conn, question_id)
+        rest = [m for m in members if m != question_id]
+        await _decide(conn, [(question_id, m) for m in rest], False, decided)
+        await conn.execute("UPDATE questions SET duplicate_of = NULL WHERE id = ?", (question_id,))
+        await _set_root(conn, rest)
+
+    return op
+
+
+# reads -----------------------------------------------------------------------------------------------------------
+CLUSTER_OF = f"""
+    WITH root(id) AS (SELECT COALESCE(duplicate_of, id) FROM questions WHERE id = :id)
+    {queries.QUESTIONS_FROM}
+    WHERE q.deleted = 0 AND (q.id = (SELECT id FROM root) OR q.duplicate_of = (SELECT id FROM root))
+    ORDER BY q.id
+"""
+
+# Distinct members who liked any of the listed questions, per cluster: [[root, question id], ...].
+CLUSTER_LIKES = """
+    SELECT j.value ->> 0 AS root, COUNT(DISTINCT r.member_id) AS members
+    FROM json_each(?) AS j CROSS JOIN reactions r ON r.question_id = j.value ->> 1
+    GROUP BY root
+"""
+
+# Every question of the course that is in a cluster of two or more, with what the rankings filter on.
+CLUSTERED = """
+    SELECT q.id, COALESCE(q.duplicate_of, q.id) AS root, q.lesson_id, q.created_at, q.answered, q.likes,
+           q.base_likes
+    FROM questions q
+    WHERE q.course_slug = :course AND q.kind = 'question' AND q.deleted = 0
+      AND (q.duplicate_of IS NOT NULL
+           OR q.id IN (SELECT duplicate_of FROM questions INDEXED BY questions_by_cluster
+                       WHERE course_slug = :course AND duplicate_of IS NOT NULL))
+"""
+
+
+async def cluster_likes(reader: queries.Reader, members: dict[int, list[int]]) -> dict[int, int]:
+    pairs = [[root, m] for root, ids in members.items() for m in ids]
+    rows = await reader.all(CLUSTER_LIKES, (json.dumps(pairs),))
+    return {int(r["root"]): int(r["members"]) for r in rows}
+
+
+async def read_cluster(reader: queries.Reader, question_id: int) -> Cluster | None:
+    rows = await reader.all(CLUSTER_OF, {"id": question_id})
+    if not rows:
+        root_row = await reader.one("SELECT COALESCE(duplicate_of, id) FROM questions WHERE id = ?", (question_id,))
+        if root_row is None:
+            return None
+        return Cluster(int(root_row[0]), (), 0)
+    questions = tuple(codec.question_from(r) for r in rows)
+    root = rows[0]["duplicate_of"] or rows[0]["id"]
+    members = await cluster_likes(reader, {root: [q.id for q in questions]})
+    return Cluster(root, questions, members.get(root, 0) + sum(q.base_likes for q in questions))
+
+
+Included = Callable[[sqlite3.Row], bool]
+Singles = Callable[[int], Awaitable[list[RankedQuestion]]]
+
+
+async def ranked_by_cluster(
+    reader: queries.Reader, course: str, limit: int, singles: Singles, included: Included
+) -> list[RankedQuestion]:
+    """The ``limit`` best clusters, each as its most liked wording with its cluster's likes and other copies.
+
+    ``singles(n)`` is the plain ranking (each question on its own likes); ``included`` says whether a clustered
+    question is in the ranking's scope (its lesson, its digest window). A cluster is in scope when any member is.
+    Only clustered questions are read beyond the plain ranking, so the cost follows the number of duplicates.
+    """
+    clustered = await reader.all(CLUSTERED, {"course": course})
+    if not clustered:
+        return await singles(limit)
+    by_root: dict[int, list[sqlite3.Row]] = defaultdict(list)
+    for row in clustered:
+        by_root[int(row["root"])].append(row)
+    in_scope = {root: rows for root, rows in by_root.items() if len(rows) > 1 and any(included(r) for r in rows)}
+    alone = {int(r["id"]) for rows in by_root.values() if len(rows) == 1 for r in rows}
+    clustered_ids = {int(r["id"]) for r in clustered} - alone
+    plain = [r for r in await singles(limit + len(clustered_ids)) if r.question.id not in clustered_ids]
+    likes = await cluster_likes(reader, {root: [int(r["id"]) for r in rows] for root, rows in in_scope.items()})
+    shown_ids = {
+        root: min(rows, key=lambda r: (-(r["likes"] + r["base_likes"]), r["id"]))["id"] for root, rows in in_scope.items()
+    }
+    shown = await _ranked_rows(reader, list(shown_ids.values()))
+    entries: list[tuple[tuple[int, int, int], RankedQuestion]] = []
+    for r in plain:
+        entries.append(((-r.question.total_likes, codec.to_micros(r.question.created_at), r.question.id), r))
+    for root, rows in in_scope.items():
+        item = shown.get(int(shown_ids[root]))
+        if item is None:
+            continue
+        total = likes.get(root, 0) + sum(int(r["base_likes"]) for r in rows)
+        first = min(rows, key=lambda r: (r["created_at"], r["id"]))
+        copies = tuple(sorted(int(r["id"]) for r in rows if r["id"] != item.question.id))
+        ranked = RankedQuestion(item.question, item.lesson_title, item.lesson_number, likes=total, copies=copies)
+        entries.append(((-total, int(first["created_at"]), int(first["id"])), ranked))
+    entries.sort(key=lambda entry: entry[0])
+    return [ranked for _, ranked in entries[:limit]]
+
+
+async def _ranked_rows(reader: queries.Reader, ids: Sequence[int]) -> dict[int, RankedQuestion]:
+    rows = await reader.all(
+        f"SELECT {queries.QUESTION_COLUMNS}, l.title AS lesson_title, l.number AS lesson_number"
+        " FROM questions q JOIN members m ON m.id = q.author_id JOIN lessons l ON l.id = q.lesson_id"
+        " WHERE q.id IN (SELECT value FROM json_each(?))",
+        (json.dumps(list(ids)),),
+    )
+    return {int(r["id"]): RankedQuestion(codec.question_from(r), r["lesson_title"], r["lesson_number"]) for r in rows}

@@ -1,0 +1,1 @@
+-- reason: reserved for the digest links of another branch (the clusters branch keeps 0010); the lead drops this file at merge
