@@ -15,12 +15,15 @@ ORDER = (
     "help",
     "answer",
     "digest",
+    "merge",
+    "split",
     "setup",
     "lesson",
     "instructor",
     "schedule",
     "likes",
     "lang",
+    "dupes",
     "unfollow",
 )
 

@@ -72,7 +72,9 @@ async def place(conn: aiosqlite.Connection, post_id: int) -> int | None:
         fp, ((row["id"], Fingerprint(row["normalised"] or "", tuple(json.loads(row["keys"])))) for row in candidates)
     )
     root = roots[match] if match is not None else None
-    await conn.execute("UPDATE questions SET normalised = ?, duplicate_of = ? WHERE id = ?", (fp.normalised, root, post_id))
+    await conn.execute(
+        "UPDATE questions SET normalised = ?, duplicate_of = ? WHERE id = ?", (fp.normalised, root, post_id)
+    )
     await conn.executemany(
         "INSERT OR IGNORE INTO question_keys (course_slug, key, post_id) VALUES (?, ?, ?)",
         [(course, key, post_id) for key in fp.keys],
@@ -326,9 +328,7 @@ async def ranked_by_cluster(
     clustered_ids = {int(r["id"]) for r in clustered} - alone
     plain = [r for r in await singles(limit + len(clustered_ids)) if r.question.id not in clustered_ids]
     likes = await cluster_likes(reader, {root: [int(r["id"]) for r in rows] for root, rows in in_scope.items()})
-    shown_ids = {
-        root: min(rows, key=lambda r: (-(r["likes"] + r["base_likes"]), r["id"]))["id"] for root, rows in in_scope.items()
-    }
+    shown_ids = {root: min(rows, key=_own_rank)["id"] for root, rows in in_scope.items()}
     shown = await _ranked_rows(reader, list(shown_ids.values()))
     entries: list[tuple[tuple[int, int, int], RankedQuestion]] = []
     for r in plain:
@@ -344,6 +344,11 @@ async def ranked_by_cluster(
         entries.append(((-total, int(first["created_at"]), int(first["id"])), ranked))
     entries.sort(key=lambda entry: entry[0])
     return [ranked for _, ranked in entries[:limit]]
+
+
+def _own_rank(row: sqlite3.Row) -> tuple[int, int]:
+    """The clearest wording of a cluster: its most liked copy, the earliest on a tie."""
+    return (-(row["likes"] + row["base_likes"]), row["id"])
 
 
 async def _ranked_rows(reader: queries.Reader, ids: Sequence[int]) -> dict[int, RankedQuestion]:

@@ -65,9 +65,9 @@ from handlers.domain import (
 )
 from handlers.sources import FeedEntry, FeedState, ImportedPost, LessonImport
 from storage import clusters, codec, queries, sources
+from storage.cluster_store import ClusterMixin
 from storage.connection import check_writable, connect, connect_raw, explained
 from storage.queries import Reader
-from storage.cluster_store import ClusterMixin
 from storage.schema import migrate
 from storage.writer import Batch, Call, GroupCommitWriter, Statement, WriterStats
 

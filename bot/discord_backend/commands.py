@@ -26,7 +26,7 @@ from handlers.i18n import Translator
 
 logger = logging.getLogger(__name__)
 
-OptionKind = Literal["text", "integer", "member", "language", "role"]
+OptionKind = Literal["text", "integer", "member", "language", "role", "dupes"]
 Completion = Literal["course", "lesson"] | None
 
 
@@ -66,6 +66,16 @@ COMMANDS: tuple[CommandSpec, ...] = (
     CommandSpec("likes", (OptionSpec("emojis", "text", required=True),), admin=True),
     CommandSpec("lang", (OptionSpec("language", "language", required=True),), admin=True),
     CommandSpec("unfollow", admin=True),
+    CommandSpec("dupes", (OptionSpec("mode", "dupes"),), admin=True),
+    CommandSpec(
+        "merge",
+        (
+            OptionSpec("question", "integer", required=True, minimum=1),
+            OptionSpec("into", "integer", required=True, minimum=1),
+        ),
+        in_private=True,
+    ),
+    CommandSpec("split", (OptionSpec("question", "integer", required=True, minimum=1),), in_private=True),
 )
 BY_NAME = {spec.name: spec for spec in COMMANDS}
 MANAGE_SERVER = discord.Permissions(manage_guild=True)
@@ -113,6 +123,8 @@ def _annotation(option: OptionSpec) -> Any:
         base = Literal["zh", "en"]
     elif option.kind == "role":
         base = Literal["instructors"]
+    elif option.kind == "dupes":
+        base = Literal["on", "quiet", "off"]
     else:
         base = str
     return base if option.required else base | None

@@ -70,8 +70,21 @@ NETWORK_ATTEMPTS = 4
 
 # Commands as the menus show them, per audience (Telegram's command scopes).
 MEMBER_COMMANDS = ("ask", "top", "stats", "help")
-ADMIN_COMMANDS = (*MEMBER_COMMANDS, "setup", "lesson", "instructor", "schedule", "likes", "lang", "digest", "unfollow")
-PRIVATE_COMMANDS = ("start", "answer", "digest", "help")
+ADMIN_COMMANDS = (
+    *MEMBER_COMMANDS,
+    "setup",
+    "lesson",
+    "instructor",
+    "schedule",
+    "likes",
+    "lang",
+    "digest",
+    "unfollow",
+    "dupes",
+    "merge",
+    "split",
+)
+PRIVATE_COMMANDS = ("start", "answer", "digest", "merge", "split", "help")
 
 
 def api_base_url(url: str) -> str:
