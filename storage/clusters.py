@@ -205,13 +205,13 @@ async def _cluster_course(
 
 # manual decisions ----------------------------------------------------------------------------------------------
 async def _members(conn: aiosqlite.Connection, question_id: int) -> tuple[int, list[int]]:
-    """(root, every member's id, root included) of the question's cluster; ([], ...) when unknown."""
-    found = await _rows(conn, "SELECT COALESCE(duplicate_of, id) FROM questions WHERE id = ?", (question_id,))
+    """(root, every member's id, root included) of the question's cluster; LookupError when unknown."""
+    found = await _rows(conn, ROOT_OF, (question_id,))
     if not found:
         raise LookupError(f"question {question_id} does not exist")
-    root = int(found[0][0])
-    rows = await _rows(conn, "SELECT id FROM questions WHERE id = ? OR duplicate_of = ? ORDER BY id", (root, root))
-    return root, [int(r[0]) for r in rows]
+    root = int(found[0]["root"])
+    rows = await _rows(conn, CLUSTER_MEMBERS, {"root": root, "course": found[0]["course_slug"]})
+    return root, sorted(int(r[0]) for r in rows)
 
 
 async def _decide(conn: aiosqlite.Connection, pairs: Iterable[tuple[int, int]], same: bool, at: int) -> None:
@@ -259,12 +259,19 @@ def split_op(question_id: int, at: datetime) -> Callable[[aiosqlite.Connection],
 
 
 # reads -----------------------------------------------------------------------------------------------------------
+# The cluster's root and its members through the cluster index (never a scan of the course's questions).
+CLUSTER_MEMBERS = """
+    SELECT :root AS id
+    UNION ALL
+    SELECT id FROM questions INDEXED BY questions_by_cluster WHERE course_slug = :course AND duplicate_of = :root
+"""
 CLUSTER_OF = f"""
-    WITH root(id) AS (SELECT COALESCE(duplicate_of, id) FROM questions WHERE id = :id)
     {queries.QUESTIONS_FROM}
-    WHERE q.deleted = 0 AND (q.id = (SELECT id FROM root) OR q.duplicate_of = (SELECT id FROM root))
+    WHERE q.id IN ({CLUSTER_MEMBERS}) AND q.deleted = 0
     ORDER BY q.id
 """
+ROOT_OF = "SELECT COALESCE(duplicate_of, id) AS root, course_slug FROM questions WHERE id = ?"
+
 
 # Distinct members who liked any of the listed questions, per cluster: [[root, question id], ...].
 CLUSTER_LIKES = """
@@ -278,10 +285,12 @@ CLUSTERED = """
     SELECT q.id, COALESCE(q.duplicate_of, q.id) AS root, q.lesson_id, q.created_at, q.answered, q.likes,
            q.base_likes
     FROM questions q
-    WHERE q.course_slug = :course AND q.kind = 'question' AND q.deleted = 0
-      AND (q.duplicate_of IS NOT NULL
-           OR q.id IN (SELECT duplicate_of FROM questions INDEXED BY questions_by_cluster
-                       WHERE course_slug = :course AND duplicate_of IS NOT NULL))
+    WHERE q.id IN (SELECT id FROM questions INDEXED BY questions_by_cluster
+                   WHERE course_slug = :course AND duplicate_of IS NOT NULL
+                   UNION
+                   SELECT duplicate_of FROM questions INDEXED BY questions_by_cluster
+                   WHERE course_slug = :course AND duplicate_of IS NOT NULL)
+      AND q.kind = 'question' AND q.deleted = 0
 """
 
 
@@ -292,14 +301,12 @@ async def cluster_likes(reader: queries.Reader, members: dict[int, list[int]]) -
 
 
 async def read_cluster(reader: queries.Reader, question_id: int) -> Cluster | None:
-    rows = await reader.all(CLUSTER_OF, {"id": question_id})
-    if not rows:
-        root_row = await reader.one("SELECT COALESCE(duplicate_of, id) FROM questions WHERE id = ?", (question_id,))
-        if root_row is None:
-            return None
-        return Cluster(int(root_row[0]), (), 0)
+    found = await reader.one(ROOT_OF, (question_id,))
+    if found is None:
+        return None
+    root = int(found["root"])
+    rows = await reader.all(CLUSTER_OF, {"root": root, "course": found["course_slug"]})
     questions = tuple(codec.question_from(r) for r in rows)
-    root = rows[0]["duplicate_of"] or rows[0]["id"]
     members = await cluster_likes(reader, {root: [q.id for q in questions]})
     return Cluster(root, questions, members.get(root, 0) + sum(q.base_likes for q in questions))
 

@@ -15,6 +15,8 @@ CREATE TABLE question_keys (
     post_id     INTEGER NOT NULL REFERENCES questions (id) ON DELETE CASCADE,
     PRIMARY KEY (course_slug, key, post_id)
 ) WITHOUT ROWID;
+-- A candidate's own keys, for the detector (and the cascade when a question row goes).
+CREATE INDEX question_keys_by_post ON question_keys (post_id);
 
 -- What instructors and admins decided about a pair of questions (first < second): same = 1 after /merge, 0 after
 -- /split. Re-clustering (a new detector, a re-import) replays them over the detector, so they always win.
