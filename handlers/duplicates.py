@@ -10,6 +10,7 @@ CUDA on Windows?" / "how to install cuda on windows??") and keeps "…on Linux?"
 from __future__ import annotations
 
 import hashlib
+import re
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -55,9 +56,16 @@ def fingerprint(text: str) -> Fingerprint:
 
 
 def same_question(new: Fingerprint, earlier: Fingerprint) -> bool:
+    """Similar enough, and the same numbers ("lab 2" is not "lab 3", however alike the rest)."""
     if not new.normalised or not earlier.normalised:
         return False
+    if _numbers(new.normalised) != _numbers(earlier.normalised):
+        return False
     return SequenceMatcher(None, new.normalised, earlier.normalised, autojunk=False).ratio() >= THRESHOLD
+
+
+def _numbers(normalised: str) -> list[str]:
+    return re.findall(r"\d+", normalised)
 
 
 def best_match(new: Fingerprint, candidates: Iterable[tuple[int, Fingerprint]]) -> int | None:
