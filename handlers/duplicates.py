@@ -57,11 +57,17 @@ def fingerprint(text: str) -> Fingerprint:
 
 def same_question(new: Fingerprint, earlier: Fingerprint) -> bool:
     """Similar enough, and the same numbers ("lab 2" is not "lab 3", however alike the rest)."""
-    if not new.normalised or not earlier.normalised:
-        return False
-    if _numbers(new.normalised) != _numbers(earlier.normalised):
-        return False
-    return SequenceMatcher(None, new.normalised, earlier.normalised, autojunk=False).ratio() >= THRESHOLD
+    return _ratio(new, earlier) >= THRESHOLD
+
+
+def _ratio(new: Fingerprint, earlier: Fingerprint) -> float:
+    """difflib's ratio, 0 when the numbers differ; the cheap upper bounds first, as difflib's docs advise."""
+    if not new.normalised or not earlier.normalised or _numbers(new.normalised) != _numbers(earlier.normalised):
+        return 0.0
+    matcher = SequenceMatcher(None, new.normalised, earlier.normalised, autojunk=False)
+    if matcher.real_quick_ratio() < THRESHOLD or matcher.quick_ratio() < THRESHOLD:
+        return 0.0
+    return matcher.ratio()
 
 
 def _numbers(normalised: str) -> list[str]:
@@ -72,9 +78,9 @@ def best_match(new: Fingerprint, candidates: Iterable[tuple[int, Fingerprint]]) 
     """The earliest candidate with the highest ratio among those that pass :func:`same_question`."""
     best: tuple[float, int] | None = None
     for post_id, earlier in candidates:
-        if not same_question(new, earlier):
+        ratio = _ratio(new, earlier)
+        if ratio < THRESHOLD:
             continue
-        ratio = SequenceMatcher(None, new.normalised, earlier.normalised, autojunk=False).ratio()
         if best is None or ratio > best[0] or (ratio == best[0] and post_id < best[1]):
             best = (ratio, post_id)
     return None if best is None else best[1]
