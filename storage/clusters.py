@@ -32,6 +32,7 @@ from storage import codec, queries
 logger = logging.getLogger(__name__)
 
 MAX_CANDIDATES = 200
+PROGRESS_EVERY = 10_000  # questions clustered between two progress reports
 Progress = Callable[[int, int], None]  # (questions clustered so far, of how many)
 
 # The course's questions sharing keys with the new one, most shared first, with their own keys for the detector.
@@ -113,7 +114,7 @@ async def cluster_pending(conn: aiosqlite.Connection, progress: Progress | None 
         if conn.in_transaction:
             await conn.execute("ROLLBACK")
         raise
-    if progress is not None:
+    if progress is not None and done % PROGRESS_EVERY:
         progress(done, total)
     logger.info("clustered %d questions with fingerprint version %d", done, FINGERPRINT_VERSION)
     return done
@@ -187,7 +188,7 @@ async def _cluster_course(
             by_key[key].append(post_id)
         updates.append((fp.normalised, post_id))
         done += 1
-        if progress is not None and done % 10_000 == 0:
+        if progress is not None and done % PROGRESS_EVERY == 0:
             progress(done, total)
     for a, b in same:
         clusters.union(a, b)
@@ -312,45 +313,86 @@ async def read_cluster(reader: queries.Reader, question_id: int) -> Cluster | No
 
 
 Included = Callable[[sqlite3.Row], bool]
-Singles = Callable[[int], Awaitable[list[RankedQuestion]]]
+
+# The plain ranking's order without reading whole rows: a ranking query (queries.TOP, TOP_IN_LESSON, PERIOD)
+# whose outer SELECT is this instead of queries.RANKED_OUTER reads only the picked ids' own columns.
+LIGHT_OUTER = """
+    SELECT q.id, q.score, q.created_at FROM picked JOIN questions q ON q.id = picked.id
+    ORDER BY q.score DESC, q.created_at, q.id
+"""
+
+
+def light(ranking_sql: str) -> str:
+    """``ranking_sql`` (a query ending in queries.RANKED_OUTER) reading ids, scores and times only."""
+    if queries.RANKED_OUTER not in ranking_sql:
+        raise ValueError("not a ranking query of storage.queries")
+    return ranking_sql.replace(queries.RANKED_OUTER, LIGHT_OUTER)
 
 
 async def ranked_by_cluster(
-    reader: queries.Reader, course: str, limit: int, singles: Singles, included: Included
+    reader: queries.Reader, course: str, limit: int, ranking_sql: str, params: dict[str, Any], included: Included
 ) -> list[RankedQuestion]:
     """The ``limit`` best clusters, each as its most liked wording with its cluster's likes and other copies.
 
-    ``singles(n)`` is the plain ranking (each question on its own likes); ``included`` says whether a clustered
-    question is in the ranking's scope (its lesson, its digest window). A cluster is in scope when any member is.
-    Only clustered questions are read beyond the plain ranking, so the cost follows the number of duplicates.
+    ``ranking_sql`` with ``params`` is the plain ranking (each question on its own likes; its ``:limit`` is set
+    here); ``included`` says whether a clustered question is in the ranking's scope (its lesson, its digest
+    window). A cluster is in scope when any member is. Beyond the plain ranking's ids only the clustered
+    questions' few columns are read, and whole rows only for what makes the list, so the cost follows the
+    number of duplicates, not of questions.
     """
     clustered = await reader.all(CLUSTERED, {"course": course})
     if not clustered:
-        return await singles(limit)
+        rows = await reader.all(ranking_sql, params | {"limit": limit})
+        return [_ranked(r) for r in rows]
     by_root: dict[int, list[sqlite3.Row]] = defaultdict(list)
     for row in clustered:
         by_root[int(row["root"])].append(row)
     in_scope = {root: rows for root, rows in by_root.items() if len(rows) > 1 and any(included(r) for r in rows)}
-    alone = {int(r["id"]) for rows in by_root.values() if len(rows) == 1 for r in rows}
-    clustered_ids = {int(r["id"]) for r in clustered} - alone
-    plain = [r for r in await singles(limit + len(clustered_ids)) if r.question.id not in clustered_ids]
+    clustered_ids = {int(r["id"]) for rows in by_root.values() if len(rows) > 1 for r in rows}
+    Key = tuple[int, int, int]
+    entries: list[tuple[Key, int, bool]] = [  # (order, question id or cluster root, is a cluster)
+        ((-r["score"], r["created_at"], r["id"]), r["id"], False)
+        for r in await _plain(reader, light(ranking_sql), params, limit, clustered_ids)
+    ]
     likes = await cluster_likes(reader, {root: [int(r["id"]) for r in rows] for root, rows in in_scope.items()})
-    shown_ids = {root: min(rows, key=_own_rank)["id"] for root, rows in in_scope.items()}
-    shown = await _ranked_rows(reader, list(shown_ids.values()))
-    entries: list[tuple[tuple[int, int, int], RankedQuestion]] = []
-    for r in plain:
-        entries.append(((-r.question.total_likes, codec.to_micros(r.question.created_at), r.question.id), r))
+    totals: dict[int, int] = {}
     for root, rows in in_scope.items():
-        item = shown.get(int(shown_ids[root]))
+        totals[root] = likes.get(root, 0) + sum(int(r["base_likes"]) for r in rows)
+        first = min(rows, key=lambda r: (r["created_at"], r["id"]))
+        entries.append(((-totals[root], int(first["created_at"]), int(first["id"])), root, True))
+    entries.sort(key=lambda entry: entry[0])
+    chosen = entries[:limit]
+    shown_ids = {root: int(min(in_scope[root], key=_own_rank)["id"]) for _, root, cluster in chosen if cluster}
+    full = await _ranked_rows(reader, [shown_ids[i] if cluster else i for _, i, cluster in chosen])
+    result: list[RankedQuestion] = []
+    for _, entry, cluster in chosen:
+        item = full.get(shown_ids[entry] if cluster else entry)
         if item is None:
             continue
-        total = likes.get(root, 0) + sum(int(r["base_likes"]) for r in rows)
-        first = min(rows, key=lambda r: (r["created_at"], r["id"]))
-        copies = tuple(sorted(int(r["id"]) for r in rows if r["id"] != item.question.id))
-        ranked = RankedQuestion(item.question, item.lesson_title, item.lesson_number, likes=total, copies=copies)
-        entries.append(((-total, int(first["created_at"]), int(first["id"])), ranked))
-    entries.sort(key=lambda entry: entry[0])
-    return [ranked for _, ranked in entries[:limit]]
+        if cluster:
+            copies = tuple(sorted(int(r["id"]) for r in in_scope[entry] if r["id"] != item.question.id))
+            item = RankedQuestion(
+                item.question, item.lesson_title, item.lesson_number, likes=totals[entry], copies=copies
+            )
+        result.append(item)
+    return result
+
+
+async def _plain(
+    reader: queries.Reader, sql: str, params: dict[str, Any], limit: int, excluded: set[int]
+) -> list[sqlite3.Row]:
+    """The plain ranking's best ``limit`` that are not in a cluster: pages that grow until enough are left."""
+    size = 2 * limit + 8
+    while True:
+        page = await reader.all(sql, params | {"limit": size})
+        kept = [r for r in page if r["id"] not in excluded]
+        if len(kept) >= limit or len(page) < size:
+            return kept[:limit]
+        size *= 4
+
+
+def _ranked(row: sqlite3.Row) -> RankedQuestion:
+    return RankedQuestion(codec.question_from(row), row["lesson_title"], row["lesson_number"])
 
 
 def _own_rank(row: sqlite3.Row) -> tuple[int, int]:
@@ -365,4 +407,4 @@ async def _ranked_rows(reader: queries.Reader, ids: Sequence[int]) -> dict[int, 
         " WHERE q.id IN (SELECT value FROM json_each(?))",
         (json.dumps(list(ids)),),
     )
-    return {int(r["id"]): RankedQuestion(codec.question_from(r), r["lesson_title"], r["lesson_number"]) for r in rows}
+    return {int(r["id"]): _ranked(r) for r in rows}

@@ -780,30 +780,26 @@ class SqliteStore(ClusterMixin):
     async def top_questions(
         self, course_slug: str, limit: int, *, lesson_id: int | None = None, include_answered: bool = True
     ) -> list[RankedQuestion]:
-        """Most liked first (members' + imported likes), earlier first on ties; deleted ones left out."""
+        """Most liked first (members' + imported likes), earlier first on ties; deleted ones left out. A cluster
+        of near-duplicates counts as one question with its distinct likers (see storage.clusters)."""
         answered = "" if include_answered else "AND answered = 0"
         template = queries.TOP if lesson_id is None else queries.TOP_IN_LESSON
-
-        async def singles(n: int) -> list[RankedQuestion]:
-            params: dict[str, Any] = {"course": course_slug, "limit": n, "lesson": lesson_id}
-            return [_ranked(r) for r in await self._reader.all(template.format(answered=answered), params)]
+        params: dict[str, Any] = {"course": course_slug, "lesson": lesson_id}
 
         def included(row: Any) -> bool:
             return (lesson_id is None or row["lesson_id"] == lesson_id) and (include_answered or not row["answered"])
 
-        return await clusters.ranked_by_cluster(self._reader, course_slug, limit, singles, included)
+        sql = template.format(answered=answered)
+        return await clusters.ranked_by_cluster(self._reader, course_slug, limit, sql, params, included)
 
     async def period_questions(self, course_slug: str, window: PostWindow, limit: int) -> list[RankedQuestion]:
-        """The most liked questions of the window, same order as top_questions."""
+        """The most liked questions (clusters, see storage.clusters) of the window, same order as top_questions."""
         scope = _window(course_slug, window)
-
-        async def singles(n: int) -> list[RankedQuestion]:
-            return [_ranked(r) for r in await self._reader.all(queries.PERIOD, scope | {"limit": n})]
 
         def included(row: Any) -> bool:
             return bool(scope["after"] < row["id"] <= scope["through"] and row["created_at"] >= scope["since"])
 
-        return await clusters.ranked_by_cluster(self._reader, course_slug, limit, singles, included)
+        return await clusters.ranked_by_cluster(self._reader, course_slug, limit, queries.PERIOD, scope, included)
 
     async def period_summary(self, course_slug: str, window: PostWindow) -> PeriodSummary:
         """The window's posts that are not deleted: questions, comments, their likes now (score), and the
@@ -1154,6 +1150,3 @@ def _window(course_slug: str, window: PostWindow) -> dict[str, Any]:
     since = queries.MIN_TIME if window.since is None else codec.to_micros(window.since)
     return {"course": course_slug, "after": window.after, "through": window.through, "since": since}
 
-
-def _ranked(row: Any) -> RankedQuestion:
-    return RankedQuestion(codec.question_from(row), row["lesson_title"], row["lesson_number"])
