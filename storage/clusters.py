@@ -20,6 +20,7 @@ from collections import defaultdict
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 import aiosqlite
@@ -36,17 +37,27 @@ PROGRESS_EVERY = 10_000  # questions clustered between two progress reports
 Progress = Callable[[int, int], None]  # (questions clustered so far, of how many)
 
 # The course's questions sharing keys with the new one, most shared first, with their own keys for the detector.
-CANDIDATES = """
-    WITH shared(post_id, n) AS (
-        SELECT k.post_id, COUNT(*) FROM question_keys k
-        WHERE k.course_slug = ? AND k.key IN (SELECT value FROM json_each(?)) AND k.post_id < ?
-        GROUP BY k.post_id ORDER BY COUNT(*) DESC, k.post_id LIMIT ?)
+# Each key contributes at most MAX_POSTINGS of its newest posts, so that a key most questions share (a
+# detector's keys should be selective, but a common phrase may slip in) cannot make placement read the course.
+MAX_POSTINGS = 1000
+_POSTINGS = """
+    SELECT post_id FROM (SELECT post_id FROM question_keys WHERE course_slug = ? AND key = ? AND post_id < ?
+                         ORDER BY post_id DESC LIMIT ?)
+"""
+_CANDIDATES = """
+    WITH hits(post_id) AS ({postings}),
+    shared(post_id, n) AS (SELECT post_id, COUNT(*) FROM hits GROUP BY post_id ORDER BY COUNT(*) DESC, post_id LIMIT ?)
     SELECT q.id, q.normalised, COALESCE(q.duplicate_of, q.id) AS root,
-           (SELECT json_group_array(key) FROM question_keys k2 WHERE k2.course_slug = q.course_slug
-              AND k2.post_id = q.id) AS keys
+           (SELECT json_group_array(key) FROM question_keys k2 WHERE k2.post_id = q.id) AS keys
     FROM shared JOIN questions q ON q.id = shared.post_id
     WHERE q.deleted = 0 AND q.kind = 'question'
 """
+
+
+@cache
+def candidates_sql(keys: int) -> str:
+    """The candidate query for a fingerprint of ``keys`` keys (one bounded index range per key)."""
+    return _CANDIDATES.format(postings=" UNION ALL ".join([_POSTINGS] * keys))
 
 
 async def _rows(conn: aiosqlite.Connection, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[sqlite3.Row]:
@@ -67,7 +78,11 @@ async def place(conn: aiosqlite.Connection, post_id: int) -> int | None:
         return None
     course, text = found[0]["course_slug"], found[0]["text"]
     fp = fingerprint(text)
-    candidates = await _rows(conn, CANDIDATES, (course, json.dumps(list(fp.keys)), post_id, MAX_CANDIDATES))
+    if not fp.keys:
+        candidates = []
+    else:
+        params = [v for key in fp.keys for v in (course, key, post_id, MAX_POSTINGS)]
+        candidates = await _rows(conn, candidates_sql(len(fp.keys)), (*params, MAX_CANDIDATES))
     roots = {row["id"]: row["root"] for row in candidates}
     match = best_match(
         fp, ((row["id"], Fingerprint(row["normalised"] or "", tuple(json.loads(row["keys"])))) for row in candidates)
@@ -173,7 +188,7 @@ async def _cluster_course(
         fp = fingerprint(row["text"])
         shared: dict[int, int] = defaultdict(int)
         for key in fp.keys:
-            for other in by_key[key]:
+            for other in by_key[key][-MAX_POSTINGS:]:  # as candidates_sql bounds each key
                 shared[other] += 1
         ranked = sorted(shared, key=lambda other: (-shared[other], other))[:MAX_CANDIDATES]
         allowed = [
