@@ -296,18 +296,43 @@ CLUSTER_LIKES = """
     GROUP BY root
 """
 
-# Every question of the course that is in a cluster of two or more, with what the rankings filter on.
-CLUSTERED = """
-    SELECT q.id, COALESCE(q.duplicate_of, q.id) AS root, q.lesson_id, q.created_at, q.answered, q.likes,
-           q.base_likes
-    FROM questions q
-    WHERE q.id IN (SELECT id FROM questions INDEXED BY questions_by_cluster
-                   WHERE course_slug = :course AND duplicate_of IS NOT NULL
-                   UNION
-                   SELECT duplicate_of FROM questions INDEXED BY questions_by_cluster
-                   WHERE course_slug = :course AND duplicate_of IS NOT NULL)
-      AND q.kind = 'question' AND q.deleted = 0
+# The course's best clusters of two or more copies in a ranking's scope, computed inside SQLite: each cluster's
+# likes (distinct members who liked any live copy, plus imported likes), its first copy, and its copies with their
+# own likes. {scope} is an SQL condition on a copy (q.*): a cluster is in scope when any live copy is. Only the
+# clustered questions are read (through the cluster index), never the course's other questions.
+CLUSTER_RANKING = """
+    WITH m(id, root) AS (
+        SELECT id, duplicate_of FROM questions INDEXED BY questions_by_cluster
+        WHERE course_slug = :course AND duplicate_of IS NOT NULL
+        UNION
+        SELECT duplicate_of, duplicate_of FROM questions INDEXED BY questions_by_cluster
+        WHERE course_slug = :course AND duplicate_of IS NOT NULL),
+    live AS (
+        SELECT m.root, q.id, q.likes + q.base_likes AS own, q.base_likes, q.created_at, ({scope}) AS in_scope
+        FROM m CROSS JOIN questions q ON q.id = m.id
+        WHERE q.kind = 'question' AND q.deleted = 0),
+    grouped AS (
+        SELECT root, SUM(base_likes) AS base, MIN(created_at) AS first_at, MIN(id) AS first_id,
+               json_group_array(json_array(id, own)) AS copies
+        FROM live GROUP BY root HAVING COUNT(*) > 1 AND MAX(in_scope)),
+    likers AS (
+        SELECT l.root, COUNT(DISTINCT r.member_id) AS n
+        FROM live l CROSS JOIN reactions r ON r.question_id = l.id
+        WHERE l.root IN (SELECT root FROM grouped) GROUP BY l.root)
+    SELECT g.root, g.base + COALESCE(k.n, 0) AS likes, g.first_at, g.first_id, g.copies
+    FROM grouped g LEFT JOIN likers k ON k.root = g.root
+    ORDER BY likes DESC, g.first_at, g.first_id
 """
+# Every clustered question id of the course (live or not): what the plain ranking leaves to CLUSTER_RANKING.
+CLUSTERED_IDS = """
+    SELECT id FROM questions INDEXED BY questions_by_cluster WHERE course_slug = :course AND duplicate_of IS NOT NULL
+    UNION
+    SELECT duplicate_of FROM questions INDEXED BY questions_by_cluster
+    WHERE course_slug = :course AND duplicate_of IS NOT NULL
+"""
+# Scopes of CLUSTER_RANKING: /top (its lesson, whether answered ones count) and a digest's window.
+TOP_SCOPE = "(:lesson IS NULL OR q.lesson_id = :lesson) AND (:answered OR q.answered = 0)"
+PERIOD_SCOPE = "q.id > :after AND q.id <= :through AND q.created_at >= :since"
 
 
 async def cluster_likes(reader: queries.Reader, members: dict[int, list[int]]) -> dict[int, int]:
@@ -327,8 +352,6 @@ async def read_cluster(reader: queries.Reader, question_id: int) -> Cluster | No
     return Cluster(root, questions, members.get(root, 0) + sum(q.base_likes for q in questions))
 
 
-Included = Callable[[sqlite3.Row], bool]
-
 # The plain ranking's order without reading whole rows: a ranking query (queries.TOP, TOP_IN_LESSON, PERIOD)
 # whose outer SELECT is this instead of queries.RANKED_OUTER reads only the picked ids' own columns.
 LIGHT_OUTER = """
@@ -345,51 +368,39 @@ def light(ranking_sql: str) -> str:
 
 
 async def ranked_by_cluster(
-    reader: queries.Reader, course: str, limit: int, ranking_sql: str, params: dict[str, Any], included: Included
+    reader: queries.Reader, course: str, limit: int, ranking_sql: str, params: dict[str, Any], scope: str
 ) -> list[RankedQuestion]:
     """The ``limit`` best clusters, each as its most liked wording with its cluster's likes and other copies.
 
     ``ranking_sql`` with ``params`` is the plain ranking (each question on its own likes; its ``:limit`` is set
-    here); ``included`` says whether a clustered question is in the ranking's scope (its lesson, its digest
-    window). A cluster is in scope when any member is. Beyond the plain ranking's ids only the clustered
-    questions' few columns are read, and whole rows only for what makes the list, so the cost follows the
-    number of duplicates, not of questions.
+    here), ``scope`` the same ranking's condition on a copy for :data:`CLUSTER_RANKING`. Questions alone come
+    from the plain ranking, clusters from CLUSTER_RANKING, and the two are merged in the plain ranking's order;
+    whole rows are read only for what makes the list.
     """
-    clustered = await reader.all(CLUSTERED, {"course": course})
+    values = params | {"course": course}
+    clustered = {int(r[0]) for r in await reader.all(CLUSTERED_IDS, {"course": course})}
     if not clustered:
-        rows = await reader.all(ranking_sql, params | {"limit": limit})
-        return [_ranked(r) for r in rows]
-    by_root: dict[int, list[sqlite3.Row]] = defaultdict(list)
-    for row in clustered:
-        by_root[int(row["root"])].append(row)
-    in_scope = {root: rows for root, rows in by_root.items() if len(rows) > 1 and any(included(r) for r in rows)}
-    clustered_ids = {int(r["id"]) for rows in by_root.values() if len(rows) > 1 for r in rows}
+        return [_ranked(r) for r in await reader.all(ranking_sql, values | {"limit": limit})]
     Key = tuple[int, int, int]
-    entries: list[tuple[Key, int, bool]] = [  # (order, question id or cluster root, is a cluster)
-        ((-r["score"], r["created_at"], r["id"]), r["id"], False)
-        for r in await _plain(reader, light(ranking_sql), params, limit, clustered_ids)
+    entries: list[tuple[Key, int, int | None, tuple[int, ...]]] = [  # (order, shown id, cluster likes, copies)
+        ((-r["score"], r["created_at"], r["id"]), r["id"], None, ())
+        for r in await _plain(reader, light(ranking_sql), values, limit, clustered)
     ]
-    likes = await cluster_likes(reader, {root: [int(r["id"]) for r in rows] for root, rows in in_scope.items()})
-    totals: dict[int, int] = {}
-    for root, rows in in_scope.items():
-        totals[root] = likes.get(root, 0) + sum(int(r["base_likes"]) for r in rows)
-        first = min(rows, key=lambda r: (r["created_at"], r["id"]))
-        entries.append(((-totals[root], int(first["created_at"]), int(first["id"])), root, True))
+    for row in await reader.all(CLUSTER_RANKING.format(scope=scope) + " LIMIT :limit", values | {"limit": limit}):
+        copies = [(int(c[0]), int(c[1])) for c in json.loads(row["copies"])]
+        shown = min(copies, key=lambda c: (-c[1], c[0]))[0]  # the most liked wording, the earliest on a tie
+        others = tuple(sorted(c[0] for c in copies if c[0] != shown))
+        entries.append(((-row["likes"], row["first_at"], row["first_id"]), shown, int(row["likes"]), others))
     entries.sort(key=lambda entry: entry[0])
     chosen = entries[:limit]
-    shown_ids = {root: int(min(in_scope[root], key=_own_rank)["id"]) for _, root, cluster in chosen if cluster}
-    full = await _ranked_rows(reader, [shown_ids[i] if cluster else i for _, i, cluster in chosen])
+    full = await _ranked_rows(reader, [shown for _, shown, _, _ in chosen])
     result: list[RankedQuestion] = []
-    for _, entry, cluster in chosen:
-        item = full.get(shown_ids[entry] if cluster else entry)
-        if item is None:
-            continue
-        if cluster:
-            copies = tuple(sorted(int(r["id"]) for r in in_scope[entry] if r["id"] != item.question.id))
-            item = RankedQuestion(
-                item.question, item.lesson_title, item.lesson_number, likes=totals[entry], copies=copies
-            )
-        result.append(item)
+    for _, shown, likes, others in chosen:
+        item = full.get(shown)
+        if item is not None and likes is not None:
+            item = RankedQuestion(item.question, item.lesson_title, item.lesson_number, likes=likes, copies=others)
+        if item is not None:
+            result.append(item)
     return result
 
 
@@ -397,22 +408,17 @@ async def _plain(
     reader: queries.Reader, sql: str, params: dict[str, Any], limit: int, excluded: set[int]
 ) -> list[sqlite3.Row]:
     """The plain ranking's best ``limit`` that are not in a cluster: pages that grow until enough are left."""
-    size = 2 * limit + 8
+    size, enough = 2 * limit + 8, limit + len(excluded)  # a page of ``enough`` always has ``limit`` left
     while True:
         page = await reader.all(sql, params | {"limit": size})
         kept = [r for r in page if r["id"] not in excluded]
-        if len(kept) >= limit or len(page) < size:
+        if len(kept) >= limit or len(page) < size or size >= enough:
             return kept[:limit]
-        size *= 4
+        size = min(size * 4, enough)
 
 
 def _ranked(row: sqlite3.Row) -> RankedQuestion:
     return RankedQuestion(codec.question_from(row), row["lesson_title"], row["lesson_number"])
-
-
-def _own_rank(row: sqlite3.Row) -> tuple[int, int]:
-    """The clearest wording of a cluster: its most liked copy, the earliest on a tie."""
-    return (-(row["likes"] + row["base_likes"]), row["id"])
 
 
 async def _ranked_rows(reader: queries.Reader, ids: Sequence[int]) -> dict[int, RankedQuestion]:

@@ -784,22 +784,16 @@ class SqliteStore(ClusterMixin):
         of near-duplicates counts as one question with its distinct likers (see storage.clusters)."""
         answered = "" if include_answered else "AND answered = 0"
         template = queries.TOP if lesson_id is None else queries.TOP_IN_LESSON
-        params: dict[str, Any] = {"course": course_slug, "lesson": lesson_id}
-
-        def included(row: Any) -> bool:
-            return (lesson_id is None or row["lesson_id"] == lesson_id) and (include_answered or not row["answered"])
-
+        params: dict[str, Any] = {"course": course_slug, "lesson": lesson_id, "answered": include_answered}
         sql = template.format(answered=answered)
-        return await clusters.ranked_by_cluster(self._reader, course_slug, limit, sql, params, included)
+        return await clusters.ranked_by_cluster(self._reader, course_slug, limit, sql, params, clusters.TOP_SCOPE)
 
     async def period_questions(self, course_slug: str, window: PostWindow, limit: int) -> list[RankedQuestion]:
         """The most liked questions (clusters, see storage.clusters) of the window, same order as top_questions."""
-        scope = _window(course_slug, window)
-
-        def included(row: Any) -> bool:
-            return bool(scope["after"] < row["id"] <= scope["through"] and row["created_at"] >= scope["since"])
-
-        return await clusters.ranked_by_cluster(self._reader, course_slug, limit, queries.PERIOD, scope, included)
+        params = _window(course_slug, window)
+        return await clusters.ranked_by_cluster(
+            self._reader, course_slug, limit, queries.PERIOD, params, clusters.PERIOD_SCOPE
+        )
 
     async def period_summary(self, course_slug: str, window: PostWindow) -> PeriodSummary:
         """The window's posts that are not deleted: questions, comments, their likes now (score), and the
