@@ -119,10 +119,21 @@ async def dispatch_command(args: argparse.Namespace, settings: Settings, stdin: 
         case "doctor":
             return await cmd_doctor(settings, out)
         case "db":
-            before, after = await upgrade_database(settings.database_path)
+            before, after = await upgrade_database(settings.database_path, clustering_progress(out))
             print(f"database {settings.database_path}: schema version {before} → {after}", file=out)
             return EXIT_OK
     raise AssertionError(f"unhandled command {args.command}")
+
+
+def clustering_progress(out: TextIO) -> Callable[[int, int], None]:
+    """Progress of clustering the questions of a database once (issue 12): a line per 10,000 questions, so an
+    operator upgrading a large database sees it move; nothing for a small one."""
+
+    def report(done: int, total: int) -> None:
+        if total >= 10_000:
+            print(f"clustering near-duplicate questions: {done:,} of {total:,}", file=out, flush=True)
+
+    return report
 
 
 async def cmd_run(settings: Settings, stdin: TextIO, out: TextIO) -> int:

@@ -39,6 +39,7 @@ logger = logging.getLogger(__name__)
 Dispatch = Callable[[Event], Awaitable[None]]
 PLATFORM = Platform.CONSOLE.value
 GROUP_CHAT_ID = "study-group"
+MAIN_GROUP = "main"
 BOT_NAME = "studybot"
 CONTINUATION = "    "
 
@@ -50,8 +51,16 @@ Console verbs (anything else is a message to the group; /commands work as in a c
   :clear mN               remove every reaction from mN
   :edit mN TEXT           edit your message    :delete mN           delete it
   :dm TEXT                write to the bot in private (e.g. :dm /answer 3 Because…)
+  :group NAME             write in another study group from now on (:group main for the first one)
   :digest COURSE          deliver COURSE's digest now, as the schedule would
   :whoami   :help   :quit"""
+
+
+def _in(name: str, chat: ChatRef) -> str:
+    """Who wrote, with the study group when it is not the first one (``alice@second``), so that a terminal
+    with two groups shows where each message is."""
+    prefix = f"{GROUP_CHAT_ID}:"
+    return f"{name}@{chat.chat_id.removeprefix(prefix)}" if chat.chat_id.startswith(prefix) else name
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +85,8 @@ class ConsoleBackend:
         self._bot = Member(PLATFORM, BOT_NAME, BOT_NAME, is_bot=True)
         self.member = self._member(user)
         self.is_admin = True  # whoever starts the console owns its group
+        # A second group lets one terminal try what spans groups (a question asked again elsewhere, issue 12).
+        self._group = MAIN_GROUP
 
     # identity ---------------------------------------------------------------------------------------------
     @staticmethod
@@ -84,7 +95,8 @@ class ConsoleBackend:
 
     @property
     def group(self) -> ChatRef:
-        return ChatRef(PLATFORM, GROUP_CHAT_ID)
+        """The study group typed into: the first one, or the one chosen with ``:group NAME``."""
+        return ChatRef(PLATFORM, GROUP_CHAT_ID if self._group == MAIN_GROUP else f"{GROUP_CHAT_ID}:{self._group}")
 
     def private_chat(self, user_id: str) -> ChatRef:
         return ChatRef(PLATFORM, f"dm:{user_id}")
@@ -108,16 +120,18 @@ class ConsoleBackend:
         match action:
             case PostLesson(chat=chat, content=content) | Post(chat=chat, content=content, reply_to=None):
                 message = self._new_message(chat, self._bot)
-                self._print(f"{message.label} {BOT_NAME}: {to_plain_text(content)}")
+                self._print(f"{message.label} {_in(BOT_NAME, chat)}: {to_plain_text(content)}")
                 return message.ref
             case Post(chat=chat, content=content, reply_to=MessageRef() as target):
                 message = self._new_message(chat, self._bot)
-                self._print(f"{message.label} {BOT_NAME} ↪ {self._label_of(target)}: {to_plain_text(content)}")
+                text = to_plain_text(content)
+                self._print(f"{message.label} {_in(BOT_NAME, chat)} ↪ {self._label_of(target)}: {text}")
                 return message.ref
             case Reply(to=to, content=content, ephemeral=ephemeral):
                 message = self._new_message(to.chat, self._bot)
                 only_you = " (only you see this)" if ephemeral else ""
-                self._print(f"{message.label} {BOT_NAME} ↪ {self._label_of(to)}{only_you}: {to_plain_text(content)}")
+                label, text = self._label_of(to), to_plain_text(content)
+                self._print(f"{message.label} {_in(BOT_NAME, to.chat)} ↪ {label}{only_you}: {text}")
                 return message.ref
             case DirectMessage(user_id=user_id, content=content):
                 message = self._new_message(self.private_chat(user_id), self._bot)
@@ -176,8 +190,8 @@ class ConsoleBackend:
         if text.startswith("/"):
             name, _, args = text[1:].partition(" ")
             name = name.split("@", 1)[0]
-            self._print(f"{message.label} {self.member.display_name}: {text}")
-            private = chat != self.group
+            self._print(f"{message.label} {_in(self.member.display_name, chat)}: {text}")
+            private = chat.chat_id.startswith("dm:")
             await dispatch(
                 CommandInvoked(
                     ref=message.ref,
@@ -194,7 +208,7 @@ class ConsoleBackend:
             )
             return
         arrow = f" ↪ {reply_to.label}" if reply_to else ""
-        self._print(f"{message.label} {self.member.display_name}{arrow}: {text}")
+        self._print(f"{message.label} {_in(self.member.display_name, chat)}{arrow}: {text}")
         await dispatch(MessagePosted(message.ref, self.member, text, now, target_ref))
 
     def _find(self, label: str) -> ConsoleMessage | None:
@@ -226,6 +240,12 @@ class ConsoleBackend:
                 self._print("! usage: :dm TEXT")
             else:
                 await self._say(self.private_chat(self.member.user_id), rest, None, dispatch)
+        elif verb == "group":
+            if not label:
+                self._print(f"! usage: :group NAME (you are in {self._group})")
+            else:
+                self._group = label.lower()
+                self._print(f"you now write in study group {self._group}")
         elif verb == "digest":
             if not rest:
                 self._print("! usage: :digest COURSE")

@@ -36,6 +36,7 @@ CSV_COLUMNS = (
     "answered",
     "answer",
     "text",
+    "duplicate_of",
 )
 
 
@@ -54,6 +55,8 @@ def _row_dict(row: ExportRow) -> dict[str, Any]:
         "answered": q.answered,
         "answer": shown_text(q.answer_text) if q.answer_text is not None else None,
         "text": shown_text(q.text),
+        # The question whose cluster this one joined (issue 12), so a course team can audit the merges.
+        "duplicate_of": q.duplicate_of,
     }
 
 
@@ -97,6 +100,8 @@ def to_markdown(rows: Sequence[ExportRow], course_title: str) -> str:
         for row in ordered:
             q = row.question
             mark = " ✅" if q.answered else ""
+            if q.duplicate_of is not None:
+                mark += f" ↪ #{q.duplicate_of}"
             out.append(
                 f"- **{md_escape(q.author.display_name)}** 👍（{q.total_likes}） 💬（{q.replies}） "
                 f"{q.created_at.date().isoformat()}{mark}"

@@ -122,6 +122,21 @@ COMMANDS: tuple[Command, ...] = (
         places=ANYWHERE,
     ),
     Command(
+        "merge",
+        (
+            Argument("question", "integer", required=True, minimum=1),
+            Argument("into", "integer", required=True, minimum=1),
+        ),
+        roles=frozenset({Role.ADMIN, Role.INSTRUCTOR}),
+        places=ANYWHERE,
+    ),
+    Command(
+        "split",
+        (Argument("question", "integer", required=True, minimum=1),),
+        roles=frozenset({Role.ADMIN, Role.INSTRUCTOR}),
+        places=ANYWHERE,
+    ),
+    Command(
         "setup",
         (Argument("course", complete="course"), Argument("role", "choice", choices=("instructors",))),
         roles=ADMINS,
@@ -132,6 +147,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("schedule", (Argument("cron", required=True), Argument("timezone")), roles=ADMINS),
     Command("likes", (Argument("emojis", required=True),), roles=ADMINS),
     Command("lang", (Argument("language", "choice", required=True, choices=SUPPORTED_LANGUAGES),), roles=ADMINS),
+    Command("dupes", (Argument("mode", "choice", choices=("on", "quiet", "off")),), roles=ADMINS),
     Command("unfollow", roles=ADMINS),
     Command(
         "start",

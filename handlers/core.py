@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from handlers import admin, advice, digests, help, lessons, likes, questions
+from handlers import admin, advice, clusters, digests, help, lessons, likes, questions
 from handlers.routing import Dispatcher, Router
 from handlers.services import Services
 
@@ -14,6 +14,7 @@ ROUTERS: tuple[Router, ...] = (
     admin.router,
     lessons.router,
     questions.router,
+    clusters.router,
     likes.router,
     digests.router,
     help.router,

@@ -48,11 +48,12 @@ async def build_digest_items(
         DigestItem(
             question_id=r.question.id,
             lesson_title=r.lesson_title,
-            likes=r.question.total_likes,
+            likes=r.total_likes,
             author=r.question.author.display_name,
             excerpt=excerpt(r.question.text, EXCERPT_LENGTH),
             ref=r.question.ref,
             answered=r.question.answered,
+            copies=r.copies,
         )
         for r in ranked
     ]
@@ -94,6 +95,8 @@ def render_digest(
             out.line().bold(f"📖 {item.lesson_title}").line()
         out.text(t(language, "digest.item", id=item.question_id, likes=item.likes)).text(" ")
         out.text(item.excerpt).text(" — ").italic(item.author)
+        if item.copies:
+            out.text(" ").text(t(language, "top.also_asked", count=len(item.copies), ids=_ids(item.copies)))
         if item.answered:
             out.text(" ").text(t(language, "digest.answered_mark"))
         if item.ref is not None:
@@ -103,6 +106,10 @@ def render_digest(
         out.line()
     out.line().italic(t(language, "digest.how_to_answer"))
     return out.build()
+
+
+def _ids(copies: tuple[int, ...]) -> str:
+    return ", ".join(f"#{c}" for c in copies)
 
 
 def items_grouped_by_lesson(items: list[DigestItem] | tuple[DigestItem, ...]) -> list[DigestItem]:

@@ -193,6 +193,8 @@ class Question:
     likes: int
     base_likes: int
     replies: int
+    # The id of the first question of the cluster this one joined (issue 12); None for a first or lone one.
+    duplicate_of: int | None = None
 
     @property
     def total_likes(self) -> int:
@@ -226,6 +228,13 @@ class RankedQuestion:
     question: Question
     lesson_title: str
     lesson_number: int | None
+    # For a cluster of near-duplicates: its likes (distinct members + imported) and its other copies' ids.
+    likes: int | None = None
+    copies: tuple[int, ...] = ()
+
+    @property
+    def total_likes(self) -> int:
+        return self.question.total_likes if self.likes is None else self.likes
 
 
 @dataclass(frozen=True, slots=True)
@@ -265,6 +274,11 @@ class DigestItem:
     ref: MessageRef | None
     answered: bool
     link: str | None = None
+    # The other copies of the question (issue 12): "also asked by N", their ids to reach them.
+    copies: tuple[int, ...] = ()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "copies", tuple(self.copies))  # a list when read back from JSON
 
 
 @dataclass(frozen=True, slots=True)

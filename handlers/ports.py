@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from handlers.actions import Action
+from handlers.cluster_store import ClusterStore
 from handlers.domain import (
     ChatRef,
     Course,
@@ -272,6 +273,7 @@ class Store(
     InstructorStore,
     RankingReads,
     DigestStore,
+    ClusterStore,
     Protocol,
 ):
     """Everything the core's features keep (what :attr:`handlers.services.Services.store` is). Every write is

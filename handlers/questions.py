@@ -9,11 +9,13 @@ number of what it answers and is never a new question. Everything else in the ch
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Sequence
 
 from handlers.actions import Post
 from handlers.classify import classify
+from handlers.clusters import tell_if_duplicate
 from handlers.content import ContentBuilder
-from handlers.domain import Group, Lesson, MessageRef, NewPost, PostKind
+from handlers.domain import Group, Lesson, MessageRef, NewPost, PostKind, Question
 from handlers.errors import NotPermitted, UsageError
 from handlers.events import MessageDeleted, MessageEdited, MessagePosted
 from handlers.groups import find_group
@@ -53,7 +55,10 @@ async def on_message_posted(services: Services, event: MessagePosted) -> None:
     lesson = await lesson_for_message(services, event.ref, event.reply_to)
     if lesson is None:
         return
-    await store.add_post(NewPost(lesson.id, group.id, event.author, event.ref, text, classify(text), event.at))
+    question = await store.add_post(
+        NewPost(lesson.id, group.id, event.author, event.ref, text, classify(text), event.at)
+    )
+    await tell_if_duplicate(services, group, question)
 
 
 @router.on(MessageEdited)
@@ -89,6 +94,7 @@ async def cmd_ask(ctx: CommandContext) -> None:
         NewPost(lesson.id, group.id, ctx.event.actor, ctx.event.ref, text, PostKind.QUESTION, ctx.event.at)
     )
     await ctx.reply(ctx.t("ask.recorded", id=question.id, lesson=lesson.title))
+    await tell_if_duplicate(ctx.services, group, question)
 
 
 def parse_count(raw: str, default: int, maximum: int) -> int:
@@ -111,9 +117,11 @@ async def cmd_top(ctx: CommandContext) -> None:
     out = ContentBuilder().bold(ctx.t("top.heading", count=len(ranked))).line()
     for position, item in enumerate(ranked, start=1):
         q = item.question
-        out.text(ctx.t("top.item", position=position, id=q.id, likes=q.total_likes, replies=q.replies))
+        out.text(ctx.t("top.item", position=position, id=q.id, likes=item.total_likes, replies=q.replies))
         out.text(" ").text(excerpt(q.text, 80))
         out.text(" — ").italic(q.author.display_name)
+        if item.copies:
+            out.text(" ").text(also_asked(ctx.t, item.copies))
         if q.answered:
             out.text(" ").text(ctx.t("digest.answered_mark"))
         out.line()
@@ -141,20 +149,44 @@ async def cmd_answer(ctx: CommandContext) -> None:
     actor = ctx.event.actor
     if lesson.course_slug not in await store.instructor_courses(actor.platform, actor.user_id):
         raise NotPermitted("answer.not_instructor", course=lesson.course_slug)
-    group = await store.get_group_by_id(question.group_id) if question.group_id is not None else None
-    if group is not None and question.ref is not None:
-        language = group.language
+    copies = await answer_everywhere(ctx, question, text)
+    if len(copies) > 1:
+        await ctx.reply(ctx.t("answer.done_copies", id=question.id, count=len(copies)))
+    else:
+        await ctx.reply(ctx.t("answer.done", id=question.id))
+
+
+async def answer_everywhere(ctx: CommandContext, question: Question, text: str) -> list[Question]:
+    """The answer goes under the question in its own group and, for a cluster of near-duplicates, under the
+    first copy asked in every other group (issue 12); every copy is marked answered. Returns the copies."""
+    store, actor = ctx.services.store, ctx.event.actor
+    cluster = await store.cluster_of(question.id)
+    copies = [question, *(q for q in (cluster.questions if cluster else ()) if q.id != question.id)]
+    answered_groups: set[int] = set()
+    for copy in copies:
+        if copy.group_id is None or copy.ref is None or copy.group_id in answered_groups:
+            continue
+        group = await store.get_group_by_id(copy.group_id)
+        if group is None:
+            continue
+        answered_groups.add(copy.group_id)
         body = (
             ContentBuilder()
-            .bold(ctx.services.i18n(language, "answer.heading", name=actor.display_name))
+            .bold(ctx.services.i18n(group.language, "answer.heading", name=actor.display_name))
             .line()
             .text(text)
             .build()
         )
-        reply_to = None if question.deleted else question.ref
-        await ctx.services.outbox.send(Post(question.ref.chat, body, reply_to=reply_to))
-    await store.mark_answered(question.id, text, ctx.event.at)
-    await ctx.reply(ctx.t("answer.done", id=question.id))
+        reply_to = None if copy.deleted else copy.ref
+        await ctx.services.outbox.send(Post(copy.ref.chat, body, reply_to=reply_to))
+    for copy in copies:
+        await store.mark_answered(copy.id, text, ctx.event.at)
+    return copies
+
+
+def also_asked(t: Callable[..., str], copies: Sequence[int]) -> str:
+    """"also asked by N (#12, #15)": the other wordings of a cluster, reachable by their ids."""
+    return t("top.also_asked", count=len(copies), ids=", ".join(f"#{c}" for c in copies))
 
 
 def excerpt(text: str, limit: int) -> str:

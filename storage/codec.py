@@ -138,6 +138,7 @@ def question_from(row: sqlite3.Row) -> Question:
         likes=row["likes"],
         base_likes=row["base_likes"],
         replies=row["replies"],
+        duplicate_of=row["duplicate_of"],  # clusters: migration 0010
     )
 
 

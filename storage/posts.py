@@ -14,7 +14,7 @@ from handlers.domain import (
     NewPost,
     Question,
 )
-from storage import codec, queries
+from storage import clusters, codec, queries
 from storage.base import BY_REF, StoreBase, _ref
 from storage.writer import Call
 
@@ -34,7 +34,7 @@ class PostRows(StoreBase):
         ref = post.ref
 
         async def op(conn: aiosqlite.Connection) -> Question:
-            await conn.execute(
+            async with conn.execute(
                 "INSERT INTO questions (lesson_id, course_slug, group_id, author_id, kind, platform, chat_id,"
                 " thread_id, message_id, guild_id, text, created_at)"
                 " SELECT l.id, l.course_slug, ?, m.id, ?, ?, ?, ?, ?, ?, ?, ?"
@@ -54,7 +54,10 @@ class PostRows(StoreBase):
                     post.author.platform,
                     post.author.user_id,
                 ),
-            )
+            ) as cursor:
+                inserted = cursor.lastrowid if cursor.rowcount > 0 else None
+            if inserted is not None:
+                await clusters.place(conn, inserted)  # in the insert's transaction: never seen unplaced
             async with conn.execute(f"{queries.QUESTIONS_FROM} WHERE q.{BY_REF}", _ref(ref)) as cursor:
                 row = await cursor.fetchone()
             if row is None:

@@ -23,7 +23,7 @@ MIN_TIME = -(2**63)  # "from the beginning" for a window with no `since`
 QUESTION_COLUMNS = """
     q.id, q.lesson_id, q.group_id, q.kind, q.platform, q.chat_id, q.thread_id, q.message_id, q.guild_id, q.text,
     q.created_at, q.edited_at, q.deleted, q.answered, q.answer_text, q.likes, q.base_likes,
-    q.replies + q.base_replies AS replies,
+    q.replies + q.base_replies AS replies, q.duplicate_of,
     m.platform AS a_platform, m.user_id AS a_user_id, m.display_name AS a_name, m.is_bot AS a_is_bot
 """
 QUESTIONS_FROM = f"SELECT {QUESTION_COLUMNS} FROM questions q JOIN members m ON m.id = q.author_id"

@@ -13,7 +13,7 @@ from handlers.domain import (
     Reply,
     Stats,
 )
-from storage import codec, queries
+from storage import clusters, codec, queries
 from storage.base import StoreBase
 
 logger = logging.getLogger(__name__)
@@ -26,17 +26,20 @@ class ReadRows(StoreBase):
     async def top_questions(
         self, course_slug: str, limit: int, *, lesson_id: int | None = None, include_answered: bool = True
     ) -> list[RankedQuestion]:
-        """Most liked first (members' + imported likes), earlier first on ties; deleted ones left out."""
+        """Most liked first (members' + imported likes), earlier first on ties; deleted ones left out. A cluster
+        of near-duplicates counts as one question with its distinct likers (see storage.clusters)."""
         answered = "" if include_answered else "AND answered = 0"
         template = queries.TOP if lesson_id is None else queries.TOP_IN_LESSON
-        params: dict[str, Any] = {"course": course_slug, "limit": limit, "lesson": lesson_id}
-        rows = await self._reader.all(template.format(answered=answered), params)
-        return [_ranked(r) for r in rows]
+        params: dict[str, Any] = {"course": course_slug, "lesson": lesson_id, "answered": include_answered}
+        sql = template.format(answered=answered)
+        return await clusters.ranked_by_cluster(self._reader, course_slug, limit, sql, params, clusters.TOP_SCOPE)
 
     async def period_questions(self, course_slug: str, window: PostWindow, limit: int) -> list[RankedQuestion]:
-        """The most liked questions of the window, same order as top_questions."""
-        params = _window(course_slug, window) | {"limit": limit}
-        return [_ranked(r) for r in await self._reader.all(queries.PERIOD, params)]
+        """The most liked questions (clusters, see storage.clusters) of the window, same order as top_questions."""
+        params = _window(course_slug, window)
+        return await clusters.ranked_by_cluster(
+            self._reader, course_slug, limit, queries.PERIOD, params, clusters.PERIOD_SCOPE
+        )
 
     async def period_summary(self, course_slug: str, window: PostWindow) -> PeriodSummary:
         """The window's posts that are not deleted: questions, comments, their likes now (score), and the
@@ -79,6 +82,3 @@ def _window(course_slug: str, window: PostWindow) -> dict[str, Any]:
     since = queries.MIN_TIME if window.since is None else codec.to_micros(window.since)
     return {"course": course_slug, "after": window.after, "through": window.through, "since": since}
 
-
-def _ranked(row: Any) -> RankedQuestion:
-    return RankedQuestion(codec.question_from(row), row["lesson_title"], row["lesson_number"])

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import aiosqlite
 
+from storage.clusters import Progress, cluster_pending
 from storage.connection import apply_pragmas, connect_raw, explained
 from storage.errors import DatabaseTooNew
 
@@ -140,8 +141,11 @@ async def _apply(conn: aiosqlite.Connection, migration: Migration, path: str) ->
     logger.info("applied migration %04d_%s: %s", migration.version, migration.name, migration.reason)
 
 
-async def upgrade_database(path: str | Path) -> tuple[int, int]:
+async def upgrade_database(path: str | Path, progress: Progress | None = None) -> tuple[int, int]:
     """``studybot db upgrade``: migrate the file at ``path``; returns (from_version, to_version).
+
+    A database whose questions were never clustered (or were clustered by an older detector) is clustered
+    once right after the migrations, calling ``progress(done, total)`` as it goes (see storage.clusters).
 
     Raises :class:`storage.DatabaseTooNew` when the file is newer than this studybot, and
     :class:`storage.DatabaseUnusable` when it cannot be opened or written, or is damaged.
@@ -149,6 +153,8 @@ async def upgrade_database(path: str | Path) -> tuple[int, int]:
     with explained(path):
         conn = await connect_raw(path)
         try:
-            return await migrate(conn, str(path))
+            versions = await migrate(conn, str(path))
+            await cluster_pending(conn, progress)
+            return versions
         finally:
             await conn.close()

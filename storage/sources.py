@@ -19,7 +19,7 @@ import aiosqlite
 
 from handlers.domain import Course, Lesson, LessonDraft
 from handlers.sources import IMPORTED_PLATFORM, FeedEntry, FeedState, ImportedPost, LessonImport
-from storage import codec
+from storage import clusters, codec
 
 logger = logging.getLogger(__name__)
 
@@ -219,6 +219,14 @@ async def _import_chunk(
         " SELECT ?, ?, NULL, m.id, ?, ?, ?, ?, ?, ? FROM members m WHERE m.platform = ? AND m.user_id = ?",
         inserts,
     )
+    if any(insert[2] == "question" for insert in inserts):
+        # New questions join their clusters in this same transaction (issue 12), in the order they were stored.
+        for row in await conn.execute_fetchall(
+            "SELECT id FROM questions WHERE import_key IN (SELECT value FROM json_each(?)) AND kind = 'question'"
+            " ORDER BY id",
+            (json.dumps([insert[7] for insert in inserts]),),
+        ):
+            await clusters.place(conn, row[0])
     refreshes = [
         (post.likes, post.replies, post.kind.value, lesson_id, known[key], post.likes, post.replies,
          post.kind.value, lesson_id)

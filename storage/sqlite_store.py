@@ -38,7 +38,9 @@ import logging
 from pathlib import Path
 from types import TracebackType
 
+from storage import clusters
 from storage.base import StoreBase, _KnownMembers
+from storage.cluster_store import ClusterMixin
 from storage.connection import check_writable, connect, connect_raw, explained
 from storage.digests import DigestRows
 from storage.groups import GroupRows
@@ -58,7 +60,9 @@ logger = logging.getLogger(__name__)
 # One mixin per role, each in its own module, rather than parts the store delegates to: the methods moved
 # verbatim (a delegating part would need a forwarding method for each of ~80), every mixin shares the one
 # writer and reader set up here, and a role port (handlers.ports) maps onto a module one to one.
-class SqliteStore(LessonRows, GroupRows, PostRows, LikeRows, ReadRows, DigestRows, LeaseRows, SourceRows, StoreBase):
+class SqliteStore(
+    LessonRows, GroupRows, PostRows, LikeRows, ReadRows, DigestRows, LeaseRows, SourceRows, ClusterMixin, StoreBase
+):
     """The studybot store. Create with :meth:`open`; every write is committed before its coroutine returns."""
 
     def __init__(self, path: str, writer: GroupCommitWriter, reader: Reader, version: int) -> None:
@@ -81,6 +85,7 @@ class SqliteStore(LessonRows, GroupRows, PostRows, LikeRows, ReadRows, DigestRow
             try:
                 _, version = await migrate(conn, str(path))
                 await check_writable(conn)
+                await clusters.cluster_pending(conn)
                 reader = await connect(path, read_only=True)
             except BaseException:
                 await conn.close()

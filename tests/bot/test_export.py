@@ -44,3 +44,21 @@ async def test_csv_and_json_carry_every_field(console: ConsoleHarness) -> None:
     data = json.loads(render_export(rows, "json", "AI"))
     assert data[0]["discussion"][0]["author"] == "carol"
     assert data[0]["text"] == "What is *RLHF*? <b>@everyone</b>"
+
+
+async def test_every_format_gives_duplicate_of(console: ConsoleHarness) -> None:
+    """Issue 12: a course team audits the merges from the export (null for a cluster's first question)."""
+    await prepare_course(console)
+    await console.command("anna", f"/setup {COURSE}", admin=True)
+    await console.command("anna", "/lesson", admin=True)
+    post = console.lesson_post("Why learn AI systems")
+    await console.say("alice", "How do I install CUDA on Windows?", reply_to=post)
+    await console.say("bob", "how to install cuda on windows??", reply_to=post)
+    await console.say("carol", "How do I install CUDA on Linux?", reply_to=post)
+    rows = await console.app.store.export_rows(COURSE)
+    first = rows[0].question.id
+    data = json.loads(render_export(rows, "json", "AI"))
+    assert [(d["author"], d["duplicate_of"]) for d in data] == [("alice", None), ("bob", first), ("carol", None)]
+    records = list(csv.DictReader(io.StringIO(render_export(rows, "csv", "AI"))))
+    assert [r["duplicate_of"] for r in records] == ["", str(first), ""]
+    assert f"↪ #{first}" in render_export(rows, "md", "AI")

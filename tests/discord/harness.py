@@ -46,6 +46,9 @@ class DiscordHarness(CoreSetup):
         self.dc, self.clock = dc, clock
         self.guild: FakeGuild = dc.add_guild("AI Systems study group")
         self.general: FakeChannel = dc.add_channel(self.guild, "general")
+        # The study channel people act in (see use_group); #general unless a story moved elsewhere.
+        self.current: FakeChannel = self.general
+        self._channels: dict[str, FakeChannel] = {"main": self.general}
         self.staff = dc.add_role(self.guild, "staff", MANAGE_GUILD)
         self.app: App
         self.backend: DiscordBackend
@@ -165,7 +168,7 @@ class DiscordHarness(CoreSetup):
             return int(reply_to.key), None  # a lesson post's thread shares its id
         if reply_to is not None:
             return self.channel_of(reply_to), int(reply_to.key)
-        return channel or self.general.id, None
+        return channel or self.current.id, None
 
     def _is_thread(self, channel_id: int) -> bool:
         with contextlib.suppress(KeyError):
@@ -186,7 +189,7 @@ class DiscordHarness(CoreSetup):
         if private:
             interaction = await self.dc.invoke_command(None, None, who, name, options)
         else:
-            interaction = await self.dc.invoke_command(self.guild, channel or self.general.id, who, name, options)
+            interaction = await self.dc.invoke_command(self.guild, channel or self.current.id, who, name, options)
         await self.until_handled("interaction", interaction.id, 0)
         return interaction
 
@@ -261,10 +264,16 @@ class DiscordHarness(CoreSetup):
         return sorted(found, key=lambda m: m.id)
 
     def group_messages(self) -> list[str]:
-        return [message_text(m) for m in self.bot_messages(self.general)]
+        return [message_text(m) for m in self.bot_messages(self.current)]
+
+    async def use_group(self, name: str) -> None:
+        """Another text channel of the guild, a study group of its own once /setup runs there."""
+        if name not in self._channels:
+            self._channels[name] = self.dc.add_channel(self.guild, name)
+        self.current = self._channels[name]
 
     def lesson_post(self, title: str) -> Handle:
-        for message in self.dc.sent_by_bot(self.general):
+        for message in self.dc.sent_by_bot(self.current):
             if any(title in str(embed.get("title")) for embed in message.embeds):
                 return self.handle(message)
         raise AssertionError(f"no lesson post titled {title!r}")

@@ -46,6 +46,11 @@ class StudyGroupHarness(Protocol):
     async def edit(self, user: str, message: Handle, text: str) -> None: ...
     async def delete(self, user: str, message: Handle) -> None: ...
     async def digest_due(self, course: str) -> None: ...
+    async def use_group(self, name: str) -> None:
+        """Act in the study group ``name`` from now on ("main" is the first): messages, commands without a
+        reply and what :meth:`group_messages` and :meth:`lesson_post` read are that group's."""
+        ...
+
     def lesson_post(self, title: str) -> Handle: ...
     def group_messages(self) -> list[str]: ...
     def direct_messages(self, user: str) -> list[str]: ...
@@ -94,6 +99,7 @@ class ConsoleHarness(CoreSetup):
         self.app, self.backend, self.out, self.clock = app, backend, out, clock
         self._read = 0
         self._me: tuple[str, bool] | None = None
+        self._group = "main"
 
     @classmethod
     @contextlib.asynccontextmanager
@@ -120,6 +126,10 @@ class ConsoleHarness(CoreSetup):
             await self.type(f":as {user}{' admin' if admin else ''}")
             self._me = (user, admin)
 
+    async def use_group(self, name: str) -> None:
+        await self.type(f":group {name}")
+        self._group = name
+
     async def publish(self, lesson: Lesson) -> None:
         self._new_output()
         await super().publish(lesson)
@@ -133,6 +143,10 @@ class ConsoleHarness(CoreSetup):
         match = _LABELLED.match(output[0])
         assert match, output
         return Handle(match.group(1), text)
+
+    def _bot_here(self, name: str) -> bool:
+        """``name`` is the bot's, written in the current group (the console shows other groups as bot@group)."""
+        return name == ("studybot" if self._group == "main" else f"studybot@{self._group}")
 
     async def command(
         self, user: str, text: str, *, admin: bool = False, private: bool = False, reply_to: Handle | None = None
@@ -149,7 +163,7 @@ class ConsoleHarness(CoreSetup):
         for item in output[1:]:
             labelled = _LABELLED.match(item)
             dm = _DM.match(item)
-            if labelled and labelled.group(2) == "studybot":
+            if labelled and labelled.group(2).partition("@")[0] == "studybot":
                 replies.append(labelled.group(3))
             elif dm and dm.group(1) == user:
                 replies.append(dm.group(2))
@@ -176,12 +190,12 @@ class ConsoleHarness(CoreSetup):
         return blocks(self.out.getvalue())
 
     def group_messages(self) -> list[str]:
-        return [m.group(3) for line in self._lines() if (m := _LABELLED.match(line)) and m.group(2) == "studybot"]
+        return [m.group(3) for line in self._lines() if (m := _LABELLED.match(line)) and self._bot_here(m.group(2))]
 
     def lesson_post(self, title: str) -> Handle:
         for line in self._lines():
             match = _LABELLED.match(line)
-            if match and match.group(2) == "studybot" and title in match.group(3):
+            if match and self._bot_here(match.group(2)) and title in match.group(3):
                 return Handle(match.group(1), match.group(3))
         raise AssertionError(f"no lesson post titled {title!r} in:\n{self.out.getvalue()}")
 

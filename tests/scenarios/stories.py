@@ -116,9 +116,81 @@ async def story_instructor_gets_the_digest_and_answers(h: StudyGroupHarness) -> 
     assert "✅" in await h.command("erin", "/top")
 
 
+async def story_a_question_asked_in_two_groups_is_one(h: StudyGroupHarness) -> None:
+    """Issue 12: the same question in other words in two groups is one question with its likes combined."""
+    await prepare_course(h)
+    await h.command("anna", f"/setup {COURSE}", admin=True)
+    await h.command("anna", "/lesson", admin=True)
+    post = h.lesson_post("Why learn AI systems")
+    hello = await h.say("tyler", "Hi all, I am the instructor.")
+    await h.command("anna", "/instructor", admin=True, reply_to=hello)
+    first = await h.say("alice", "How do I install CUDA on Windows?", reply_to=post)
+    await h.say("erin", "How do I install CUDA on Linux?", reply_to=post)  # same topic, other question
+    assert not any("asked before" in m for m in h.group_messages())
+    await h.react("carol", first, "👍")
+
+    await h.use_group("second")
+    await h.command("anna", f"/setup {COURSE}", admin=True)
+    await h.command("anna", "/lesson", admin=True)
+    second_post = h.lesson_post("Why learn AI systems")
+    second = await h.say("bob", "how to install cuda on windows??", reply_to=second_post)
+    notices = [m for m in h.group_messages() if "asked before" in m]
+    assert len(notices) == 1, h.group_messages()
+    first_id = re.search(r"question #(\d+)", notices[0])
+    assert first_id and "👍1" in notices[0]
+    await h.react("carol", second, "👍")  # carol likes both copies: she counts once
+    await h.react("dave", second, "👍")
+
+    h.clock.advance(days=7)
+    await h.digest_due(COURSE)
+    (digest,) = h.direct_messages("tyler")
+    assert "also asked by 1" in digest
+    assert digest.count("install") == 2, digest  # the Windows question once, the Linux one once
+    assert "install cuda on windows" in digest and "👍2" in digest  # the most liked wording, 2 distinct likers
+    assert "How do I install CUDA on Linux?" in digest
+    windows = re.search(r"#(\d+) 👍2", digest)
+    assert windows
+
+    # Refused and mistyped corrections change nothing.
+    refused = await h.command("mallory", f"/split {first_id.group(1)}")
+    assert "Only instructors and this chat's admins" in refused
+    assert "There is no question #99999" in await h.command("anna", f"/merge {first_id.group(1)} 99999", admin=True)
+    assert "is not merged" in await h.command("anna", f"/split {linux_id(h, digest)}", admin=True)
+    top = await h.command("erin", "/top")
+    assert "also asked by 1" in top and "👍2" in top
+
+    # One answer reaches every group where a copy was asked.
+    answer = "Install the driver, then the toolkit."
+    answered = await h.command("tyler", f"/answer {windows.group(1)} {answer}", private=True)
+    assert "every copy" in answered
+    assert any("Install the driver" in m for m in h.group_messages())
+    await h.use_group("main")
+    assert any("Install the driver" in m for m in h.group_messages())
+
+    # /split restores them: two questions, each with its own likes.
+    assert "stands on its own" in await h.command("anna", f"/split {windows.group(1)}", admin=True)
+    top = await h.command("erin", "/top")
+    assert "also asked by" not in top
+    assert "👍2" in top and "👍1" in top  # bob's copy (carol, dave), alice's (carol)
+    merged = await h.command("anna", f"/merge {first_id.group(1)} {windows.group(1)}", admin=True)
+    assert "are now one question" in merged
+
+    # Asked once more after the answer: the answer is shown at once.
+    await h.say("frank", "How do I install CUDA on Windows??", reply_to=post)
+    again = [m for m in h.group_messages() if "asked before" in m]
+    assert again and "Install the driver" in again[-1], h.group_messages()
+
+
+def linux_id(h: StudyGroupHarness, digest: str) -> str:
+    found = re.search(r"#(\d+) 👍0 How do I install CUDA on Linux", digest)
+    assert found, digest
+    return found.group(1)
+
+
 STORIES = (
     story_admin_sets_up_the_group,
     story_a_lesson_is_posted_once,
     story_members_ask_and_like,
     story_instructor_gets_the_digest_and_answers,
+    story_a_question_asked_in_two_groups_is_one,
 )

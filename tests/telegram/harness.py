@@ -40,12 +40,14 @@ class TelegramHarness(CoreSetup):
             self.chat = tg.add_chat("supergroup", "AI study group")
             tg.set_bot_admin(self.chat, True)
         self._users: dict[str, dict[str, Any]] = {}
-        self._reactions: dict[tuple[str, int], list[str]] = {}
+        self._reactions: dict[tuple[int, str, int], list[str]] = {}
         self._dm_baseline: dict[str, int] = {}
-        self._status: dict[str, str] = {}
+        self._status: dict[tuple[int, str], str] = {}
+        self._chats: dict[str, dict[str, Any]] = {}
         if before is not None:  # the same group and people, as seen by a restarted bot
             self.chat, self._users, self._reactions = before.chat, before._users, before._reactions
-            self._dm_baseline, self._status = before._dm_baseline, before._status
+            self._dm_baseline, self._status, self._chats = before._dm_baseline, before._status, before._chats
+        self._chats.setdefault("main", self.chat)
 
     @classmethod
     @contextlib.asynccontextmanager
@@ -79,10 +81,10 @@ class TelegramHarness(CoreSetup):
             self._dm_baseline[name] = len(self.tg.sent(user["id"]))  # the welcome, not a digest
         user = self._users[name]
         status = "administrator" if admin else "member"
-        if self._status.get(name) != status:
+        if self._status.get((self.chat["id"], name)) != status:
             # A join or a promotion: Telegram tells admins' bots with a chat_member update.
             self.tg.add_member(self.chat, user, status=status, announce=True)
-            self._status[name] = status
+            self._status[(self.chat["id"], name)] = status
             await self.settle()
         return user
 
@@ -90,6 +92,13 @@ class TelegramHarness(CoreSetup):
         """Wait until the bot has handled every update sent so far: it confirms an update only after that."""
         await self.tg.wait_for(lambda tg: tg.pending_updates() == 0, timeout=10, what="the bot to handle updates")
         await self.backend.reports_handled()  # and what its sends reported (a chat that moved)
+
+    async def use_group(self, name: str) -> None:
+        """Another supergroup where the bot is an admin (message ids are per chat, so handles are too)."""
+        if name not in self._chats:
+            self._chats[name] = self.tg.add_chat("supergroup", f"AI study group {name}")
+            self.tg.set_bot_admin(self._chats[name], True)
+        self.chat = self._chats[name]
 
     # acts ---------------------------------------------------------------------------------------------------
     async def say(self, user: str, text: str, *, reply_to: Handle | None = None) -> Handle:
@@ -110,18 +119,18 @@ class TelegramHarness(CoreSetup):
 
     async def _set_reactions(self, user: str, message: Handle, new: list[str]) -> None:
         sender = await self._as(user, False)
-        key = (user, int(message.key))
+        key = (self.chat["id"], user, int(message.key))
         old = self._reactions.get(key, [])
         self._reactions[key] = new
         self.tg.user_reacts(self.chat, int(message.key), sender, new=new, old=old)
         await self.settle()
 
     async def react(self, user: str, message: Handle, emoji: str) -> None:
-        current = self._reactions.get((user, int(message.key)), [])
+        current = self._reactions.get((self.chat["id"], user, int(message.key)), [])
         await self._set_reactions(user, message, [*current, emoji])
 
     async def unreact(self, user: str, message: Handle, emoji: str) -> None:
-        current = self._reactions.get((user, int(message.key)), [])
+        current = self._reactions.get((self.chat["id"], user, int(message.key)), [])
         await self._set_reactions(user, message, [e for e in current if e != emoji])
 
     async def edit(self, user: str, message: Handle, text: str) -> None:

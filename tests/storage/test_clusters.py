@@ -1,0 +1,158 @@
+"""Clusters of near-duplicate questions (issue 12) on a real SQLite file: placement when a question is stored
+(live and imported), rankings by cluster with distinct likers, manual merges and splits that outlive
+re-clustering and restarts, and an existing database clustered once on upgrade."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import timedelta
+from pathlib import Path
+
+from handlers.cluster_store import DupesMode
+from handlers.domain import ChatRef, LessonDraft, Member, MessageRef, NewPost, PostKind, PostWindow
+from handlers.sources import ImportedPost
+from storage import SqliteStore, upgrade_database
+from storage.connection import connect_raw
+from storage.schema import _apply, load_migrations
+from tests.storage.helpers import BOB, CAT, DAN, T0, World, make_world
+
+WINDOWS = "How do I install CUDA on Windows?"
+WINDOWS_AGAIN = "how to install cuda on windows??"
+LINUX = "How do I install CUDA on Linux?"
+EVE = Member("telegram", "5", "Eve")
+
+
+async def test_a_reworded_question_joins_the_earlier_one_and_a_different_one_stays_apart(world: World) -> None:
+    first = await world.post(WINDOWS)
+    linux = await world.post(LINUX, author=BOB)
+    again = await world.post(WINDOWS_AGAIN, author=CAT)
+    comment = await world.post(WINDOWS_AGAIN, author=DAN, kind=PostKind.COMMENT)
+    assert first.duplicate_of is None
+    assert linux.duplicate_of is None
+    assert again.duplicate_of == first.id
+    assert comment.duplicate_of is None  # comments are never clustered
+    cluster = await world.store.cluster_of(again.id)
+    assert cluster is not None and [q.id for q in cluster.questions] == [first.id, again.id]
+
+
+async def test_a_cluster_counts_each_member_who_liked_any_copy_once(world: World) -> None:
+    first = await world.post(WINDOWS)
+    other_group = await world.store.setup_group(ChatRef("telegram", "-200"), "Second group", "ai", "en")
+    elsewhere = MessageRef("telegram", "-200", "x1")
+    again = await world.store.add_post(
+        NewPost(world.lesson.id, other_group.id, BOB, elsewhere, WINDOWS_AGAIN, PostKind.QUESTION, T0)
+    )
+    linux = await world.post(LINUX, author=DAN)
+    assert again.duplicate_of == first.id
+    assert first.ref is not None and again.ref is not None and linux.ref is not None
+    await world.store.add_reaction(first.ref, CAT, "👍", T0)
+    await world.store.add_reaction(again.ref, CAT, "👍", T0)  # the same member on both copies
+    await world.store.add_reaction(again.ref, DAN, "👍", T0)
+    await world.store.add_reaction(linux.ref, EVE, "👍", T0)
+    await world.store.set_base_likes(first.id, 3)
+
+    top = await world.store.top_questions("ai", 10)
+    assert [(r.question.id, r.total_likes, r.copies) for r in top] == [
+        (first.id, 5, (again.id,)),  # Cat and Dan, plus 3 imported; the first copy (4 of its own) is shown
+        (linux.id, 1, ()),
+    ]
+    period = await world.store.period_questions("ai", PostWindow(0, await world.store.newest_post_id()), 10)
+    assert [(r.question.id, r.total_likes) for r in period] == [(first.id, 5), (linux.id, 1)]
+    later = await world.store.period_questions("ai", PostWindow(again.id, await world.store.newest_post_id()), 10)
+    assert [r.question.id for r in later] == [linux.id]  # the cluster has no copy in that window
+    cluster = await world.store.cluster_of(first.id)
+    assert cluster is not None and cluster.likes == 5
+
+
+async def test_merge_and_split_are_kept_and_win_over_the_detector(db_path: Path) -> None:
+    store = await SqliteStore.open(db_path)
+    world = await make_world(store)
+    first = await world.post(WINDOWS)
+    again = await world.post(WINDOWS_AGAIN, author=BOB)
+    linux = await world.post(LINUX, author=CAT)
+    await store.split_question(again.id, T0)
+    await store.merge_questions(linux.id, first.id, T0)
+    assert (await store.get_question(again.id)).duplicate_of is None  # type: ignore[union-attr]
+    assert (await store.get_question(linux.id)).duplicate_of == first.id  # type: ignore[union-attr]
+    await store.close()
+
+    # A new detector version re-clusters everything once at the next start: the decisions are replayed.
+    with sqlite3.connect(db_path) as conn:
+        conn.execute("UPDATE cluster_state SET fingerprint_version = NULL")
+    store = await SqliteStore.open(db_path)
+    try:
+        assert (await store.get_question(again.id)).duplicate_of is None  # type: ignore[union-attr]
+        assert (await store.get_question(linux.id)).duplicate_of == first.id  # type: ignore[union-attr]
+    finally:
+        await store.close()
+
+
+async def test_splitting_the_first_question_leaves_the_others_together(world: World) -> None:
+    first = await world.post(WINDOWS)
+    again = await world.post(WINDOWS_AGAIN, author=BOB)
+    third = await world.post("How do I install CUDA on Windows??", author=CAT)
+    assert third.duplicate_of == first.id
+    await world.store.split_question(first.id, T0)
+    cluster = await world.store.cluster_of(third.id)
+    assert cluster is not None and [q.id for q in cluster.questions] == [again.id, third.id]
+    assert (await world.store.get_question(first.id)).duplicate_of is None  # type: ignore[union-attr]
+
+
+async def test_imported_questions_are_placed_in_the_import_transaction(world: World) -> None:
+    live = await world.post(WINDOWS)
+    posts = [
+        ImportedPost("k1", "zoe", WINDOWS_AGAIN, PostKind.QUESTION, 4, 0, T0),
+        ImportedPost("k2", "yan", LINUX, PostKind.QUESTION, 1, 0, T0),
+    ]
+    draft = LessonDraft("ai", "intro", "Introduction", number=1)
+    await world.store.import_lesson(draft, posts, T0)
+    await world.store.import_lesson(draft, posts, T0 + timedelta(days=1))  # a re-import changes no cluster
+    rows = {r.question.text: r.question for r in await world.store.export_rows("ai")}
+    assert rows[WINDOWS_AGAIN].duplicate_of == live.id
+    assert rows[LINUX].duplicate_of is None
+
+
+async def test_a_group_with_duplicates_off_keeps_its_questions_apart(world: World) -> None:
+    first = await world.post(WINDOWS)
+    await world.store.set_dupes_mode(world.group.id, DupesMode.OFF)
+    assert await world.store.dupes_mode(world.group.id) is DupesMode.OFF
+    again = await world.post(WINDOWS_AGAIN, author=BOB)
+    assert again.duplicate_of is None and first.duplicate_of is None
+
+
+async def test_an_old_database_is_clustered_once_on_upgrade(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    conn = await connect_raw(path)
+    try:
+        for migration in load_migrations()[:8]:  # the schema before clusters
+            await _apply(conn, migration, str(path))
+        await conn.execute(
+            "INSERT INTO courses (slug, title, timezone, language, digest_cron, digest_size, created_at)"
+            " VALUES ('ai', 'AI', 'UTC', 'en', '0 9 * * 1', 10, 0)"
+        )
+        await conn.execute(
+            "INSERT INTO lessons (id, course_slug, slug, title, created_at) VALUES (1, 'ai', 'i', 'I', 0)"
+        )
+        await conn.execute("INSERT INTO members (id, platform, user_id, display_name) VALUES (1, 't', '1', 'A')")
+        for number, text in enumerate([WINDOWS, LINUX, WINDOWS_AGAIN, "期待更新"], start=1):
+            kind = "comment" if text == "期待更新" else "question"
+            await conn.execute(
+                "INSERT INTO questions (id, lesson_id, course_slug, author_id, kind, text, created_at, likes)"
+                " VALUES (?, 1, 'ai', 1, ?, ?, ?, ?)",
+                (number, kind, text, number, number),
+            )
+    finally:
+        await conn.close()
+
+    seen: list[tuple[int, int]] = []
+    before, after = await upgrade_database(path, lambda done, total: seen.append((done, total)))
+    assert (before, after) == (8, 10)
+    assert seen[-1] == (3, 3)
+    with sqlite3.connect(path) as db:
+        clusters = dict(db.execute("SELECT id, duplicate_of FROM questions ORDER BY id").fetchall())
+        likes = db.execute("SELECT SUM(likes) FROM questions").fetchone()[0]
+    assert clusters == {1: None, 2: None, 3: 1, 4: None}
+    assert likes == 10  # nothing else changed
+    seen.clear()
+    await upgrade_database(path, lambda done, total: seen.append((done, total)))
+    assert seen == []  # once
