@@ -1,0 +1,140 @@
+"""The duplicate decision: a question's fingerprint, and whether a new question asks what an earlier one asked.
+
+Why this shape: the store keeps each question's fingerprint (its normalised text and a few index keys) and, for a
+new question, hands back the course's earlier questions that share a key; :func:`best_match` then decides among
+those few. Keys must be cheap to look up at a million questions, and the decision must prefer missing a
+duplicate to merging two different questions: a wrong merge hides a question from the instructor.
+
+The decision: the two questions' contrast marks must agree (:class:`~handlers.duplicates.features.Marks`: the
+kind of question, the system, framework, phase, device and numbers), the names in Chinese questions must not
+differ wholesale, and then either their content terms overlap enough (a weighted Dice coefficient over glossary
+terms, English stems and Chinese characters) or the two texts are nearly the same string (rapidfuzz's
+normalised Indel similarity, which also forgives typos that split a term).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import lru_cache
+
+from rapidfuzz.distance import Indel
+
+from handlers.duplicates.features import FACTS, Marks, marks, names, terms, weight
+from handlers.duplicates.normalise import normalise
+
+logger = logging.getLogger(__name__)
+
+# Bumped whenever normalisation, terms or keys change: stores re-fingerprint their questions on a new version.
+FINGERPRINT_VERSION = 1
+
+# Weighted Dice coefficient of the content terms at or above which two questions (whose marks agree) are one.
+TERM_THRESHOLD = 0.43
+# A question of at most SHORT term weight ("RAG 是什么") must also share more than COVERAGE of the other's
+# terms: "RAG 是什么" lies wholly inside "RAG 和微调怎么选", which asks about something more.
+SHORT = 1.0
+COVERAGE = 0.5
+# Normalised Indel similarity of the texts (spaces removed) at or above which they are one question.
+TEXT_THRESHOLD = 0.88
+# Keys: the whole text, and the KEY_PAIRS pairs of lowest stable hash among the question's content terms and
+# the kind of question it asks (a fact kind such as "?when", or "?open"). Two questions sharing two terms, or one
+# term and the kind of question, are candidates; a pair is rarer than a term, so a key's list of questions stays
+# short in a large course.
+KEY_PAIRS = 15
+
+
+@dataclass(frozen=True, slots=True)
+class Fingerprint:
+    """What the store keeps of a question to find and judge its duplicates."""
+
+    normalised: str  # the text with what does not change meaning removed (see handlers.duplicates.normalise)
+    keys: tuple[str, ...]  # candidate keys for an index lookup: at most 16 short ASCII strings, the same everywhere
+
+
+@dataclass(frozen=True, slots=True)
+class _Features:
+    marks: Marks
+    terms: dict[str, float]
+    total: float
+    names: frozenset[str]
+    compact: str
+
+
+def _stable_hash(text: str) -> bytes:
+    """Eight bytes of BLAKE2b: the same on every machine and run (unlike ``hash()``, which is salted)."""
+    return hashlib.blake2b(text.encode("utf-8"), digest_size=8).digest()
+
+
+def _key(prefix: str, text: str) -> str:
+    return prefix + _stable_hash(text).hex()[:12]
+
+
+def keys_of(normalised: str) -> tuple[str, ...]:
+    """The index keys of a normalised question (see KEY_PAIRS): at most 16 short ASCII strings."""
+    if not normalised:
+        return ()
+    asked = marks(normalised).asks & FACTS
+    items = sorted(terms(normalised) | ({f"?{kind}" for kind in asked} if asked else {"?open"}))
+    pairs = sorted((f"{a}\x1f{b}" for a, b in itertools.combinations(items, 2)), key=_stable_hash)
+    return (_key("t", normalised), *(_key("p", pair) for pair in pairs[:KEY_PAIRS]))
+
+
+def fingerprint(text: str) -> Fingerprint:
+    """The fingerprint of a member's question as written."""
+    normalised = normalise(text)
+    return Fingerprint(normalised, keys_of(normalised))
+
+
+@lru_cache(maxsize=8192)
+def _features(normalised: str) -> _Features:
+    """Features of a normalised text, cached: the store hands back the same earlier questions again and again."""
+    found = terms(normalised)
+    weighted = {term: weight(term) for term in found}
+    return _Features(marks(normalised), weighted, sum(weighted.values()), names(normalised),
+                     normalised.replace(" ", ""))  # fmt: skip
+
+
+def _names_differ(mine: frozenset[str], theirs: frozenset[str]) -> bool:
+    """Two Chinese questions about wholly different named things (vllm / flash attn) are different questions."""
+    return bool(mine and theirs and not mine & theirs)
+
+
+def similarity(new: Fingerprint, earlier: Fingerprint) -> float:
+    """How alike two questions are, 0..1, or 0 when a guard keeps them apart. :func:`same_question` compares it
+    with the thresholds; :func:`best_match` ranks by it."""
+    if not new.normalised or not earlier.normalised:
+        return 0.0
+    if new.normalised == earlier.normalised:
+        return 1.0
+    a, b = _features(new.normalised), _features(earlier.normalised)
+    if a.marks.conflicts_with(b.marks) or _names_differ(a.names, b.names):
+        return 0.0
+    shared = sum(w for term, w in a.terms.items() if term in b.terms)
+    dice = 2 * shared / (a.total + b.total) if a.total and b.total else 0.0
+    text = Indel.normalized_similarity(a.compact, b.compact)
+    if text >= TEXT_THRESHOLD:
+        return max(dice, text)
+    if dice < TERM_THRESHOLD:
+        return 0.0
+    if min(a.total, b.total) <= SHORT and shared <= COVERAGE * max(a.total, b.total):
+        return 0.0
+    return dice
+
+
+def same_question(new: Fingerprint, earlier: Fingerprint) -> bool:
+    """True when ``new`` asks what ``earlier`` asked. Precision first: when in doubt, False."""
+    return similarity(new, earlier) > 0.0
+
+
+def best_match(new: Fingerprint, candidates: Iterable[tuple[int, Fingerprint]]) -> int | None:
+    """The id of the earlier question ``new`` duplicates, or None: the most similar of the candidates that
+    :func:`same_question` accepts, the lowest id (the earliest) among equals."""
+    best: tuple[float, int] | None = None
+    for post_id, earlier in candidates:
+        score = similarity(new, earlier)
+        if score > 0.0 and (best is None or score > best[0] or (score == best[0] and post_id < best[1])):
+            best = (score, post_id)
+    return best[1] if best else None
