@@ -21,8 +21,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 
-from rapidfuzz.distance import Indel
-
 from handlers.duplicates.features import FACTS, Marks, marks, names, terms, weight
 from handlers.duplicates.normalise import normalise
 
@@ -97,6 +95,14 @@ def _features(normalised: str) -> _Features:
                      normalised.replace(" ", ""))  # fmt: skip
 
 
+def _text_similarity(a: str, b: str) -> float:
+    """rapidfuzz's normalised Indel similarity, imported on first use: the question rule
+    (:mod:`handlers.classify`) shares this package's normalisation and should not pay for rapidfuzz's import."""
+    from rapidfuzz.distance import Indel
+
+    return float(Indel.normalized_similarity(a, b))
+
+
 def _names_differ(mine: frozenset[str], theirs: frozenset[str]) -> bool:
     """Two Chinese questions about wholly different named things (vllm / flash attn) are different questions."""
     return bool(mine and theirs and not mine & theirs)
@@ -114,7 +120,7 @@ def similarity(new: Fingerprint, earlier: Fingerprint) -> float:
         return 0.0
     shared = sum(w for term, w in a.terms.items() if term in b.terms)
     dice = 2 * shared / (a.total + b.total) if a.total and b.total else 0.0
-    text = Indel.normalized_similarity(a.compact, b.compact)
+    text = _text_similarity(a.compact, b.compact)
     if text >= TEXT_THRESHOLD:
         return max(dice, text)
     if dice < TERM_THRESHOLD:
