@@ -15,13 +15,14 @@ normalised Indel similarity, which also forgives typos that split a term).
 from __future__ import annotations
 
 import hashlib
+import heapq
 import itertools
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 
-from handlers.duplicates.features import FACTS, Marks, marks, names, terms, weight
+from handlers.duplicates.features import ASPECTS, FACTS, Marks, marks, names, terms, weight
 from handlers.duplicates.normalise import normalise
 
 logger = logging.getLogger(__name__)
@@ -42,6 +43,10 @@ TEXT_THRESHOLD = 0.88
 # term and the kind of question, are candidates; a pair is rarer than a term, so a key's list of questions stays
 # short in a large course.
 KEY_PAIRS = 15
+# The content terms of lowest stable hash that pair with each other and the kind of question; only terms of at
+# least SUBJECT weight: aspects such as "区别" and words such as "报错" are too common to make a key selective.
+SKETCH = 7
+SUBJECT = 0.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,11 +58,9 @@ class Fingerprint:
 
 
 @dataclass(frozen=True, slots=True)
-class _Features:
-    marks: Marks
-    terms: dict[str, float]
+class _Terms:
+    weights: dict[str, float]
     total: float
-    names: frozenset[str]
     compact: str
 
 
@@ -75,9 +78,11 @@ def keys_of(normalised: str) -> tuple[str, ...]:
     if not normalised:
         return ()
     asked = marks(normalised).asks & FACTS
-    items = sorted(terms(normalised) | ({f"?{kind}" for kind in asked} if asked else {"?open"}))
-    pairs = sorted((f"{a}\x1f{b}" for a, b in itertools.combinations(items, 2)), key=_stable_hash)
-    return (_key("t", normalised), *(_key("p", pair) for pair in pairs[:KEY_PAIRS]))
+    kinds = sorted(f"?{kind}" for kind in asked) if asked else ["?open"]
+    subjects = (term for term in terms(normalised) if weight(term) >= SUBJECT)
+    sketch = sorted(kinds + heapq.nsmallest(SKETCH, subjects, key=_stable_hash))
+    pairs = heapq.nsmallest(KEY_PAIRS, (f"{a}\x1f{b}" for a, b in itertools.combinations(sketch, 2)), key=_stable_hash)
+    return (_key("t", normalised), *(_key("p", pair) for pair in pairs))
 
 
 def fingerprint(text: str) -> Fingerprint:
@@ -86,13 +91,18 @@ def fingerprint(text: str) -> Fingerprint:
     return Fingerprint(normalised, keys_of(normalised))
 
 
-@lru_cache(maxsize=8192)
-def _features(normalised: str) -> _Features:
-    """Features of a normalised text, cached: the store hands back the same earlier questions again and again."""
-    found = terms(normalised)
-    weighted = {term: weight(term) for term in found}
-    return _Features(marks(normalised), weighted, sum(weighted.values()), names(normalised),
-                     normalised.replace(" ", ""))  # fmt: skip
+@lru_cache(maxsize=16384)
+def _terms(normalised: str) -> _Terms:
+    """Content terms of a normalised text, cached: the store hands back the same earlier questions again and
+    again, and a new question is compared with up to a few hundred."""
+    weighted = {term: weight(term) for term in terms(normalised)}
+    return _Terms(weighted, sum(weighted.values()), normalised.replace(" ", ""))
+
+
+@lru_cache(maxsize=16384)
+def _marks(normalised: str) -> tuple[Marks, frozenset[str]]:
+    """Contrast marks and names, read only for the candidates whose terms are close enough."""
+    return marks(normalised), names(normalised)
 
 
 def _text_similarity(a: str, b: str) -> float:
@@ -115,19 +125,24 @@ def similarity(new: Fingerprint, earlier: Fingerprint) -> float:
         return 0.0
     if new.normalised == earlier.normalised:
         return 1.0
-    a, b = _features(new.normalised), _features(earlier.normalised)
-    if a.marks.conflicts_with(b.marks) or _names_differ(a.names, b.names):
-        return 0.0
-    shared = sum(w for term, w in a.terms.items() if term in b.terms)
+    a, b = _terms(new.normalised), _terms(earlier.normalised)
+    shared = sum(w for term, w in a.weights.items() if term in b.weights)
     dice = 2 * shared / (a.total + b.total) if a.total and b.total else 0.0
-    text = _text_similarity(a.compact, b.compact)
+    text = _text_similarity(a.compact, b.compact) if dice < TERM_THRESHOLD else 0.0
+    aspects_a, aspects_b = a.weights.keys() & ASPECTS, b.weights.keys() & ASPECTS
+    if aspects_a and aspects_b and not aspects_a & aspects_b:
+        return 0.0  # "X 和 Y 有什么区别" / "X 的 Y 怎么安装": one subject, different aspects
+    short_inside_long = min(a.total, b.total) <= SHORT and shared <= COVERAGE * max(a.total, b.total)
     if text >= TEXT_THRESHOLD:
-        return max(dice, text)
-    if dice < TERM_THRESHOLD:
+        score = max(dice, text)
+    elif dice >= TERM_THRESHOLD and not short_inside_long:
+        score = dice
+    else:
         return 0.0
-    if min(a.total, b.total) <= SHORT and shared <= COVERAGE * max(a.total, b.total):
+    (marks_a, names_a), (marks_b, names_b) = _marks(new.normalised), _marks(earlier.normalised)
+    if marks_a.conflicts_with(marks_b) or _names_differ(names_a, names_b):
         return 0.0
-    return dice
+    return score
 
 
 def same_question(new: Fingerprint, earlier: Fingerprint) -> bool:
