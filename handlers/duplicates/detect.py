@@ -35,6 +35,8 @@ TERM_THRESHOLD = 0.43
 # A question of at most SHORT term weight ("RAG 是什么") must also share more than COVERAGE of the other's
 # terms: "RAG 是什么" lies wholly inside "RAG 和微调怎么选", which asks about something more.
 SHORT = 1.0
+NARROW = 2.0  # a question of at most this weight, wholly inside another that names one more thing, differs
+COMPARED = "区别"  # the glossary's term for "difference", "vs", "差别"
 COVERAGE = 0.5
 # Normalised Indel similarity of the texts (spaces removed) at or above which they are one question.
 TEXT_THRESHOLD = 0.88
@@ -114,8 +116,8 @@ def _text_similarity(a: str, b: str) -> float:
 
 
 def _names_differ(mine: frozenset[str], theirs: frozenset[str]) -> bool:
-    """Two Chinese questions about wholly different named things (vllm / flash attn) are different questions."""
-    return bool(mine and theirs and not mine & theirs)
+    """Two Chinese questions each naming something the other does not (DPO 和 PPO / DPO 和 RLHF) differ."""
+    return bool(mine and theirs and mine - theirs and theirs - mine)
 
 
 def similarity(new: Fingerprint, earlier: Fingerprint) -> float:
@@ -132,6 +134,20 @@ def similarity(new: Fingerprint, earlier: Fingerprint) -> float:
     aspects_a, aspects_b = a.weights.keys() & ASPECTS, b.weights.keys() & ASPECTS
     if aspects_a and aspects_b and not aspects_a & aspects_b:
         return 0.0  # "X 和 Y 有什么区别" / "X 的 Y 怎么安装": one subject, different aspects
+    if (
+        COMPARED in a.weights
+        and COMPARED in b.weights
+        and a.weights.keys() - b.weights.keys()
+        and b.weights.keys() - a.weights.keys()
+    ):
+        return 0.0  # a comparison is defined by what it compares: LoRA vs QLoRA is not LoRA vs full tuning
+    extra = a.weights.keys() ^ b.weights.keys()
+    if (
+        min(a.total, b.total) <= NARROW
+        and (a.weights.keys() <= b.weights.keys() or b.weights.keys() <= a.weights.keys())
+        and any((a.weights.get(term) or b.weights.get(term)) == 1.0 for term in extra)
+    ):
+        return 0.0  # "KV cache 量化怎么做" asks about more than "KV cache 是什么"
     short_inside_long = min(a.total, b.total) <= SHORT and shared <= COVERAGE * max(a.total, b.total)
     if text >= TEXT_THRESHOLD:
         score = max(dice, text)
