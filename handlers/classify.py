@@ -5,6 +5,10 @@ ends without one. So the rule looks for what marks a question in each language: 
 Chinese interrogative words and sentence-final particles, and English sentences that open with an
 interrogative or an inverted auxiliary. Anything else ("期待更新", "thanks!") is a comment: still kept, shown
 apart from questions.
+
+The rule reads the text as learners write it (issue 12): it sees the text through the duplicate detector's
+normalisation (:func:`handlers.duplicates.canonical`), so traditional characters (嗎, 什麼, 為什麼), full-width
+forms and emoji change nothing, and casual forms count as question words (咋, 啥, 几号, "do u", "anyone know").
 """
 
 from __future__ import annotations
@@ -12,8 +16,7 @@ from __future__ import annotations
 import re
 
 from handlers.domain import PostKind
-
-_URL = re.compile(r"https?://\S+")
+from handlers.duplicates.normalise import canonical
 
 # Words that make a Chinese sentence a question wherever they stand.
 _ZH_INTERROGATIVES = (
@@ -41,11 +44,20 @@ _ZH_INTERROGATIVES = (
     "请问",
     "求问",
     "难道",
+    # casual forms
+    "咋",
+    "啥",
+    "几号",
+    "几点",
+    "几时",
+    "多久",
+    "哪天",
+    "为啥",
 )
 # Sentence-final particles: a question only when they end a clause ("好吗" yes, "吗啡" no).
 _ZH_PARTICLES = re.compile(r"[吗嘛么呢][\s，,。.：:！!~～…]*(?=$|[\s，,。.：:！!])")
-# "没什么" (nothing much) and "要么" (either) are not questions.
-_ZH_NOT_QUESTIONS = re.compile(r"没什么|没有什么|不怎么|要么|什么都|怎么都|多少有点")
+# "没什么" (nothing much), "要么" (either), "啥都不会" (can't do anything), "不咋样" (not great) are not questions.
+_ZH_NOT_QUESTIONS = re.compile(r"没什么|没有什么|不怎么|要么|什么都|怎么都|多少有点|没啥|啥都|啥也|不咋")
 
 _EN_OPENERS = (
     "how",
@@ -88,7 +100,8 @@ _EN_OPENERS = (
 )
 _EN_PHRASES = re.compile(
     r"\b(i wonder|i'm wondering|i am wondering|wondering (if|whether|how|why|what)|please explain"
-    r"|could you|can you|would you|can someone|can anyone|does anyone|is it possible|is there)\b",
+    r"|could you|can you|would you|can someone|can anyone|does anyone|is it possible|is there"
+    r"|anyone know|anybody know|any ideas?|any tips|do u|can u|could u|r u)\b",
     re.IGNORECASE,
 )
 _SENTENCE_SPLIT = re.compile(r"[.!。！\n;；]+")
@@ -97,10 +110,10 @@ _WORD = re.compile(r"[a-z']+")
 
 def is_question(text: str) -> bool:
     """True when ``text`` reads as a question in Chinese or English."""
-    body = _URL.sub(" ", text).strip()
+    body = canonical(text)  # links, mentions and emoji out; simplified, half-width (？ → ?), case folded
     if not body:
         return False
-    if "?" in body or "？" in body:
+    if "?" in body:
         return True
     stripped_zh = _ZH_NOT_QUESTIONS.sub("", body)
     if any(word in stripped_zh for word in _ZH_INTERROGATIVES):
@@ -109,7 +122,7 @@ def is_question(text: str) -> bool:
         return True
     if _EN_PHRASES.search(body):
         return True
-    for sentence in _SENTENCE_SPLIT.split(body.lower()):
+    for sentence in _SENTENCE_SPLIT.split(body):
         first = _WORD.search(sentence)
         if first and first.start() <= 2 and first.group() in _EN_OPENERS:
             return True

@@ -70,3 +70,28 @@ def test_broadcast_benchmark_runs() -> None:
     )
     for label in ("(a) broadcast time", "(c) ratio (b)/(a)", "(d) 429 answers: ", "groups missed: 0, doubled: 0"):
         assert label in result.stdout, result.stdout + result.stderr
+
+
+def test_duplicates_benchmark_runs(tmp_path: Path) -> None:
+    """The placement benchmark builds its index, places questions and prints its figures (targets unchecked)."""
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "benchmarks" / "duplicates.py"),
+            "--sizes",
+            "300,600",
+            "--queries",
+            "20",
+            "--cache-dir",
+            str(tmp_path),
+            "--no-targets",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    for label in ("300 stored: built in", "fingerprint() per question", "600 stored: place one question median",
+                  "rewordings placed on a question of their topic", "RSS", "growth 300 → 600"):  # fmt: skip
+        assert label in result.stdout, result.stdout

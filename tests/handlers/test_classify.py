@@ -90,3 +90,53 @@ def test_questions(text: str) -> None:
 )
 def test_comments(text: str) -> None:
     assert classify(text) is PostKind.COMMENT
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # traditional characters, with and without a question mark
+        "這個課程難嗎",
+        "作業什麼時候交",
+        "模型怎麼部署",
+        "為什麼要用混合精度",
+        "這個可以在 Windows 上跑嗎？",
+        # casual forms
+        "这个咋装",
+        "咋回事，loss 一直是 nan",
+        "这是啥",
+        "作业几号截止",
+        "直播几点开始",
+        "7B 模型要多少显存",
+        "为啥训练这么慢",
+        "do u need a gpu for the labs",
+        "anyone know how to install flash-attn",
+        "hi all, anyone know where the slides are",
+        "any ideas why my loss is nan",
+        # full-width and emoji do not hide a question
+        "ＣＵＤＡ装不上怎么办😭",
+        "这个课有回放吗🙏",
+    ],
+)
+def test_questions_as_learners_write_them(text: str) -> None:
+    assert classify(text) is PostKind.QUESTION, text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "啥都不会，从头学起",
+        "没啥问题，谢谢老师",
+        "这课讲得不咋样",
+        "今天学到了很多",
+        "謝謝老師，講得很清楚",
+        "期待後續更新",
+        "作业交了",
+        "thank u so much",
+        "I know how to install it now, thanks",
+        "see u next week",
+        "@teacher 👍",
+    ],
+)
+def test_statements_stay_statements(text: str) -> None:
+    assert classify(text) is PostKind.COMMENT, text

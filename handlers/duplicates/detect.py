@@ -1,0 +1,200 @@
+"""The duplicate decision: a question's fingerprint, and whether a new question asks what an earlier one asked.
+
+Why this shape: the store keeps each question's fingerprint (its normalised text and a few index keys) and, for a
+new question, hands back the course's earlier questions that share a key; :func:`best_match` then decides among
+those few. Keys must be cheap to look up at a million questions, and the decision must prefer missing a
+duplicate to merging two different questions: a wrong merge hides a question from the instructor.
+
+The decision: the two questions' contrast marks must agree (:class:`~handlers.duplicates.features.Marks`: the
+kind of question, the system, framework, phase, device and numbers), the names in Chinese questions must not
+differ wholesale, and then either their content terms overlap enough (a weighted Dice coefficient over glossary
+terms, English stems and Chinese characters) or the two texts are nearly the same string (rapidfuzz's
+normalised Indel similarity, which also forgives typos that split a term).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import heapq
+import itertools
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import lru_cache
+
+from handlers.duplicates.features import ASPECTS, FACTS, Marks, is_marked, marks, names, terms, weight
+from handlers.duplicates.normalise import normalise
+
+logger = logging.getLogger(__name__)
+
+# Bumped whenever normalisation, terms or keys change: stores re-fingerprint their questions on a new version.
+FINGERPRINT_VERSION = 2
+
+# Weighted Dice coefficient of the content terms at or above which two questions (whose marks agree) are one.
+TERM_THRESHOLD = 0.43
+# A question of at most SHORT term weight ("RAG 是什么") must also share more than COVERAGE of the other's
+# terms: "RAG 是什么" lies wholly inside "RAG 和微调怎么选", which asks about something more.
+SHORT = 1.0
+NARROW = 2.0  # a question of at most this weight, wholly inside another that names one more thing, differs
+COMPARED = "区别"  # the glossary's term for "difference", "vs", "差别"
+COVERAGE = 0.5
+# Normalised Indel similarity of the texts (spaces removed) at or above which they are one question.
+TEXT_THRESHOLD = 0.88
+# Two questions that each name a thing of at least this weight that the other does not name ("enable" /
+# "disable", "NaN" / "negative", "训练" / "验证") ask different things, however much else they share: a rewording
+# adds or drops words, it seldom swaps a subject. Terms that are near-twins of one on the other side (Indel
+# similarity at least TYPO_TWIN: "attension" / "attention") are typos, not swaps.
+SUBSTITUTION = 1.0
+TYPO_TWIN = 0.85
+# Keys: the whole text, and the KEY_PAIRS pairs of lowest stable hash among the question's content terms and
+# the kind of question it asks (a fact kind such as "?when", or "?open"). Two questions sharing two terms, or one
+# term and the kind of question, are candidates; a pair is rarer than a term, so a key's list of questions stays
+# short in a large course.
+KEY_PAIRS = 15
+# The content terms of lowest stable hash that pair with each other and the kind of question; only terms of at
+# least SUBJECT weight: aspects such as "区别" and words such as "报错" are too common to make a key selective.
+SKETCH = 7
+SUBJECT = 0.5
+
+
+@dataclass(frozen=True, slots=True)
+class Fingerprint:
+    """What the store keeps of a question to find and judge its duplicates."""
+
+    normalised: str  # the text with what does not change meaning removed (see handlers.duplicates.normalise)
+    keys: tuple[str, ...]  # candidate keys for an index lookup: at most 16 short ASCII strings, the same everywhere
+
+
+@dataclass(frozen=True, slots=True)
+class _Terms:
+    weights: dict[str, float]
+    total: float
+    compact: str
+
+
+def _stable_hash(text: str) -> bytes:
+    """Eight bytes of BLAKE2b: the same on every machine and run (unlike ``hash()``, which is salted)."""
+    return hashlib.blake2b(text.encode("utf-8"), digest_size=8).digest()
+
+
+def _key(prefix: str, text: str) -> str:
+    return prefix + _stable_hash(text).hex()[:12]
+
+
+def keys_of(normalised: str) -> tuple[str, ...]:
+    """The index keys of a normalised question (see KEY_PAIRS): at most 16 short ASCII strings."""
+    if not normalised:
+        return ()
+    asked = marks(normalised).asks & FACTS
+    kinds = sorted(f"?{kind}" for kind in asked) if asked else ["?open"]
+    subjects = (term for term in terms(normalised) if weight(term) >= SUBJECT)
+    sketch = sorted(kinds + heapq.nsmallest(SKETCH, subjects, key=_stable_hash))
+    pairs = heapq.nsmallest(KEY_PAIRS, (f"{a}\x1f{b}" for a, b in itertools.combinations(sketch, 2)), key=_stable_hash)
+    return (_key("t", normalised), *(_key("p", pair) for pair in pairs))
+
+
+def fingerprint(text: str) -> Fingerprint:
+    """The fingerprint of a member's question as written."""
+    normalised = normalise(text)
+    return Fingerprint(normalised, keys_of(normalised))
+
+
+@lru_cache(maxsize=16384)
+def _terms(normalised: str) -> _Terms:
+    """Content terms of a normalised text, cached: the store hands back the same earlier questions again and
+    again, and a new question is compared with up to a few hundred."""
+    weighted = {term: weight(term) for term in terms(normalised)}
+    return _Terms(weighted, sum(weighted.values()), normalised.replace(" ", ""))
+
+
+@lru_cache(maxsize=16384)
+def _marks(normalised: str) -> tuple[Marks, frozenset[str]]:
+    """Contrast marks and names, read only for the candidates whose terms are close enough."""
+    return marks(normalised), names(normalised)
+
+
+def _text_similarity(a: str, b: str) -> float:
+    """rapidfuzz's normalised Indel similarity, imported on first use: the question rule
+    (:mod:`handlers.classify`) shares this package's normalisation and should not pay for rapidfuzz's import."""
+    from rapidfuzz.distance import Indel
+
+    return float(Indel.normalized_similarity(a, b))
+
+
+def _names_differ(mine: frozenset[str], theirs: frozenset[str]) -> bool:
+    """Two Chinese questions each naming something the other does not (DPO 和 PPO / DPO 和 RLHF) differ."""
+    return bool(mine and theirs and mine - theirs and theirs - mine)
+
+
+def _swapped_weight(mine: dict[str, float], theirs: dict[str, float]) -> float:
+    """The weight of the terms only ``mine`` names, less those that are a typo of a term only ``theirs`` names
+    and those the contrast marks compare (numbers, systems, frameworks, devices: see :func:`is_marked`)."""
+    from rapidfuzz.distance import Indel
+
+    only_theirs = [term for term in theirs if term not in mine]
+    return sum(
+        w
+        for term, w in mine.items()
+        if term not in theirs
+        and not is_marked(term)
+        and not any(len(term) > 3 and Indel.normalized_similarity(term, other) >= TYPO_TWIN for other in only_theirs)
+    )
+
+
+def similarity(new: Fingerprint, earlier: Fingerprint) -> float:
+    """How alike two questions are, 0..1, or 0 when a guard keeps them apart. :func:`same_question` compares it
+    with the thresholds; :func:`best_match` ranks by it."""
+    if not new.normalised or not earlier.normalised:
+        return 0.0
+    if new.normalised == earlier.normalised:
+        return 1.0
+    a, b = _terms(new.normalised), _terms(earlier.normalised)
+    if min(_swapped_weight(a.weights, b.weights), _swapped_weight(b.weights, a.weights)) >= SUBSTITUTION:
+        return 0.0  # each asks about something the other does not name
+    shared = sum(w for term, w in a.weights.items() if term in b.weights)
+    dice = 2 * shared / (a.total + b.total) if a.total and b.total else 0.0
+    text = _text_similarity(a.compact, b.compact) if dice < TERM_THRESHOLD else 0.0
+    aspects_a, aspects_b = a.weights.keys() & ASPECTS, b.weights.keys() & ASPECTS
+    if aspects_a and aspects_b and not aspects_a & aspects_b:
+        return 0.0  # "X 和 Y 有什么区别" / "X 的 Y 怎么安装": one subject, different aspects
+    if (
+        COMPARED in a.weights
+        and COMPARED in b.weights
+        and a.weights.keys() - b.weights.keys()
+        and b.weights.keys() - a.weights.keys()
+    ):
+        return 0.0  # a comparison is defined by what it compares: LoRA vs QLoRA is not LoRA vs full tuning
+    extra = a.weights.keys() ^ b.weights.keys()
+    if (
+        min(a.total, b.total) <= NARROW
+        and (a.weights.keys() <= b.weights.keys() or b.weights.keys() <= a.weights.keys())
+        and any((a.weights.get(term) or b.weights.get(term)) == 1.0 for term in extra)
+    ):
+        return 0.0  # "KV cache 量化怎么做" asks about more than "KV cache 是什么"
+    short_inside_long = min(a.total, b.total) <= SHORT and shared <= COVERAGE * max(a.total, b.total)
+    if text >= TEXT_THRESHOLD:
+        score = max(dice, text)
+    elif dice >= TERM_THRESHOLD and not short_inside_long:
+        score = dice
+    else:
+        return 0.0
+    (marks_a, names_a), (marks_b, names_b) = _marks(new.normalised), _marks(earlier.normalised)
+    if marks_a.conflicts_with(marks_b) or _names_differ(names_a, names_b):
+        return 0.0
+    return score
+
+
+def same_question(new: Fingerprint, earlier: Fingerprint) -> bool:
+    """True when ``new`` asks what ``earlier`` asked. Precision first: when in doubt, False."""
+    return similarity(new, earlier) > 0.0
+
+
+def best_match(new: Fingerprint, candidates: Iterable[tuple[int, Fingerprint]]) -> int | None:
+    """The id of the earlier question ``new`` duplicates, or None: the most similar of the candidates that
+    :func:`same_question` accepts, the lowest id (the earliest) among equals."""
+    best: tuple[float, int] | None = None
+    for post_id, earlier in candidates:
+        score = similarity(new, earlier)
+        if score > 0.0 and (best is None or score > best[0] or (score == best[0] and post_id < best[1])):
+            best = (score, post_id)
+    return best[1] if best else None

@@ -1,0 +1,395 @@
+"""What the detector compares in a normalised question: its content terms, and the "contrast" marks that keep
+same-topic-but-different questions apart.
+
+Why two parts: overlap of wording finds rewordings ("LoRA 和全量微调有什么区别" / "lora微调和全量微调区别是啥")
+but cannot see that one changed word changes the question: "作业什么时候交" and "作业在哪里交" share almost all
+their characters. So the words that carry such a difference (the kind of question asked, the operating system,
+the framework, training or inference, the numbers) are read out into :class:`Marks`, and two questions whose
+marks of one kind differ are never merged, however alike the rest.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+# The kind of question asked. A question may ask two things ("什么是 KV cache，为什么能加速"); two questions
+# whose kinds are both known and differ ask different things.
+_ASKS: dict[str, str] = {
+    "when": r"什么时候|啥时候|何时|几时|几点|几号|哪天|\bwhen\b|\bwhat time\b",
+    "where": r"哪里|哪儿|在哪|到哪|去哪|哪能|哪找|哪下|哪边|什么地方|\bwhere\b",
+    "why": r"为什么|为啥|为何|怎么会|咋会|原因|好处|有什么用|有啥用|意义"
+    r"|\bwhy\b|\bhow come\b|\bbenefits?\b|\bpoint of\b",
+    "amount": r"多少|几个|几张|几块|几条|多大|多久|多长|怎么算|怎么计算|如何计算|公式"
+    r"|\bhow (?:many|much|long|big)\b|\bhow to (?:compute|calculate)\b|\bformula\b",
+    "which": r"哪个|哪种|哪一|哪家|哪款|还是|怎么选|如何选|选哪|选什么|\bwhich\b|\bor\b",
+    "who": r"谁|\bwho\b",
+    "whether": r"吗|有没有|是不是|能不能|会不会|可不可以|要不要|是否|能否|可否"
+    r"|^(?:is|are|can|could|do|does|did|will|would|should|has|have|any)\b",
+}
+# Kinds that ask for one thing: a question asking one of them and a question asking none of them differ
+# ("直播有回放吗" / "回放什么时候上传", "MoE 是什么" / "MoE 为什么快"). The open kinds (what or how, and
+# yes-or-no) are how learners phrase a request to explain ("能讲讲 RoPE 吗" / "RoPE 的原理是什么"), so they do
+# not tell questions apart.
+FACTS = frozenset({"when", "where", "amount", "who", "why"})
+# "区别在哪" asks what the difference is, not where.
+_WHERE_NOT_A_PLACE = re.compile(r"(?<=区别|差别|不同|差异|难点|好处)在哪(?:里|儿)?|(?<=[难好强])在哪(?:里|儿)?")
+# Asking what something is or how it goes: one kind, tested after the others have taken their words
+# ("什么时候" is *when*, "how many" is *amount*).
+_EXPLAIN = re.compile(r"什么|啥|怎么|怎样|如何|咋|\bwhat\b|\bhow\b")
+# Named things of one kind that make another question when swapped.
+_KINDS: dict[str, dict[str, str]] = {
+    "os": {
+        "windows": r"\bwindows\b|\bwin ?\d*\b|微软",
+        "linux": r"\blinux\b|\bubuntu\b|\bcentos\b|\bdebian\b",
+        "mac": r"\bmac(?:os|book)?\b|\bm[1-4]\b|苹果|\bapple\b",
+        "wsl": r"\bwsl\d*\b",
+        "android": r"\bandroid\b|安卓",
+        "ios": r"\bios\b",
+    },
+    "framework": {
+        "pytorch": r"\b(?:py)?torch\b",
+        "tensorflow": r"\btensorflow\b|\btf\b",
+        "jax": r"\bjax\b",
+        "paddle": r"\bpaddle(?:paddle)?\b|飞桨",
+        "mindspore": r"\bmindspore\b",
+    },
+    "phase": {
+        "train": r"训练|微调|\btrain(?:ing|ed)?\b|\bfine ?tun(?:e|ing|ed)\b|\bsft\b",
+        "infer": r"推理|部署|\binference\b|\binfer\b|\bserving\b|\bdecod(?:e|ing)\b",
+    },
+    "device": {
+        "cpu": r"\bcpu\b",
+        "gpu": r"\bgpu\b|显卡|独显|\bcuda\b",
+        "npu": r"\bnpu\b|昇腾|\bascend\b",
+        "tpu": r"\btpu\b",
+    },
+}
+
+_ZH_DIGITS = {"零": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
+# Chinese ordinals and counted course units: 第三讲, 第十二章, 四讲.
+_ZH_NUMBER = re.compile(r"(?<=第)[零一二两三四五六七八九十]+|[零一二两三四五六七八九十]+(?=[讲章节课周期])")
+_NUMBER = re.compile(r"\d+(?:\.\d+)*")
+_COMPOUND = re.compile(r"(?<=[a-z])(?=attention\b)")
+_SPLIT_NUMBERS = re.compile(r"(?<=[a-z])(?=\d)|(?<=\d)(?=[a-z])")
+
+
+@dataclass(frozen=True, slots=True)
+class Marks:
+    """The contrast marks of one question; see the module's docstring."""
+
+    asks: frozenset[str]  # when, where, why, amount, which, who, whether, explain
+    things: frozenset[tuple[str, str]]  # (kind, name)
+    numbers: frozenset[str]
+
+    def conflicts_with(self, other: Marks) -> bool:
+        """True when the two questions differ in a mark both of them carry."""
+        if self.asks and other.asks and self.asks & FACTS != other.asks & FACTS:
+            return True
+        if self.numbers and other.numbers and self.numbers != other.numbers:
+            return True
+        for kind in _KINDS:
+            mine = {name for k, name in self.things if k == kind}
+            theirs = {name for k, name in other.things if k == kind}
+            if mine and theirs and mine != theirs:
+                return True
+        return False
+
+
+def _at_word_start(pattern: str) -> re.Pattern[str]:
+    """``pattern`` tried only where a Latin word or a number begins, or at a Chinese character: the same
+    matches for the alternations here (whose Latin alternatives all begin a word), two to three times faster,
+    as most positions in a text are then passed over at once."""
+    return re.compile(rf"(?:(?<![a-z0-9])(?=[a-z0-9])|(?=[^\x00-\x7f]))(?:{pattern})")
+
+
+# Each of these reads a text in one pass (named groups say what matched), in the order of the dicts above: where
+# two kinds could take the same words, the earlier takes them ("什么时候" is *when*, not *explain*).
+_ASK_ANY = _at_word_start(
+    "|".join(f"(?P<{name}>{pattern})" for name, pattern in _ASKS.items()) + f"|(?P<explain>{_EXPLAIN.pattern})"
+)
+_THING_ANY = _at_word_start(
+    "|".join(f"(?P<{kind}__{name}>{pattern})" for kind, names in _KINDS.items() for name, pattern in names.items())
+)
+
+
+def _zh_number(text: str) -> str:
+    """A Chinese numeral up to 99 as digits: 三 → 3, 十二 → 12, 二十 → 20."""
+    if "十" not in text:
+        return "".join(str(_ZH_DIGITS[char]) for char in text)
+    tens, _, ones = text.partition("十")
+    return str((_ZH_DIGITS.get(tens, 1) if tens else 1) * 10 + (_ZH_DIGITS.get(ones, 0) if ones else 0))
+
+
+def with_arabic_numbers(normalised: str) -> str:
+    """Course units counted in Chinese numerals written in digits (第三讲 → 第3讲), so both spellings agree; and
+    the attention family written as one word split as learners also write it (flashattention → flash attention)."""
+    return _COMPOUND.sub(" ", _ZH_NUMBER.sub(lambda m: _zh_number(m.group()), normalised))
+
+
+def marks(normalised: str) -> Marks:
+    """The contrast marks read from a normalised question (see :func:`handlers.duplicates.normalise.normalise`)."""
+    text = with_arabic_numbers(normalised)
+    asked = _WHERE_NOT_A_PLACE.sub("是什么", text)
+    asks = frozenset(m.lastgroup for m in _ASK_ANY.finditer(asked) if m.lastgroup)
+    found = (m.lastgroup.split("__") for m in _THING_ANY.finditer(text) if m.lastgroup)
+    things = frozenset((kind, name) for kind, name in found)
+    spaced = _SPLIT_NUMBERS.sub(" ", text)  # fp16 → fp 16, 7b → 7 b
+    return Marks(asks, things, frozenset(_NUMBER.findall(spaced)))
+
+
+# One spelling for the course words learners write in several ways (and in both languages), longest first.
+_GLOSSARY: dict[str, str] = {
+    "显存": r"gpu memory|vram|显存|video memory",
+    "显卡": r"\bgpus?\b|显卡|独显|graphics card",
+    "微调": r"fine ?tun(?:e|ing|ed)|finetun(?:e|ing|ed)|微调",
+    "全量微调": r"full (?:parameter )?微调|全量微调|全参数微调|全参数训练|全参微调",
+    "作业": r"home ?work|assignments?|作业",
+    "课件": r"slides?|\bppt\b|课件|讲义",
+    "回放": r"recordings?|recorded|录播|回放|录像",
+    "直播": r"live ?stream|live session|直播",
+    "答疑": r"office hours?|答疑",
+    "证书": r"certificates?|证书",
+    "oom": r"out of memory|\boom\b|爆显存",
+    "注意力": r"attention|注意力",
+    "量化": r"quantization|quantize|量化",
+    "区别": r"difference|different|区别|差别|不同|差异|\bvs\b|\bversus\b",
+    "安装": r"install(?:ing|ation|ed)?|set ?up|安装|装",
+    "上下文": r"context|上下文",
+    "分布式": r"distributed|分布式",
+    "多卡": r"multi ?gpu|多卡|多显卡",
+    "原理": r"\bworks?\b|原理|机制|怎么回事|怎么理解|理解|讲讲|讲一下|解释|介绍|作用|\bexplain\b|\bmean\b",
+    "加速": r"speed(?:s)? up|faster|加速|快",
+    "基础": r"background|prerequisites?|前置知识|基础",
+    "模型": r"\bmodels?\b|模型",
+    "评估": r"evaluat(?:e|ion)|评估|评测",
+    "数据": r"\bdata\b|数据",
+    "代码": r"\bcode\b|源码|代码",
+    "截止": r"deadline|\bdue\b|截止|ddl",
+    "提交": r"submit|upload|提交|上传|\b交\b|交",
+    "下载": r"download|下载",
+}
+# Terms that say which aspect of a subject is asked about, not the subject: they count for less (see weight()).
+ASPECTS = frozenset({"区别", "安装", "原理", "加速", "模型", "评估", "数据", "代码", "下载", "提交"})
+_GENERIC = frozenset(
+    [
+        "pip",
+        "conda",
+        "fix",
+        "error",
+        "fail",
+        "build",
+        "run",
+        "work",
+        "course",
+        "lesson",
+        "class",
+        "problem",
+        "issue",
+        "question",
+        "课程",
+        "这门",
+        "门课",
+        "报错",
+        "解决",
+        "问题",
+        "原因",
+        "情况",
+        "方法",
+        "办法",
+        "东西",
+        "时候",
+        "理解",
+        "知道",
+        "学习",
+        "介绍",
+        "讲讲",
+        "解释",
+        "一个",
+        "成功",
+        "失败",
+    ]
+)
+_GLOSSARY_PATTERN = _at_word_start("|".join(f"(?P<g{i}>{p})" for i, p in enumerate(_GLOSSARY.values())))
+_GLOSSARY_TERMS = list(_GLOSSARY)
+
+# Words that say how something is asked, not what: left out of the content terms (the kind of question is a mark).
+_EN_STOP = frozenset(
+    [
+        "a",
+        "an",
+        "the",
+        "is",
+        "are",
+        "was",
+        "were",
+        "be",
+        "been",
+        "am",
+        "do",
+        "does",
+        "did",
+        "can",
+        "could",
+        "will",
+        "would",
+        "should",
+        "shall",
+        "may",
+        "might",
+        "must",
+        "i",
+        "we",
+        "you",
+        "u",
+        "me",
+        "my",
+        "our",
+        "your",
+        "it",
+        "its",
+        "this",
+        "that",
+        "these",
+        "those",
+        "to",
+        "of",
+        "in",
+        "on",
+        "for",
+        "with",
+        "and",
+        "or",
+        "at",
+        "by",
+        "from",
+        "as",
+        "about",
+        "into",
+        "any",
+        "some",
+        "there",
+        "here",
+        "what",
+        "how",
+        "why",
+        "when",
+        "where",
+        "which",
+        "who",
+        "whom",
+        "whose",
+        "s",
+        "t",
+        "get",
+        "got",
+        "need",
+        "want",
+        "have",
+        "has",
+        "had",
+        "just",
+        "really",
+        "anyone",
+        "someone",
+        "explain",
+        "tell",
+        "please",
+        "way",
+        "ways",
+        "one",
+        "use",
+        "using",
+        "used",
+        "there's",
+        "it's",
+        "what's",
+        "how's",
+        "i'm",
+        "should",
+        "we",
+        "then",
+        "than",
+        "so",
+        "if",
+        "not",
+        "no",
+        "yes",
+        "also",
+        "very",
+        "too",
+        "much",
+        "many",
+        "long",
+        "after",
+        "before",
+        "during",
+        "between",
+        "step",
+        "steps",
+    ]
+)
+_ZH_STOP = _at_word_start(
+    r"什么时候|啥时候|为什么|为啥|怎么样|怎么办|怎么|怎样|如何|什么|啥|哪里|哪儿|哪个|哪些|哪|多少|几|咋"
+    r"|吗|呢|吧|啊|呀|嘛|么|的|了|地|得|是|我|你|您|他|我们|大家|这个|那个|这|那|一下|一些|有没有|能不能"
+    r"|这门课|这个课|这节课|本课|课程|这门|门课"
+    r"|可以|能|会|要|想|在|和|跟|与|还是|或者|到底|一般|应该|需要|请|有|就|都|也|还|又|给|把|被|对|比|上|下|里"
+)
+_EN_WORD = re.compile(r"[a-z]+|\d+(?:\.\d+)*")
+_CJK_RUN = re.compile(r"[\u3400-\u9fff]+")
+
+
+def _stem(word: str) -> str:
+    """A light English stem so that plurals and -ing forms meet (installs/installing → install)."""
+    for suffix in ("ing", "ed", "es", "s"):
+        if len(word) > len(suffix) + 3 and word.endswith(suffix):
+            return word[: -len(suffix)]
+    return word
+
+
+def weight(term: str) -> float:
+    """How much a shared term says that two questions ask the same: a subject counts fully, an aspect of one
+    ("区别", "安装") or a word any question may use ("报错", "course") counts for less."""
+    if term in ASPECTS or term in _GENERIC:
+        return 0.4
+    return 0.5 if len(term) == 1 and term >= "\u3400" else 1.0  # a Chinese word is about two characters
+
+
+_NAMED_KINDS = _at_word_start("|".join(p for kind in ("os", "framework", "device") for p in _KINDS[kind].values()))
+
+
+def is_marked(term: str) -> bool:
+    """A number, or a system, framework or device name (as a term, a stem: "window"): what :class:`Marks`
+    compares already, with its synonyms ("win11" is "windows")."""
+    return term.isdigit() or any(_NAMED_KINDS.fullmatch(word) for word in (term, term + "s"))
+
+
+def names(normalised: str) -> frozenset[str]:
+    """The Latin-letter words in a question written in Chinese: there they are names (vllm, fsdp, nccl)."""
+    if not _CJK_RUN.search(normalised):
+        return frozenset()
+    text = _GLOSSARY_PATTERN.sub(" ", with_arabic_numbers(normalised))
+    text = _NAMED_KINDS.sub(" ", text)  # systems and frameworks are compared as marks, with their synonyms
+    return frozenset(w for w in re.findall(r"[a-z][a-z0-9]+", text) if w not in _EN_STOP and w not in _GENERIC)
+
+
+def terms(normalised: str) -> frozenset[str]:
+    """The content terms of a normalised question: glossary terms, English word stems and numbers, and the
+    characters of its Chinese. Characters, not bigrams or segmented words: a rewording in Chinese keeps the
+    key characters but rarely their neighbours ("作业什么时候交" / "作业啥时候提交"), and a segmenter (jieba)
+    would add a dictionary load of a second to the first question."""
+    text = with_arabic_numbers(normalised)
+    found: set[str] = set()
+
+    def glossary(match: re.Match[str]) -> str:
+        found.add(_GLOSSARY_TERMS[int(match.lastgroup[1:]) if match.lastgroup else 0])
+        return " "
+
+    text = _GLOSSARY_PATTERN.sub(glossary, text)
+    text = _ZH_STOP.sub(" ", text)
+    for word in _EN_WORD.findall(text):
+        if word not in _EN_STOP:
+            found.add(_stem(word))
+    for run in _CJK_RUN.findall(text):
+        found.update(run)
+    return frozenset(found)

@@ -1,0 +1,121 @@
+"""The duplicate detector's parts: what normalisation removes, the keys, the guards, and best_match's choice."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from handlers.duplicates import (
+    FINGERPRINT_VERSION,
+    Fingerprint,
+    best_match,
+    canonical,
+    fingerprint,
+    normalise,
+    same_question,
+)
+from tests.paths import ROOT
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("ＣＵＤＡ　怎么装？", "cuda 怎么装"),  # full-width letters, space and question mark
+        ("為什麼要用混合精度？", "为什么要用混合精度"),  # traditional characters
+        ("vLLM PagedAttention", "VLLM pagedattention"),  # case
+        ("LoRA 和全量微调有什么区别？！", "lora 和全量微调有什么区别"),  # punctuation
+        ("RAG 是什么 🤔🤔", "rag 是什么"),  # emoji
+        ("@alice <@1234> RAG 是什么", "rag 是什么"),  # mentions on Telegram and Discord
+        ("RAG 是什么 https://example.com/rag?x=1", "rag 是什么"),  # links
+        ("请问大家好，RAG 是什么", "rag 是什么"),  # Chinese filler
+        ("Hi all, anyone know what RAG is? Thanks!", "what rag is"),  # English filler
+    ],
+)
+def test_normalisation_removes_what_does_not_change_meaning(a: str, b: str) -> None:
+    assert normalise(a) == normalise(b)
+
+
+def test_normalisation_keeps_versions_and_words() -> None:
+    assert normalise("Python 3.10 还是 3.11？") == "python 3.10 还是 3.11"
+    assert normalise("Is there a recording?") == "is there a recording"
+
+
+def test_canonical_keeps_punctuation_for_the_question_rule() -> None:
+    assert canonical("作業什麼時候交？") == "作业什么时候交?"
+
+
+def test_keys_are_few_short_ascii_and_stable_across_processes() -> None:
+    text = "vLLM 的 PagedAttention 怎么理解？"
+    here = fingerprint(text)
+    assert 1 <= len(here.keys) <= 16
+    assert all(key.isascii() and len(key) <= 16 for key in here.keys)
+    code = f"from handlers.duplicates import fingerprint; print(','.join(fingerprint({text!r}).keys))"
+    for seed in ("1", "2"):
+        there = subprocess.run(
+            [sys.executable, "-c", code],
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=ROOT,
+            env={"PYTHONHASHSEED": seed, "PATH": ""},
+        ).stdout.strip()
+        assert there.split(",") == list(here.keys)
+
+
+def test_an_empty_question_has_no_keys_and_matches_nothing() -> None:
+    empty = fingerprint("👍 https://example.com")
+    assert empty == Fingerprint("", ())
+    assert not same_question(empty, empty)
+
+
+def test_the_version_is_a_positive_int() -> None:
+    assert isinstance(FINGERPRINT_VERSION, int) and FINGERPRINT_VERSION >= 1
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("How do I install CUDA on Windows?", "How do I install CUDA on Linux?"),
+        ("作业什么时候交？", "作业在哪里交？"),
+        ("第三讲的作业怎么做？", "第四讲的作业怎么做？"),
+        ("7B 模型推理需要多少显存？", "70B 模型推理需要多少显存？"),
+        ("训练时 CUDA out of memory 怎么办？", "推理时 CUDA out of memory 怎么办？"),
+        ("PyTorch 多卡训练怎么做？", "TensorFlow 多卡训练怎么做？"),
+        ("直播有回放吗？", "回放什么时候上传？"),
+        ("MoE 是什么？", "MoE 为什么推理快？"),
+        ("RAG 是什么？", "RAG 和微调应该怎么选？"),
+    ],
+)
+def test_same_topic_different_question_stays_apart(a: str, b: str) -> None:
+    assert not same_question(fingerprint(a), fingerprint(b))
+    assert not same_question(fingerprint(b), fingerprint(a))
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("作业什么时候交？", "作業啥時候交啊"),
+        ("How do I install CUDA on Windows?", "how to install cuda on win11"),
+        ("LoRA 和全量微调有什么区别？", "lora微调和全量微调区别是啥"),
+        ("第三讲的作业怎么做？", "第3讲作业怎么做"),
+        ("What is the KV cache?", "what's the kv cache"),
+        ("FlashAttention 为什么快？", "flash attention 为什么能加速"),
+    ],
+)
+def test_rewordings_are_one_question(a: str, b: str) -> None:
+    assert same_question(fingerprint(a), fingerprint(b))
+    assert same_question(fingerprint(b), fingerprint(a))
+    assert set(fingerprint(a).keys) & set(fingerprint(b).keys), "the index must find the earlier one"
+
+
+def test_best_match_picks_the_most_similar_and_the_earliest_among_equals() -> None:
+    new = fingerprint("LoRA 和全量微调有什么区别？")
+    same = fingerprint("LoRA 和全量微调有什么区别")
+    close = fingerprint("lora微调和全量微调区别是啥")
+    other = fingerprint("作业在哪里交？")
+    assert best_match(new, [(7, close), (9, same), (3, other)]) == 9
+    assert best_match(new, [(12, same), (5, same), (8, same)]) == 5
+    assert best_match(new, [(3, other)]) is None
+    assert best_match(new, []) is None

@@ -1,0 +1,192 @@
+"""The detector on the hand-labelled set tests/data/duplicates.jsonl: pairwise precision and recall.
+
+Every question of the set is compared with every other, as the store would compare a new question with an earlier
+one. A pair is "same-language" when both are written in Chinese (with or without English terms) or both in
+English; cross-language pairs are counted apart and only reported (no target yet). The hard negatives
+(tests/data/duplicates-hard-negatives.jsonl) are same-topic pairs that must stay apart, every one of them.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from bot.sources.course_page import parse_course_page
+from handlers.classify import classify
+from handlers.domain import PostKind
+from handlers.duplicates import Fingerprint, fingerprint, same_question
+from tests.paths import ROOT, SAMPLE_PAGE
+
+DATA = ROOT / "tests" / "data"
+PRECISION_TARGET = 0.95
+RECALL_TARGET = 0.75  # issue 12's target; not reached yet, see test_recall_reaches_the_issue_target
+RECALL_FLOOR = 0.42  # what the detector reaches today (0.44): a drop below it is a regression
+_CJK = re.compile(r"[\u3400-\u9fff]")
+
+
+@dataclass(frozen=True, slots=True)
+class Labelled:
+    id: int
+    cluster: str
+    text: str
+
+    @property
+    def language(self) -> str:
+        return "zh" if _CJK.search(self.text) else "en"
+
+
+@dataclass(frozen=True, slots=True)
+class Scores:
+    precision: float
+    recall: float
+    cross_recall: float
+    false_merges: tuple[tuple[str, str], ...]
+
+
+def load(path: Path) -> list[dict[str, object]]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def questions() -> list[Labelled]:
+    return [Labelled(int(str(r["id"])), str(r["cluster"]), str(r["text"])) for r in load(DATA / "duplicates.jsonl")]
+
+
+def hard_negatives() -> list[tuple[int, int]]:
+    return [(int(str(r["a"])), int(str(r["b"]))) for r in load(DATA / "duplicates-hard-negatives.jsonl")]
+
+
+def score(items: list[Labelled]) -> Scores:
+    prints: dict[int, Fingerprint] = {q.id: fingerprint(q.text) for q in items}
+    found = missed = wrong = cross_found = cross_missed = 0
+    false_merges = []
+    for a, b in itertools.combinations(items, 2):
+        merged = same_question(prints[b.id], prints[a.id])
+        same = a.cluster == b.cluster
+        if a.language != b.language:
+            cross_found += merged and same
+            cross_missed += same and not merged
+        elif merged and same:
+            found += 1
+        elif merged:
+            wrong += 1
+            false_merges.append((a.text, b.text))
+        elif same:
+            missed += 1
+    return Scores(
+        precision=found / (found + wrong) if found + wrong else 1.0,
+        recall=found / (found + missed),
+        cross_recall=cross_found / (cross_found + cross_missed),
+        false_merges=tuple(false_merges),
+    )
+
+
+@pytest.fixture(scope="module")
+def scores() -> Scores:
+    result = score(questions())
+    print(  # shown with -s: the figures for the closing note
+        f"\nsame-language precision {result.precision:.3f}, recall {result.recall:.3f}; "
+        f"cross-language recall {result.cross_recall:.3f}"
+    )
+    return result
+
+
+def test_the_set_is_as_large_and_varied_as_the_issue_asks() -> None:
+    items = questions()
+    clusters = {q.cluster for q in items}
+    assert len(items) >= 200
+    assert len(clusters) >= 50
+    assert len({q.id for q in items}) == len(items)
+    mixed = [q for q in items if q.language == "zh" and re.search(r"[A-Za-z]{2,}", q.text)]
+    assert len(mixed) >= 40, "Chinese questions with English terms"
+    cross = [c for c in clusters if len({q.language for q in items if q.cluster == c}) == 2]
+    assert len(cross) >= 5, "clusters asked in both languages"
+
+
+def test_hard_negatives_are_same_topic_pairs_from_different_clusters() -> None:
+    by_id = {q.id: q for q in questions()}
+    pairs = hard_negatives()
+    assert len(set(pairs)) >= 40
+    for a, b in pairs:
+        assert by_id[a].cluster != by_id[b].cluster
+
+
+def test_same_language_precision_meets_the_target(scores: Scores) -> None:
+    assert scores.precision >= PRECISION_TARGET, scores.false_merges
+
+
+def test_same_language_recall_does_not_fall(scores: Scores) -> None:
+    assert scores.recall >= RECALL_FLOOR
+
+
+@pytest.mark.xfail(strict=True, reason="issue 12 asks for 0.75: term overlap that keeps swapped subjects apart "
+                   "finds ~0.44 of the rewordings in this set; the rest need a paraphrase model")  # fmt: skip
+def test_recall_reaches_the_issue_target(scores: Scores) -> None:
+    assert scores.recall >= RECALL_TARGET
+
+
+def test_cross_language_recall_is_reported(scores: Scores) -> None:
+    assert 0.0 <= scores.cross_recall <= 1.0
+
+
+@pytest.mark.parametrize(("a", "b"), hard_negatives())
+def test_hard_negative_stays_apart(a: int, b: int) -> None:
+    by_id = {q.id: q for q in questions()}
+    first, second = fingerprint(by_id[a].text), fingerprint(by_id[b].text)
+    assert not same_question(first, second), (by_id[a].text, by_id[b].text)
+    assert not same_question(second, first), (by_id[b].text, by_id[a].text)
+
+
+# Pairs written after the detector was tuned on the set above, as a check of how it does on questions it never
+# saw: one word swapped for another ("enable" / "disable"). Before the swap guard it merged 10 of these 11.
+UNSEEN_SWAPS = [
+    ("old tie", "new tie"),
+    ("Why is my loss NaN?", "Why is my loss negative?"),
+    ("Why does training loss go up?", "Why does validation loss go up?"),
+    ("模型的参数怎么初始化", "模型的参数怎么保存"),
+    ("How do I freeze the embedding layer?", "How do I freeze the output layer?"),
+    ("Adam 的学习率怎么设", "SGD 的学习率怎么设"),
+    ("How do I enable flash attention?", "How do I disable flash attention?"),
+    ("How to increase the batch size?", "How to decrease the batch size?"),
+]
+# Swaps it still merges: a swapped Chinese character of half weight, and two English words the glossary folds.
+UNSEEN_SWAPS_MISSED = [
+    ("怎么安装 vllm", "怎么卸载 vllm"),
+    ("作业可以迟交吗", "作业可以重交吗"),
+    ("What does the encoder output?", "What does the decoder output?"),
+]
+
+
+@pytest.mark.parametrize(("a", "b"), UNSEEN_SWAPS)
+def test_an_unseen_swap_stays_apart(a: str, b: str) -> None:
+    assert not same_question(fingerprint(b), fingerprint(a))
+    assert not same_question(fingerprint(a), fingerprint(b))
+
+
+@pytest.mark.xfail(strict=True, reason="known false merges of the lexical detector (see UNSEEN_SWAPS_MISSED)")
+@pytest.mark.parametrize(("a", "b"), UNSEEN_SWAPS_MISSED)
+def test_an_unseen_swap_the_detector_still_merges(a: str, b: str) -> None:
+    assert not same_question(fingerprint(b), fingerprint(a))
+
+
+def test_the_sample_pages_questions_are_not_merged_with_each_other() -> None:
+    page = parse_course_page(SAMPLE_PAGE.read_bytes(), SAMPLE_PAGE, "sample")
+    asked = [c.text for c in page.comments if classify(c.text) is PostKind.QUESTION]
+    assert len(asked) == 9
+    prints = [fingerprint(text) for text in asked]
+    for (i, a), (j, b) in itertools.combinations(enumerate(prints), 2):
+        assert not same_question(a, b), (asked[i], asked[j])
+        assert not same_question(b, a), (asked[j], asked[i])
+
+
+def test_the_index_keys_find_what_the_decision_accepts() -> None:
+    """The store only compares a question with those sharing a key: nearly every accepted pair must share one."""
+    items = questions()
+    prints = {q.id: fingerprint(q.text) for q in items}
+    accepted = [(a, b) for a, b in itertools.combinations(items, 2) if same_question(prints[b.id], prints[a.id])]
+    sharing = [(a, b) for a, b in accepted if set(prints[a.id].keys) & set(prints[b.id].keys)]
+    assert len(sharing) >= 0.95 * len(accepted)  # 155 of 160 (96.9%) when written
