@@ -3,7 +3,7 @@
 Run: ``.venv/bin/python benchmarks/broadcast.py [--groups N] [--latency S]``. The local Bot API server
 (tests/fakes/telegram_api/) enforces Telegram's published limits (30 messages a second overall, 20 a minute
 per group; it answers 429 above them) and adds a round trip to every call (100 ms by default). The real
-TelegramBackend sends; the core's broadcast (handlers/lessons.py) runs as in production.
+TelegramBackend sends; the core's broadcast (handlers/features/lessons.py) runs as in production.
 
 Prints (a) the broadcast's time, (b) the platform's limit time (groups / 30 msgs/s), (c) their ratio (b)/(a),
 the share of the allowed rate achieved (target ≥ 0.9), (d) the 429s the server answered (target 0) and
@@ -27,9 +27,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bot.app import open_app
 from bot.config import Settings
 from bot.telegram_backend.backend import TelegramBackend, TelegramOptions
-from handlers.domain import ChatRef, Course, LessonDraft
+from handlers.features.lessons import publish_lesson
 from handlers.i18n import Translator
-from handlers.lessons import publish_lesson
+from handlers.vocabulary.domain import ChatRef, Course, LessonDraft
 from tests.clock import TestClock
 from tests.fakes.telegram_api import FakeTelegram
 

@@ -4,7 +4,7 @@ Run: ``.venv/bin/python benchmarks/duplicates.py [--sizes 10000,100000,1000000] 
 [--cache-dir DIR] [--no-targets]``.
 
 The stored questions are generated (a fixed seed; Chinese, English and mixed wordings built from a Zipf-drawn
-vocabulary, so common words are common), fingerprinted with ``handlers.duplicates.fingerprint`` and kept the way
+vocabulary, so common words are common), fingerprinted with ``handlers.text.duplicates.fingerprint`` and kept the way
 the store keeps them: a table ``question_keys(course_id, key, post_id)`` indexed on ``(course_id, key, post_id)``
 and each question's normalised text, in a real SQLite file through the ``sqlite3`` module. One course holds them
 all (the worst case). The file is built once per size and cached in the cache directory (its name carries
@@ -43,7 +43,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from any folder
 
-from handlers.duplicates import FINGERPRINT_VERSION, Fingerprint, best_match, canonical, fingerprint
+from handlers.text.duplicates import FINGERPRINT_VERSION, Fingerprint, best_match, canonical, fingerprint
 
 TARGET_MS = 5.0
 CANDIDATES = 50  # the questions sharing most keys that best_match() judges (--candidates)

@@ -41,8 +41,8 @@ from benchmarks.rounds import RoundFailed, Run, Side, check_committed, compare, 
 from bot.app import open_app
 from bot.config import Settings
 from bot.discord_backend.backend import NO_MENTIONS, DiscordBackend, DiscordOptions, intents
-from handlers.domain import Course, LessonDraft, ReactionChange
 from handlers.i18n import Translator
+from handlers.vocabulary.domain import Course, LessonDraft, ReactionChange
 from tests.clock import TestClock
 from tests.fakes.discord_api import FakeDiscord
 

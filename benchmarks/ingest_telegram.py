@@ -43,8 +43,8 @@ from benchmarks.rounds import RoundFailed, Run, Side, check_committed, compare, 
 from bot.app import open_app
 from bot.config import Settings
 from bot.telegram_backend.backend import ALLOWED_UPDATES, TelegramBackend, TelegramOptions
-from handlers.domain import ChatRef, Course, LessonDraft, Member, MessageRef, NewPost, PostKind
 from handlers.i18n import Translator
+from handlers.vocabulary.domain import ChatRef, Course, LessonDraft, Member, MessageRef, NewPost, PostKind
 from tests.clock import TestClock
 from tests.fakes.telegram_api import FakeTelegram
 

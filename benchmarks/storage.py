@@ -42,7 +42,7 @@ from pathlib import Path
 # checkout in front so that `import storage` finds the package (and works without installing it).
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from handlers.domain import Member, MessageRef, PostWindow, ReactionChange
+from handlers.vocabulary.domain import Member, MessageRef, PostWindow, ReactionChange
 from storage import SqliteStore, upgrade_database
 from storage.base import UPSERT_MEMBER
 from storage.codec import to_micros

@@ -16,10 +16,10 @@ from bot.backend import Backend
 from bot.clock import SystemClock
 from bot.config import Settings
 from bot.outbox import RoutingOutbox
-from handlers.domain import Course
 from handlers.i18n import Translator
 from handlers.ports import Clock, Outbox
 from handlers.services import Services
+from handlers.vocabulary.domain import Course
 from storage import SqliteStore
 
 if TYPE_CHECKING:  # imported by open_app: a command that only reads the store (lesson list) skips them

@@ -5,19 +5,16 @@ when it starts and hands it core events, and it is the :class:`~handlers.ports.O
 :class:`bot.outbox.RoutingOutbox` picks by :attr:`Backend.platform`. Telegram's, Discord's and the console's
 backends implement it; :mod:`bot.platforms` and :mod:`bot.app` hold them by this type, so mypy checks each
 where it is built. What a backend needs of the house besides the dispatch comes through the narrow ports of
-:mod:`handlers.backend_ports`, never the core's ``Services``.
+:mod:`handlers.ports.backends`, never the core's ``Services``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from typing import Protocol
 
-from handlers.actions import Action
-from handlers.domain import MessageRef
-from handlers.events import Event
-
-Dispatch = Callable[[Event], Awaitable[None]]
+from handlers.vocabulary.actions import Action
+from handlers.vocabulary.domain import MessageRef
+from handlers.vocabulary.events import Dispatch
 
 
 class Backend(Protocol):
@@ -25,7 +22,7 @@ class Backend(Protocol):
 
     @property
     def platform(self) -> str:
-        """The platform's name, as in every :class:`~handlers.domain.MessageRef` it makes."""
+        """The platform's name, as in every :class:`~handlers.vocabulary.domain.MessageRef` it makes."""
         ...
 
     async def start(self, dispatch: Dispatch) -> None:

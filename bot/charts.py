@@ -1,4 +1,4 @@
-"""Draws the digest's :class:`~handlers.charts.DigestChart` as a PNG a phone shows well.
+"""Draws the digest's :class:`~handlers.vocabulary.charts.DigestChart` as a PNG a phone shows well.
 
 matplotlib with its Agg rasteriser, used through :class:`~matplotlib.figure.Figure` and ``FigureCanvasAgg`` rather
 than ``pyplot``: pyplot keeps a global registry of open figures and a global backend, which a long-running bot
@@ -26,8 +26,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from handlers.charts import ChartLabels, DigestChart, chart_labels
 from handlers.i18n import Translator
+from handlers.vocabulary.charts import ChartLabels, DigestChart, chart_labels
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes

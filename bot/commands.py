@@ -31,9 +31,9 @@ from bot.lifecycle import run_until_signalled
 from bot.logs import configure_logging as configure_log_stream
 from bot.redact import Redactor, install
 from bot.sources.publishing import holds, settle_new_lessons
-from handlers.content import to_plain_text
-from handlers.domain import Lesson, course_slug_problem
 from handlers.ports import Store
+from handlers.vocabulary.content import to_plain_text
+from handlers.vocabulary.domain import Lesson, course_slug_problem
 from storage import DatabaseDamaged, DatabaseTooNew, DatabaseUnusable, SqliteStore, explain_failure, upgrade_database
 
 logger = logging.getLogger(__name__)
@@ -58,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"studybot: warning: {warning}", file=sys.stderr)
     configure_logging(settings, sys.stderr)
     try:
-        return asyncio.run(dispatch_command(args, settings, sys.stdin, sys.stdout))
+        return asyncio.run(run_cli_command(args, settings, sys.stdin, sys.stdout))
     except DatabaseTooNew as error:
         return database_problem(error, EXIT_FAILED)
     except DatabaseUnusable as error:
@@ -95,7 +95,7 @@ def database_problem(problem: Exception, code: int, cause: BaseException | None 
     return code
 
 
-async def dispatch_command(args: argparse.Namespace, settings: Settings, stdin: TextIO, out: TextIO) -> int:
+async def run_cli_command(args: argparse.Namespace, settings: Settings, stdin: TextIO, out: TextIO) -> int:
     match args.command:
         case "run":
             return await cmd_run(settings, stdin, out)
@@ -325,7 +325,7 @@ def parse_since(value: str) -> datetime:
 
 
 async def cmd_digest(settings: Settings, course_slug: str, since: str | None, dry_run: bool, out: TextIO) -> int:
-    from handlers.digests import build_digest_items, next_window, render_digest
+    from handlers.features.digests import build_digest_items, next_window, render_digest
 
     try:
         start_override = parse_since(since) if since else None
@@ -359,7 +359,7 @@ async def cmd_digest_send(settings: Settings, course_slug: str, out: TextIO) -> 
     this command records the period and the running bot delivers it at its next tick (within half a
     minute), or at its next start.
     """
-    from handlers.digests import record_period
+    from handlers.features.digests import record_period
 
     async with open_app(settings) as app:
         store = app.store

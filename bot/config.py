@@ -15,7 +15,7 @@ from dotenv import dotenv_values
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from handlers.domain import course_slug_problem
+from handlers.vocabulary.domain import course_slug_problem
 
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
 

@@ -13,18 +13,18 @@ import contextlib
 import logging
 import sys
 import threading
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from itertools import count
 from typing import TextIO
 
-from handlers.actions import Action, DirectMessage, Post, PostLesson, Reply
-from handlers.content import to_plain_text
-from handlers.domain import ChatRef, Member, MessageRef, Platform
-from handlers.events import (
+from handlers.ports import Clock
+from handlers.vocabulary.actions import Action, DirectMessage, Post, PostLesson, Reply
+from handlers.vocabulary.content import to_plain_text
+from handlers.vocabulary.domain import ChatRef, Member, MessageRef, Platform
+from handlers.vocabulary.events import (
     CommandInvoked,
     DigestDue,
-    Event,
+    Dispatch,
     MessageDeleted,
     MessageEdited,
     MessagePosted,
@@ -32,11 +32,9 @@ from handlers.events import (
     ReactionRemoved,
     ReactionsCleared,
 )
-from handlers.ports import Clock
 
 logger = logging.getLogger(__name__)
 
-Dispatch = Callable[[Event], Awaitable[None]]
 PLATFORM = Platform.CONSOLE.value
 GROUP_CHAT_ID = "study-group"
 MAIN_GROUP = "main"

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from handlers.text import shown_text
 
 if TYPE_CHECKING:  # the command line's parser reads FORMATS without paying for the domain types
-    from handlers.domain import ExportRow
+    from handlers.vocabulary.domain import ExportRow
 
 FORMATS = ("csv", "json", "md")
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>()#+!|~])")

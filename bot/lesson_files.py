@@ -16,7 +16,7 @@ Markdown::
 Plain text: the first non-empty line is the title, the rest is the intro.
 
 The intro (given, or the body's first paragraphs cut to ``intro_length`` at a sentence end) is kept in the
-form of :mod:`handlers.intro`: Markdown is rendered to HTML and reduced to its safe subset (paragraphs, line
+form of :mod:`handlers.text.intro`: Markdown is rendered to HTML and reduced to its safe subset (paragraphs, line
 breaks, bold, http(s) links), so **bold** and [links](https://…) show as such on every platform.
 Course pages (``bot.sources.course_page``) share the front matter and the error type defined here.
 """
@@ -32,8 +32,8 @@ import frontmatter
 import yaml
 from markdown_it import MarkdownIt
 
-from handlers.domain import LessonDraft, course_slug_problem
-from handlers.intro import DEFAULT_INTRO_LENGTH, intro_from_html, intro_from_text
+from handlers.text.intro import DEFAULT_INTRO_LENGTH, intro_from_html, intro_from_text
+from handlers.vocabulary.domain import LessonDraft, course_slug_problem
 
 INTRO_LIMIT = DEFAULT_INTRO_LENGTH
 LESSON_SUFFIXES = (".md", ".markdown", ".txt", ".html", ".htm")

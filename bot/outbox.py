@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 
-from handlers.actions import Action, DirectMessage, Post, PostLesson, Reply
-from handlers.content import Span
-from handlers.domain import MessageRef
-from handlers.errors import TransientDeliveryError
 from handlers.ports import Outbox
+from handlers.vocabulary.actions import Action, DirectMessage, Post, PostLesson, Reply
+from handlers.vocabulary.content import Span
+from handlers.vocabulary.domain import MessageRef
+from handlers.vocabulary.errors import TransientDeliveryError
 
 
 def action_platform(action: Action) -> str:

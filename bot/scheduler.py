@@ -23,7 +23,6 @@ import logging
 import os
 import socket
 import uuid
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -32,13 +31,11 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.date import DateTrigger
 
 from bot.sources.runner import LessonSources
-from handlers.digests import due_digests, next_digest_time
-from handlers.events import Event, SendsUnfinished
-from handlers.lessons import due_lessons
+from handlers.features.digests import due_digests, next_digest_time
+from handlers.features.lessons import due_lessons
 from handlers.ports import SchedulerStore
 from handlers.services import Services
-
-Dispatch = Callable[[Event], Awaitable[None]]
+from handlers.vocabulary.events import Dispatch, SendsUnfinished
 
 logger = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from handlers.content import Content, Span, Style
+from handlers.vocabulary.content import Content, Span, Style
 
 Measure = Callable[[str], int]
 

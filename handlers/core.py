@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from handlers import admin, advice, clusters, digests, help, lessons, likes, questions
+from handlers.features import admin, advice, clusters, digests, help, lessons, likes, questions
 from handlers.routing import Dispatcher, Router
 from handlers.services import Services
 

@@ -12,14 +12,14 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from handlers.actions import Reply
-from handlers.catalogue import BY_NAME, Command
-from handlers.content import Content, plain
-from handlers.domain import Group
-from handlers.errors import DeliveryError, StudybotError, UsageError
-from handlers.events import CommandInvoked, Event
-from handlers.groups import find_group
+from handlers.features.groups import find_group
 from handlers.services import Services
+from handlers.vocabulary.actions import Reply
+from handlers.vocabulary.catalogue import BY_NAME, Command
+from handlers.vocabulary.content import Content, plain
+from handlers.vocabulary.domain import Group
+from handlers.vocabulary.errors import DeliveryError, StudybotError, UsageError
+from handlers.vocabulary.events import CommandInvoked, Event
 
 logger = logging.getLogger(__name__)
 
@@ -92,10 +92,10 @@ class Router:
 
     def command(self, name: str) -> Callable[[CommandHandler], CommandHandler]:
         """Register the handler of the catalogue's command ``name``; its help text and who may run it come from
-        :mod:`handlers.catalogue`, so a command cannot be answered without being listed there."""
+        :mod:`handlers.vocabulary.catalogue`, so a command cannot be answered without being listed there."""
         command = BY_NAME.get(name)
         if command is None:
-            raise KeyError(f"/{name} is not in handlers/catalogue.py: add it there (and its help line) first")
+            raise KeyError(f"/{name} is not in handlers/vocabulary/catalogue.py: add it (and its help line) first")
 
         def register(fn: CommandHandler) -> CommandHandler:
             if name in self.commands:
@@ -128,7 +128,7 @@ class Dispatcher:
 
     async def dispatch(self, event: Event) -> None:
         if isinstance(event, CommandInvoked):
-            await self._dispatch_command(event)
+            await self._route_command(event)
             return
         for handler in self._handlers.get(type(event), ()):
             try:
@@ -137,7 +137,7 @@ class Dispatcher:
                 self.failed_events += 1
                 logger.exception("handler %s failed on %s", handler.__name__, _describe(event))
 
-    async def _dispatch_command(self, event: CommandInvoked) -> None:
+    async def _route_command(self, event: CommandInvoked) -> None:
         route = self.commands.get(event.name.lower())
         group = None if event.private else await find_group(self.services.store, event.chat)
         language = self.services.i18n.normalise(group.language if group else None)

@@ -12,7 +12,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from handlers.domain import Member, MessageRef
+from handlers.vocabulary.domain import Member, MessageRef
 from storage.queries import Reader
 from storage.writer import GroupCommitWriter, Statement
 

@@ -1,4 +1,4 @@
-"""The store's side of :class:`handlers.cluster_store.ClusterStore`, mixed into :class:`SqliteStore`.
+"""The store's side of :class:`handlers.ports.clusters.ClusterStore`, mixed into :class:`SqliteStore`.
 
 Kept apart from sqlite_store.py so that the cluster methods move as one piece when the store is split by role;
 the SQL itself is in :mod:`storage.clusters`.
@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from handlers.cluster_store import Cluster, DupesMode
+from handlers.ports.clusters import Cluster, DupesMode
 from storage import clusters
 from storage.queries import Reader
 from storage.writer import GroupCommitWriter

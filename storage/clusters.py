@@ -3,7 +3,7 @@ manual merges and splits, and ranking by cluster for /top and the digest.
 
 Placement runs on the writer connection inside the transaction that inserts the question (see
 :func:`place`), so a question is never visible without its cluster. The detector itself is pure
-(:mod:`handlers.duplicates`); this module only feeds it candidates: the course's questions sharing at least
+(:mod:`handlers.text.duplicates`); this module only feeds it candidates: the course's questions sharing at least
 one key with the new one, the :data:`MAX_CANDIDATES` sharing most.
 
 Manual decisions are pairs (``cluster_decisions``): ``/merge A B`` records A and B as the same, ``/split A``
@@ -25,9 +25,9 @@ from typing import Any
 
 import aiosqlite
 
-from handlers.cluster_store import Cluster, DupesMode
-from handlers.domain import RankedQuestion
-from handlers.duplicates import FINGERPRINT_VERSION, Fingerprint, best_match, fingerprint
+from handlers.ports.clusters import Cluster, DupesMode
+from handlers.text.duplicates import FINGERPRINT_VERSION, Fingerprint, best_match, fingerprint
+from handlers.vocabulary.domain import RankedQuestion
 from storage import codec, queries
 
 logger = logging.getLogger(__name__)

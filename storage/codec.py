@@ -14,11 +14,12 @@ from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from handlers.domain import (
+from handlers.vocabulary.domain import (
     ChatRef,
     Course,
     Digest,
     DigestItem,
+    DiscussionReply,
     Group,
     Instructor,
     Lesson,
@@ -29,7 +30,6 @@ from handlers.domain import (
     PostKind,
     PostState,
     Question,
-    Reply,
 )
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -142,8 +142,8 @@ def question_from(row: sqlite3.Row) -> Question:
     )
 
 
-def reply_from(row: sqlite3.Row) -> Reply:
-    return Reply(
+def reply_from(row: sqlite3.Row) -> DiscussionReply:
+    return DiscussionReply(
         question_id=row["question_id"],
         author=author_from(row),
         ref=message_ref_from(row),

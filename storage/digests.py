@@ -8,7 +8,7 @@ from datetime import datetime
 
 import aiosqlite
 
-from handlers.domain import (
+from handlers.vocabulary.domain import (
     Digest,
     DigestItem,
     PeriodSummary,

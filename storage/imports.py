@@ -1,5 +1,5 @@
 """Lesson sources: imported lessons with their posts, and the state of the feeds polled for new lessons (the SQL
-is in :mod:`storage.sources`)."""
+is in :mod:`storage.import_ops`)."""
 
 from __future__ import annotations
 
@@ -7,13 +7,13 @@ import logging
 from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime
 
-from handlers.domain import (
+from handlers.vocabulary.domain import (
     Course,
     Lesson,
     LessonDraft,
 )
-from handlers.sources import FeedEntry, FeedState, ImportedPost, LessonImport
-from storage import codec, sources
+from handlers.vocabulary.imported import FeedEntry, FeedState, ImportedPost, LessonImport
+from storage import codec, import_ops
 from storage.base import StoreBase
 
 logger = logging.getLogger(__name__)
@@ -34,8 +34,8 @@ class SourceRows(StoreBase):
         listed: Collection[str] | None = None,
     ) -> LessonImport:
         """The course when new, the lesson and all its imported posts in ONE transaction (see
-        :mod:`storage.sources`)."""
-        return await self._writer.call(sources.import_lesson_op(draft, posts, now, course, hold, listed))
+        :mod:`storage.import_ops`)."""
+        return await self._writer.call(import_ops.import_lesson_op(draft, posts, now, course, hold, listed))
 
     async def most_lesson_posts_in_a_group(self, course_slug: str, since: datetime) -> int:
         row = await self._reader.one(
@@ -55,11 +55,11 @@ class SourceRows(StoreBase):
         )
 
     async def feed_state(self, course_slug: str, url: str) -> FeedState | None:
-        row = await self._reader.one(sources.FEED_SELECT + " WHERE course_slug = ? AND url = ?", (course_slug, url))
-        return sources.feed_state_from(row) if row else None
+        row = await self._reader.one(import_ops.FEED_SELECT + " WHERE course_slug = ? AND url = ?", (course_slug, url))
+        return import_ops.feed_state_from(row) if row else None
 
     async def add_feed(self, course_slug: str, url: str, now: datetime) -> FeedState:
-        return await self._writer.call(sources.add_feed_op(course_slug, url, now))
+        return await self._writer.call(import_ops.add_feed_op(course_slug, url, now))
 
     async def feed_polled(
         self,
@@ -71,7 +71,7 @@ class SourceRows(StoreBase):
         now: datetime,
         next_attempt: datetime,
     ) -> list[Lesson]:
-        op = sources.feed_polled_op(course_slug, url, entries, etag, last_modified, now, next_attempt)
+        op = import_ops.feed_polled_op(course_slug, url, entries, etag, last_modified, now, next_attempt)
         return await self._writer.call(op)
 
     async def feed_failed(self, course_slug: str, url: str, error: str, now: datetime, next_attempt: datetime) -> None:

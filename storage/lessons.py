@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 import aiosqlite
 
-from handlers.domain import (
+from handlers.vocabulary.domain import (
     ChatRef,
     Course,
     Lesson,
@@ -161,7 +161,7 @@ class LessonRows(StoreBase):
     # lesson posts ----------------------------------------------------------------------------------------
     async def claim_lesson_post(self, lesson_id: int, group_id: int, now: datetime) -> LessonPost:
         """Record the intent (PENDING) unless one exists; a FAILED post is claimed again (back to PENDING)
-        so that a crash during the retry leaves it for :func:`handlers.lessons.resume_pending_posts`."""
+        so that a crash during the retry leaves it for :func:`handlers.features.lessons.resume_pending_posts`."""
         claimed = codec.to_micros(now)
 
         async def op(conn: aiosqlite.Connection) -> LessonPost:

@@ -9,7 +9,7 @@ from typing import Any
 
 import aiosqlite
 
-from handlers.domain import (
+from handlers.vocabulary.domain import (
     Member,
     MessageRef,
     ReactionChange,

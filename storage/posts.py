@@ -8,7 +8,7 @@ from typing import Any
 
 import aiosqlite
 
-from handlers.domain import (
+from handlers.vocabulary.domain import (
     Member,
     MessageRef,
     NewPost,

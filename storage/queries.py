@@ -62,8 +62,8 @@ TOP_IN_LESSON = f"""
     {RANKED_OUTER}
 """
 
-# A digest's window is a range of post ids in a course (handlers.domain.PostWindow): the index gives the range,
-# a small sort keeps the best LIMIT.
+# A digest's window is a range of post ids in a course (handlers.vocabulary.domain.PostWindow): the index gives the
+# range, a small sort keeps the best LIMIT.
 PERIOD = f"""
     WITH picked(id) AS (
         SELECT id FROM questions INDEXED BY questions_by_post

@@ -5,12 +5,12 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from handlers.domain import (
+from handlers.vocabulary.domain import (
+    DiscussionReply,
     ExportRow,
     PeriodSummary,
     PostWindow,
     RankedQuestion,
-    Reply,
     Stats,
 )
 from storage import clusters, codec, queries
@@ -72,7 +72,7 @@ class ReadRows(StoreBase):
         order (lesson number, then time)."""
         params = {"course": course_slug}
         posts = await self._reader.all(queries.EXPORT_POSTS, params)
-        replies: dict[int, list[Reply]] = {}
+        replies: dict[int, list[DiscussionReply]] = {}
         for row in await self._reader.all(queries.EXPORT_REPLIES, params):
             replies.setdefault(row["question_id"], []).append(codec.reply_from(row))
         return [ExportRow(codec.question_from(r), r["lesson_title"], tuple(replies.get(r["id"], ()))) for r in posts]

@@ -11,14 +11,13 @@
   (:mod:`.reconcile`).
 
 It talks to the core only through core events (the dispatch given to :meth:`DiscordBackend.start`) and the
-narrow ports of :mod:`handlers.backend_ports` (given to :meth:`DiscordBackend.use_ports`), never the core's
+narrow ports of :mod:`handlers.ports.backends` (given to :meth:`DiscordBackend.use_ports`), never the core's
 services.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
 
 from bot.discord_backend import translate
 from bot.discord_backend.catch_up import CatchUp
@@ -29,16 +28,15 @@ from bot.discord_backend.intake import UNOBSERVED, Intake, Observer
 from bot.discord_backend.interactions import Interactions
 from bot.discord_backend.reconcile import ReconcileReport
 from bot.discord_backend.sending import Sender
-from handlers.actions import Action, DirectMessage, Post, PostLesson, Reply
-from handlers.backend_ports import CatchUpStore, CourseCatalog
-from handlers.domain import ChatRef, MessageRef
-from handlers.events import Event
 from handlers.i18n import Translator
 from handlers.ports import Clock
+from handlers.ports.backends import CatchUpStore, CourseCatalog
+from handlers.vocabulary.actions import Action, DirectMessage, Post, PostLesson, Reply
+from handlers.vocabulary.domain import ChatRef, MessageRef
+from handlers.vocabulary.events import Dispatch
 
 logger = logging.getLogger(__name__)
 
-Dispatch = Callable[[Event], Awaitable[None]]
 
 
 class DiscordBackend:

@@ -12,20 +12,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
 import discord
 
 from bot.discord_backend.reconcile import ReconcileReport, Reconciling, reconcile_likes
 from bot.discord_backend.replay import MessageReplay, ReplayReport, plan_replay
-from handlers.backend_ports import CatchUpStore
-from handlers.events import Event
 from handlers.ports import Clock
+from handlers.ports.backends import CatchUpStore
+from handlers.vocabulary.events import Dispatch
 
 logger = logging.getLogger(__name__)
 
-Dispatch = Callable[[Event], Awaitable[None]]
 
 
 class CatchUp:

@@ -1,6 +1,6 @@
 """Slash commands: every catalogue command Discord offers as a top-level ``app_commands`` command.
 
-The table (:data:`COMMANDS`) is derived from the core's catalogue (:mod:`handlers.catalogue`): each command's
+The table (:data:`COMMANDS`) is derived from the core's catalogue (:mod:`handlers.vocabulary.catalogue`): each command's
 options in order, whether it is an admin's, whether it works in a private chat. An invocation's option values
 are joined in that order into the ``args`` string the core parses, so ``/answer question:12 text:Because…``
 reaches the core exactly as ``/answer 12 Because…`` does from a chat. Admin commands carry
@@ -27,9 +27,9 @@ from typing import Any, Literal
 import discord
 from discord import app_commands
 
-from handlers.catalogue import Argument, Command, Completion, Place, commands_on
-from handlers.domain import Platform
 from handlers.i18n import Translator
+from handlers.vocabulary.catalogue import Argument, Command, Completion, Place, commands_on
+from handlers.vocabulary.domain import Platform
 
 logger = logging.getLogger(__name__)
 

@@ -30,13 +30,12 @@ import discord
 from bot.discord_backend import translate
 from bot.discord_backend.catch_up import CatchUp
 from bot.discord_backend.client import Gateway
-from handlers.domain import Member, MessageRef, ReactionChange
-from handlers.events import Event, MessageDeleted, MessageEdited, ReactionBurst, ReactionsCleared
 from handlers.ports import Clock
+from handlers.vocabulary.domain import Member, MessageRef, ReactionChange
+from handlers.vocabulary.events import Dispatch, Event, MessageDeleted, MessageEdited, ReactionBurst, ReactionsCleared
 
 logger = logging.getLogger(__name__)
 
-Dispatch = Callable[[Event], Awaitable[None]]
 Step = Callable[[], Awaitable[None]]
 Lot = Sequence[ReactionChange]
 BOTS_REMEMBERED = 10_000

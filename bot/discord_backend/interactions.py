@@ -3,18 +3,18 @@
 The interaction is acknowledged at once with a deferred ("thinking…") response, well within Discord's 3 seconds
 whatever the core then does. The placeholder is a real message, and its id is the command's ``MessageRef``: a
 question asked with ``/ask`` *is* the bot's public answer message, so members can 👍 it and digests can link to
-it. The core's :class:`~handlers.actions.Reply` fills the placeholder; an ephemeral reply (an error) replaces it
-with a message only the invoker sees; a command that replies nothing (``/lesson`` posted the lesson) removes it.
+it. The core's :class:`~handlers.vocabulary.actions.Reply` fills the placeholder; an ephemeral reply (an error)
+replaces it with a message only the invoker sees; a command that replies nothing (``/lesson`` posted the lesson)
+removes it.
 
 The command table is :mod:`.commands`'; autocomplete reads the course catalogue through its narrow port
-(:class:`~handlers.backend_ports.CourseCatalog`), never the core's services.
+(:class:`~handlers.ports.backends.CourseCatalog`), never the core's services.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,15 +27,14 @@ from bot.discord_backend.commands import CommandSpec, Completion, args_string, b
 from bot.discord_backend.intake import Observer
 from bot.discord_backend.render import render_messages
 from bot.discord_backend.sending import delivery_error
-from handlers.backend_ports import CourseCatalog
-from handlers.content import Content, Span, Style
-from handlers.domain import ChatRef, MessageRef
-from handlers.events import Event
 from handlers.i18n import Translator
+from handlers.ports.backends import CourseCatalog
+from handlers.vocabulary.content import Content, Span, Style
+from handlers.vocabulary.domain import ChatRef, MessageRef
+from handlers.vocabulary.events import Dispatch
 
 logger = logging.getLogger(__name__)
 
-Dispatch = Callable[[Event], Awaitable[None]]
 
 
 @dataclass(slots=True)

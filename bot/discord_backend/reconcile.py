@@ -3,17 +3,16 @@
 At start the backend reads back, through the REST API, the reactions of every post of the last days (setting
 ``DISCORD_RECONCILE_DAYS``) that lives in a channel this process serves, members' only (bots are left out
 here, at the border, as live), and the store brings the kept likes to exactly that under its one like rule
-(:class:`~handlers.backend_ports.CatchUpStore`). Requests go one after another through discord.py's HTTP
+(:class:`~handlers.ports.backends.CatchUpStore`). Requests go one after another through discord.py's HTTP
 client, which keeps to each route's rate-limit bucket and waits out 429s; a post whose message is gone becomes
-the :class:`~handlers.events.MessageDeleted` event the missed delete would have been. It runs after the messages
-missed meanwhile are read back (:mod:`.replay`), so their likes are reconciled too, and its summary is the
+the :class:`~handlers.vocabulary.events.MessageDeleted` event the missed delete would have been. It runs after the
+messages missed meanwhile are read back (:mod:`.replay`), so their likes are reconciled too, and its summary is the
 start-up's catch-up line for both.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -22,14 +21,13 @@ import discord
 
 from bot.discord_backend import translate
 from bot.discord_backend.replay import ReplayReport
-from handlers.backend_ports import CatchUpStore
-from handlers.domain import Member, MessageRef, ReactionFix
-from handlers.events import Event, MessageDeleted
 from handlers.ports import Clock
+from handlers.ports.backends import CatchUpStore
+from handlers.vocabulary.domain import Member, MessageRef, ReactionFix
+from handlers.vocabulary.events import Dispatch, MessageDeleted
 
 logger = logging.getLogger(__name__)
 
-Dispatch = Callable[[Event], Awaitable[None]]
 
 PAGE = 100  # the most users GET …/reactions/{emoji} returns at once
 ATTEMPTS = 3  # reads of one post, when live reactions keep changing it meanwhile

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from urllib.parse import quote
 
 from bot.splitting import split_content
-from handlers.content import Content, Span, Style
 from handlers.text import safe_url
+from handlers.vocabulary.content import Content, Span, Style
 
 MESSAGE_LIMIT = 2000
 EMBED_TITLE_LIMIT = 256

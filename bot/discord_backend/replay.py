@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -32,13 +32,12 @@ import aiohttp
 import discord
 
 from bot.discord_backend import translate
-from handlers.backend_ports import CatchUpStore
-from handlers.domain import ChatRef
-from handlers.events import Event
+from handlers.ports.backends import CatchUpStore
+from handlers.vocabulary.domain import ChatRef
+from handlers.vocabulary.events import Dispatch
 
 logger = logging.getLogger(__name__)
 
-Dispatch = Callable[[Event], Awaitable[None]]
 Readable = discord.Thread | discord.TextChannel | discord.VoiceChannel | discord.StageChannel
 
 PAGE = 100  # the most messages GET …/messages returns at once

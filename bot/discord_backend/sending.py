@@ -22,9 +22,9 @@ import discord
 from bot.discord_backend import translate
 from bot.discord_backend.client import NO_MENTIONS, Client, Gateway
 from bot.discord_backend.render import EmbedData, render_embeds, render_messages, thread_name
-from handlers.content import Content
-from handlers.domain import ChatRef, MessageRef
-from handlers.errors import (
+from handlers.vocabulary.content import Content
+from handlers.vocabulary.domain import ChatRef, MessageRef
+from handlers.vocabulary.errors import (
     ChatUnavailable,
     DeliveryError,
     MissingPermissions,

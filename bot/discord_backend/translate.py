@@ -18,8 +18,8 @@ from typing import Any
 
 import discord
 
-from handlers.domain import Member, MessageRef, Platform
-from handlers.events import CommandInvoked, Event, MessagePosted
+from handlers.vocabulary.domain import Member, MessageRef, Platform
+from handlers.vocabulary.events import CommandInvoked, Event, MessagePosted
 
 PLATFORM = Platform.DISCORD.value
 _CUSTOM = re.compile(r"<a?:([A-Za-z0-9_]{1,32}):(\d{5,25})>")

@@ -30,10 +30,10 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.lesson_files import LessonFileError, draft_from, split_front_matter
-from handlers.classify import classify
-from handlers.domain import LessonDraft, PostKind
-from handlers.intro import DEFAULT_INTRO_LENGTH, intro_from_html, intro_from_text
-from handlers.sources import ImportedPost, import_key
+from handlers.text.classify import classify
+from handlers.text.intro import DEFAULT_INTRO_LENGTH, intro_from_html, intro_from_text
+from handlers.vocabulary.domain import LessonDraft, PostKind
+from handlers.vocabulary.imported import ImportedPost, import_key
 
 _MARKER_BYTES = re.compile(
     "精选留言".encode() + rb"\s*(?:" + "（".encode() + rb"|\()\s*(\d+)\s*(?:" + "）".encode() + rb"|\))"
@@ -86,7 +86,7 @@ class CoursePage:
 
     def posts(self, timezone: str) -> Iterator[ImportedPost]:
         """The comments as imported posts, one at a time: dates at 00:00 in ``timezone``, questions told from
-        comments by the same rule as live messages (:func:`handlers.classify.classify`)."""
+        comments by the same rule as live messages (:func:`handlers.text.classify.classify`)."""
         zone = ZoneInfo(timezone)
         for comment in self.iter_comments():
             yield self.post(comment, zone)

@@ -29,12 +29,12 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from bot.config import FeedSource
-from handlers.content import Content
-from handlers.domain import Lesson, LessonDraft
-from handlers.intro import DEFAULT_INTRO_LENGTH, make_intro, plain_text, sanitise_html, text_content
 from handlers.ports import Clock, SourceStore
-from handlers.sources import FeedEntry, FeedState
 from handlers.text import safe_url
+from handlers.text.intro import DEFAULT_INTRO_LENGTH, make_intro, plain_text, sanitise_html, text_content
+from handlers.vocabulary.content import Content
+from handlers.vocabulary.domain import Lesson, LessonDraft
+from handlers.vocabulary.imported import FeedEntry, FeedState
 
 logger = logging.getLogger(__name__)
 

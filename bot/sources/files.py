@@ -20,10 +20,10 @@ from pathlib import Path
 
 from bot.lesson_files import HEADER_END, LessonFileError, lesson_from_text, read_bytes
 from bot.sources.course_page import CoursePage, is_course_page, parse_course_page
-from handlers.domain import Course, LessonDraft, course_slug_problem
-from handlers.intro import DEFAULT_INTRO_LENGTH
 from handlers.ports import SourceStore
-from handlers.sources import LessonImport
+from handlers.text.intro import DEFAULT_INTRO_LENGTH
+from handlers.vocabulary.domain import Course, LessonDraft, course_slug_problem
+from handlers.vocabulary.imported import LessonImport
 
 logger = logging.getLogger(__name__)
 

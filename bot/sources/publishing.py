@@ -8,7 +8,7 @@ default); the others join the back catalogue: marked published without a post, s
 The run stores its new due lessons already so marked ("held") and releases the chosen ones at its end, so a
 bot running meanwhile cannot post them half-way, and a run killed part-way posts nothing.
 ``all`` leaves every one to be published, ``none`` none. Lessons with a release time still to come keep it:
-a schedule is not a flood. (The per-group hourly cap in :func:`handlers.lessons.publish_due_lessons` is the
+a schedule is not a flood. (The per-group hourly cap in :func:`handlers.features.lessons.publish_due_lessons` is the
 safety net behind this.)
 """
 
@@ -20,8 +20,8 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # the command line's parser reads PUBLISH_CHOICES without paying for the core's types
-    from handlers.domain import Lesson
     from handlers.ports import SourceStore
+    from handlers.vocabulary.domain import Lesson
 
 PUBLISH_CHOICES = ("latest", "all", "none")
 

@@ -25,10 +25,10 @@ from bot.lesson_files import LESSON_SUFFIXES, LessonFileError
 from bot.sources.feeds import FeedPoller, FeedReport, session
 from bot.sources.files import ensure_course, import_source, read_source
 from bot.sources.publishing import settle_new_lessons
-from handlers.domain import Lesson
 from handlers.ports import SourceStore
 from handlers.services import Services
-from handlers.sources import FeedState
+from handlers.vocabulary.domain import Lesson
+from handlers.vocabulary.imported import FeedState
 
 logger = logging.getLogger(__name__)
 

@@ -41,17 +41,16 @@ from bot.telegram_backend import translate
 from bot.telegram_backend.menus import register_menus
 from bot.telegram_backend.ratelimit import TelegramRateLimiter
 from bot.telegram_backend.render import render_messages
-from handlers.actions import Action, DirectMessage, Post, PostLesson, Reply
-from handlers.content import Content
-from handlers.domain import ChatRef, MessageRef, ReactionChange
-from handlers.errors import ChatUnavailable, DeliveryError, RecipientUnreachable, TransientDeliveryError
-from handlers.events import AdviceDue, ChatMoved, CommandInvoked, Event, ReactionBurst
 from handlers.i18n import Translator
 from handlers.ports import Clock
+from handlers.vocabulary.actions import Action, DirectMessage, Post, PostLesson, Reply
+from handlers.vocabulary.content import Content
+from handlers.vocabulary.domain import ChatRef, MessageRef, ReactionChange
+from handlers.vocabulary.errors import ChatUnavailable, DeliveryError, RecipientUnreachable, TransientDeliveryError
+from handlers.vocabulary.events import AdviceDue, ChatMoved, CommandInvoked, Dispatch, Event, ReactionBurst
 
 logger = logging.getLogger(__name__)
 
-Dispatch = Callable[[Event], Awaitable[None]]
 T = TypeVar("T")
 OFFICIAL_API = "https://api.telegram.org"
 ALLOWED_UPDATES = [

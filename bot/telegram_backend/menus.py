@@ -1,4 +1,4 @@
-"""Telegram's command menus, derived from the core's catalogue (:mod:`handlers.catalogue`).
+"""Telegram's command menus, derived from the core's catalogue (:mod:`handlers.vocabulary.catalogue`).
 
 Telegram shows a chat the menu of the narrowest scope that has one: a group's administrators see the
 ``all_chat_administrators`` menu, other members the ``all_group_chats`` one, and a private chat with the bot
@@ -24,9 +24,9 @@ from telegram import (
     BotCommandScopeAllPrivateChats,
 )
 
-from handlers.catalogue import Command, Place, Role, commands_on
-from handlers.domain import Platform
 from handlers.i18n import Translator
+from handlers.vocabulary.catalogue import Command, Place, Role, commands_on
+from handlers.vocabulary.domain import Platform
 
 logger = logging.getLogger(__name__)
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 import html
 
 from bot.splitting import split_content, utf16_length
-from handlers.content import Content, Span, Style
 from handlers.text import safe_url
+from handlers.vocabulary.content import Content, Span, Style
 
 MESSAGE_LIMIT = 4096
 _TAGS = {Style.BOLD: "b", Style.ITALIC: "i", Style.CODE: "code", Style.QUOTE: "blockquote"}

@@ -24,8 +24,8 @@ from telegram import (
 )
 from telegram.constants import ChatType
 
-from handlers.domain import Member, MessageRef, Platform, ReactionChange
-from handlers.events import (
+from handlers.vocabulary.domain import Member, MessageRef, Platform, ReactionChange
+from handlers.vocabulary.events import (
     ChatMoved,
     CommandInvoked,
     Event,

@@ -31,7 +31,8 @@ from bot.charts import (
     find_font,
     shorten,
 )
-from handlers.charts import (
+from handlers.i18n import Translator
+from handlers.vocabulary.charts import (
     MAX_LESSONS,
     Activity,
     DayCount,
@@ -43,7 +44,6 @@ from handlers.charts import (
     period_dates,
     tally,
 )
-from handlers.i18n import Translator
 from tests.clock import TestClock
 from tests.paths import ROOT
 

@@ -197,7 +197,7 @@ def test_digest_send_needs_an_instructor_then_records_for_the_bot(
 ) -> None:
     import asyncio
 
-    from handlers.domain import Instructor
+    from handlers.vocabulary.domain import Instructor
     from storage import SqliteStore
 
     main(["lesson", "add", "--course", "ai", str(write(env / "a.md", LESSON_MD))])

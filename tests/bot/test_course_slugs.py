@@ -17,7 +17,7 @@ from bot.cli import main
 from bot.config import Settings, SettingsError, load_settings
 from bot.lesson_files import LessonFileError
 from bot.sources.files import read_source
-from handlers.domain import COURSE_SLUG_RULE, course_slug_problem
+from handlers.vocabulary.domain import COURSE_SLUG_RULE, course_slug_problem
 from tests.clock import TestClock
 from tests.paths import SAMPLE_PAGE, write
 

@@ -7,10 +7,10 @@ import io
 from bot.console import ConsoleBackend
 from bot.discord_backend.backend import DiscordBackend, DiscordOptions
 from bot.outbox import RoutingOutbox, with_links
-from handlers.actions import DirectMessage, Post
-from handlers.content import ContentBuilder
-from handlers.domain import ChatRef, MessageRef
 from handlers.i18n import Translator
+from handlers.vocabulary.actions import DirectMessage, Post
+from handlers.vocabulary.content import ContentBuilder
+from handlers.vocabulary.domain import ChatRef, MessageRef
 from tests.clock import TestClock
 
 

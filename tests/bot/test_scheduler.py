@@ -15,9 +15,9 @@ import pytest
 
 from bot.app import App, open_app
 from bot.config import Settings
-from handlers.actions import Action, DirectMessage, Post, PostLesson
-from handlers.content import to_plain_text
-from handlers.domain import ChatRef, Course, Instructor, LessonDraft, Member, MessageRef, NewPost, PostKind
+from handlers.vocabulary.actions import Action, DirectMessage, Post, PostLesson
+from handlers.vocabulary.content import to_plain_text
+from handlers.vocabulary.domain import ChatRef, Course, Instructor, LessonDraft, Member, MessageRef, NewPost, PostKind
 from tests.clock import TestClock
 
 BERLIN = ZoneInfo("Europe/Berlin")

@@ -7,7 +7,7 @@ import re
 
 from bot.splitting import split_content, utf16_length
 from bot.telegram_backend.render import render_messages
-from handlers.content import ContentBuilder, Span, Style, to_plain_text
+from handlers.vocabulary.content import ContentBuilder, Span, Style, to_plain_text
 
 
 def test_short_content_is_one_chunk() -> None:

@@ -20,8 +20,8 @@ from bot.discord_backend import translate
 from bot.discord_backend.backend import DiscordBackend, DiscordOptions
 from bot.discord_backend.commands import BY_NAME, options_from_text
 from bot.discord_backend.render import unescape
-from handlers.domain import ReactionChange
 from handlers.i18n import Translator
+from handlers.vocabulary.domain import ReactionChange
 from tests.clock import TestClock
 from tests.fakes.discord_api import FakeChannel, FakeDiscord, FakeGuild, FakeInteraction, FakeMessage, FakeUser
 from tests.scenarios.harness import CoreSetup, Handle

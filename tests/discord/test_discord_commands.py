@@ -12,9 +12,9 @@ from typing import Any
 
 from bot.config import Settings
 from bot.discord_backend.commands import registered_commands
-from handlers.catalogue import Place, commands_on
-from handlers.domain import LessonDraft, Platform
 from handlers.i18n import Translator
+from handlers.vocabulary.catalogue import Place, commands_on
+from handlers.vocabulary.domain import LessonDraft, Platform
 from tests.clock import TestClock
 from tests.discord.harness import DiscordHarness
 from tests.handlers.test_catalogue import listed_in_help

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from bot.config import Settings
-from handlers.domain import LessonDraft
+from handlers.vocabulary.domain import LessonDraft
 from tests.clock import TestClock
 from tests.discord.harness import DiscordHarness
 from tests.fakes.discord_api import P_CREATE_PUBLIC_THREADS, P_READ_MESSAGE_HISTORY, FakeChannel

@@ -11,8 +11,8 @@ from pydantic import SecretStr
 
 from bot.config import Settings
 from bot.discord_backend.backend import DiscordBackend, DiscordOptions, DiscordStartError
-from handlers.domain import ChatRef, LessonDraft
 from handlers.i18n import Translator
+from handlers.vocabulary.domain import ChatRef, LessonDraft
 from tests.clock import TestClock
 from tests.discord.harness import DiscordHarness, message_text
 from tests.fakes.discord_api import FakeDiscord, FakeMessage
@@ -283,7 +283,7 @@ async def test_an_answer_to_a_deleted_question_is_still_posted_in_its_thread(dis
 
 
 def _ref(h: DiscordHarness, handle: object) -> object:
-    from handlers.domain import MessageRef
+    from handlers.vocabulary.domain import MessageRef
 
     key = handle.key  # type: ignore[attr-defined]
     channel = h.dc.channel(h.channel_of(handle))  # type: ignore[arg-type]

@@ -9,8 +9,8 @@ from collections.abc import Awaitable, Callable
 import pytest
 
 from bot.discord_backend.intake import InOrder, ReactionLots
-from handlers.domain import Member, MessageRef, ReactionChange
-from handlers.events import Event, ReactionBurst
+from handlers.vocabulary.domain import Member, MessageRef, ReactionChange
+from handlers.vocabulary.events import Event, ReactionBurst
 from tests.clock import TestClock
 
 REF = MessageRef("discord", "1", "2", "3")

@@ -8,11 +8,11 @@ import re
 
 import pytest
 
-from handlers.catalogue import BY_NAME, COMMANDS, Place, commands_on
 from handlers.core import ROUTERS
-from handlers.domain import Platform
 from handlers.i18n import Translator
 from handlers.routing import Router
+from handlers.vocabulary.catalogue import BY_NAME, COMMANDS, Place, commands_on
+from handlers.vocabulary.domain import Platform
 from tests.scenarios.harness import ConsoleHarness
 from tests.scenarios.stories import COURSE, prepare_course
 
@@ -34,7 +34,7 @@ def test_every_catalogue_command_is_routed_and_every_route_is_catalogued() -> No
 
 
 def test_a_command_missing_from_the_catalogue_cannot_be_registered() -> None:
-    with pytest.raises(KeyError, match=r"not in handlers/catalogue\.py"):
+    with pytest.raises(KeyError, match=r"not in handlers/vocabulary/catalogue\.py"):
         Router("test").command("frobnicate")
 
 

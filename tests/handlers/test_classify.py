@@ -7,8 +7,8 @@ import re
 
 import pytest
 
-from handlers.classify import classify, is_question
-from handlers.domain import PostKind
+from handlers.text.classify import classify, is_question
+from handlers.vocabulary.domain import PostKind
 from tests.paths import SAMPLE_PAGE
 
 

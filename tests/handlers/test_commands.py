@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot.config import Settings
-from handlers.domain import ChatRef, LessonDraft
+from handlers.vocabulary.domain import ChatRef, LessonDraft
 from tests.clock import TestClock
 from tests.scenarios.harness import ConsoleHarness
 from tests.scenarios.stories import COURSE, prepare_course

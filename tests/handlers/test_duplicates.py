@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from handlers.duplicates import (
+from handlers.text.duplicates import (
     FINGERPRINT_VERSION,
     Fingerprint,
     best_match,
@@ -51,7 +51,7 @@ def test_keys_are_few_short_ascii_and_stable_across_processes() -> None:
     here = fingerprint(text)
     assert 1 <= len(here.keys) <= 16
     assert all(key.isascii() and len(key) <= 16 for key in here.keys)
-    code = f"from handlers.duplicates import fingerprint; print(','.join(fingerprint({text!r}).keys))"
+    code = f"from handlers.text.duplicates import fingerprint; print(','.join(fingerprint({text!r}).keys))"
     for seed in ("1", "2"):
         there = subprocess.run(
             [sys.executable, "-c", code],

@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 
 from bot.sources.course_page import parse_course_page
-from handlers.classify import classify
-from handlers.domain import PostKind
-from handlers.duplicates import Fingerprint, fingerprint, same_question
+from handlers.text.classify import classify
+from handlers.text.duplicates import Fingerprint, fingerprint, same_question
+from handlers.vocabulary.domain import PostKind
 from tests.paths import ROOT, SAMPLE_PAGE
 
 DATA = ROOT / "tests" / "data"

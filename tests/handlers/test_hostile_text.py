@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from bot.export import render_export
-from handlers.domain import LessonDraft
 from handlers.text import is_blank, kept_text, shown_text
+from handlers.vocabulary.domain import LessonDraft
 from tests.scenarios.harness import ConsoleHarness
 from tests.scenarios.stories import COURSE, prepare_course
 

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from handlers.content import Span, Style, to_plain_text
-from handlers.intro import (
+from handlers.text.intro import (
     ELLIPSIS,
     INTRO_MARK,
     cut,
@@ -14,6 +13,7 @@ from handlers.intro import (
     sanitise_html,
     text_content,
 )
+from handlers.vocabulary.content import Span, Style, to_plain_text
 
 HOSTILE = (
     '<p onclick="steal()">Hello <script>alert("x")</script><style>p{}</style>'

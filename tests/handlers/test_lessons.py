@@ -16,12 +16,12 @@ import pytest
 
 from bot.app import App, open_app
 from bot.config import Settings
-from handlers.actions import Action, PostLesson
 from handlers.core import recover
-from handlers.domain import ChatRef, Course, LessonDraft, MessageRef
-from handlers.errors import ChatUnavailable
-from handlers.events import LessonPublished
-from handlers.lessons import BROADCAST_CONCURRENCY, publish_due_lessons, publish_lesson
+from handlers.features.lessons import BROADCAST_CONCURRENCY, publish_due_lessons, publish_lesson
+from handlers.vocabulary.actions import Action, PostLesson
+from handlers.vocabulary.domain import ChatRef, Course, LessonDraft, MessageRef
+from handlers.vocabulary.errors import ChatUnavailable
+from handlers.vocabulary.events import LessonPublished
 from tests.clock import TestClock
 
 COURSE = "ai-systems"

@@ -6,8 +6,8 @@ import pytest
 
 from bot.discord_backend.render import span_markdown
 from bot.telegram_backend.render import span_html
-from handlers.content import Span, Style
 from handlers.text import safe_url
+from handlers.vocabulary.content import Span, Style
 
 
 @pytest.mark.parametrize("url", ["https://example.com/a?b=1#c", "  http://example.com/x  ", "HTTPS://EXAMPLE.COM/"])

@@ -17,8 +17,8 @@ from typing import Protocol
 from bot.app import App, open_app
 from bot.config import Settings
 from bot.console import CONTINUATION, ConsoleBackend
-from handlers.domain import Course, Lesson, LessonDraft
-from handlers.events import DigestDue, LessonPublished
+from handlers.vocabulary.domain import Course, Lesson, LessonDraft
+from handlers.vocabulary.events import DigestDue, LessonPublished
 from tests.clock import TestClock
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from handlers.domain import LessonDraft
+from handlers.vocabulary.domain import LessonDraft
 from tests.scenarios.harness import StudyGroupHarness
 
 COURSE = "ai-systems"

@@ -12,8 +12,8 @@ import pytest
 from bot.lesson_files import LessonFileError
 from bot.sources.course_page import parse_course_page
 from bot.sources.files import import_source, read_source
-from handlers.domain import Course, PostKind
-from handlers.intro import intro_plain_text
+from handlers.text.intro import intro_plain_text
+from handlers.vocabulary.domain import Course, PostKind
 from storage import SqliteStore
 from tests.handlers.test_classify import SAMPLE_VERDICTS
 from tests.paths import SAMPLE_PAGE

@@ -15,11 +15,11 @@ from bot.app import App, open_app
 from bot.config import Settings, SettingsError, load_settings, parse_feeds
 from bot.sources.feeds import backoff, parse_feed
 from bot.telegram_backend.render import to_html
-from handlers.actions import Action, PostLesson
-from handlers.content import to_plain_text
-from handlers.domain import ChatRef, Course, MessageRef
-from handlers.intro import intro_plain_text
-from handlers.lessons import lesson_content
+from handlers.features.lessons import lesson_content
+from handlers.text.intro import intro_plain_text
+from handlers.vocabulary.actions import Action, PostLesson
+from handlers.vocabulary.content import to_plain_text
+from handlers.vocabulary.domain import ChatRef, Course, MessageRef
 from tests.clock import TestClock
 from tests.sources.feed_server import FeedServer, Item, atom, rss, serve
 

@@ -10,7 +10,7 @@ import pytest
 from bot.app import open_app
 from bot.commands import cmd_lesson_add
 from bot.config import Settings
-from handlers.domain import ChatRef, Course
+from handlers.vocabulary.domain import ChatRef, Course
 from tests.clock import TestClock
 from tests.paths import write
 from tests.sources.test_lesson_folder import RecordingBackend

@@ -12,10 +12,10 @@ from bot.app import open_app
 from bot.config import Settings
 from bot.lesson_files import LessonFileError
 from bot.sources.files import read_source
-from handlers.actions import Action, PostLesson
-from handlers.content import Span, Style
-from handlers.domain import ChatRef, Course, MessageRef
-from handlers.intro import decode, intro_plain_text
+from handlers.text.intro import decode, intro_plain_text
+from handlers.vocabulary.actions import Action, PostLesson
+from handlers.vocabulary.content import Span, Style
+from handlers.vocabulary.domain import ChatRef, Course, MessageRef
 from tests.clock import TestClock
 from tests.paths import SAMPLE_PAGE, write
 

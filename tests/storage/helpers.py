@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from handlers.domain import (
+from handlers.vocabulary.domain import (
     ChatRef,
     Course,
     Group,

@@ -8,9 +8,9 @@ import sqlite3
 from datetime import timedelta
 from pathlib import Path
 
-from handlers.cluster_store import DupesMode
-from handlers.domain import ChatRef, LessonDraft, Member, MessageRef, NewPost, PostKind, PostWindow
-from handlers.sources import ImportedPost
+from handlers.ports.clusters import DupesMode
+from handlers.vocabulary.domain import ChatRef, LessonDraft, Member, MessageRef, NewPost, PostKind, PostWindow
+from handlers.vocabulary.imported import ImportedPost
 from storage import SqliteStore, upgrade_database
 from storage.connection import connect_raw
 from storage.schema import _apply, load_migrations

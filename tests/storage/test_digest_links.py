@@ -8,11 +8,11 @@ import sqlite3
 from datetime import timedelta
 from pathlib import Path
 
-from handlers.content import Content
-from handlers.digests import render_digest
-from handlers.domain import Course, DigestItem, MessageRef, NewPost, PeriodSummary, PostKind, PostWindow
+from handlers.features.digests import render_digest
 from handlers.i18n import Translator
 from handlers.services import Services
+from handlers.vocabulary.content import Content
+from handlers.vocabulary.domain import Course, DigestItem, MessageRef, NewPost, PeriodSummary, PostKind, PostWindow
 from storage import SqliteStore
 from storage.schema import load_migrations
 from tests.storage.helpers import ANN, T0, World

@@ -12,7 +12,7 @@ from datetime import timedelta
 
 import pytest
 
-from handlers.domain import Member, MessageRef, ReactionChange
+from handlers.vocabulary.domain import Member, MessageRef, ReactionChange
 from tests.storage.helpers import ANN, BOB, CAT, DAN, T0, World
 
 LIKE, LAUGH = "👍", "😂"

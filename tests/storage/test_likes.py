@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from handlers.domain import Member, MessageRef
+from handlers.vocabulary.domain import Member, MessageRef
 from storage import SqliteStore
 from tests.storage.helpers import ANN, BOB, CAT, DAN, T0, World, make_world
 
@@ -127,7 +127,7 @@ async def test_a_burst_applies_additions_and_removals_in_order(world: World) -> 
 
     import pytest
 
-    from handlers.domain import ReactionChange
+    from handlers.vocabulary.domain import ReactionChange
 
     store = world.store
     first, second = (await world.post("One?")).ref, (await world.post("Two?")).ref
@@ -153,7 +153,7 @@ async def test_a_burst_applies_additions_and_removals_in_order(world: World) -> 
 async def test_a_burst_stores_new_members_and_renames_in_the_same_statement(world: World, db_path: Path) -> None:
     import sqlite3
 
-    from handlers.domain import ReactionChange
+    from handlers.vocabulary.domain import ReactionChange
 
     store = world.store
     ref = (await world.post("Three?")).ref
@@ -175,7 +175,7 @@ async def test_a_burst_stores_new_members_and_renames_in_the_same_statement(worl
 
 
 async def test_a_burst_by_known_members_counts_like_any_other(world: World) -> None:
-    from handlers.domain import ReactionChange
+    from handlers.vocabulary.domain import ReactionChange
 
     store = world.store
     first, second = (await world.post("Four?")).ref, (await world.post("Five?")).ref
@@ -194,7 +194,7 @@ async def test_bursts_with_new_members_queued_together_commit_as_one_statement(w
     import asyncio
     import sqlite3
 
-    from handlers.domain import ReactionChange
+    from handlers.vocabulary.domain import ReactionChange
 
     store = world.store
     first, second = (await world.post("Six?")).ref, (await world.post("Seven?")).ref

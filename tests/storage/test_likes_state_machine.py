@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from handlers.domain import Member, MessageRef, ReactionChange
+from handlers.vocabulary.domain import Member, MessageRef, ReactionChange
 from storage import SqliteStore
 from tests.storage.helpers import T0, World, make_world
 

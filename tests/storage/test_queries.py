@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from handlers.domain import LessonDraft, Member, PeriodSummary, PostKind, PostWindow, Stats
+from handlers.vocabulary.domain import LessonDraft, Member, PeriodSummary, PostKind, PostWindow, Stats
 from tests.storage.helpers import BOB, CAT, DAN, T0, World
 
 HOUR = timedelta(hours=1)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from handlers.domain import PostKind
+from handlers.vocabulary.domain import PostKind
 from storage import DatabaseTooNew, SqliteStore, latest_version, upgrade_database
 from storage.schema import load_migrations, split_statements
 

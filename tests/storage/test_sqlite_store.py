@@ -8,8 +8,9 @@ from typing import Protocol
 
 import pytest
 
-from handlers.backend_ports import CatchUpStore, CourseCatalog
-from handlers.domain import (
+from handlers.ports import SchedulerStore, SourceStore, Store
+from handlers.ports.backends import CatchUpStore, CourseCatalog
+from handlers.vocabulary.domain import (
     ChatRef,
     Course,
     DigestItem,
@@ -23,7 +24,6 @@ from handlers.domain import (
     PostState,
     PostWindow,
 )
-from handlers.ports import SchedulerStore, SourceStore, Store
 from storage import SqliteStore
 from tests.storage.helpers import ANN, BOB, CAT, CHAT, T0, World, make_world
 

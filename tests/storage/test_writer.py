@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from handlers.domain import Member, MessageRef
+from handlers.vocabulary.domain import Member, MessageRef
 from storage import SqliteStore, StoreClosed
 from storage.connection import connect
 from storage.writer import Batch, GroupCommitWriter, Statement

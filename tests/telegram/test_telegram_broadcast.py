@@ -12,8 +12,8 @@ from typing import Any
 
 from bot.app import App
 from bot.config import Settings
-from handlers.domain import ChatRef, Course, LessonDraft
-from handlers.lessons import publish_lesson
+from handlers.features.lessons import publish_lesson
+from handlers.vocabulary.domain import ChatRef, Course, LessonDraft
 from tests.clock import TestClock
 from tests.fakes.telegram_api import FakeTelegram
 from tests.telegram.harness import TelegramHarness

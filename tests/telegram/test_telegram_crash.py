@@ -13,7 +13,7 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from handlers.domain import Course, LessonDraft
+from handlers.vocabulary.domain import Course, LessonDraft
 from storage import SqliteStore
 from tests.clock import TestClock
 from tests.fakes.telegram_api import FakeTelegram

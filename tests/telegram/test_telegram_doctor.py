@@ -7,7 +7,7 @@ from telegram import Bot
 
 from bot.config import Settings
 from bot.telegram_backend.doctor import check_telegram, telegram_checks
-from handlers.domain import ChatRef, Course, Instructor
+from handlers.vocabulary.domain import ChatRef, Course, Instructor
 from tests.scenarios.stories import COURSE
 from tests.telegram.harness import TOKEN, TelegramHarness
 

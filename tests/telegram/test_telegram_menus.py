@@ -14,9 +14,9 @@ from telegram import (
 )
 
 from bot.telegram_backend.menus import menu_names
-from handlers.catalogue import BY_NAME, Place, Role, commands_on
-from handlers.domain import Platform
 from handlers.i18n import Translator
+from handlers.vocabulary.catalogue import BY_NAME, Place, Role, commands_on
+from handlers.vocabulary.domain import Platform
 from tests.handlers.test_catalogue import listed_in_help
 from tests.scenarios.stories import COURSE, prepare_course
 from tests.telegram.harness import TelegramHarness

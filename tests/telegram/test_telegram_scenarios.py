@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from bot.telegram_backend.menus import menu_names
-from handlers.domain import ChatRef, LessonDraft
+from handlers.vocabulary.domain import ChatRef, LessonDraft
 from tests.fakes.telegram_api import FakeTelegram
 from tests.scenarios.stories import COURSE, prepare_course
 from tests.telegram.harness import TelegramHarness, visible

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from handlers.domain import ChatRef, Group
 from handlers.ports import Store
+from handlers.vocabulary.domain import ChatRef, Group
 
 
 async def find_group(store: Store, chat: ChatRef) -> Group | None:

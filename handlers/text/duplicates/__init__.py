@@ -5,7 +5,7 @@ questions sharing a key, and :func:`best_match` picks the one it duplicates. See
 why, ``features`` for what is compared, ``normalise`` for what is not.
 """
 
-from handlers.duplicates.detect import (
+from handlers.text.duplicates.detect import (
     FINGERPRINT_VERSION,
     Fingerprint,
     best_match,
@@ -13,7 +13,7 @@ from handlers.duplicates.detect import (
     same_question,
     similarity,
 )
-from handlers.duplicates.normalise import canonical, normalise
+from handlers.text.duplicates.normalise import canonical, normalise
 
 __all__ = [
     "FINGERPRINT_VERSION",

@@ -1,5 +1,5 @@
 """What does not change a question's meaning, taken out of its text: one normalisation for the question rule
-(:mod:`handlers.classify`) and the duplicate detector.
+(:mod:`handlers.text.classify`) and the duplicate detector.
 
 Why these steps: learners on the same course write the same words in different forms. Full-width ``ＣＵＤＡ``
 and ``CUDA``, traditional ``為什麼`` and simplified ``为什么``, ``vLLM`` and ``vllm`` are one spelling to a

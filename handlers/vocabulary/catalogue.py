@@ -7,7 +7,7 @@ derived from :data:`COMMANDS`:
 
 - the router refuses to register a command that is not here, and takes its help text and admin rule from here
   (:meth:`handlers.routing.Router.command`);
-- ``/help`` lists the commands of the platform it is asked on, in this table's order (:mod:`handlers.help`);
+- ``/help`` lists the commands of the platform it is asked on, in this table's order (:mod:`handlers.features.help`);
 - Telegram's menus per scope and language (:mod:`bot.telegram_backend.menus`) and Discord's slash commands with
   their localized descriptions (:mod:`bot.discord_backend.commands`) are built from it.
 
@@ -24,8 +24,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Literal
 
-from handlers.domain import Platform
 from handlers.i18n import SUPPORTED_LANGUAGES, Translator
+from handlers.vocabulary.domain import Platform
 
 ArgumentKind = Literal["text", "integer", "member", "choice"]
 # What a platform may offer to complete an argument as it is typed (Discord's autocomplete).

@@ -13,11 +13,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import emoji as emoji_lib
 
-from handlers.content import ContentBuilder
-from handlers.digests import known_courses
-from handlers.domain import Instructor
-from handlers.errors import NotPermitted, UsageError
+from handlers.features.digests import known_courses
 from handlers.routing import CommandContext, Router
+from handlers.vocabulary.content import ContentBuilder
+from handlers.vocabulary.domain import Instructor
+from handlers.vocabulary.errors import NotPermitted, UsageError
 
 router = Router("admin")
 

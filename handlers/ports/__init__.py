@@ -3,7 +3,7 @@
 The store is split by role, so each caller names what it uses: the core's features get :class:`Store`, composed
 of the role ports (courses, lessons, groups, lesson posts, members' posts, likes, instructors, ranking reads,
 digests); the scheduler, the lesson sources and a backend's catch-up after downtime take
-:class:`SchedulerStore`, :class:`SourceStore` and :class:`handlers.backend_ports.CatchUpStore`, which the core
+:class:`SchedulerStore`, :class:`SourceStore` and :class:`handlers.ports.backends.CatchUpStore`, which the core
 never calls. A second
 store implements the same ports (``tests/storage`` checks that :class:`storage.SqliteStore` implements them all).
 """
@@ -14,9 +14,9 @@ from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from handlers.actions import Action
-from handlers.cluster_store import ClusterStore
-from handlers.domain import (
+from handlers.ports.clusters import ClusterStore
+from handlers.vocabulary.actions import Action
+from handlers.vocabulary.domain import (
     ChatRef,
     Course,
     Digest,
@@ -37,7 +37,7 @@ from handlers.domain import (
     ReactionChange,
     Stats,
 )
-from handlers.sources import FeedEntry, FeedState, ImportedPost, LessonImport
+from handlers.vocabulary.imported import FeedEntry, FeedState, ImportedPost, LessonImport
 
 
 class Clock(Protocol):
@@ -50,7 +50,7 @@ class Outbox(Protocol):
     async def send(self, action: Action) -> MessageRef | None:
         """Deliver ``action``; return the posted message, or None where the platform gives none.
 
-        Raises :class:`handlers.errors.DeliveryError` subclasses when delivery fails for good.
+        Raises :class:`handlers.vocabulary.errors.DeliveryError` subclasses when delivery fails for good.
         """
         ...
 
@@ -280,7 +280,7 @@ class Store(
     committed before its coroutine returns.
 
     The scheduler, the lesson sources and a backend's catch-up after downtime need more, which the core never
-    calls: they take :class:`SchedulerStore`, :class:`SourceStore` and :class:`handlers.backend_ports.CatchUpStore`.
+    calls: they take :class:`SchedulerStore`, :class:`SourceStore` and :class:`handlers.ports.backends.CatchUpStore`.
     """
 
 

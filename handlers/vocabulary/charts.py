@@ -173,7 +173,7 @@ def build_chart(
     ``days`` may list a date more than once (the store's rows per lesson, say) and may leave days out; counts
     of one date are added up and missing dates become zeros. A date outside ``first_day..last_day`` widens the
     range rather than being dropped: a digest covers the posts *stored* in its window, and one that arrived late
-    may be dated before the period (see ``handlers/digests.py``); its bar still belongs in the picture.
+    may be dated before the period (see ``handlers/features/digests.py``); its bar still belongs in the picture.
     """
     if last_day < first_day:
         raise ValueError(f"last day {last_day} is before first day {first_day}")

@@ -2,17 +2,18 @@
 
 Why the core says it rather than the adapter: only the core knows the group's language. The adapter knows what
 its platform needs (Telegram: the bot must be an admin to see reactions; an instructor must open a private chat
-with the bot before it may send them digests) and raises :class:`~handlers.events.AdviceDue` through its intake.
+with the bot before it may send them digests) and raises :class:`~handlers.vocabulary.events.AdviceDue` through its
+intake.
 """
 
 from __future__ import annotations
 
-from handlers.actions import Post
-from handlers.content import plain
-from handlers.events import AdviceDue
-from handlers.groups import find_group
+from handlers.features.groups import find_group
 from handlers.routing import Router
 from handlers.services import Services
+from handlers.vocabulary.actions import Post
+from handlers.vocabulary.content import plain
+from handlers.vocabulary.events import AdviceDue
 
 router = Router("advice")
 

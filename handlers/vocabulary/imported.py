@@ -11,7 +11,7 @@ import hashlib
 from dataclasses import dataclass
 from datetime import datetime
 
-from handlers.domain import Lesson, LessonDraft, PostKind
+from handlers.vocabulary.domain import Lesson, LessonDraft, PostKind
 
 IMPORTED_PLATFORM = "import"  # the "platform" of imported authors: they are names, not accounts
 

@@ -17,8 +17,8 @@ from typing import TypeVar
 
 import aiosqlite
 
-from handlers.domain import Course, Lesson, LessonDraft
-from handlers.sources import IMPORTED_PLATFORM, FeedEntry, FeedState, ImportedPost, LessonImport
+from handlers.vocabulary.domain import Course, Lesson, LessonDraft
+from handlers.vocabulary.imported import IMPORTED_PLATFORM, FeedEntry, FeedState, ImportedPost, LessonImport
 from storage import clusters, codec
 
 logger = logging.getLogger(__name__)

@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import logging
 
-from handlers.actions import Post
-from handlers.cluster_store import Cluster, DupesMode
-from handlers.content import ContentBuilder
-from handlers.domain import Group, PostKind, Question
-from handlers.errors import DeliveryError, NotPermitted, UsageError
+from handlers.ports.clusters import Cluster, DupesMode
 from handlers.routing import CommandContext, Router
 from handlers.services import Services
 from handlers.text import shown_text
+from handlers.vocabulary.actions import Post
+from handlers.vocabulary.content import ContentBuilder
+from handlers.vocabulary.domain import Group, PostKind, Question
+from handlers.vocabulary.errors import DeliveryError, NotPermitted, UsageError
 
 logger = logging.getLogger(__name__)
 router = Router("clusters")

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from handlers.domain import MessageRef
+from handlers.vocabulary.domain import MessageRef
 
 
 class Style(StrEnum):

@@ -4,7 +4,7 @@ Why apart from :mod:`handlers.ports`: these are not what the core's handlers nee
 from the house, and each is as small as its one caller. A backend is never handed the core's ``Services``
 (an import-linter contract holds that): what it learns it learns through these reads, and everything it
 changes goes through core events (a message deleted while the bot was away is a
-:class:`~handlers.events.MessageDeleted` like any other), except the one write below whose rule lives in the
+:class:`~handlers.vocabulary.events.MessageDeleted` like any other), except the one write below whose rule lives in the
 store itself.
 
 The SQLite store implements all of them structurally; bot/'s wiring passes it in.
@@ -16,7 +16,17 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Protocol
 
-from handlers.domain import ChatRef, Course, Group, Lesson, LessonPost, Member, MessageRef, Question, ReactionFix
+from handlers.vocabulary.domain import (
+    ChatRef,
+    Course,
+    Group,
+    Lesson,
+    LessonPost,
+    Member,
+    MessageRef,
+    Question,
+    ReactionFix,
+)
 
 
 class CourseCatalog(Protocol):

@@ -1,11 +1,11 @@
 """/help: the commands of the platform it is asked on, with their translated one-line descriptions, admin ones
-marked, in the catalogue's order (:mod:`handlers.catalogue`)."""
+marked, in the catalogue's order (:mod:`handlers.vocabulary.catalogue`)."""
 
 from __future__ import annotations
 
-from handlers.catalogue import COMMANDS
-from handlers.content import ContentBuilder
 from handlers.routing import CommandContext, Router
+from handlers.vocabulary.catalogue import COMMANDS
+from handlers.vocabulary.content import ContentBuilder
 
 router = Router("help")
 

@@ -5,10 +5,11 @@ here is a person (or a chat speaking as one); the store keeps its own guard besi
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from handlers.domain import ChatRef, Member, MessageRef, ReactionChange
+from handlers.vocabulary.domain import ChatRef, Member, MessageRef, ReactionChange
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,3 +175,7 @@ Event = (
     | DigestDue
     | SendsUnfinished
 )
+
+# How events enter the core: the dispatcher's ``dispatch`` (handlers.routing.Dispatcher), handed to every
+# producer of events (backends, the scheduler), which know it by this one name.
+Dispatch = Callable[[Event], Awaitable[None]]

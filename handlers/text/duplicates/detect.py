@@ -5,7 +5,7 @@ new question, hands back the course's earlier questions that share a key; :func:
 those few. Keys must be cheap to look up at a million questions, and the decision must prefer missing a
 duplicate to merging two different questions: a wrong merge hides a question from the instructor.
 
-The decision: the two questions' contrast marks must agree (:class:`~handlers.duplicates.features.Marks`: the
+The decision: the two questions' contrast marks must agree (:class:`~handlers.text.duplicates.features.Marks`: the
 kind of question, the system, framework, phase, device and numbers), the names in Chinese questions must not
 differ wholesale, and then either their content terms overlap enough (a weighted Dice coefficient over glossary
 terms, English stems and Chinese characters) or the two texts are nearly the same string (rapidfuzz's
@@ -22,8 +22,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 
-from handlers.duplicates.features import ASPECTS, FACTS, Marks, is_marked, marks, names, terms, weight
-from handlers.duplicates.normalise import normalise
+from handlers.text.duplicates.features import ASPECTS, FACTS, Marks, is_marked, marks, names, terms, weight
+from handlers.text.duplicates.normalise import normalise
 
 logger = logging.getLogger(__name__)
 
@@ -61,7 +61,7 @@ SUBJECT = 0.5
 class Fingerprint:
     """What the store keeps of a question to find and judge its duplicates."""
 
-    normalised: str  # the text with what does not change meaning removed (see handlers.duplicates.normalise)
+    normalised: str  # the text with what does not change meaning removed (see handlers.text.duplicates.normalise)
     keys: tuple[str, ...]  # candidate keys for an index lookup: at most 16 short ASCII strings, the same everywhere
 
 
@@ -115,7 +115,7 @@ def _marks(normalised: str) -> tuple[Marks, frozenset[str]]:
 
 def _text_similarity(a: str, b: str) -> float:
     """rapidfuzz's normalised Indel similarity, imported on first use: the question rule
-    (:mod:`handlers.classify`) shares this package's normalisation and should not pay for rapidfuzz's import."""
+    (:mod:`handlers.text.classify`) shares this package's normalisation and should not pay for rapidfuzz's import."""
     from rapidfuzz.distance import Indel
 
     return float(Indel.normalized_similarity(a, b))

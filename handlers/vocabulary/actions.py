@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from handlers.content import Content
-from handlers.domain import ChatRef, Lesson, MessageRef
+from handlers.vocabulary.content import Content
+from handlers.vocabulary.domain import ChatRef, Lesson, MessageRef
 
 
 @dataclass(frozen=True, slots=True)

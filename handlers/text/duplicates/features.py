@@ -128,7 +128,7 @@ def with_arabic_numbers(normalised: str) -> str:
 
 
 def marks(normalised: str) -> Marks:
-    """The contrast marks read from a normalised question (see :func:`handlers.duplicates.normalise.normalise`)."""
+    """The contrast marks read from a normalised question (see :func:`handlers.text.duplicates.normalise.normalise`)."""
     text = with_arabic_numbers(normalised)
     asked = _WHERE_NOT_A_PLACE.sub("是什么", text)
     asks = frozenset(m.lastgroup for m in _ASK_ANY.finditer(asked) if m.lastgroup)

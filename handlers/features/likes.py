@@ -3,13 +3,15 @@ store atomically, so that a burst of redelivered or concurrent reaction events c
 
 Bots' reactions never get here: each backend leaves them out as it translates (the store keeps its own guard).
 A backend that reads reactions back after downtime reconciles them through its own narrow port
-(:class:`handlers.backend_ports.CatchUpStore`), under the same rule in the store."""
+(:class:`handlers.ports.backends.CatchUpStore`), under the same rule in the store."""
 
 from __future__ import annotations
 
 import logging
 
-from handlers.events import (
+from handlers.routing import Router
+from handlers.services import Services
+from handlers.vocabulary.events import (
     ChatMoved,
     ReactionAdded,
     ReactionBurst,
@@ -17,8 +19,6 @@ from handlers.events import (
     ReactionRemoved,
     ReactionsCleared,
 )
-from handlers.routing import Router
-from handlers.services import Services
 
 logger = logging.getLogger(__name__)
 router = Router("likes")

@@ -1,7 +1,7 @@
 """Members' messages: questions, comments and the discussion under them.
 
 A message is about a lesson when it replies to the lesson post, or stands at the top level of the lesson's own
-thread/topic, or is ``/ask``. Such a message is a question or a comment by :func:`handlers.classify.classify`
+thread/topic, or is ``/ask``. Such a message is a question or a comment by :func:`handlers.text.classify.classify`
 (``/ask`` is always a question). A reply to a question or comment is discussion: it counts towards the 💬
 number of what it answers and is never a new question. Everything else in the chat is none of our business.
 """
@@ -11,17 +11,17 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 
-from handlers.actions import Post
-from handlers.classify import classify
-from handlers.clusters import tell_if_duplicate
-from handlers.content import ContentBuilder
-from handlers.domain import Group, Lesson, MessageRef, NewPost, PostKind, Question
-from handlers.errors import NotPermitted, UsageError
-from handlers.events import MessageDeleted, MessageEdited, MessagePosted
-from handlers.groups import find_group
+from handlers.features.clusters import tell_if_duplicate
+from handlers.features.groups import find_group
 from handlers.routing import CommandContext, Router
 from handlers.services import Services
 from handlers.text import is_blank, kept_text, shown_text
+from handlers.text.classify import classify
+from handlers.vocabulary.actions import Post
+from handlers.vocabulary.content import ContentBuilder
+from handlers.vocabulary.domain import Group, Lesson, MessageRef, NewPost, PostKind, Question
+from handlers.vocabulary.errors import NotPermitted, UsageError
+from handlers.vocabulary.events import MessageDeleted, MessageEdited, MessagePosted
 
 logger = logging.getLogger(__name__)
 router = Router("questions")

@@ -202,7 +202,10 @@ class Question:
 
 
 @dataclass(frozen=True, slots=True)
-class Reply:
+class DiscussionReply:
+    """A member's reply under a question, kept for the export (not the action of replying: see
+    :class:`handlers.vocabulary.actions.Reply`)."""
+
     question_id: int
     author: Member
     ref: MessageRef | None
@@ -310,7 +313,7 @@ class ExportRow:
 
     question: Question
     lesson_title: str
-    replies: tuple[Reply, ...] = field(default=())
+    replies: tuple[DiscussionReply, ...] = field(default=())
 
 
 # discord ---------------------------------------------------------------------------------------------------

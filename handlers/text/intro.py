@@ -4,7 +4,7 @@ Lesson sources hand us HTML we do not trust (feed entries, course pages, Markdow
 what every platform can show safely survives: paragraphs and line breaks, list items as lines ("• "), bold
 (``b``, ``strong``, headings) and links whose address is http(s). Everything else keeps its text and loses its
 markup; ``script``, ``style`` and their kind are removed with their content. The result is
-:mod:`handlers.content` spans, which each backend escapes for its platform, so no source can inject markup.
+:mod:`handlers.vocabulary.content` spans, which each backend escapes for its platform, so no source can inject markup.
 ``html.parser`` is used because it accepts any input, balanced or not, and decodes entities.
 
 How an intro is kept (``LessonDraft.intro`` / ``Lesson.intro`` stay strings): an intro made by studybot's
@@ -24,8 +24,8 @@ import re
 from dataclasses import dataclass
 from html.parser import HTMLParser
 
-from handlers.content import Content, Span, Style
 from handlers.text import safe_url
+from handlers.vocabulary.content import Content, Span, Style
 
 INTRO_MARK = "<!--studybot:html-->"
 DEFAULT_INTRO_LENGTH = 600

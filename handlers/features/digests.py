@@ -16,14 +16,14 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
-from handlers.actions import DirectMessage, Post
-from handlers.content import Content, ContentBuilder, plain
-from handlers.domain import Course, Digest, DigestItem, Instructor, PeriodSummary, PostWindow
-from handlers.errors import DeliveryError, NotPermitted, RecipientUnreachable, UsageError
-from handlers.events import DigestDue, SendsUnfinished
-from handlers.questions import excerpt
+from handlers.features.questions import excerpt
 from handlers.routing import CommandContext, Router
 from handlers.services import EMPTY_SKIP, Services
+from handlers.vocabulary.actions import DirectMessage, Post
+from handlers.vocabulary.content import Content, ContentBuilder, plain
+from handlers.vocabulary.domain import Course, Digest, DigestItem, Instructor, PeriodSummary, PostWindow
+from handlers.vocabulary.errors import DeliveryError, NotPermitted, RecipientUnreachable, UsageError
+from handlers.vocabulary.events import DigestDue, SendsUnfinished
 
 logger = logging.getLogger(__name__)
 router = Router("digests")

@@ -13,7 +13,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Protocol
 
-from handlers.domain import Question
+from handlers.vocabulary.domain import Question
 
 
 class DupesMode(StrEnum):

@@ -19,14 +19,14 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from datetime import timedelta
 from typing import TypeVar
 
-from handlers.actions import Post, PostLesson
-from handlers.content import Content, ContentBuilder, plain
-from handlers.domain import ATTENTION_MISSING_PERMISSIONS, Group, Lesson, LessonPost, PostState
-from handlers.errors import ChatUnavailable, DeliveryError, MissingPermissions, UsageError
-from handlers.events import LessonPublished, SendsUnfinished
-from handlers.intro import decode as intro_content
 from handlers.routing import CommandContext, Router
 from handlers.services import Services
+from handlers.text.intro import decode as intro_content
+from handlers.vocabulary.actions import Post, PostLesson
+from handlers.vocabulary.content import Content, ContentBuilder, plain
+from handlers.vocabulary.domain import ATTENTION_MISSING_PERMISSIONS, Group, Lesson, LessonPost, PostState
+from handlers.vocabulary.errors import ChatUnavailable, DeliveryError, MissingPermissions, UsageError
+from handlers.vocabulary.events import LessonPublished, SendsUnfinished
 
 logger = logging.getLogger(__name__)
 router = Router("lessons")
@@ -71,7 +71,7 @@ async def run_bounded(
 
 
 def lesson_content(services: Services, language: str, lesson: Lesson) -> Content:
-    """Heading, intro (rich: bold, links and line breaks from :mod:`handlers.intro`), "read more", how to ask."""
+    """Heading, intro (rich: bold, links and line breaks from :mod:`handlers.text.intro`), "read more", how to ask."""
     t = services.i18n
     out = ContentBuilder()
     heading = t(language, "lesson.heading", number=lesson.number) if lesson.number is not None else ""

@@ -7,7 +7,7 @@ interrogative or an inverted auxiliary. Anything else ("期待更新", "thanks!"
 apart from questions.
 
 The rule reads the text as learners write it (issue 12): it sees the text through the duplicate detector's
-normalisation (:func:`handlers.duplicates.canonical`), so traditional characters (嗎, 什麼, 為什麼), full-width
+normalisation (:func:`handlers.text.duplicates.canonical`), so traditional characters (嗎, 什麼, 為什麼), full-width
 forms and emoji change nothing, and casual forms count as question words (咋, 啥, 几号, "do u", "anyone know").
 """
 
@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import re
 
-from handlers.domain import PostKind
-from handlers.duplicates.normalise import canonical
+from handlers.text.duplicates.normalise import canonical
+from handlers.vocabulary.domain import PostKind
 
 # Words that make a Chinese sentence a question wherever they stand.
 _ZH_INTERROGATIVES = (
