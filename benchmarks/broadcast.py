@@ -48,7 +48,7 @@ async def run(groups: int, latency: float, database: Path) -> bool:
         async with open_app(settings, {backend.platform: backend}, clock) as app:
             await backend.start(app.dispatcher.dispatch)
             try:
-                await app.store.upsert_course(Course(COURSE, "Bench"))
+                await app.store.upsert_course(Course(COURSE, "Bench"), clock.now())
                 chats = []
                 for i in range(groups):
                     chat = tg.add_chat("supergroup", f"Group {i}")

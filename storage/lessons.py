@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 
 import aiosqlite
 
@@ -35,12 +35,12 @@ class LessonRows(StoreBase):
     """The courses, lessons and lesson posts part of :class:`storage.SqliteStore`."""
 
     # courses ---------------------------------------------------------------------------------------------
-    async def upsert_course(self, course: Course, now: datetime | None = None) -> Course:
+    async def upsert_course(self, course: Course, now: datetime) -> Course:
         """Insert the course or overwrite every field of the stored one but its creation time; returns it as stored.
 
         A new course's creation time is ``course.created_at``, else ``now``, else the current time.
         """
-        created = course.created_at or now or datetime.now(UTC)
+        created = course.created_at or now
         await self._exec(
             UPSERT_COURSE,
             (

@@ -300,7 +300,7 @@ class SchedulerStore(Protocol):
 class SourceStore(CourseStore, LessonStore, GroupStore, Protocol):
     """What only the lesson sources (files, course pages, feeds) need beyond the core's reads."""
 
-    async def upsert_course(self, course: Course, now: datetime | None = None) -> Course:
+    async def upsert_course(self, course: Course, now: datetime) -> Course:
         """Insert or update by slug; a new course is created at ``course.created_at`` or ``now``."""
         ...
 

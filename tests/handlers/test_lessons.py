@@ -60,7 +60,7 @@ def db(tmp_path: Path) -> Settings:
 
 
 async def make_groups(app: App, n: int) -> None:
-    await app.store.upsert_course(Course(COURSE, "AI"))
+    await app.store.upsert_course(Course(COURSE, "AI"), app.services.clock.now())
     for i in range(n):
         await app.store.setup_group(ChatRef("test", f"g{i}"), f"Group {i}", COURSE, "en")
 

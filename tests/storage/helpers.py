@@ -60,7 +60,7 @@ class World:
 
 
 async def make_world(store: SqliteStore) -> World:
-    course = await store.upsert_course(Course("ai", "AI Systems", timezone="Asia/Shanghai"))
+    course = await store.upsert_course(Course("ai", "AI Systems", timezone="Asia/Shanghai"), T0)
     lesson, _ = await store.upsert_lesson(LessonDraft("ai", "intro", "Introduction", number=1), T0 - timedelta(days=1))
     group = await store.setup_group(CHAT, "AI study group", "ai", "en")
     return World(store, course, lesson, group)

@@ -49,7 +49,7 @@ def test_the_ports_are_checked_by_mypy_and_share_no_method_by_accident() -> None
 # courses ---------------------------------------------------------------------------------------------------
 async def test_courses_upsert_get_list_and_schedule(store: SqliteStore) -> None:
     created = datetime(2026, 1, 5, 9, tzinfo=UTC)
-    await store.upsert_course(Course("b", "B"))
+    await store.upsert_course(Course("b", "B"), T0)
     await store.upsert_course(Course("a", "A", digest_size=3), created)
     assert [c.slug for c in await store.list_courses()] == ["a", "b"]
     await store.upsert_course(Course("a", "A renamed", digest_size=3), created.replace(year=2027))
@@ -63,7 +63,7 @@ async def test_courses_upsert_get_list_and_schedule(store: SqliteStore) -> None:
 
 # lessons ---------------------------------------------------------------------------------------------------
 async def test_upsert_lesson_inserts_then_updates(store: SqliteStore) -> None:
-    await store.upsert_course(Course("ai", "AI"))
+    await store.upsert_course(Course("ai", "AI"), T0)
     release = datetime(2024, 5, 1, 10, tzinfo=UTC)
     first, new = await store.upsert_lesson(LessonDraft("ai", "intro", "Intro", number=1, release_at=release), T0)
     assert new and first.created_at == T0 and first.release_at == release
@@ -78,8 +78,8 @@ async def test_upsert_lesson_inserts_then_updates(store: SqliteStore) -> None:
 
 
 async def test_find_latest_and_list_lessons(store: SqliteStore) -> None:
-    await store.upsert_course(Course("ai", "AI"))
-    await store.upsert_course(Course("other", "Other"))
+    await store.upsert_course(Course("ai", "AI"), T0)
+    await store.upsert_course(Course("other", "Other"), T0)
     two, _ = await store.upsert_lesson(LessonDraft("ai", "second", "Two", number=2), T0)
     one, _ = await store.upsert_lesson(LessonDraft("ai", "first", "One", number=1), T0)
     extra, _ = await store.upsert_lesson(LessonDraft("ai", "42", "Slug of digits"), T0 - timedelta(days=1))
@@ -97,8 +97,8 @@ async def test_find_latest_and_list_lessons(store: SqliteStore) -> None:
 
 # groups ----------------------------------------------------------------------------------------------------
 async def test_setup_group_creates_with_defaults_then_repoints(store: SqliteStore) -> None:
-    await store.upsert_course(Course("ai", "AI"))
-    await store.upsert_course(Course("ml", "ML"))
+    await store.upsert_course(Course("ai", "AI"), T0)
+    await store.upsert_course(Course("ml", "ML"), T0)
     group = await store.setup_group(CHAT, "Group", "ai", "zh")
     assert group.like_emojis == ("👍",) and group.active and group.course_slug == "ai"
     assert await store.get_group(CHAT) == group
@@ -110,7 +110,7 @@ async def test_setup_group_creates_with_defaults_then_repoints(store: SqliteStor
 
 
 async def test_a_topic_is_its_own_group_and_lookups_are_exact(store: SqliteStore) -> None:
-    await store.upsert_course(Course("ai", "AI"))
+    await store.upsert_course(Course("ai", "AI"), T0)
     chat = await store.setup_group(CHAT, "Chat", "ai", "en")
     topic = await store.setup_group(ChatRef(CHAT.platform, CHAT.chat_id, "77"), "Topic", "ai", "en")
     assert topic.id != chat.id
@@ -120,7 +120,7 @@ async def test_a_topic_is_its_own_group_and_lookups_are_exact(store: SqliteStore
 
 
 async def test_group_settings_and_following(store: SqliteStore) -> None:
-    await store.upsert_course(Course("ai", "AI"))
+    await store.upsert_course(Course("ai", "AI"), T0)
     one = await store.setup_group(CHAT, "One", "ai", "en")
     two = await store.setup_group(ChatRef("discord", "9"), "Two", "ai", "en")
     three = await store.setup_group(ChatRef("discord", "10"), "Three", "ai", "en")
@@ -274,7 +274,7 @@ async def test_mark_answered(world: World) -> None:
 # instructors -----------------------------------------------------------------------------------------------
 async def test_instructors(world: World) -> None:
     store = world.store
-    await store.upsert_course(Course("ml", "ML"))
+    await store.upsert_course(Course("ml", "ML"), T0)
     assert await store.add_instructor(Instructor("ai", "telegram", "9", "Prof"))
     assert not await store.add_instructor(Instructor("ai", "telegram", "9", "Prof again"))
     assert await store.add_instructor(Instructor("ml", "telegram", "9", "Prof"))
@@ -348,7 +348,7 @@ async def test_data_survives_close_and_reopen(db_path: Path) -> None:
 
 
 async def test_due_lessons_and_mark_published(store: SqliteStore) -> None:
-    await store.upsert_course(Course("ai", "AI"))
+    await store.upsert_course(Course("ai", "AI"), T0)
     now_lesson, _ = await store.upsert_lesson(LessonDraft("ai", "now", "Now", number=2), T0)
     past, _ = await store.upsert_lesson(
         LessonDraft("ai", "past", "Past", number=1, release_at=T0 - timedelta(hours=1)), T0

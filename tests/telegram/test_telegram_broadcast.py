@@ -23,7 +23,7 @@ COURSE = "ai-systems"
 
 async def following_groups(app: App, tg: FakeTelegram, n: int) -> list[dict[str, Any]]:
     """``n`` supergroups where the bot may post, each set up to follow the course."""
-    await app.store.upsert_course(Course(COURSE, "AI"))
+    await app.store.upsert_course(Course(COURSE, "AI"), app.services.clock.now())
     chats = []
     for i in range(n):
         chat = tg.add_chat("supergroup", f"Group {i}")
