@@ -26,7 +26,7 @@ test-moved:  ## the suite again at moved dates and in another timezone, as CI ru
 lint:  ## ruff, mypy and the import-linter contracts
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
-	$(VENV)/bin/lint-imports
+	$(VENV)/bin/lint-imports --no-cache
 
 bench:  ## every benchmark at its default size; each exits non-zero when it misses its target
 	@set -e; for b in benchmarks/[a-z]*.py; do case $$b in */rounds.py) continue;; esac; \

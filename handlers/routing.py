@@ -12,12 +12,12 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from handlers.features.groups import find_group
+from handlers.ports import Store
 from handlers.services import Services
 from handlers.vocabulary.actions import Reply
 from handlers.vocabulary.catalogue import BY_NAME, Command
 from handlers.vocabulary.content import Content, plain
-from handlers.vocabulary.domain import Group
+from handlers.vocabulary.domain import ChatRef, Group
 from handlers.vocabulary.errors import DeliveryError, StudybotError, UsageError
 from handlers.vocabulary.events import CommandInvoked, Event
 
@@ -170,3 +170,15 @@ def _describe(event: Event) -> str:
     if ref is None:
         return type(event).__name__
     return f"{type(event).__name__} platform={ref.platform} chat={ref.chat_id} message={ref.message_id}"
+
+
+async def find_group(store: Store, chat: ChatRef) -> Group | None:
+    """The group for ``chat``: the topic itself when it was set up as a group, else its parent chat.
+
+    A lesson's thread (Discord) or topic (Telegram forum) lives inside the group's chat, so messages there
+    carry a thread id the group itself was not set up with.
+    """
+    group = await store.get_group(chat)
+    if group is None and chat.thread_id is not None:
+        group = await store.get_group(ChatRef(chat.platform, chat.chat_id))
+    return group

@@ -25,7 +25,7 @@ class GroupRows(StoreBase):
 
     # groups ----------------------------------------------------------------------------------------------
     async def get_group(self, chat: ChatRef) -> Group | None:
-        """Exactly this chat (or topic): a topic does not fall back to its chat here (handlers.features.groups does)."""
+        """Exactly this chat (or topic): a topic does not fall back to its chat here (routing.find_group does)."""
         row = await self._reader.one(
             queries.GROUP_SELECT + " WHERE g.platform = ? AND g.chat_id = ? AND COALESCE(g.thread_id, '') = ?",
             (chat.platform, chat.chat_id, chat.thread_id or ""),

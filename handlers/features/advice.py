@@ -8,8 +8,7 @@ intake.
 
 from __future__ import annotations
 
-from handlers.features.groups import find_group
-from handlers.routing import Router
+from handlers.routing import Router, find_group
 from handlers.services import Services
 from handlers.vocabulary.actions import Post
 from handlers.vocabulary.content import plain

@@ -12,8 +12,7 @@ import logging
 from collections.abc import Callable, Sequence
 
 from handlers.features.clusters import tell_if_duplicate
-from handlers.features.groups import find_group
-from handlers.routing import CommandContext, Router
+from handlers.routing import CommandContext, Router, find_group
 from handlers.services import Services
 from handlers.text import is_blank, kept_text, shown_text
 from handlers.text.classify import classify
