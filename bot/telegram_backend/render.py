@@ -15,6 +15,7 @@ from handlers.text import safe_url
 from handlers.vocabulary.content import Content, Span, Style
 
 MESSAGE_LIMIT = 4096
+CAPTION_LIMIT = 1024  # a photo's caption, counted like a message
 _TAGS = {Style.BOLD: "b", Style.ITALIC: "i", Style.CODE: "code", Style.QUOTE: "blockquote"}
 
 
@@ -36,3 +37,15 @@ def to_html(content: Content) -> str:
 def render_messages(content: Content, limit: int = MESSAGE_LIMIT) -> list[str]:
     """The HTML of each message needed to say ``content``."""
     return [to_html(chunk) for chunk in split_content(content, limit, utf16_length)]
+
+
+def render_caption(content: Content, limit: int = CAPTION_LIMIT) -> tuple[str, Content]:
+    """A photo's caption (the content's first part that fits ``limit``, as HTML) and the rest of the content,
+    which goes in messages after the photo (split by :func:`render_messages`)."""
+    chunks = split_content(content, limit, utf16_length)
+    rest: list[Span] = []
+    for chunk in chunks[1:]:
+        if rest:
+            rest.append(Span("\n\n"))
+        rest.extend(chunk)
+    return (to_html(chunks[0]) if chunks else ""), tuple(rest)
