@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from handlers.vocabulary.charts import DayCount, LessonCount, LocalDay
@@ -73,24 +73,36 @@ ACTIVITY = """
 """
 
 
+def day_of(column: str, days: int) -> str:
+    """A SQL expression giving the index of the day whose ``[start, stop)`` holds ``column``, or NULL outside
+    them: a balanced tree of CASEs over the days' starts (bound as ``:s0``.. and the last stop as ``:stop``), so
+    each post takes a handful of comparisons whatever the number of days (a join with the days as rows would
+    compare every post with every day). Days tile time, so one day's stop is the next one's start."""
+
+    def tree(first: int, last: int) -> str:
+        if first == last:
+            return str(first)
+        middle = (first + last + 1) // 2
+        return f"CASE WHEN {column} < :s{middle} THEN {tree(first, middle - 1)} ELSE {tree(middle, last)} END"
+
+    return f"CASE WHEN {column} < :s0 OR {column} >= :stop THEN NULL ELSE {tree(0, days - 1)} END"
+
+
 def chart_counts_sql(days: int) -> str:
     """Per local day and lesson: the window's questions made that day and the likes they hold now (score).
 
     The window's posts are one range of ``questions_by_post`` (course, id, kind, score, lesson_id, created_at),
-    read once (CROSS JOIN keeps them the outer loop; each finds its day among a few rows). A post dated outside
-    the given days (stored late, see PostWindow) gets a NULL day and its creation time, so the caller can widen
-    the days and ask again."""
-    values = ", ".join(["(?, ?, ?)"] * days)
+    read once; each finds its day by :func:`day_of`. A post dated outside the days (stored late, see
+    PostWindow) gets a NULL day and its creation time, so the caller can widen the days and ask again."""
     return f"""
-        WITH days(day, start, stop) AS (VALUES {values}),
-        counts AS (
-            SELECT d.day AS day, q.lesson_id AS lesson_id, COUNT(*) AS questions, SUM(q.score) AS likes,
+        WITH counts AS (
+            SELECT {day_of("q.created_at", days)} AS day, q.lesson_id AS lesson_id,
+                   COUNT(*) AS questions, SUM(q.score) AS likes,
                    MIN(q.created_at) AS earliest, MAX(q.created_at) AS latest
             FROM questions q INDEXED BY questions_by_post
-            LEFT JOIN days d ON q.created_at >= d.start AND q.created_at < d.stop
-            WHERE q.course_slug = ? AND q.id > ? AND q.id <= ? AND q.created_at >= ? AND q.kind = 'question'
-              AND q.deleted = 0
-            GROUP BY d.day, q.lesson_id)
+            WHERE q.course_slug = :course AND q.id > :after AND q.id <= :through AND q.created_at >= :since
+              AND q.kind = 'question' AND q.deleted = 0
+            GROUP BY 1, 2)
         SELECT counts.day, l.title, counts.questions, counts.likes, counts.earliest, counts.latest
         FROM counts JOIN lessons l ON l.id = counts.lesson_id
     """
@@ -132,13 +144,16 @@ class DigestReadRows(StoreBase):
     ) -> ChartCounts:
         """Questions of ``window`` and their likes per local day in ``days`` (a row per day and lesson, summed by
         ``build_chart``) and per lesson; one query. Posts dated outside ``days`` are in ``outside``."""
-        params: list[Any] = []
-        for day in days:
-            params += [day.day.isoformat(), codec.to_micros(day.start), codec.to_micros(day.stop)]
         since = queries.MIN_TIME if window.since is None else codec.to_micros(window.since)
-        params += [course_slug, window.after, window.through, since]
+        params: dict[str, Any] = {
+            "course": course_slug, "after": window.after, "through": window.through, "since": since,
+        }  # fmt: skip
+        for n, day in enumerate(days):
+            params[f"s{n}"] = codec.to_micros(day.start)
+        params["stop"] = codec.to_micros(days[-1].stop)
         rows = await self._reader.all(chart_counts_sql(len(days)), params)
-        per_day = [DayCount(date.fromisoformat(r[0]), r[2], r[3] or 0) for r in rows if r[0] is not None]
+        dates = [day.day for day in days]
+        per_day = [DayCount(dates[r[0]], r[2], r[3] or 0) for r in rows if r[0] is not None]
         lessons = [LessonCount(r[1], r[2], r[3] or 0) for r in rows]
         undated = [r for r in rows if r[0] is None]
         outside = None

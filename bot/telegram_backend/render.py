@@ -40,12 +40,35 @@ def render_messages(content: Content, limit: int = MESSAGE_LIMIT) -> list[str]:
 
 
 def render_caption(content: Content, limit: int = CAPTION_LIMIT) -> tuple[str, Content]:
-    """A photo's caption (the content's first part that fits ``limit``, as HTML) and the rest of the content,
-    which goes in messages after the photo (split by :func:`render_messages`)."""
-    chunks = split_content(content, limit, utf16_length)
-    rest: list[Span] = []
+    """A photo's caption, as HTML, and the rest of the content, for messages after the photo.
+
+    A digest that fits is all caption: one message, as before it had a picture. A longer one is cut after its
+    first paragraph (the heading, period and counts: what goes with the chart), or as much of that as fits
+    ``limit``; the rest is split into messages by :func:`render_messages`."""
+    whole = split_content(content, limit, utf16_length)
+    if len(whole) <= 1:
+        return (to_html(whole[0]) if whole else ""), ()
+    head, rest = _first_paragraph(content)
+    chunks = split_content(head, limit, utf16_length)
+    overflow: list[Span] = []
     for chunk in chunks[1:]:
-        if rest:
-            rest.append(Span("\n\n"))
-        rest.extend(chunk)
-    return (to_html(chunks[0]) if chunks else ""), tuple(rest)
+        overflow.extend((*chunk, Span("\n")))
+    if overflow and rest:
+        overflow.append(Span("\n"))
+    return (to_html(chunks[0]) if chunks else ""), (*overflow, *rest)
+
+
+def _first_paragraph(content: Content) -> tuple[Content, Content]:
+    """``content`` cut at its first blank line (which belongs to neither part)."""
+    seen = ""
+    for index, span in enumerate(content):
+        joined = seen + span.text
+        cut = joined.find("\n\n")
+        if cut >= 0 and span.url is None and span.ref is None:
+            at = cut - len(seen)
+            before = (*content[:index], Span(span.text[: max(at, 0)], span.style)) if at > 0 else content[:index]
+            after_text = joined[cut:].lstrip("\n")
+            after = (Span(after_text, span.style), *content[index + 1 :]) if after_text else content[index + 1 :]
+            return tuple(before), tuple(after)
+        seen = joined[-1:]  # a break may straddle two spans
+    return content, ()
