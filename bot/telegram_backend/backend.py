@@ -390,12 +390,7 @@ class TelegramBackend:
                 message_thread_id=thread,
             )
 
-        message = await self._call(chat, send, private=private)
-        first = (
-            translate.message_ref(message)
-            if thread is None
-            else MessageRef(self.platform, str(message.chat.id), str(message.message_id), str(thread))
-        )
+        first = self._ref(await self._call(chat, send, private=private), thread)
         if rest:
             await self._send_content(chat, rest, None, private=private)
         return first
@@ -425,14 +420,14 @@ class TelegramBackend:
                 )
 
             message = await self._call(chat, send, private=private)
-            if first is None:
-                first = (
-                    translate.message_ref(message)
-                    if thread is None
-                    else MessageRef(self.platform, str(message.chat.id), str(message.message_id), str(thread))
-                )
+            first = first or self._ref(message, thread)
         assert first is not None  # render_messages always yields at least one message
         return first
+
+    def _ref(self, message: Message, thread: int | None) -> MessageRef:
+        if thread is None:
+            return translate.message_ref(message)
+        return MessageRef(self.platform, str(message.chat.id), str(message.message_id), str(thread))
 
     async def _call(self, chat: ChatRef, request: Callable[[int], Awaitable[T]], *, private: bool = False) -> T:
         """One Bot API call (given the chat id to use) with Telegram's failure modes mapped for the core.
