@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import io
 
+from matplotlib.font_manager import findfont
+from matplotlib.text import Text
 from PIL import Image
 
-from bot.charts import HEIGHT_PX, WIDTH_PX
+from bot.charts import HEIGHT_PX, WIDTH_PX, ChartRenderer
 from bot.splitting import utf16_length
-from handlers.vocabulary.domain import Course, LessonDraft
+from handlers.i18n import Translator
+from handlers.vocabulary.domain import Course, LessonDraft, PeriodSummary
 from tests.telegram.harness import TelegramHarness, visible
 
 COURSE = "ml-zh"
@@ -34,6 +37,7 @@ async def test_a_long_chinese_digest_is_a_photo_with_a_short_caption_then_messag
         await h.say(f"member{n}", text, reply_to=post)
 
     h.clock.advance(days=7)
+    end = h.clock.now()
     await h.digest_due(COURSE)
 
     chat = h._users["tyler"]["id"]
@@ -50,3 +54,16 @@ async def test_a_long_chinese_digest_is_a_photo_with_a_short_caption_then_messag
     with Image.open(io.BytesIO(h.direct_charts("tyler")[0])) as image:
         image.load()
         assert image.format == "PNG" and image.size == (WIDTH_PX, HEIGHT_PX)
+
+    # The picture's words, Chinese included, are all in the chart's font (as tests/bot/test_charts.py checks):
+    # the digest as recorded (recording the same period again gives it back, unchanged) drawn once more.
+    recorded, new = await h.app.store.record_digest(COURSE, end, end, 0, [], PeriodSummary(0, 0, 0, None), end)
+    assert not new and recorded.report is not None and recorded.report.chart is not None
+    renderer = ChartRenderer(Translator.load())
+    figure = renderer.draw(recorded.report.chart, "zh")
+    figure.canvas.draw()
+    texts = [t for t in figure.findobj(Text) if t.get_visible() and t.get_text()]
+    assert "第一课：机器学习导论" in {t.get_text() for t in texts}
+    for text in texts:
+        assert findfont(text.get_fontproperties()) == str(renderer.font.path), text.get_text()
+        assert not renderer.font.missing(text.get_text()), text.get_text()
