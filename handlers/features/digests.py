@@ -40,6 +40,7 @@ EXCERPT_LENGTH = 140
 OPEN_NAMED = 3  # still-open questions named, oldest and most liked each
 OPEN_EXCERPT_LENGTH = 80
 BUSIEST_LESSONS = 3
+MAX_EXTRA_DAYS = timedelta(days=31)
 
 
 async def next_window(services: Services, course_slug: str, since: datetime | None = None) -> PostWindow:
@@ -91,9 +92,11 @@ async def build_report(
     previous = await store.activity_between(course.slug, start - (end - start), start) if compare else None
     first, last = period_dates(start, end, course.timezone) if end > start else (local_date(end, course.timezone),) * 2
     counts = await store.chart_counts(course.slug, window, local_days(first, last, course.timezone))
-    if counts.outside is not None:  # posts stored late, dated outside the period: their days are drawn too
-        first = min(first, local_date(counts.outside[0], course.timezone))
-        last = max(last, local_date(counts.outside[1], course.timezone))
+    if counts.outside is not None:
+        # Posts stored late, dated outside the period: their days are drawn too, up to a month either side (an
+        # import of old posts would otherwise stretch the bars over years; those still count per lesson).
+        first = max(min(first, local_date(counts.outside[0], course.timezone)), first - MAX_EXTRA_DAYS)
+        last = min(max(last, local_date(counts.outside[1], course.timezone)), last + MAX_EXTRA_DAYS)
         counts = await store.chart_counts(course.slug, window, local_days(first, last, course.timezone))
     chart = build_chart(first, last, counts.days, counts.lessons)
     return DigestReport(still, current, previous, _busiest(counts.lessons), chart)
