@@ -44,7 +44,7 @@ from bot.telegram_backend.ratelimit import TelegramRateLimiter
 from bot.telegram_backend.render import render_caption, render_messages
 from handlers.i18n import Translator
 from handlers.ports import Clock
-from handlers.vocabulary.actions import Action, Chart, DirectMessage, Post, PostLesson, Reply
+from handlers.vocabulary.actions import Action, DirectMessage, Post, PostLesson, Reply
 from handlers.vocabulary.content import Content
 from handlers.vocabulary.domain import ChatRef, MessageRef, ReactionChange
 from handlers.vocabulary.errors import ChatUnavailable, DeliveryError, RecipientUnreachable, TransientDeliveryError
@@ -357,16 +357,13 @@ class TelegramBackend:
                     topic = await self._call(chat, lambda chat_id: bot.create_forum_topic(chat_id, name))
                     chat = ChatRef(chat.platform, chat.chat_id, str(topic.message_thread_id))
                 return await self._send_content(chat, content, None)
-            case Post(chat=chat, content=content, chart=Chart(png=bytes() as png)):
-                return await self._send_photo(chat, content, png)
-            case Post(chat=chat, content=content, reply_to=reply_to):
-                return await self._send_content(chat, content, reply_to)
+            case Post(chat=chat, content=content, reply_to=reply_to, chart=chart):
+                return await self._send_content(chat, content, reply_to, png=chart.png if chart else None)
             case Reply(to=to, content=content):
                 return await self._send_content(to.chat, content, to)
-            case DirectMessage(user_id=user_id, content=content, chart=Chart(png=bytes() as png)):
-                return await self._send_photo(ChatRef(self.platform, user_id), content, png, private=True)
-            case DirectMessage(user_id=user_id, content=content):
-                return await self._send_content(ChatRef(self.platform, user_id), content, None, private=True)
+            case DirectMessage(user_id=user_id, content=content, chart=chart):
+                chat = ChatRef(self.platform, user_id)
+                return await self._send_content(chat, content, None, private=True, png=chart.png if chart else None)
         raise TypeError(f"telegram cannot send {action!r}")
 
     async def _is_forum(self, chat_id: int) -> bool:
@@ -375,31 +372,32 @@ class TelegramBackend:
             self._forums[chat_id] = bool(chat.is_forum)
         return self._forums[chat_id]
 
-    async def _send_photo(self, chat: ChatRef, content: Content, png: bytes, *, private: bool = False) -> MessageRef:
-        """A chart as a photo (``sendPhoto``, uploaded) with the content's beginning as its caption (1,024 units at
-        most) and the rest in messages after it, split as any message is."""
-        caption, rest = render_caption(content)
-        thread = int(chat.thread_id) if chat.thread_id else None
-
-        def send(chat_id: int) -> Awaitable[Message]:
-            return self.application.bot.send_photo(
-                chat_id,
-                InputFile(png, filename="chart.png"),
-                caption=caption or None,
-                parse_mode=ParseMode.HTML,
-                message_thread_id=thread,
-            )
-
-        first = self._ref(await self._call(chat, send, private=private), thread)
-        if rest:
-            await self._send_content(chat, rest, None, private=private)
-        return first
-
     async def _send_content(
-        self, chat: ChatRef, content: Content, reply_to: MessageRef | None, *, private: bool = False
+        self,
+        chat: ChatRef,
+        content: Content,
+        reply_to: MessageRef | None,
+        *,
+        private: bool = False,
+        png: bytes | None = None,
     ) -> MessageRef:
+        """The content in messages of at most 4,096 units; with a picture (``png``, a digest's chart), a photo
+        first (``sendPhoto``, uploaded) with the content's beginning as its caption (1,024 units at most)."""
         first: MessageRef | None = None
         thread = int(chat.thread_id) if chat.thread_id else None
+        if png is not None:
+            caption, content = render_caption(content)
+            photo, bot = InputFile(png, filename="chart.png"), self.application.bot
+            message = await self._call(
+                chat,
+                lambda chat_id: bot.send_photo(
+                    chat_id, photo, caption=caption or None, parse_mode=ParseMode.HTML, message_thread_id=thread
+                ),
+                private=private,
+            )
+            first = self._ref(message, thread)
+            if not content:
+                return first
         for index, html in enumerate(render_messages(content)):
             reply = (
                 ReplyParameters(int(reply_to.message_id), allow_sending_without_reply=True)
