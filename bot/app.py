@@ -53,6 +53,7 @@ async def open_app(
     *,
     holder: str | None = None,
 ) -> AsyncIterator[App]:
+    from bot.charts import ChartDrawer
     from bot.cron import CrontabRules
     from bot.scheduler import Scheduler
     from bot.sources.runner import LessonSources
@@ -62,11 +63,12 @@ async def open_app(
     try:
         clock = clock or SystemClock()
         await ensure_default_course(store, settings, clock)
+        i18n = Translator.load(settings.default_language)
         services = Services(
             store=store,
-            outbox=RoutingOutbox(backends or {}),
+            outbox=RoutingOutbox(backends or {}, ChartDrawer(i18n)),
             clock=clock,
-            i18n=Translator.load(settings.default_language),
+            i18n=i18n,
             cron=CrontabRules(),
             default_course=settings.default_course,
             empty_digest=settings.empty_digest,
@@ -101,7 +103,8 @@ async def run_console(settings: Settings, source: TextIO, out: TextIO, clock: Cl
     from bot.console import ConsoleBackend
 
     clock = clock or SystemClock()
-    console = ConsoleBackend(out, clock, user=settings.console_user)
+    charts = settings.database_path.resolve().parent / "charts"  # digest charts, beside the database
+    console = ConsoleBackend(out, clock, user=settings.console_user, charts_dir=charts)
     backend: Backend = console  # (the contract, checked where the backend is built)
     async with open_app(settings, {backend.platform: backend}, clock) as app:
         await backend.start(app.dispatcher.dispatch)

@@ -17,6 +17,7 @@ the font's character map first and raises :class:`MissingGlyphs`, naming the cha
 
 from __future__ import annotations
 
+import asyncio
 import io
 import logging
 import math
@@ -170,7 +171,7 @@ class ChartRenderer:
         from matplotlib.figure import Figure
 
         labels = chart_labels(self._i18n, language, chart)
-        labels = replace(labels, lesson_names=tuple(shorten(name) for name in labels.lesson_names))
+        labels = replace(labels, lesson_names=tuple(shorten(self.drawable(name)) for name in labels.lesson_names))
         names = list(labels.lesson_names)
         self.font.require([*labels.all_texts(), "0123456789"])  # the digits: the axes' and bars' numbers
         figure = Figure(figsize=(WIDTH_PX / DPI, HEIGHT_PX / DPI), dpi=DPI, facecolor="white")
@@ -193,6 +194,17 @@ class ChartRenderer:
         by_lesson = figure.add_axes((0.03, 0.065, 0.86, 0.33))
         self._draw_lessons(by_lesson, chart, labels, names)
         return figure
+
+    def drawable(self, name: str) -> str:
+        """A lesson title without the characters the font cannot draw (an emoji, say), so that a title never
+        costs the digest its chart. Only lesson titles, which users write, are cleaned; the catalog's words
+        must all be drawable, and a glyph missing there still raises :class:`MissingGlyphs`."""
+        lacking = self.font.missing(name)
+        if not lacking:
+            return name
+        logger.debug("chart: dropped %r from lesson title %r (not in font %s)", lacking, name, self.font.family)
+        kept = "".join(c for c in name if c not in lacking)
+        return " ".join(kept.split()) or "?"
 
     def _font(self, size: float) -> FontProperties:
         from matplotlib.font_manager import FontProperties
@@ -279,3 +291,47 @@ class ChartRenderer:
 def _values(values: Any) -> list[str]:
     """The numbers over the bars; none over an empty bar, where a 0 would only add noise."""
     return [str(int(v)) if v else "" for v in values]
+
+
+class ChartDrawer:
+    """Draws an action's chart once, off the event loop, for whichever backend sends it.
+
+    A digest goes to every instructor, often on two platforms: the PNG is drawn once and kept for the next
+    recipient (the last few charts, keyed by their data and language). The renderer (and its font lookup) is
+    made on first use; a machine without the font, or a chart that cannot be drawn, is logged and the digest
+    goes out without its picture rather than not at all.
+    """
+
+    KEEP = 4
+
+    def __init__(self, i18n: Translator, font: ChartFont | None = None) -> None:
+        self._i18n, self._font = i18n, font
+        self._renderer: ChartRenderer | None = None
+        self._unavailable = False
+        self._drawn: dict[tuple[DigestChart, str], bytes] = {}
+
+    def _get_renderer(self) -> ChartRenderer | None:
+        if self._renderer is None and not self._unavailable:
+            try:
+                self._renderer = ChartRenderer(self._i18n, self._font)
+            except ChartFontMissing:
+                logger.exception("digest charts are not drawn on this machine")
+                self._unavailable = True
+        return self._renderer
+
+    async def png(self, chart: DigestChart, language: str) -> bytes | None:
+        key = (chart, language)
+        if key in self._drawn:
+            return self._drawn[key]
+        renderer = await asyncio.to_thread(self._get_renderer)
+        if renderer is None:
+            return None
+        try:
+            png = await asyncio.to_thread(renderer.render_png, chart, language)
+        except Exception:  # a picture is not worth the digest: send the text
+            logger.exception("the digest chart could not be drawn; sending the digest without it")
+            return None
+        while len(self._drawn) >= self.KEEP:
+            self._drawn.pop(next(iter(self._drawn)))
+        self._drawn[key] = png
+        return png

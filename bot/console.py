@@ -12,13 +12,15 @@ import asyncio
 import contextlib
 import logging
 import sys
+import tempfile
 import threading
 from dataclasses import dataclass
 from itertools import count
+from pathlib import Path
 from typing import TextIO
 
 from handlers.ports import Clock
-from handlers.vocabulary.actions import Action, DirectMessage, Post, PostLesson, Reply
+from handlers.vocabulary.actions import Action, Chart, DirectMessage, Post, PostLesson, Reply
 from handlers.vocabulary.content import to_plain_text
 from handlers.vocabulary.domain import ChatRef, Member, MessageRef, Platform
 from handlers.vocabulary.events import (
@@ -73,8 +75,18 @@ class ConsoleBackend:
 
     platform = PLATFORM
 
-    def __init__(self, out: TextIO, clock: Clock, *, user: str = "you", session: str | None = None) -> None:
+    def __init__(
+        self,
+        out: TextIO,
+        clock: Clock,
+        *,
+        user: str = "you",
+        session: str | None = None,
+        charts_dir: Path | None = None,
+    ) -> None:
         self._out = out
+        # Where a digest's chart is written (the terminal cannot show it): beside the database, or a temp folder.
+        self._charts_dir = charts_dir or Path(tempfile.gettempdir()) / "studybot-charts"
         self._clock = clock
         # Message ids must not collide with those stored by an earlier run on the same database.
         self._session = session or clock.now().strftime("%Y%m%d%H%M%S%f")
@@ -119,6 +131,8 @@ class ConsoleBackend:
             case PostLesson(chat=chat, content=content) | Post(chat=chat, content=content, reply_to=None):
                 message = self._new_message(chat, self._bot)
                 self._print(f"{message.label} {_in(BOT_NAME, chat)}: {to_plain_text(content)}")
+                if isinstance(action, Post):
+                    self._show_chart(action.chart, message)
                 return message.ref
             case Post(chat=chat, content=content, reply_to=MessageRef() as target):
                 message = self._new_message(chat, self._bot)
@@ -134,8 +148,18 @@ class ConsoleBackend:
             case DirectMessage(user_id=user_id, content=content):
                 message = self._new_message(self.private_chat(user_id), self._bot)
                 self._print(f"✉ {BOT_NAME} → {user_id}: {to_plain_text(content)}")
+                self._show_chart(action.chart, message)
                 return message.ref
         raise TypeError(f"console cannot send {action!r}")
+
+    def _show_chart(self, chart: Chart | None, message: ConsoleMessage) -> None:
+        """Write the chart's PNG to a file and print its path, under the message it belongs to."""
+        if chart is None or chart.png is None:
+            return
+        self._charts_dir.mkdir(parents=True, exist_ok=True)
+        path = self._charts_dir / f"chart-{self._session}-{message.label}.png"
+        path.write_bytes(chart.png)
+        self._print(f"{CONTINUATION}🖼 {path}")
 
     def link_to(self, ref: MessageRef) -> str | None:
         for message in self._messages.values():

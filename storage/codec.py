@@ -186,6 +186,7 @@ def digest_from(row: sqlite3.Row) -> Digest:
         period_end=from_micros(row["period_end"]),
         through_post=row["through_post"],
         items=tuple(item_from(item) for item in json.loads(row["items"])),
-        summary=PeriodSummary(**json.loads(row["summary"])),
+        # "report" (issue 16) is read by storage.digests, which keeps it in the same JSON
+        summary=PeriodSummary(**{k: v for k, v in json.loads(row["summary"]).items() if k != "report"}),
         sent_at=from_micros_or_none(row["sent_at"]),
     )

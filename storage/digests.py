@@ -1,16 +1,29 @@
-"""Digests: the periods recorded for each course, and to whom each has been delivered."""
+"""Digests: the periods recorded for each course, and to whom each has been delivered.
+
+A digest's report (still open, what changed, the chart's data: :class:`DigestReport`) is kept inside the
+``summary`` JSON column, under ``"report"``, rather than in a column of its own: like the items, it is a snapshot
+of what is sent, never queried inside, and digests recorded before it simply have none. So it needs no schema
+step (and takes no migration number from the helpers adding one at the same time).
+"""
 
 from __future__ import annotations
 
+import json
 import logging
+import sqlite3
 from collections.abc import Sequence
-from datetime import datetime
+from dataclasses import asdict, replace
+from datetime import date, datetime
+from typing import Any
 
 import aiosqlite
 
+from handlers.vocabulary.charts import DayCount, DigestChart, LessonCount
+from handlers.vocabulary.digest_report import Activity, DigestReport, LessonQuestions, OpenQuestion, StillOpen
 from handlers.vocabulary.domain import (
     Digest,
     DigestItem,
+    MessageRef,
     PeriodSummary,
 )
 from storage import codec, queries
@@ -42,6 +55,7 @@ class DigestRows(StoreBase):
         items: Sequence[DigestItem],
         summary: PeriodSummary,
         now: datetime,
+        report: DigestReport | None = None,
     ) -> tuple[Digest, bool]:
         """Record the period's digest unless that period (course, end) already has one; the bool says it is new."""
         values = (
@@ -50,7 +64,7 @@ class DigestRows(StoreBase):
             codec.to_micros(end),
             through_post,
             codec.items_to_json(items),
-            codec.summary_to_json(summary),
+            summary_to_json(summary, report),
             codec.to_micros(now),
         )
 
@@ -66,7 +80,7 @@ class DigestRows(StoreBase):
             ) as cursor:
                 row = await cursor.fetchone()
             assert row is not None
-            return codec.digest_from(row), new
+            return digest_from(row), new
 
         return await self._writer.call(op)
 
@@ -84,10 +98,82 @@ class DigestRows(StoreBase):
 
     async def unsent_digests(self) -> list[Digest]:
         rows = await self._reader.all(queries.DIGEST_SELECT + " WHERE sent_at IS NULL ORDER BY period_end, id")
-        return [codec.digest_from(r) for r in rows]
+        return [digest_from(r) for r in rows]
 
     async def mark_digest_sent(self, digest_id: int, now: datetime) -> None:
         """The first send time is kept."""
         await self._exec(
             "UPDATE digests SET sent_at = ? WHERE id = ? AND sent_at IS NULL", (codec.to_micros(now), digest_id)
         )
+
+
+def summary_to_json(summary: PeriodSummary, report: DigestReport | None) -> str:
+    data: dict[str, Any] = asdict(summary)
+    if report is not None:
+        data["report"] = report_to_data(report)
+    return json.dumps(data, ensure_ascii=False)
+
+
+def digest_from(row: sqlite3.Row) -> Digest:
+    report = json.loads(row["summary"]).get("report")
+    digest = codec.digest_from(row)
+    return replace(digest, report=report_from_data(report)) if report is not None else digest
+
+
+def report_to_data(report: DigestReport) -> dict[str, Any]:
+    """JSON-ready: moments as epoch microseconds, dates as ISO strings."""
+
+    def open_question(q: OpenQuestion) -> dict[str, Any]:
+        data = asdict(q)
+        data["asked_at"] = codec.to_micros(q.asked_at)
+        return data
+
+    chart = report.chart
+    return {
+        "still_open": {
+            "over": list(report.still_open.over),
+            "oldest": [open_question(q) for q in report.still_open.oldest],
+            "most_liked": [open_question(q) for q in report.still_open.most_liked],
+        },
+        "current": asdict(report.current),
+        "previous": asdict(report.previous) if report.previous is not None else None,
+        "busiest_lessons": [[lesson.title, lesson.questions] for lesson in report.busiest_lessons],
+        "chart": None
+        if chart is None
+        else {
+            "first_day": chart.first_day.isoformat(),
+            "last_day": chart.last_day.isoformat(),
+            "days": [[d.day.isoformat(), d.questions, d.likes] for d in chart.days],
+            "lessons": [[lesson.title, lesson.questions, lesson.likes] for lesson in chart.lessons],
+            "other_lessons": chart.other_lessons,
+        },
+    }
+
+
+def report_from_data(data: dict[str, Any]) -> DigestReport:
+    def open_question(q: dict[str, Any]) -> OpenQuestion:
+        ref = q.pop("ref", None)
+        q["asked_at"] = codec.from_micros(q["asked_at"])
+        return OpenQuestion(**q, ref=MessageRef(**ref) if ref else None)
+
+    still = data["still_open"]
+    chart = data["chart"]
+    return DigestReport(
+        still_open=StillOpen(
+            tuple(still["over"]),
+            tuple(open_question(q) for q in still["oldest"]),
+            tuple(open_question(q) for q in still["most_liked"]),
+        ),
+        current=Activity(**data["current"]),
+        previous=Activity(**data["previous"]) if data["previous"] is not None else None,
+        busiest_lessons=tuple(LessonQuestions(title, count) for title, count in data["busiest_lessons"]),
+        chart=None
+        if chart is None
+        else DigestChart(
+            date.fromisoformat(chart["first_day"]),
+            date.fromisoformat(chart["last_day"]),
+            tuple(DayCount(date.fromisoformat(d), q, lk) for d, q, lk in chart["days"]),
+            tuple(LessonCount(title, q, lk) for title, q, lk in chart["lessons"]),
+            chart["other_lessons"],
+        ),
+    )

@@ -42,6 +42,7 @@ from storage import clusters
 from storage.base import StoreBase, _KnownMembers
 from storage.cluster_store import ClusterMixin
 from storage.connection import check_writable, connect, connect_raw, explained
+from storage.digest_reads import DigestReadRows
 from storage.digests import DigestRows
 from storage.groups import GroupRows
 from storage.imports import SourceRows
@@ -61,7 +62,17 @@ logger = logging.getLogger(__name__)
 # verbatim (a delegating part would need a forwarding method for each of ~80), every mixin shares the one
 # writer and reader set up here, and a role port (handlers.ports) maps onto a module one to one.
 class SqliteStore(
-    LessonRows, GroupRows, PostRows, LikeRows, ReadRows, DigestRows, LeaseRows, SourceRows, ClusterMixin, StoreBase
+    LessonRows,
+    GroupRows,
+    PostRows,
+    LikeRows,
+    ReadRows,
+    DigestReadRows,
+    DigestRows,
+    LeaseRows,
+    SourceRows,
+    ClusterMixin,
+    StoreBase,
 ):
     """The studybot store. Create with :meth:`open`; every write is committed before its coroutine returns."""
 

@@ -102,15 +102,15 @@ class DiscordBackend:
         match action:
             case PostLesson(chat=chat, lesson=lesson, content=content):
                 return await self._sender.post_lesson(chat, lesson.title, lesson.link, content)
-            case Post(chat=chat, content=content, reply_to=reply_to):
-                return await self._sender.send_content(chat, content, reply_to)
+            case Post(chat=chat, content=content, reply_to=reply_to, chart=chart):
+                return await self._sender.send_content(chat, content, reply_to, chart.png if chart else None)
             case Reply(to=to, content=content, ephemeral=ephemeral):
                 if self._interactions.is_pending(to):
                     return await self._interactions.reply(to, content, ephemeral)
                 # not a command being handled (it timed out, or a reply to a message)
                 return await self._sender.send_content(ChatRef(to.platform, to.chat_id, to.thread_id), content, to)
-            case DirectMessage(user_id=user_id, content=content):
-                return await self._sender.direct_message(int(user_id), content)
+            case DirectMessage(user_id=user_id, content=content, chart=chart):
+                return await self._sender.direct_message(int(user_id), content, chart.png if chart else None)
         raise TypeError(f"discord cannot send {action!r}")
 
     def link_to(self, ref: MessageRef) -> str | None:

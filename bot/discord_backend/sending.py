@@ -12,6 +12,7 @@ which (:meth:`.backend.DiscordBackend.send`).
 
 from __future__ import annotations
 
+import io
 import logging
 from collections.abc import Awaitable
 from typing import Any, Literal, TypeVar
@@ -92,7 +93,9 @@ class Sender:
             return MessageRef(PLATFORM, chat.chat_id, str(first.id))
         return MessageRef(PLATFORM, chat.chat_id, str(first.id), str(thread.id))
 
-    async def send_content(self, chat: ChatRef, content: Content, reply_to: MessageRef | None) -> MessageRef:
+    async def send_content(
+        self, chat: ChatRef, content: Content, reply_to: MessageRef | None, png: bytes | None = None
+    ) -> MessageRef:
         client = self._client()
         channel = client.get_partial_messageable(int(chat.thread_id or chat.chat_id))
         first: discord.Message | None = None
@@ -106,13 +109,16 @@ class Sender:
                     fail_if_not_exists=False,
                 )
             extra: dict[str, Any] = {"reference": reference} if reference is not None else {}
+            if png is not None and index == 0:
+                extra["file"] = chart_file(png)
             message = await call(channel.send(text, allowed_mentions=NO_MENTIONS, suppress_embeds=True, **extra))
             first = first or message
         assert first is not None  # render_messages always gives at least one message
         return MessageRef(PLATFORM, chat.chat_id, str(first.id), chat.thread_id)
 
-    async def direct_message(self, user_id: int, content: Content) -> MessageRef:
-        """Digests: embeds (a title, the items with jump links), split as needed."""
+    async def direct_message(self, user_id: int, content: Content, png: bytes | None = None) -> MessageRef:
+        """Digests: embeds (a title, the items with jump links), split as needed; a chart is attached to the
+        first message and shown as the first embed's image (``attachment://chart.png``)."""
         client = self._client()
         try:
             user = client.get_user(user_id) or await client.fetch_user(user_id)
@@ -120,9 +126,13 @@ class Sender:
         except discord.HTTPException as error:
             raise delivery_error(error, private=True) from error
         first: discord.Message | None = None
-        for batch in render_embeds(content):
+        for index, batch in enumerate(render_embeds(content)):
             embeds = [_embed(e) for e in batch]
-            message = await call(channel.send(embeds=embeds, allowed_mentions=NO_MENTIONS), private=True)
+            extra: dict[str, Any] = {}
+            if png is not None and index == 0:
+                embeds[0].set_image(url=f"attachment://{CHART_FILENAME}")
+                extra["file"] = chart_file(png)
+            message = await call(channel.send(embeds=embeds, allowed_mentions=NO_MENTIONS, **extra), private=True)
             first = first or message
         assert first is not None
         return MessageRef(PLATFORM, str(channel.id), str(first.id))
@@ -141,6 +151,13 @@ class Sender:
         guild = getattr(channel, "guild", None)
         where = str(guild.id) if guild is not None else "@me"
         return f"https://discord.com/channels/{where}/{ref.thread_id or ref.chat_id}/{ref.message_id}"
+
+
+CHART_FILENAME = "chart.png"
+
+
+def chart_file(png: bytes) -> discord.File:
+    return discord.File(io.BytesIO(png), filename=CHART_FILENAME)
 
 
 def _embed(data: EmbedData) -> discord.Embed:

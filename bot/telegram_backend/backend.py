@@ -28,6 +28,7 @@ from aiohttp import web
 from telegram import (
     ChatMemberAdministrator,
     ChatMemberOwner,
+    InputFile,
     LinkPreviewOptions,
     Message,
     ReplyParameters,
@@ -40,7 +41,7 @@ from telegram.ext import Application, ApplicationBuilder
 from bot.telegram_backend import translate
 from bot.telegram_backend.menus import register_menus
 from bot.telegram_backend.ratelimit import TelegramRateLimiter
-from bot.telegram_backend.render import render_messages
+from bot.telegram_backend.render import render_caption, render_messages
 from handlers.i18n import Translator
 from handlers.ports import Clock
 from handlers.vocabulary.actions import Action, DirectMessage, Post, PostLesson, Reply
@@ -356,12 +357,13 @@ class TelegramBackend:
                     topic = await self._call(chat, lambda chat_id: bot.create_forum_topic(chat_id, name))
                     chat = ChatRef(chat.platform, chat.chat_id, str(topic.message_thread_id))
                 return await self._send_content(chat, content, None)
-            case Post(chat=chat, content=content, reply_to=reply_to):
-                return await self._send_content(chat, content, reply_to)
+            case Post(chat=chat, content=content, reply_to=reply_to, chart=chart):
+                return await self._send_content(chat, content, reply_to, png=chart.png if chart else None)
             case Reply(to=to, content=content):
                 return await self._send_content(to.chat, content, to)
-            case DirectMessage(user_id=user_id, content=content):
-                return await self._send_content(ChatRef(self.platform, user_id), content, None, private=True)
+            case DirectMessage(user_id=user_id, content=content, chart=chart):
+                chat = ChatRef(self.platform, user_id)
+                return await self._send_content(chat, content, None, private=True, png=chart.png if chart else None)
         raise TypeError(f"telegram cannot send {action!r}")
 
     async def _is_forum(self, chat_id: int) -> bool:
@@ -371,10 +373,31 @@ class TelegramBackend:
         return self._forums[chat_id]
 
     async def _send_content(
-        self, chat: ChatRef, content: Content, reply_to: MessageRef | None, *, private: bool = False
+        self,
+        chat: ChatRef,
+        content: Content,
+        reply_to: MessageRef | None,
+        *,
+        private: bool = False,
+        png: bytes | None = None,
     ) -> MessageRef:
+        """The content in messages of at most 4,096 units; with a picture (``png``, a digest's chart), a photo
+        first (``sendPhoto``, uploaded) with the content's beginning as its caption (1,024 units at most)."""
         first: MessageRef | None = None
         thread = int(chat.thread_id) if chat.thread_id else None
+        if png is not None:
+            caption, content = render_caption(content)
+            photo, bot = InputFile(png, filename="chart.png"), self.application.bot
+            message = await self._call(
+                chat,
+                lambda chat_id: bot.send_photo(
+                    chat_id, photo, caption=caption or None, parse_mode=ParseMode.HTML, message_thread_id=thread
+                ),
+                private=private,
+            )
+            first = self._ref(message, thread)
+            if not content:
+                return first
         for index, html in enumerate(render_messages(content)):
             reply = (
                 ReplyParameters(int(reply_to.message_id), allow_sending_without_reply=True)
@@ -395,14 +418,14 @@ class TelegramBackend:
                 )
 
             message = await self._call(chat, send, private=private)
-            if first is None:
-                first = (
-                    translate.message_ref(message)
-                    if thread is None
-                    else MessageRef(self.platform, str(message.chat.id), str(message.message_id), str(thread))
-                )
+            first = first or self._ref(message, thread)
         assert first is not None  # render_messages always yields at least one message
         return first
+
+    def _ref(self, message: Message, thread: int | None) -> MessageRef:
+        if thread is None:
+            return translate.message_ref(message)
+        return MessageRef(self.platform, str(message.chat.id), str(message.message_id), str(thread))
 
     async def _call(self, chat: ChatRef, request: Callable[[int], Awaitable[T]], *, private: bool = False) -> T:
         """One Bot API call (given the chat id to use) with Telegram's failure modes mapped for the core.

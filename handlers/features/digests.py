@@ -9,18 +9,26 @@ after the previous digest was recorded, up to the moment this one is (a :class:`
 while the bot was down is dated inside a period that the catch-up digest at start may already have recorded,
 before the platform's backlog was read; under this rule it is in the next digest, and every post is in
 exactly one.
+
+Besides the ranked list, a digest reports (issue 16) what is still open (unanswered questions of earlier
+periods by age, the oldest and the most liked named), what changed against the previous period, and a chart of
+the period (:class:`DigestChart`, drawn by the adapters). That report is built when the period is recorded and
+kept with it, so a digest resumed after a crash says the same thing.
 """
 
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from handlers.features.questions import excerpt
 from handlers.routing import CommandContext, Router
 from handlers.services import EMPTY_SKIP, Services
-from handlers.vocabulary.actions import DirectMessage, Post
+from handlers.vocabulary.actions import Chart, DirectMessage, Post
+from handlers.vocabulary.charts import LessonCount, build_chart, local_date, local_days, period_dates
 from handlers.vocabulary.content import Content, ContentBuilder, plain
+from handlers.vocabulary.digest_report import DigestReport, LessonQuestions, OpenQuestion, change
 from handlers.vocabulary.domain import Course, Digest, DigestItem, Instructor, PeriodSummary, PostWindow
 from handlers.vocabulary.errors import DeliveryError, NotPermitted, RecipientUnreachable, UsageError
 from handlers.vocabulary.events import DigestDue, SendsUnfinished
@@ -29,6 +37,10 @@ logger = logging.getLogger(__name__)
 router = Router("digests")
 
 EXCERPT_LENGTH = 140
+OPEN_NAMED = 3  # still-open questions named, oldest and most liked each
+OPEN_EXCERPT_LENGTH = 80
+BUSIEST_LESSONS = 3
+MAX_EXTRA_DAYS = timedelta(days=31)
 
 
 async def next_window(services: Services, course_slug: str, since: datetime | None = None) -> PostWindow:
@@ -60,6 +72,97 @@ async def build_digest_items(
     return items, await store.period_summary(course.slug, window)
 
 
+async def build_report(
+    services: Services,
+    course: Course,
+    window: PostWindow,
+    start: datetime,
+    end: datetime,
+    *,
+    compare: bool,
+) -> DigestReport:
+    """Still open, what changed (against the period of the same length before ``start`` when ``compare``) and
+    the chart's data. Per-day counts come from one store query over the course's local days."""
+    store = services.store
+    still = await store.still_open(course.slug, window, end, OPEN_NAMED)
+    still = replace(
+        still, oldest=tuple(_short(q) for q in still.oldest), most_liked=tuple(_short(q) for q in still.most_liked)
+    )
+    current = await store.activity_between(course.slug, start, end)
+    previous = await store.activity_between(course.slug, start - (end - start), start) if compare else None
+    first, last = period_dates(start, end, course.timezone) if end > start else (local_date(end, course.timezone),) * 2
+    counts = await store.chart_counts(course.slug, window, local_days(first, last, course.timezone))
+    if counts.outside is not None:
+        # Posts stored late, dated outside the period: their days are drawn too, up to a month either side (an
+        # import of old posts would otherwise stretch the bars over years; those still count per lesson).
+        first = max(min(first, local_date(counts.outside[0], course.timezone)), first - MAX_EXTRA_DAYS)
+        last = min(max(last, local_date(counts.outside[1], course.timezone)), last + MAX_EXTRA_DAYS)
+        counts = await store.chart_counts(course.slug, window, local_days(first, last, course.timezone))
+    chart = build_chart(first, last, counts.days, counts.lessons)
+    return DigestReport(still, current, previous, _busiest(counts.lessons), chart)
+
+
+def _short(question: OpenQuestion) -> OpenQuestion:
+    return replace(question, excerpt=excerpt(question.excerpt, OPEN_EXCERPT_LENGTH))
+
+
+def _busiest(lessons: list[LessonCount]) -> tuple[LessonQuestions, ...]:
+    totals: dict[str, int] = {}
+    for lesson in lessons:
+        totals[lesson.title] = totals.get(lesson.title, 0) + lesson.questions
+    ranked = sorted(((t, n) for t, n in totals.items() if n), key=lambda pair: (-pair[1], pair[0]))
+    return tuple(LessonQuestions(title, count) for title, count in ranked[:BUSIEST_LESSONS])
+
+
+def render_changes(services: Services, language: str, report: DigestReport, out: ContentBuilder) -> None:
+    t = services.i18n
+    out.line().bold(t(language, "digest.changes_heading")).line()
+    before = report.previous
+    for key, now, was in (
+        ("digest.change_questions", report.current.questions, before.questions if before else None),
+        ("digest.change_likes", report.current.likes, before.likes if before else None),
+        ("digest.change_members", report.current.members, before.members if before else None),
+    ):
+        label = t(language, key)
+        if was is None:
+            out.text(t(language, "digest.change_first", label=label, now=now)).line()
+            continue
+        arrow, percent = change(now, was)
+        if percent is None:
+            out.text(t(language, "digest.change_from_zero", label=label, now=now, arrow=arrow, before=was)).line()
+        else:
+            line = t(language, "digest.change_percent", label=label, now=now, arrow=arrow, percent=percent, before=was)
+            out.text(line).line()
+    if report.busiest_lessons:
+        names = ", ".join(
+            t(language, "digest.lesson_questions", title=lesson.title, count=lesson.questions)
+            for lesson in report.busiest_lessons
+        )
+        out.text(t(language, "digest.busiest_lessons", lessons=names)).line()
+
+
+def render_still_open(
+    services: Services, language: str, report: DigestReport, end: datetime, out: ContentBuilder
+) -> None:
+    still, t = report.still_open, services.i18n
+    if not still.any:
+        return
+    out.line().bold(t(language, "digest.still_open_heading")).line()
+    over1, over3, over7 = still.over
+    out.text(t(language, "digest.still_open_counts", over1=over1, over3=over3, over7=over7)).line()
+    for key, questions in (("digest.still_open_oldest", still.oldest), ("digest.still_open_liked", still.most_liked)):
+        if not questions:
+            continue
+        out.text(t(language, key)).line()
+        for q in questions:
+            days = max((end - q.asked_at).days, 0)
+            out.text("• ").text(t(language, "digest.open_item", id=q.question_id, likes=q.likes, days=days))
+            out.text(" ").text(q.excerpt).text(" — ").italic(q.lesson_title)
+            if q.ref is not None:
+                out.text(" ").message_link(t(language, "digest.open"), q.ref)
+            out.line()
+
+
 def render_digest(
     services: Services,
     language: str,
@@ -68,6 +171,7 @@ def render_digest(
     end: datetime,
     items: list[DigestItem] | tuple[DigestItem, ...],
     summary: PeriodSummary,
+    report: DigestReport | None = None,
 ) -> Content:
     t = services.i18n
     out = ContentBuilder()
@@ -85,8 +189,12 @@ def render_digest(
     ).line()
     if summary.most_active_lesson:
         out.text(t(language, "digest.most_active", lesson=summary.most_active_lesson)).line()
+    if report is not None and (items or summary.comments):
+        render_changes(services, language, report, out)
     if not items:
-        out.line().text(t(language, "digest.empty"))
+        out.line().text(t(language, "digest.empty")).line()
+        if report is not None:
+            render_still_open(services, language, report, end, out)
         return out.build()
     current_lesson = None
     for item in items_grouped_by_lesson(items):
@@ -104,6 +212,8 @@ def render_digest(
         elif item.link:  # recorded before links were made at send time
             out.text(" ").link(t(language, "digest.open"), item.link)
         out.line()
+    if report is not None:
+        render_still_open(services, language, report, end, out)
     out.line().italic(t(language, "digest.how_to_answer"))
     return out.build()
 
@@ -136,8 +246,18 @@ async def send_digest(services: Services, digest: Digest) -> bool:
         await store.mark_digest_sent(digest.id, services.clock.now())
         return False
     content = render_digest(
-        services, course.language, course, digest.period_start, digest.period_end, digest.items, digest.summary
+        services,
+        course.language,
+        course,
+        digest.period_start,
+        digest.period_end,
+        digest.items,
+        digest.summary,
+        digest.report,
     )
+    report = digest.report
+    # An empty period noted (EMPTY_DIGEST=note) sends no picture.
+    chart = Chart(report.chart, course.language) if report and report.chart and not empty else None
     delivered = await store.digest_deliveries(digest.id)
     unreachable: list[Instructor] = []
     for instructor in await store.instructors(course.slug):
@@ -145,7 +265,7 @@ async def send_digest(services: Services, digest: Digest) -> bool:
         if key in delivered:
             continue
         try:
-            await services.outbox.send(DirectMessage(instructor.platform, instructor.user_id, content))
+            await services.outbox.send(DirectMessage(instructor.platform, instructor.user_id, content, chart))
         except RecipientUnreachable:
             unreachable.append(instructor)
             continue
@@ -155,7 +275,7 @@ async def send_digest(services: Services, digest: Digest) -> bool:
         await store.mark_digest_delivered(digest.id, instructor.platform, instructor.user_id, services.clock.now())
         delivered.add(key)
     if unreachable:
-        delivered |= await send_to_instructors_channel(services, digest, course, content, unreachable)
+        delivered |= await send_to_instructors_channel(services, digest, course, content, unreachable, chart)
     if delivered:
         await store.mark_digest_sent(digest.id, services.clock.now())
         return True
@@ -164,7 +284,12 @@ async def send_digest(services: Services, digest: Digest) -> bool:
 
 
 async def send_to_instructors_channel(
-    services: Services, digest: Digest, course: Course, content: Content, unreachable: list[Instructor]
+    services: Services,
+    digest: Digest,
+    course: Course,
+    content: Content,
+    unreachable: list[Instructor],
+    chart: Chart | None = None,
 ) -> set[tuple[str, str]]:
     """Instructors whose private chat refused the digest get it in the course's instructors' channel on their
     platform (once per platform, naming nobody in a way that pings), followed by a note of whose DMs are closed
@@ -187,7 +312,7 @@ async def send_to_instructors_channel(
             course.language, "digest.dms_closed", names=", ".join(i.display_name for i in names), course=course.slug
         )
         try:
-            await services.outbox.send(Post(channel, content))
+            await services.outbox.send(Post(channel, content, chart=chart))
             await services.outbox.send(Post(channel, plain(note)))
         except DeliveryError:
             logger.exception("digest %s could not be posted in the instructors' channel on %s", digest.id, platform)
@@ -218,8 +343,9 @@ async def record_period(services: Services, course_slug: str, period_end: dateti
     start = last_end or course.created_at or period_end
     window = await next_window(services, course_slug)
     items, summary = await build_digest_items(services, course, window)
+    report = await build_report(services, course, window, start, period_end, compare=last_end is not None)
     digest, _ = await store.record_digest(
-        course_slug, start, period_end, window.through, items, summary, services.clock.now()
+        course_slug, start, period_end, window.through, items, summary, services.clock.now(), report
     )
     return digest
 
@@ -326,8 +452,12 @@ async def cmd_digest(ctx: CommandContext) -> None:
         raise NotPermitted("digest.not_allowed")
     start = await store.last_digest_end(slug)
     end = ctx.services.clock.now()
-    items, summary = await build_digest_items(ctx.services, course, await next_window(ctx.services, slug))
-    await ctx.reply(render_digest(ctx.services, ctx.language, course, start, end, items, summary))
+    window = await next_window(ctx.services, slug)
+    items, summary = await build_digest_items(ctx.services, course, window)
+    report = await build_report(
+        ctx.services, course, window, start or course.created_at or end, end, compare=start is not None
+    )
+    await ctx.reply(render_digest(ctx.services, ctx.language, course, start, end, items, summary, report))
 
 
 async def known_courses(ctx: CommandContext) -> str:

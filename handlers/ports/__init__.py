@@ -16,6 +16,8 @@ from typing import Protocol
 
 from handlers.ports.clusters import ClusterStore
 from handlers.vocabulary.actions import Action
+from handlers.vocabulary.charts import LocalDay
+from handlers.vocabulary.digest_report import Activity, ChartCounts, DigestReport, StillOpen
 from handlers.vocabulary.domain import (
     ChatRef,
     Course,
@@ -227,6 +229,18 @@ class RankingReads(Protocol):
         ...
 
     async def stats(self, course_slug: str) -> Stats: ...
+    async def still_open(self, course_slug: str, window: PostWindow, now: datetime, limit: int) -> StillOpen:
+        """Unanswered questions stored before ``window``: counts by age, the oldest and the most-liked few."""
+        ...
+
+    async def activity_between(self, course_slug: str, start: datetime, stop: datetime) -> Activity:
+        """Questions asked, likes given and members active in ``[start, stop)``."""
+        ...
+
+    async def chart_counts(self, course_slug: str, window: PostWindow, days: Sequence[LocalDay]) -> ChartCounts:
+        """The window's questions and their likes per local day (of ``days``) and lesson, in one query."""
+        ...
+
     async def export_rows(self, course_slug: str) -> list[ExportRow]: ...
 
 
@@ -250,8 +264,10 @@ class DigestStore(Protocol):
         items: Sequence[DigestItem],
         summary: PeriodSummary,
         now: datetime,
+        report: DigestReport | None = None,
     ) -> tuple[Digest, bool]:
-        """Record the period's digest unless that period already has one; the bool says it is new."""
+        """Record the period's digest unless that period already has one; the bool says it is new. The report
+        is kept with it, so a resumed send says the same."""
         ...
 
     async def unsent_digests(self) -> list[Digest]: ...

@@ -4,17 +4,31 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from handlers.vocabulary.charts import DigestChart
 from handlers.vocabulary.content import Content
 from handlers.vocabulary.domain import ChatRef, Lesson, MessageRef
 
 
 @dataclass(frozen=True, slots=True)
+class Chart:
+    """A picture to send with the content (a digest's chart): the data and the language of its words. The core
+    says what it shows; the adapters draw it (``bot/charts.py``) and attach it as their platform does. ``png``
+    is filled by the adapter layer once drawn (one drawing per digest, however many recipients), never by the
+    core."""
+
+    data: DigestChart
+    language: str
+    png: bytes | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Post:
-    """A message in a chat, optionally as a reply to another message."""
+    """A message in a chat, optionally as a reply to another message, optionally with a chart."""
 
     chat: ChatRef
     content: Content
     reply_to: MessageRef | None = None
+    chart: Chart | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +54,7 @@ class DirectMessage:
     platform: str
     user_id: str
     content: Content
+    chart: Chart | None = None
 
 
 Action = Post | PostLesson | Reply | DirectMessage

@@ -10,6 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # digest_report imports this module
+    from handlers.vocabulary.digest_report import DigestReport
 
 DEFAULT_LIKE_EMOJIS: tuple[str, ...] = ("👍",)
 DEFAULT_DIGEST_CRON = "0 9 * * 1"  # crontab: Mondays at 09:00 in the course's timezone
@@ -294,6 +298,8 @@ class Digest:
     items: tuple[DigestItem, ...]
     summary: PeriodSummary
     sent_at: datetime | None = None
+    # Still open, what changed and the chart (issue 16); None on digests recorded before it.
+    report: DigestReport | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -95,3 +95,28 @@ def test_duplicates_benchmark_runs(tmp_path: Path) -> None:
     for label in ("300 stored: built in", "fingerprint() per question", "600 stored: place one question median",
                   "rewordings placed on a question of their topic", "RSS", "growth 300 → 600"):  # fmt: skip
         assert label in result.stdout, result.stdout
+
+
+def test_chart_benchmark_runs(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "benchmarks" / "chart.py"),
+            "--questions",
+            "5000",
+            "--runs",
+            "1",
+            "--no-targets",
+            "--keep",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "(a) weekly digest: 350 questions over 8 days" in result.stdout
+    assert "(b) every question in one window: 5,000 questions over 101 days" in result.stdout
+    assert "PNG 1080x1350" in result.stdout
+    assert (tmp_path / "chart-a.png").read_bytes().startswith(b"\x89PNG")

@@ -8,6 +8,7 @@ warning that slipped through would be exactly the failure these tests exist to c
 from __future__ import annotations
 
 import io
+import logging
 from datetime import date, datetime, time, timedelta
 from itertools import pairwise
 from pathlib import Path
@@ -113,14 +114,27 @@ def test_every_text_is_drawn_in_the_cjk_font(renderer: ChartRenderer, clock: Tes
         assert not renderer.font.missing(text), text
 
 
-def test_a_character_the_font_lacks_raises_a_clear_error(
-    renderer: ChartRenderer, i18n: Translator, clock: TestClock
+def test_a_lesson_title_with_characters_the_font_lacks_loses_them_not_the_chart(
+    renderer: ChartRenderer, clock: TestClock, caplog: pytest.LogCaptureFixture
 ) -> None:
     chart = week_chart(clock)
     rocket = DigestChart(chart.first_day, chart.last_day, chart.days, (LessonCount("Launch 🚀 day", 1, 1),))
     assert renderer.font.missing("Launch 🚀 day") == "🚀"
+    with caplog.at_level(logging.DEBUG, logger="bot.charts"):
+        figure = renderer.draw(rocket, "en")
+    figure.canvas.draw()
+    shown = {t.get_text() for t in figure.findobj(Text) if t.get_visible() and t.get_text()}
+    assert "Launch day" in shown
+    assert not any("🚀" in text for text in shown)
+    assert any("🚀" in record.getMessage() and record.levelno == logging.DEBUG for record in caplog.records)
+    with Image.open(io.BytesIO(renderer.render_png(rocket, "en"))) as image:
+        assert image.size == (WIDTH_PX, HEIGHT_PX)
+
+
+def test_a_character_the_font_lacks_in_the_catalog_words_raises_a_clear_error(renderer: ChartRenderer) -> None:
+    """Only users' lesson titles are cleaned; the chart's own words must all be drawable."""
     with pytest.raises(MissingGlyphs) as raised:
-        renderer.render_png(rocket, "en")
+        renderer.font.require(["Questions", "Launch 🚀 day"])
     assert raised.value.characters == "🚀"
     assert raised.value.labels == ("Launch 🚀 day",)
     message = str(raised.value)

@@ -281,3 +281,16 @@ class DiscordHarness(CoreSetup):
     def direct_messages(self, user: str) -> list[str]:
         who = self._users[user]
         return [message_text(m) for m in self.dc.dm_messages(who) if m.author_id == self.dc.bot.id]
+
+    def direct_charts(self, user: str) -> list[bytes]:
+        """Attachments of the bot's private messages to ``user``; each must be the image of the message's first
+        embed (``attachment://<filename>``), or it would show as a loose file rather than in the digest."""
+        who, charts = self._users[user], []
+        for message in self.dc.dm_messages(who):
+            if message.author_id != self.dc.bot.id or not message.attachments:
+                continue
+            image = str((message.embeds[0].get("image") or {}).get("url", "")) if message.embeds else ""
+            for attachment in message.attachments:
+                assert image == f"attachment://{attachment['filename']}", (image, attachment)
+                charts.append(self.dc.uploads[attachment["id"]])
+        return charts

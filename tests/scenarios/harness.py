@@ -12,6 +12,7 @@ import io
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Protocol
 
 from bot.app import App, open_app
@@ -54,6 +55,9 @@ class StudyGroupHarness(Protocol):
     def lesson_post(self, title: str) -> Handle: ...
     def group_messages(self) -> list[str]: ...
     def direct_messages(self, user: str) -> list[str]: ...
+    def direct_charts(self, user: str) -> list[bytes]:
+        """The pictures (PNG bytes) the bot sent ``user`` privately, in order."""
+        ...
 
 
 _LABELLED = re.compile(r"^(m\d+) (\S+?)(?: ↪ \S+)?(?: \(only you see this\))?: (.*)$", re.S)
@@ -105,7 +109,7 @@ class ConsoleHarness(CoreSetup):
     @contextlib.asynccontextmanager
     async def open(cls, settings: Settings, clock: TestClock) -> AsyncIterator[ConsoleHarness]:
         out = io.StringIO()
-        backend = ConsoleBackend(out, clock, session="t")
+        backend = ConsoleBackend(out, clock, session="t", charts_dir=settings.database_path.parent / "charts")
         async with open_app(settings, {backend.platform: backend}, clock) as app:
             await app.scheduler.tick()  # what start-up does, without arming a real timer
             yield cls(app, backend, out, clock)
@@ -201,3 +205,8 @@ class ConsoleHarness(CoreSetup):
 
     def direct_messages(self, user: str) -> list[str]:
         return [m.group(2) for line in self._lines() if (m := _DM.match(line)) and m.group(1) == user]
+
+    def direct_charts(self, user: str) -> list[bytes]:
+        """The console writes a chart to a file and prints its path under the message."""
+        paths = [p for text in self.direct_messages(user) for p in re.findall(r"🖼 (\S+\.png)", text)]
+        return [Path(path).read_bytes() for path in paths]

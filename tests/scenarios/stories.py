@@ -6,8 +6,12 @@ platform it is talking to.
 
 from __future__ import annotations
 
+import io
 import re
 
+from PIL import Image
+
+from bot.charts import HEIGHT_PX, WIDTH_PX
 from handlers.vocabulary.domain import LessonDraft
 from tests.scenarios.harness import StudyGroupHarness
 
@@ -187,10 +191,83 @@ def linux_id(h: StudyGroupHarness, digest: str) -> str:
     return found.group(1)
 
 
+def decoded_png(data: bytes) -> tuple[int, int]:
+    """The PNG's size, after decoding every pixel (a truncated or corrupt file fails here)."""
+    assert data.startswith(b"\x89PNG\r\n\x1a\n")
+    with Image.open(io.BytesIO(data)) as image:
+        image.load()
+        assert image.format == "PNG"
+        return image.size
+
+
+async def story_the_digest_says_what_is_still_open_and_what_changed_with_a_chart(h: StudyGroupHarness) -> None:
+    """Issue 16: a second week's digest names last week's unanswered questions with their age, compares the
+    week with the one before (↑/↓ and %), and carries the week's chart."""
+    await prepare_course(h)
+    await h.command("anna", f"/setup {COURSE}", admin=True)
+    await h.command("anna", "/lesson", admin=True)
+    post = h.lesson_post("Why learn AI systems")
+    hello = await h.say("tyler", "Hi all, I am the instructor.")
+    await h.command("anna", "/instructor", admin=True, reply_to=hello)
+
+    gpu = await h.say("alice", "Which GPU should I buy for the labs?", reply_to=post)
+    await h.say("bob", "Will there be homework every week?", reply_to=post)
+    await h.react("carol", gpu, "👍")
+    await h.react("bob", gpu, "👍")
+    h.clock.advance(days=7)
+    await h.digest_due(COURSE)
+    first = "\n".join(h.direct_messages("tyler"))
+    assert "What changed" in first and "Questions: 2 (first period)" in first
+    assert "Lessons with the most questions: Why learn AI systems (2)" in first
+    assert "Still open" not in first  # nothing from an earlier period yet
+    assert len(h.direct_charts("tyler")) == 1
+
+    exam = await h.say("erin", "How long is the final exam?", reply_to=post)
+    await h.react("dave", exam, "👍")
+    h.clock.advance(days=7)
+    sent_before = len(h.direct_messages("tyler"))
+    await h.digest_due(COURSE)
+    second = "\n".join(h.direct_messages("tyler")[sent_before:])
+    assert "How long is the final exam?" in second
+    assert "Questions: 1 (↓50% from 2)" in second
+    assert "Likes given: 1 (↓50% from 2)" in second
+    assert "Active members:" in second
+    assert "Still open" in second
+    assert "Unanswered from earlier periods: 2 for over 1 day, 2 over 3 days, 2 over 7 days" in second
+    oldest = second[second.index("Oldest:") : second.index("Most liked:")]
+    # two weeks, give or take the seconds a platform stamps its messages with
+    assert "Which GPU should I buy" in oldest and re.search(r"\b1[34] days open", oldest)
+    liked = second[second.index("Most liked:") :]
+    assert re.search(r"#\d+ 👍2 · 1[34] days open Which GPU should I buy", liked)
+    assert "Will there be homework" not in liked  # no likes: named among the oldest only
+
+    charts = h.direct_charts("tyler")
+    assert len(charts) == 2
+    assert decoded_png(charts[-1]) == (WIDTH_PX, HEIGHT_PX)
+
+    await h.digest_due(COURSE)  # the same period again: nothing more, no second picture
+    assert len(h.direct_charts("tyler")) == 2
+
+
+async def story_an_empty_period_is_noted_without_a_chart(h: StudyGroupHarness) -> None:
+    """EMPTY_DIGEST=note (the default): a week without questions is said in words, with no picture."""
+    await prepare_course(h)
+    await h.command("anna", f"/setup {COURSE}", admin=True)
+    hello = await h.say("tyler", "Hi all, I am the instructor.")
+    await h.command("anna", "/instructor", admin=True, reply_to=hello)
+    h.clock.advance(days=7)
+    await h.digest_due(COURSE)
+    digests = h.direct_messages("tyler")
+    assert len(digests) == 1 and "No new questions in this period." in digests[0], digests
+    assert h.direct_charts("tyler") == []
+
+
 STORIES = (
     story_admin_sets_up_the_group,
     story_a_lesson_is_posted_once,
     story_members_ask_and_like,
     story_instructor_gets_the_digest_and_answers,
+    story_the_digest_says_what_is_still_open_and_what_changed_with_a_chart,
+    story_an_empty_period_is_noted_without_a_chart,
     story_a_question_asked_in_two_groups_is_one,
 )

@@ -18,12 +18,13 @@ TOKEN = "123456:AAtest-token-for-the-local-bot-api-server"
 
 
 def visible(message: dict[str, Any]) -> str:
-    """The message as a person reads it, with each link's address after its text (as the console shows it)."""
-    text = str(message.get("text", ""))
+    """The message as a person reads it, with each link's address after its text (as the console shows it); a
+    photo reads as its caption."""
+    photo = "photo" in message
+    text = str(message.get("caption" if photo else "text", ""))
     units = text.encode("utf-16-le")
-    links = sorted(
-        (e["offset"] + e["length"], e["url"]) for e in message.get("entities", []) if e["type"] == "text_link"
-    )
+    entities = message.get("caption_entities" if photo else "entities", [])
+    links = sorted((e["offset"] + e["length"], e["url"]) for e in entities if e["type"] == "text_link")
     for end, url in reversed(links):
         units = units[: end * 2] + f" <{url}>".encode("utf-16-le") + units[end * 2 :]
     return units.decode("utf-16-le")
@@ -154,3 +155,11 @@ class TelegramHarness(CoreSetup):
         if user not in self._users:
             return []
         return [visible(m) for m in self.tg.sent(self._users[user]["id"])[self._dm_baseline[user] :]]
+
+    def direct_charts(self, user: str) -> list[bytes]:
+        """Photos the bot uploaded to ``user``'s private chat (sendPhoto), as the server kept them."""
+        if user not in self._users:
+            return []
+        chat = self._users[user]["id"]
+        sent = self.tg.sent(chat)[self._dm_baseline[user] :]
+        return [self.tg.photos[(chat, m["message_id"])] for m in sent if "photo" in m]

@@ -24,8 +24,9 @@ LATER = "How is this asked after the restart?"
 
 
 def appearances(text: str, digests: list[str]) -> list[int]:
-    """Which digests (by position) mention ``text``."""
-    return [n for n, digest in enumerate(digests) if text in digest]
+    """Which digests (by position) list ``text`` among their period's questions (an unanswered question of an
+    earlier period is named again under "Still open", issue 16: that is not its period)."""
+    return [n for n, digest in enumerate(digests) if text in digest.split("Still open")[0]]
 
 
 async def test_questions_and_likes_given_while_the_bot_was_down_reach_exactly_one_digest(

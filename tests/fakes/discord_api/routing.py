@@ -29,6 +29,8 @@ from tests.fakes.discord_api.ratelimits import ms_ceil
 class _Routing:
     """Requests to handlers, with the checks every route shares."""
 
+    uploads: dict[str, bytes]  # set by FakeDiscord
+
     def _add_routes(self, app: web.Application) -> None:
         routes: list[tuple[str, str, Callable[[web.Request], Any]]] = [
             ("GET", "/gateway", self._h_gateway),
@@ -176,6 +178,7 @@ class _Routing:
                 index = key[key.find("[") + 1 : key.find("]")] if "[" in key else str(len(files))
                 content = value.file.read()
                 aid = self._ids.next()
+                self.uploads[str(aid)] = content  # kept, so a test can open what the bot attached
                 desc = described.get(index, {})
                 files.append(
                     {

@@ -83,6 +83,7 @@ class FakeDiscord(_World, _Acts, _Gateway, _Routing, _RateLimits, _Rest, _Intera
         network round trip of each REST call, half before the server handles it and half before the answer.
         ``monotonic`` measures the durations the limits need (never a date), so a test can pass a manual one."""
         self.token = token
+        self.uploads: dict[str, bytes] = {}  # attachment id -> the bytes uploaded (files[n])
         self.heartbeat_interval = heartbeat_interval
         self.recommended_shards = recommended_shards
         self.max_guilds_per_shard = max_guilds_per_shard

@@ -36,12 +36,13 @@ from tests.fakes.telegram_api.model import (
     _Injected,
     _Member,
 )
+from tests.fakes.telegram_api.photos import _Photos
 from tests.fakes.telegram_api.transport import _Transport
 from tests.fakes.telegram_api.updates import _Updates
 from tests.fakes.telegram_api.world import _World
 
 
-class FakeTelegram(_World, _Activity, _Updates, _Messages, _Chats, _Transport):
+class FakeTelegram(_World, _Activity, _Updates, _Photos, _Messages, _Chats, _Transport):
     """A Telegram Bot API server for one bot, plus the controls a test needs.
 
     Construct, then ``await start()`` (or ``async with``) inside the test's event loop.
@@ -89,6 +90,7 @@ class FakeTelegram(_World, _Activity, _Updates, _Messages, _Chats, _Transport):
         self.latency = latency
 
         self._users: dict[int, Json] = {}
+        self.photos: dict[tuple[int, int], bytes] = {}  # sendPhoto's uploads (photos.py)
         self._started: set[int] = set()
         self._blocked: set[int] = set()
         self._chats: dict[int, _Chat] = {}
