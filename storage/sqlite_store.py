@@ -48,6 +48,7 @@ from storage.imports import SourceRows
 from storage.leases import LeaseRows
 from storage.lessons import LessonRows
 from storage.likes import LikeRows
+from storage.notify import NotifyRows
 from storage.posts import PostRows
 from storage.queries import Reader
 from storage.reads import ReadRows
@@ -61,7 +62,17 @@ logger = logging.getLogger(__name__)
 # verbatim (a delegating part would need a forwarding method for each of ~80), every mixin shares the one
 # writer and reader set up here, and a role port (handlers.ports) maps onto a module one to one.
 class SqliteStore(
-    LessonRows, GroupRows, PostRows, LikeRows, ReadRows, DigestRows, LeaseRows, SourceRows, ClusterMixin, StoreBase
+    LessonRows,
+    GroupRows,
+    PostRows,
+    LikeRows,
+    ReadRows,
+    DigestRows,
+    LeaseRows,
+    SourceRows,
+    ClusterMixin,
+    NotifyRows,
+    StoreBase,
 ):
     """The studybot store. Create with :meth:`open`; every write is committed before its coroutine returns."""
 
