@@ -10,6 +10,7 @@ import re
 
 from handlers.vocabulary.domain import LessonDraft
 from tests.scenarios.harness import StudyGroupHarness
+from tests.scenarios.notify_stories import NOTIFY_STORIES
 
 COURSE = "ai-systems"
 
@@ -193,4 +194,5 @@ STORIES = (
     story_members_ask_and_like,
     story_instructor_gets_the_digest_and_answers,
     story_a_question_asked_in_two_groups_is_one,
+    *NOTIFY_STORIES,
 )
