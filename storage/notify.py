@@ -21,19 +21,19 @@ from storage.base import StoreBase
 
 logger = logging.getLogger(__name__)
 
-# Unanswered first copies of the course older than the cutoff, liked (themselves or through a copy), not reminded.
+# Unanswered questions of the course older than the cutoff and liked, not reminded, oldest first; a cluster is
+# reminded as its first copy (liked through any copy). The inner scan reads the partial index questions_to_remind,
+# which holds only liked, open, unreminded questions, and stops after LIMIT.
 _REMINDER_CANDIDATES = f"""
     {queries.QUESTIONS_FROM}
     WHERE q.id IN (
-        SELECT o.id FROM questions o INDEXED BY questions_open_by_age
+        SELECT COALESCE(o.duplicate_of, o.id) FROM questions o INDEXED BY questions_to_remind
         WHERE o.course_slug = :course AND o.created_at <= :cutoff
-          AND o.answered = 0 AND o.deleted = 0 AND o.kind = 'question' AND o.duplicate_of IS NULL
-          AND NOT EXISTS (SELECT 1 FROM question_reminders r WHERE r.question_id = o.id)
-          AND (o.score >= 1 OR EXISTS (SELECT 1 FROM questions c INDEXED BY questions_by_cluster
-                                       WHERE c.course_slug = :course AND c.duplicate_of = o.id
-                                         AND c.deleted = 0 AND c.score >= 1))
+          AND o.answered = 0 AND o.deleted = 0 AND o.kind = 'question' AND o.score >= 1 AND o.reminded_at IS NULL
+          AND NOT EXISTS (SELECT 1 FROM question_reminders r WHERE r.question_id = COALESCE(o.duplicate_of, o.id))
         ORDER BY o.created_at, o.id LIMIT :limit
     )
+    AND q.answered = 0 AND q.deleted = 0
     ORDER BY q.created_at, q.id
 """
 
@@ -102,7 +102,11 @@ class NotifyRows(StoreBase):
                 "INSERT OR IGNORE INTO question_reminders (question_id, course_slug, reminded_at) VALUES (?, ?, ?)",
                 (question_id, course_slug, codec.to_micros(at)),
             )
-            return cursor.rowcount == 1
+            if cursor.rowcount != 1:
+                return False
+            # The claim's mirror on the question, which takes it out of the candidates' index.
+            await conn.execute("UPDATE questions SET reminded_at = ? WHERE id = ?", (codec.to_micros(at), question_id))
+            return True
 
         return await self._writer.call(op)
 

@@ -45,6 +45,9 @@ CREATE TABLE answer_reuses (
     reopened_at INTEGER
 );
 
--- The reminder's look for candidates: open first questions (a cluster is reminded by its first copy) by age.
-CREATE INDEX questions_open_by_age ON questions (course_slug, created_at)
-    WHERE answered = 0 AND deleted = 0 AND kind = 'question' AND duplicate_of IS NULL;
+-- The reminder's look for candidates: liked open questions not reminded, by age. reminded_at mirrors the
+-- question_reminders row of a cluster's first copy (written in the claim's transaction) so that reminded
+-- questions leave this index: each wake-up then reads only what may still be due, never the course's history.
+ALTER TABLE questions ADD COLUMN reminded_at INTEGER;
+CREATE INDEX questions_to_remind ON questions (course_slug, created_at)
+    WHERE answered = 0 AND deleted = 0 AND kind = 'question' AND score >= 1 AND reminded_at IS NULL;

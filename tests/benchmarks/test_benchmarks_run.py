@@ -95,3 +95,24 @@ def test_duplicates_benchmark_runs(tmp_path: Path) -> None:
     for label in ("300 stored: built in", "fingerprint() per question", "600 stored: place one question median",
                   "rewordings placed on a question of their topic", "RSS", "growth 300 → 600"):  # fmt: skip
         assert label in result.stdout, result.stdout
+
+
+def test_reminders_benchmark_runs(tmp_path: Path) -> None:
+    """The reminders benchmark builds a small database and prints both figures (target unchecked)."""
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "benchmarks" / "reminders.py"),
+            "--questions",
+            "2000",
+            "--cache-dir",
+            str(tmp_path),
+            "--no-targets",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "(a) nothing reminded yet" in result.stdout and "(b) " in result.stdout, result.stdout
