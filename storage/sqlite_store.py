@@ -20,7 +20,8 @@ Usage::
 The methods live in one module per role, composed here as mixins: :mod:`storage.lessons` (courses, lessons,
 lesson posts), :mod:`storage.groups` (groups, instructors, chat moves), :mod:`storage.posts` (members' posts),
 :mod:`storage.likes` (the like path), :mod:`storage.reads` (rankings, statistics, export),
-:mod:`storage.digests`, :mod:`storage.leases` and :mod:`storage.imports` (lesson sources and feeds).
+:mod:`storage.digests`, :mod:`storage.leases`, :mod:`storage.imports` (lesson sources and feeds) and
+:mod:`storage.notify` (follows, reminders, answer posts and reused answers).
 
 Likes: the ``reactions`` table keeps only the reactions the like rule counts (the view ``countable_likes``, see
 :mod:`storage.likes`), one row per (question, member, emoji); triggers keep ``questions.likes`` (members with at
