@@ -198,7 +198,7 @@ async def answer_everywhere(ctx: CommandContext, question: Question, text: str) 
 
 
 def also_asked(t: Callable[..., str], copies: Sequence[int]) -> str:
-    """ "also asked by N (#12, #15)": the other wordings of a cluster, reachable by their ids."""
+    """"also asked by N (#12, #15)": the other wordings of a cluster, reachable by their ids."""
     return t("top.also_asked", count=len(copies), ids=", ".join(f"#{c}" for c in copies))
 
 
