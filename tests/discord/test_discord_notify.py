@@ -41,3 +41,23 @@ async def test_a_reused_answer_pings_only_the_new_asker(discord_bot: DiscordHarn
     assert notice.message_reference is not None and int(notice.message_reference["message_id"]) == int(again.key)
     assert notice.mentions == [h.user("frank").id] and not notice.mention_everyone
     assert "discord.com/channels/" in notice.content  # the link to the answer
+
+
+async def test_a_reminder_goes_to_the_instructors_channel_once_pinging_nobody(discord_bot: DiscordHarness) -> None:
+    h = discord_bot
+    staff = h.dc.add_channel(h.guild, "staff")
+    post = await a_group_with_an_instructor(h)
+    assert "instructors' channel" in await h.command(
+        "anna", "/setup ai-systems instructors", admin=True, channel=staff.id
+    )
+    await h.command("anna", "/remind 2", admin=True)
+    question = await h.say("alice", "How do I profile a training loop? @everyone", reply_to=post)
+    await h.react("bob", question, "👍")
+    h.clock.advance(days=3)
+    await h.reminders_due()
+    await h.reminders_due()
+    reminders = [m for m in h.dc.sent_by_bot(staff) if "Unanswered for over 2 days" in message_text(m)]
+    assert len(reminders) == 1 and "profile a training loop" in message_text(reminders[0])
+    assert reminders[0].mentions == [] and not reminders[0].mention_everyone
+    assert f"https://discord.com/channels/{h.guild.id}/" in reminders[0].content  # a jump link to the question
+    assert not [m for m in h.direct_messages("tyler") if "Unanswered" in m]  # the channel, not a DM
