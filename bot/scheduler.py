@@ -3,7 +3,8 @@
 There is one job, ``wake``: a date trigger at the earliest moment something may be due (a course's next
 digest, a lesson's release, or the next look at the database for changes made elsewhere). When it fires,
 :meth:`Scheduler.tick` asks the core what is due *now* by the injected clock and hands each duty to the core as
-an event through the dispatcher (``DigestDue``, ``LessonPublished``, ``SendsUnfinished``), behind the same
+an event through the dispatcher (``DigestDue``, ``LessonPublished``, ``SendsUnfinished``, ``RemindersDue``),
+behind the same
 error boundary as every chat event; then it plans the next wake-up.
 Nothing depends on pickled jobs: after a restart the plan is rebuilt from the database, and work that
 came due while the bot was down is found by the same tick.
@@ -35,7 +36,7 @@ from handlers.features.digests import due_digests, next_digest_time
 from handlers.features.lessons import due_lessons
 from handlers.ports import SchedulerStore
 from handlers.services import Services
-from handlers.vocabulary.events import Dispatch, SendsUnfinished
+from handlers.vocabulary.events import Dispatch, RemindersDue, SendsUnfinished
 
 logger = logging.getLogger(__name__)
 
@@ -138,6 +139,7 @@ class Scheduler:
         if self.sources is not None:
             steps.append(("lesson sources", self._sources))  # before "lessons", so what they bring is posted now
         steps.append(("lessons", self._lessons))
+        steps.append(("reminders", self._reminders))
         for name, step in steps:
             try:
                 await step(report)
@@ -155,6 +157,12 @@ class Scheduler:
         first tick as leader also the lesson posts a crash interrupted, when nothing of ours is mid-send."""
         await self.dispatch(SendsUnfinished(report.at, after_start=not self._recovered))
         self._recovered = True
+
+    async def _reminders(self, report: TickReport) -> None:
+        """Unanswered questions past their course's ``/remind`` days: the core finds them by this tick's time and
+        claims each before sending, so a second process or a restart never sends one twice. Looked at every
+        wake-up (at most ``poll_interval`` apart), which is close enough for a reminder counted in days."""
+        await self.dispatch(RemindersDue(report.at))
 
     async def _sources(self, report: TickReport) -> None:
         """LESSONS_DIR and FEEDS, each when due by the clock; see :mod:`bot.sources.runner`."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from handlers.features import admin, advice, clusters, digests, help, lessons, likes, questions
+from handlers.features import admin, advice, clusters, digests, follow, help, lessons, likes, questions, reminders
 from handlers.routing import Dispatcher, Router
 from handlers.services import Services
 
@@ -17,6 +17,8 @@ ROUTERS: tuple[Router, ...] = (
     clusters.router,
     likes.router,
     digests.router,
+    follow.router,
+    reminders.router,
     help.router,
     advice.router,
 )

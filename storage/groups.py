@@ -158,7 +158,7 @@ class GroupRows(StoreBase):
                 (new_chat_id, platform, old_chat_id),
             ) as cursor:
                 moved = cursor.rowcount
-            for table in ("questions", "replies", "lesson_posts"):
+            for table in ("questions", "replies", "lesson_posts", "answer_posts"):
                 await conn.execute(
                     f"UPDATE {table} SET chat_id = ? WHERE platform = ? AND chat_id = ?",
                     (new_chat_id, platform, old_chat_id),

@@ -20,7 +20,8 @@ Usage::
 The methods live in one module per role, composed here as mixins: :mod:`storage.lessons` (courses, lessons,
 lesson posts), :mod:`storage.groups` (groups, instructors, chat moves), :mod:`storage.posts` (members' posts),
 :mod:`storage.likes` (the like path), :mod:`storage.reads` (rankings, statistics, export),
-:mod:`storage.digests`, :mod:`storage.leases` and :mod:`storage.imports` (lesson sources and feeds).
+:mod:`storage.digests`, :mod:`storage.leases`, :mod:`storage.imports` (lesson sources and feeds) and
+:mod:`storage.notify` (follows, reminders, answer posts and reused answers).
 
 Likes: the ``reactions`` table keeps only the reactions the like rule counts (the view ``countable_likes``, see
 :mod:`storage.likes`), one row per (question, member, emoji); triggers keep ``questions.likes`` (members with at
@@ -49,6 +50,7 @@ from storage.imports import SourceRows
 from storage.leases import LeaseRows
 from storage.lessons import LessonRows
 from storage.likes import LikeRows
+from storage.notify import NotifyRows
 from storage.posts import PostRows
 from storage.queries import Reader
 from storage.reads import ReadRows
@@ -72,6 +74,7 @@ class SqliteStore(
     LeaseRows,
     SourceRows,
     ClusterMixin,
+    NotifyRows,
     StoreBase,
 ):
     """The studybot store. Create with :meth:`open`; every write is committed before its coroutine returns."""

@@ -38,6 +38,8 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 THREAD_ARCHIVE_MINUTES: Literal[10080] = 10080  # a week: a lesson's questions keep coming for days
 PLATFORM = translate.PLATFORM
+# An answer's reply pings the asker and nobody else: no @everyone, role or user named in the text.
+REPLIED_USER_ONLY = discord.AllowedMentions(everyone=False, users=False, roles=False, replied_user=True)
 
 
 class Sender:
@@ -94,8 +96,17 @@ class Sender:
         return MessageRef(PLATFORM, chat.chat_id, str(first.id), str(thread.id))
 
     async def send_content(
-        self, chat: ChatRef, content: Content, reply_to: MessageRef | None, png: bytes | None = None
+        self,
+        chat: ChatRef,
+        content: Content,
+        reply_to: MessageRef | None,
+        png: bytes | None = None,
+        *,
+        notify_replied: bool = False,
     ) -> MessageRef:
+        """Text messages; the first replies to ``reply_to`` and carries ``png`` (a digest's chart) when given.
+        ``notify_replied`` pings the replied-to author and nobody else (an answer to their question): never
+        @everyone, roles or users named in the text."""
         client = self._client()
         channel = client.get_partial_messageable(int(chat.thread_id or chat.chat_id))
         first: discord.Message | None = None
@@ -111,7 +122,8 @@ class Sender:
             extra: dict[str, Any] = {"reference": reference} if reference is not None else {}
             if png is not None and index == 0:
                 extra["file"] = chart_file(png)
-            message = await call(channel.send(text, allowed_mentions=NO_MENTIONS, suppress_embeds=True, **extra))
+            mentions = REPLIED_USER_ONLY if reference is not None and notify_replied else NO_MENTIONS
+            message = await call(channel.send(text, allowed_mentions=mentions, suppress_embeds=True, **extra))
             first = first or message
         assert first is not None  # render_messages always gives at least one message
         return MessageRef(PLATFORM, chat.chat_id, str(first.id), chat.thread_id)

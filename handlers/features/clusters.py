@@ -1,5 +1,6 @@
 """Near-duplicate questions in the chat (issue 12): telling the asker where the question was asked before, and
-the commands that steer clusters — ``/dupes on|quiet|off`` (admins), ``/merge A B`` and ``/split A``
+answering it at once with an earlier copy's answer (issue 16, reopened by the asker's ❓), and the commands that
+steer clusters — ``/dupes on|quiet|off`` (admins), ``/merge A B`` and ``/split A``
 (instructors of the course, and admins of a group following it).
 
 The store places every new question in its cluster when it stores it; this module only says so in the chat.
@@ -16,13 +17,16 @@ from handlers.services import Services
 from handlers.text import shown_text
 from handlers.vocabulary.actions import Post
 from handlers.vocabulary.content import ContentBuilder
-from handlers.vocabulary.domain import Group, PostKind, Question
+from handlers.vocabulary.domain import Group, Member, MessageRef, PostKind, Question
 from handlers.vocabulary.errors import DeliveryError, NotPermitted, UsageError
 
 logger = logging.getLogger(__name__)
 router = Router("clusters")
 
 NOTICE_EXCERPT = 200
+# The reactions by which an asker says a reused answer did not help. Telegram's fixed reaction set has no ❓, so
+# 🤔 counts too.
+NOT_HELPED = frozenset({"❓", "🤔"})
 
 
 async def tell_if_duplicate(services: Services, group: Group, question: Question) -> None:
@@ -43,15 +47,66 @@ async def tell_if_duplicate(services: Services, group: Group, question: Question
     link = services.outbox.link_to(earlier.ref) if earlier.ref is not None else None
     if link:
         out.text(" ").link(t(language, "digest.open"), link)
-    answered = next((q for q in cluster.questions if q.answered and q.answer_text), None)
+    answered = next((q for q in cluster.others(question.id) if q.answered and q.answer_text), None)
     if answered is not None and answered.answer_text is not None:
-        out.line().bold(t(language, "dupes.answered")).line().text(_short(answered.answer_text))
-    else:
-        out.line().text(t(language, "dupes.like_there"))
+        await _reuse_answer(services, group, question, cluster, answered, answered.answer_text, out)
+        return
+    out.line().text(t(language, "dupes.like_there"))
     try:
         await services.outbox.send(Post(question.ref.chat, out.build(), reply_to=question.ref))
     except DeliveryError:
         logger.warning("could not tell question %s's asker about its earlier copy", question.id)
+
+
+async def _reuse_answer(
+    services: Services,
+    group: Group,
+    question: Question,
+    cluster: Cluster,
+    answered: Question,
+    answer: str,
+    out: ContentBuilder,
+) -> None:
+    """Answer reuse (issue 16): the new question is answered at once with the earlier copy's answer and a link to
+    where it was posted, and counts as answered; its asker can say (❓) that it did not help."""
+    assert question.ref is not None
+    t, language, store = services.i18n, group.language, services.store
+    out.line().bold(t(language, "dupes.answered")).line().text(_short(answer))
+    posted = await store.answer_post(
+        [q.id for q in cluster.others(question.id)], question.ref.platform, question.ref.chat_id
+    )
+    if posted is not None:
+        out.text(" ").message_link(t(language, "reuse.open_answer"), posted)
+    out.line().italic(t(language, "reuse.not_helped"))
+    await store.reuse_answer(question.id, answered.id, answer, services.clock.now())
+    try:
+        await services.outbox.send(Post(question.ref.chat, out.build(), reply_to=question.ref, notify_replied=True))
+    except DeliveryError:
+        logger.warning("could not give question %s's asker the earlier answer", question.id)
+
+
+async def reopen_if_not_helped(services: Services, ref: MessageRef, member: Member, emoji: str) -> bool:
+    """The asker reacted ❓ (or 🤔: Telegram's reactions have no ❓) to their question answered by reuse: it
+    leaves its cluster, recorded as ``/split`` records it so that re-clustering keeps it apart, and is open
+    again. Anyone else's ❓, or one on a question answered by an instructor, changes nothing."""
+    if emoji not in NOT_HELPED:
+        return False
+    store = services.store
+    question = await store.question_by_ref(ref)
+    if question is None or (question.author.platform, question.author.user_id) != (member.platform, member.user_id):
+        return False
+    if await store.reused_answer_of(question.id) is None:
+        return False
+    if not await store.reopen_question(question.id, services.clock.now()):
+        return False
+    group = await store.get_group(ref.chat)
+    language = group.language if group is not None else services.default_language
+    text = ContentBuilder().text(services.i18n(language, "reuse.reopened", id=question.id)).build()
+    try:
+        await services.outbox.send(Post(ref.chat, text, reply_to=ref))
+    except DeliveryError:
+        logger.warning("could not say that question %s is open again", question.id)
+    return True
 
 
 def _earlier(cluster: Cluster, question: Question) -> Question | None:

@@ -56,6 +56,7 @@ async def build_digest_items(
 ) -> tuple[list[DigestItem], PeriodSummary]:
     store = services.store
     ranked = await store.period_questions(course.slug, window, course.digest_size)
+    reminded = await store.reminded_among([r.question.id for r in ranked])
     items = [
         DigestItem(
             question_id=r.question.id,
@@ -66,6 +67,7 @@ async def build_digest_items(
             ref=r.question.ref,
             answered=r.question.answered,
             copies=r.copies,
+            reminded=r.question.id in reminded,
         )
         for r in ranked
     ]
@@ -207,6 +209,8 @@ def render_digest(
             out.text(" ").text(t(language, "top.also_asked", count=len(item.copies), ids=_ids(item.copies)))
         if item.answered:
             out.text(" ").text(t(language, "digest.answered_mark"))
+        if item.reminded:
+            out.text(" ").text(t(language, "digest.reminded_mark"))
         if item.ref is not None:
             out.text(" ").message_link(t(language, "digest.open"), item.ref)
         elif item.link:  # recorded before links were made at send time

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 
+from handlers.features.clusters import NOT_HELPED, reopen_if_not_helped
 from handlers.routing import Router
 from handlers.services import Services
 from handlers.vocabulary.events import (
@@ -27,6 +28,8 @@ router = Router("likes")
 @router.on(ReactionAdded)
 async def on_reaction_added(services: Services, event: ReactionAdded) -> None:
     await services.store.add_reaction(event.ref, event.member, event.emoji, event.at)
+    if event.emoji in NOT_HELPED:  # not a like: the asker says a reused answer did not help (issue 16)
+        await reopen_if_not_helped(services, event.ref, event.member, event.emoji)
 
 
 @router.on(ReactionRemoved)
@@ -38,6 +41,9 @@ async def on_reaction_removed(services: Services, event: ReactionRemoved) -> Non
 async def on_reaction_burst(services: Services, event: ReactionBurst) -> None:
     if event.changes:
         await services.store.apply_reactions(event.changes)
+    for change in event.changes:
+        if change.added and change.emoji in NOT_HELPED:
+            await reopen_if_not_helped(services, change.ref, change.member, change.emoji)
 
 
 @router.on(ReactionsCleared)
@@ -55,4 +61,3 @@ async def on_chat_moved(services: Services, event: ChatMoved) -> None:
     """Not a like matter, but it is the reactions and questions that must not be lost with the old id."""
     moved = await services.store.move_chat(event.platform, event.old_chat_id, event.new_chat_id)
     logger.info("chat moved on %s: %d group(s) follow it to its new id", event.platform, moved)
-

@@ -12,6 +12,7 @@ import logging
 from collections.abc import Callable, Sequence
 
 from handlers.features.clusters import tell_if_duplicate
+from handlers.features.follow import tell_followers
 from handlers.routing import CommandContext, Router, find_group
 from handlers.services import Services
 from handlers.text import is_blank, kept_text, shown_text
@@ -157,11 +158,13 @@ async def cmd_answer(ctx: CommandContext) -> None:
 
 async def answer_everywhere(ctx: CommandContext, question: Question, text: str) -> list[Question]:
     """The answer goes under the question in its own group and, for a cluster of near-duplicates, under the
-    first copy asked in every other group (issue 12); every copy is marked answered. Returns the copies."""
+    first copy asked in every other group (issue 12); every copy is marked answered. The reply notifies each
+    asker, members who liked a copy and follow answers get a private notice (issue 16). Returns the copies."""
     store, actor = ctx.services.store, ctx.event.actor
     cluster = await store.cluster_of(question.id)
     copies = [question, *(q for q in (cluster.questions if cluster else ()) if q.id != question.id)]
     answered_groups: set[int] = set()
+    answers: dict[int, MessageRef] = {}
     for copy in copies:
         if copy.group_id is None or copy.ref is None or copy.group_id in answered_groups:
             continue
@@ -177,9 +180,19 @@ async def answer_everywhere(ctx: CommandContext, question: Question, text: str) 
             .build()
         )
         reply_to = None if copy.deleted else copy.ref
-        await ctx.services.outbox.send(Post(copy.ref.chat, body, reply_to=reply_to))
+        # The reply tells the asker (Telegram notifies a reply's author; Discord pings them, and only them).
+        posted = await ctx.services.outbox.send(
+            Post(copy.ref.chat, body, reply_to=reply_to, notify_replied=reply_to is not None)
+        )
+        if posted is not None:
+            answers[copy.id] = posted
+            await store.record_answer_post(copy.id, posted, ctx.event.at)
     for copy in copies:
         await store.mark_answered(copy.id, text, ctx.event.at)
+    lesson = await store.get_lesson(question.lesson_id)
+    course = await store.get_course(lesson.course_slug) if lesson is not None else None
+    language = course.language if course is not None else ctx.services.default_language
+    await tell_followers(ctx.services, copies, text, language, answers)
     return copies
 
 

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from handlers.ports.clusters import ClusterStore
+from handlers.ports.notify import NotifyStore
 from handlers.vocabulary.actions import Action
 from handlers.vocabulary.charts import LocalDay
 from handlers.vocabulary.digest_report import Activity, ChartCounts, DigestReport, StillOpen
@@ -290,6 +291,7 @@ class Store(
     RankingReads,
     DigestStore,
     ClusterStore,
+    NotifyStore,
     Protocol,
 ):
     """Everything the core's features keep (what :attr:`handlers.services.Services.store` is). Every write is

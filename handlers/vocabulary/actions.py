@@ -23,12 +23,18 @@ class Chart:
 
 @dataclass(frozen=True, slots=True)
 class Post:
-    """A message in a chat, optionally as a reply to another message, optionally with a chart."""
+    """A message in a chat, optionally as a reply to another message, optionally with a chart.
+
+    ``notify_replied``: the reply should notify the author of ``reply_to`` (an answer to their question) and
+    nobody else. Telegram notifies the replied-to author anyway; Discord pings them only when asked
+    (``AllowedMentions(replied_user=True)``), so its adapter maps this flag and keeps every other mention off.
+    """
 
     chat: ChatRef
     content: Content
     reply_to: MessageRef | None = None
     chart: Chart | None = None
+    notify_replied: bool = False
 
 
 @dataclass(frozen=True, slots=True)

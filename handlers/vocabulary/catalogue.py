@@ -109,6 +109,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("top", (Argument("count", "integer", minimum=1, maximum=25),)),
     Command("stats"),
     Command("help", places=ANYWHERE),
+    Command("follow", (Argument("mode"),), places=ANYWHERE),
     Command(
         "answer",
         (Argument("question", "integer", required=True, minimum=1), Argument("text", required=True)),
@@ -148,6 +149,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("likes", (Argument("emojis", required=True),), roles=ADMINS),
     Command("lang", (Argument("language", "choice", required=True, choices=SUPPORTED_LANGUAGES),), roles=ADMINS),
     Command("dupes", (Argument("mode", "choice", choices=("on", "quiet", "off")),), roles=ADMINS),
+    Command("remind", (Argument("days"),), roles=ADMINS),
     Command("unfollow", roles=ADMINS),
     Command(
         "start",

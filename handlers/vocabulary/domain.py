@@ -283,6 +283,8 @@ class DigestItem:
     link: str | None = None
     # The other copies of the question (issue 12): "also asked by N", their ids to reach them.
     copies: tuple[int, ...] = ()
+    # Posted to the instructors as unanswered by /remind before the digest was recorded (issue 16).
+    reminded: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "copies", tuple(self.copies))  # a list when read back from JSON

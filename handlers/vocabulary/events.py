@@ -159,6 +159,14 @@ class SendsUnfinished:
     after_start: bool = False
 
 
+@dataclass(frozen=True, slots=True)
+class RemindersDue:
+    """Time to look for unanswered, liked questions older than their course's ``/remind`` days (the scheduler
+    says when, at every wake-up; the core finds which, by ``at``, and claims each before sending)."""
+
+    at: datetime
+
+
 Event = (
     MessagePosted
     | MessageEdited
@@ -174,6 +182,7 @@ Event = (
     | LessonPublished
     | DigestDue
     | SendsUnfinished
+    | RemindersDue
 )
 
 # How events enter the core: the dispatcher's ``dispatch`` (handlers.routing.Dispatcher), handed to every

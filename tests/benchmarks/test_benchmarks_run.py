@@ -120,3 +120,24 @@ def test_chart_benchmark_runs(tmp_path: Path) -> None:
     assert "(b) every question in one window: 5,000 questions over 101 days" in result.stdout
     assert "PNG 1080x1350" in result.stdout
     assert (tmp_path / "chart-a.png").read_bytes().startswith(b"\x89PNG")
+
+
+def test_reminders_benchmark_runs(tmp_path: Path) -> None:
+    """The reminders benchmark builds a small database and prints both figures (target unchecked)."""
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "benchmarks" / "reminders.py"),
+            "--questions",
+            "2000",
+            "--cache-dir",
+            str(tmp_path),
+            "--no-targets",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "(a) nothing reminded yet" in result.stdout and "(b) " in result.stdout, result.stdout

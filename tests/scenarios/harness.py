@@ -19,7 +19,7 @@ from bot.app import App, open_app
 from bot.config import Settings
 from bot.console import CONTINUATION, ConsoleBackend
 from handlers.vocabulary.domain import Course, Lesson, LessonDraft
-from handlers.vocabulary.events import DigestDue, LessonPublished
+from handlers.vocabulary.events import DigestDue, LessonPublished, RemindersDue
 from tests.clock import TestClock
 
 
@@ -47,6 +47,7 @@ class StudyGroupHarness(Protocol):
     async def edit(self, user: str, message: Handle, text: str) -> None: ...
     async def delete(self, user: str, message: Handle) -> None: ...
     async def digest_due(self, course: str) -> None: ...
+    async def reminders_due(self) -> None: ...
     async def use_group(self, name: str) -> None:
         """Act in the study group ``name`` from now on ("main" is the first): messages, commands without a
         reply and what :meth:`group_messages` and :meth:`lesson_post` read are that group's."""
@@ -94,6 +95,10 @@ class CoreSetup:
 
     async def digest_due(self, course: str) -> None:
         await self.app.dispatcher.dispatch(DigestDue(course, self.clock.now()))
+
+    async def reminders_due(self) -> None:
+        """What the scheduler hands the core at every wake-up (``bot.scheduler.Scheduler._reminders``)."""
+        await self.app.dispatcher.dispatch(RemindersDue(self.clock.now()))
 
 
 class ConsoleHarness(CoreSetup):

@@ -14,6 +14,7 @@ from PIL import Image
 from bot.charts import HEIGHT_PX, WIDTH_PX
 from handlers.vocabulary.domain import LessonDraft
 from tests.scenarios.harness import StudyGroupHarness
+from tests.scenarios.notify_stories import NOTIFY_STORIES
 
 COURSE = "ai-systems"
 
@@ -270,4 +271,5 @@ STORIES = (
     story_the_digest_says_what_is_still_open_and_what_changed_with_a_chart,
     story_an_empty_period_is_noted_without_a_chart,
     story_a_question_asked_in_two_groups_is_one,
+    *NOTIFY_STORIES,
 )

@@ -1,0 +1,97 @@
+"""The store's side of issue 16: reminders claimed once (across processes), candidates by age and likes, follows,
+and a reopened reused answer that stays apart through re-clustering."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from datetime import timedelta
+from pathlib import Path
+
+from storage import SqliteStore
+from tests.storage.helpers import BOB, CAT, DAN, T0, World, make_world
+
+WINDOWS = "How do I install CUDA on Windows?"
+WINDOWS_AGAIN = "how to install cuda on windows??"
+
+
+async def test_a_reminder_is_claimed_by_one_of_two_processes(db_path: Path) -> None:
+    one = await SqliteStore.open(db_path)
+    two = await SqliteStore.open(db_path)
+    try:
+        world = await make_world(one)
+        question = await world.post("How do I profile a training loop?")
+        claims = await asyncio.gather(*(store.claim_reminder(question.id, "ai", T0) for store in (one, two, one, two)))
+        assert sorted(claims) == [False, False, False, True]
+        assert await two.reminded_among([question.id, question.id + 100]) == {question.id}
+    finally:
+        await one.close()
+        await two.close()
+
+
+async def test_reminder_candidates_are_old_liked_open_first_copies_never_reminded(world: World) -> None:
+    store = world.store
+    liked = await world.post("How do I profile a training loop?", at=T0)
+    await world.post("Where are the slides?", author=BOB, at=T0)  # no like
+    young = await world.post("Is there a midterm?", author=CAT, at=T0 + timedelta(days=2))
+    first = await world.post(WINDOWS, author=DAN, at=T0)
+    again = await world.post(WINDOWS_AGAIN, author=BOB, at=T0)
+    answered = await world.post("What is a GPU kernel?", author=CAT, at=T0)
+    assert again.duplicate_of == first.id
+    for question in (liked, young, answered):
+        assert question.ref is not None
+        await store.add_reaction(question.ref, DAN, "👍", T0)
+    assert again.ref is not None
+    await store.add_reaction(again.ref, CAT, "👍", T0)  # the copy's like counts for the cluster's first
+    await store.mark_answered(answered.id, "A function run on the GPU.", T0)
+
+    cutoff = T0 + timedelta(days=1)
+    found = await store.reminder_candidates("ai", cutoff, 10)
+    assert [q.id for q in found] == [liked.id, first.id]
+    assert [q.id for q in await store.reminder_candidates("ai", cutoff, 1)] == [liked.id]
+    assert await store.claim_reminder(liked.id, "ai", cutoff)
+    assert [q.id for q in await store.reminder_candidates("ai", cutoff, 10)] == [first.id]
+
+
+async def test_follows_are_per_member_and_only_likers_who_follow_are_listed(world: World) -> None:
+    store = world.store
+    question = await world.post(WINDOWS)
+    assert question.ref is not None
+    for member in (BOB, CAT):
+        await store.add_reaction(question.ref, member, "👍", T0)
+    await store.set_follow(BOB.platform, BOB.user_id, True, T0)
+    await store.set_follow(DAN.platform, DAN.user_id, True, T0)  # follows, but did not like it
+    assert [m.user_id for m in await store.following_likers([question.id])] == [BOB.user_id]
+    await store.set_follow(BOB.platform, BOB.user_id, False, T0)
+    assert await store.following_likers([question.id]) == []
+    assert not await store.follows(BOB.platform, BOB.user_id) and await store.follows(DAN.platform, DAN.user_id)
+
+
+async def test_a_reopened_reused_answer_stays_apart_through_reclustering(db_path: Path) -> None:
+    store = await SqliteStore.open(db_path)
+    world = await make_world(store)
+    first = await world.post(WINDOWS)
+    await store.mark_answered(first.id, "Install the driver.", T0)
+    again = await world.post(WINDOWS_AGAIN, author=BOB)
+    assert again.duplicate_of == first.id
+    assert await store.reused_answer_of(again.id) is None
+    await store.reuse_answer(again.id, first.id, "Install the driver.", T0)
+    assert (await store.get_question(again.id)).answered  # type: ignore[union-attr]
+    assert await store.reused_answer_of(again.id) == first.id
+
+    assert await store.reopen_question(again.id, T0)
+    assert not await store.reopen_question(again.id, T0)  # once
+    reopened = await store.get_question(again.id)
+    assert reopened is not None and not reopened.answered and reopened.duplicate_of is None
+    assert reopened.answer_text is None
+    await store.close()
+
+    with sqlite3.connect(db_path) as conn:  # a new detector re-clusters at the next start
+        conn.execute("UPDATE cluster_state SET fingerprint_version = NULL")
+    store = await SqliteStore.open(db_path)
+    try:
+        kept = await store.get_question(again.id)
+        assert kept is not None and kept.duplicate_of is None and not kept.answered
+        assert (await store.get_question(first.id)).answered  # type: ignore[union-attr]
+    finally:
+        await store.close()
