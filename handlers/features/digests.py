@@ -87,9 +87,14 @@ async def build_report(
     the chart's data. Per-day counts come from one store query over the course's local days."""
     store = services.store
     still = await store.still_open(course.slug, window, end, OPEN_NAMED)
-    still = replace(
-        still, oldest=tuple(_short(q) for q in still.oldest), most_liked=tuple(_short(q) for q in still.most_liked)
-    )
+    named = [q.question_id for q in (*still.oldest, *still.most_liked)]
+    reminded = await store.reminded_among(named) if named else set()
+
+    def shown(q: OpenQuestion) -> OpenQuestion:
+        return replace(_short(q), reminded=q.question_id in reminded)
+
+    oldest, most_liked = tuple(shown(q) for q in still.oldest), tuple(shown(q) for q in still.most_liked)
+    still = replace(still, oldest=oldest, most_liked=most_liked)
     current = await store.activity_between(course.slug, start, end)
     previous = await store.activity_between(course.slug, start - (end - start), start) if compare else None
     first, last = period_dates(start, end, course.timezone) if end > start else (local_date(end, course.timezone),) * 2
@@ -160,6 +165,8 @@ def render_still_open(
             days = max((end - q.asked_at).days, 0)
             out.text("• ").text(t(language, "digest.open_item", id=q.question_id, likes=q.likes, days=days))
             out.text(" ").text(q.excerpt).text(" — ").italic(q.lesson_title)
+            if q.reminded:
+                out.text(" ").text(t(language, "digest.reminded_mark"))
             if q.ref is not None:
                 out.text(" ").message_link(t(language, "digest.open"), q.ref)
             out.line()

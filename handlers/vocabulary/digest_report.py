@@ -26,6 +26,7 @@ class OpenQuestion:
     excerpt: str
     asked_at: datetime
     ref: MessageRef | None = None
+    reminded: bool = False  # sent to the instructors by /remind already (issue 16)
 
 
 @dataclass(frozen=True, slots=True)

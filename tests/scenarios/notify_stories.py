@@ -101,6 +101,14 @@ async def story_instructors_are_reminded_of_an_unanswered_question_once(h: Study
     assert "profile a training loop" in digest and "⏰ reminded" in digest
     assert digest.count("⏰ reminded") == 1, digest  # the slides question was not reminded
 
+    h.clock.advance(days=7)
+    await h.digest_due(COURSE)  # the next period: both questions are an earlier period's, still open
+    later = h.direct_messages("tyler")[-1]
+    still_open = later.split("Still open", 1)[1]
+    assert "profile a training loop" in still_open and "slides" in still_open, later
+    marked = [line for line in still_open.splitlines() if "⏰ reminded" in line]
+    assert marked and all("profile a training loop" in line for line in marked), later
+
 
 async def story_an_answered_question_asked_again_is_answered_at_once(h: StudyGroupHarness) -> None:
     post = await a_group_with_an_instructor(h)
