@@ -325,7 +325,7 @@ def parse_since(value: str) -> datetime:
 
 
 async def cmd_digest(settings: Settings, course_slug: str, since: str | None, dry_run: bool, out: TextIO) -> int:
-    from handlers.features.digests import build_digest_items, build_report, next_window, render_digest
+    from handlers.features.digests import compose_period, record_composed
 
     try:
         start_override = parse_since(since) if since else None
@@ -341,18 +341,10 @@ async def cmd_digest(settings: Settings, course_slug: str, since: str | None, dr
         if start_override is not None and start_override > end:
             print(f"studybot: --since {since} is in the future; give a date up to today", file=sys.stderr)
             return EXIT_USAGE
-        start = start_override or await store.last_digest_end(course.slug)
-        window = await next_window(services, course.slug, start_override)
-        items, summary = await build_digest_items(services, course, window)
-        compare = start is not None and start_override is None
-        report = await build_report(services, course, window, start or course.created_at or end, end, compare=compare)
-        language = services.i18n.normalise(course.language)
-        content = render_digest(services, language, course, start, end, items, summary, report)
-        print(to_plain_text(content), file=out)
+        period = await compose_period(services, course, end, start_override)
+        print(to_plain_text(period.render(services, services.i18n.normalise(course.language), course)), file=out)
         if not dry_run:
-            digest, _ = await store.record_digest(
-                course.slug, start or end, end, window.through, items, summary, end, report
-            )
+            digest = await record_composed(services, course.slug, period)
             await store.mark_digest_sent(digest.id, end)
     return EXIT_OK
 

@@ -32,7 +32,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.date import DateTrigger
 
 from bot.sources.runner import LessonSources
-from handlers.features.digests import due_digests, next_digest_time
+from handlers.features.digest_schedule import due_digests, next_digest_time
 from handlers.features.lessons import due_lessons
 from handlers.ports import SchedulerStore
 from handlers.services import Services

@@ -19,7 +19,7 @@ kept with it, so a digest resumed after a crash says the same thing.
 from __future__ import annotations
 
 import logging
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from handlers.features.questions import excerpt
@@ -334,6 +334,53 @@ async def send_to_instructors_channel(
     return delivered
 
 
+@dataclass(frozen=True, slots=True)
+class Period:
+    """What a digest of a course says for the period ending at ``end``, composed once for every way a digest
+    is made: the scheduled one (recorded, then sent), ``/digest`` (a preview) and ``studybot digest`` (printed)."""
+
+    start: datetime | None  # where the period begins; None: at the beginning (a course with no creation time)
+    end: datetime
+    window: PostWindow
+    items: list[DigestItem]
+    summary: PeriodSummary
+    report: DigestReport
+
+    def render(self, services: Services, language: str, course: Course) -> Content:
+        return render_digest(
+            services, language, course, self.start, self.end, self.items, self.summary, self.report
+        )
+
+
+async def compose_period(
+    services: Services, course: Course, end: datetime, since: datetime | None = None
+) -> Period:
+    """The period since the course's last recorded digest (or since the course began), or, with ``since``,
+    every post stored so far dated at or after it; compared with the period before it only in the first case."""
+    last_end = await services.store.last_digest_end(course.slug)
+    start = since or last_end or course.created_at
+    window = await next_window(services, course.slug, since)
+    items, summary = await build_digest_items(services, course, window)
+    compare = since is None and last_end is not None
+    report = await build_report(services, course, window, start or end, end, compare=compare)
+    return Period(start, end, window, items, summary, report)
+
+
+async def record_composed(services: Services, course_slug: str, period: Period) -> Digest:
+    """Record a composed period (the store refuses a second record of the same period)."""
+    digest, _ = await services.store.record_digest(
+        course_slug,
+        period.start or period.end,
+        period.end,
+        period.window.through,
+        period.items,
+        period.summary,
+        services.clock.now(),
+        period.report,
+    )
+    return digest
+
+
 async def record_period(services: Services, course_slug: str, period_end: datetime) -> Digest | None:
     """Record the period ending at ``period_end`` (once); None when there is nothing to record.
 
@@ -351,14 +398,7 @@ async def record_period(services: Services, course_slug: str, period_end: dateti
     if not await store.instructors(course_slug):
         logger.warning("course %s has no instructor; its digest waits for one", course_slug)
         return None
-    start = last_end or course.created_at or period_end
-    window = await next_window(services, course_slug)
-    items, summary = await build_digest_items(services, course, window)
-    report = await build_report(services, course, window, start, period_end, compare=last_end is not None)
-    digest, _ = await store.record_digest(
-        course_slug, start, period_end, window.through, items, summary, services.clock.now(), report
-    )
-    return digest
+    return await record_composed(services, course_slug, await compose_period(services, course, period_end))
 
 
 async def run_digest(services: Services, course_slug: str, period_end: datetime) -> Digest | None:
@@ -374,57 +414,6 @@ async def resume_unsent_digests(services: Services) -> int:
     for digest in await services.store.unsent_digests():
         sent += await send_digest(services, digest)
     return sent
-
-
-# The newest run time is looked for within this window at most, so that a schedule firing every minute and a
-# bot that was down for years cannot make start-up walk millions of run times. Older gaps still land in the
-# one catch-up digest, because its period starts at the last recorded end whatever this window is.
-CATCH_UP_WINDOW = timedelta(days=400)
-
-
-async def due_period_end(services: Services, course: Course, now: datetime) -> datetime | None:
-    """The latest scheduled time at or before ``now`` that no recorded period covers yet, or None.
-
-    Several missed run times give one period: the catch-up after downtime is a single digest.
-    """
-    anchor = await services.store.last_digest_end(course.slug) or course.created_at
-    if anchor is None:
-        return None
-    anchor = max(anchor, now - CATCH_UP_WINDOW)
-    latest: datetime | None = None
-    after = anchor
-    while True:
-        runs = services.cron.next_runs(course.digest_cron, course.timezone, after, 64)
-        for run in runs:
-            if run > now:
-                return latest
-            latest = run
-        after = runs[-1]
-
-
-async def next_digest_time(services: Services, course: Course, now: datetime) -> datetime | None:
-    """When this course's next digest falls due (now or earlier when one is overdue)."""
-    anchor = await services.store.last_digest_end(course.slug) or course.created_at or now
-    try:
-        return services.cron.next_runs(course.digest_cron, course.timezone, max(anchor, now - CATCH_UP_WINDOW), 1)[0]
-    except ValueError:
-        logger.exception("course %s has an unusable schedule %r", course.slug, course.digest_cron)
-        return None
-
-
-async def due_digests(services: Services) -> list[DigestDue]:
-    """Every course whose digest period has ended and is not recorded yet; a course with an unusable schedule
-    is logged and skipped, and does not hold the others back."""
-    due, now = [], services.clock.now()
-    for course in await services.store.list_courses():
-        try:
-            end = await due_period_end(services, course, now)
-        except ValueError:
-            logger.exception("course %s has an unusable schedule %r", course.slug, course.digest_cron)
-            continue
-        if end is not None:
-            due.append(DigestDue(course.slug, end))
-    return due
 
 
 @router.on(DigestDue)
@@ -461,14 +450,8 @@ async def cmd_digest(ctx: CommandContext) -> None:
             # An admin is refused for where they ask, not for who they are: say so.
             raise NotPermitted("digest.not_followed_here", course=slug)
         raise NotPermitted("digest.not_allowed")
-    start = await store.last_digest_end(slug)
-    end = ctx.services.clock.now()
-    window = await next_window(ctx.services, slug)
-    items, summary = await build_digest_items(ctx.services, course, window)
-    report = await build_report(
-        ctx.services, course, window, start or course.created_at or end, end, compare=start is not None
-    )
-    await ctx.reply(render_digest(ctx.services, ctx.language, course, start, end, items, summary, report))
+    period = await compose_period(ctx.services, course, ctx.services.clock.now())
+    await ctx.reply(period.render(ctx.services, ctx.language, course))
 
 
 async def known_courses(ctx: CommandContext) -> str:

@@ -12,7 +12,8 @@ from datetime import timedelta
 
 from bot.app import open_app
 from bot.config import Settings
-from handlers.features.digests import next_digest_time, record_period
+from handlers.features.digest_schedule import next_digest_time
+from handlers.features.digests import record_period
 from tests.clock import TestClock
 from tests.fakes.telegram_api import FakeTelegram
 from tests.scenarios.stories import COURSE, prepare_course
