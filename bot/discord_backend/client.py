@@ -21,6 +21,7 @@ from discord.ext import commands
 
 from bot.discord_backend import translate
 from bot.discord_backend.connect import close_client, log_in_and_connect
+from bot.discord_backend.pacing import GlobalPacer
 
 logger = logging.getLogger(__name__)
 
@@ -94,6 +95,8 @@ class Client(commands.AutoShardedBot):
             allowed_mentions=NO_MENTIONS,
             chunk_guilds_at_startup=False,
             max_messages=None,  # raw events only: a message cache would be scanned on every reaction for nothing
+            # Discord's global 50 requests a second, kept ahead rather than learnt from 429s (see .pacing).
+            http_trace=GlobalPacer().trace_config(),
         )
         self._listener = listener
         self._identify_delay = options.identify_delay

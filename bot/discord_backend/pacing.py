@@ -1,0 +1,68 @@
+"""Discord's global rate limit, kept by pacing instead of by answering 429s.
+
+Discord allows a bot 50 requests a second over all routes ("Rate Limits" > Global Rate Limit). discord.py
+keeps each route's bucket from the rate-limit headers (it waits when a bucket is empty and after a 429 for
+that route only), but for the global limit it only *reacts*: it sends as fast as the callers ask until Discord
+answers 429 with ``"global": true``, then stops every request. A lesson broadcast, overlapping its sends, would
+hit that at once. So every REST request waits here first for its slot: slots evenly spaced, slightly under 50 a
+second (the server counts arrivals, which vary by a few ms from our starts), so there is no burst at start and
+no second ever carries a 51st request.
+
+The hook is discord.py's own: ``Client(http_trace=...)`` hands an aiohttp ``TraceConfig`` to the library's
+HTTP session, and aiohttp awaits its ``on_request_start`` before each request goes out — retries included, so
+a retry after a route's 429 is paced too. Not paced: the gateway's websocket (not a REST request) and the
+interaction and webhook-token routes, which Discord exempts from the global limit (slash-command answers
+should never queue behind a broadcast).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from types import SimpleNamespace
+
+import aiohttp
+
+logger = logging.getLogger(__name__)
+
+GLOBAL_PER_SECOND = 50
+# Headroom for the time between our start of a request and Discord counting it.
+MARGIN = 0.05
+# "are not bound to the bot's Global Rate Limit": interaction callbacks and webhook-token routes.
+_EXEMPT_PATHS = ("/interactions/", "/webhooks/")
+
+
+class GlobalPacer:
+    """At most one request start per ``(1 + margin) / per_second`` seconds: each caller reserves the next free
+    slot, then sleeps until it (so callers keep their order and none waits longer than its place in line)."""
+
+    def __init__(self, per_second: int = GLOBAL_PER_SECOND, margin: float = MARGIN) -> None:
+        self.interval = (1.0 + margin) / per_second
+        self._next = 0.0
+
+    async def wait(self) -> None:
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        slot = max(now, self._next)
+        self._next = slot + self.interval
+        if slot > now:
+            await asyncio.sleep(slot - now)
+
+    def trace_config(self) -> aiohttp.TraceConfig:
+        """The hook for ``discord.Client(http_trace=...)``: waits for a slot before each paced request."""
+        config = aiohttp.TraceConfig()
+        config.on_request_start.append(self._on_request_start)
+        return config
+
+    async def _on_request_start(
+        self, session: aiohttp.ClientSession, context: SimpleNamespace, params: aiohttp.TraceRequestStartParams
+    ) -> None:
+        if is_paced(params.url.path, params.headers.get("Upgrade")):
+            await self.wait()
+
+
+def is_paced(path: str, upgrade: str | None) -> bool:
+    """REST requests count against the global limit; a websocket upgrade and the exempt routes do not."""
+    if upgrade is not None and upgrade.lower() == "websocket":
+        return False
+    return not any(part in path for part in _EXEMPT_PATHS)
