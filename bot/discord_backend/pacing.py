@@ -27,7 +27,7 @@ logger = logging.getLogger(__name__)
 
 GLOBAL_PER_SECOND = 50
 # Headroom for the time between our start of a request and Discord counting it.
-MARGIN = 0.05
+MARGIN = 0.08
 # "are not bound to the bot's Global Rate Limit": interaction callbacks and webhook-token routes.
 _EXEMPT_PATHS = ("/interactions/", "/webhooks/")
 
