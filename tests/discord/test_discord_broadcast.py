@@ -8,9 +8,11 @@ out a route's 429 alone; the global limit is ours to keep ahead (bot/discord_bac
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 
 from bot.config import Settings
+from bot.discord_backend.pacing import GlobalPacer, is_paced
 from handlers.features.lessons import publish_lesson
 from handlers.vocabulary.domain import ChatRef, Course, LessonDraft
 from tests.clock import TestClock
@@ -79,3 +81,29 @@ async def test_retry_after_on_one_route_slows_that_route_only(settings: Settings
             assert await broadcast == 20
     assert [len(dc.sent_by_bot(channel)) for channel in channels] == [1] * 20
     assert [(hit.source, hit.is_global) for hit in dc.rate_limited] == [("injected", False)]
+
+
+def test_the_global_limit_paces_rest_requests_only() -> None:
+    """Discord exempts interaction callbacks and webhook-token routes from the global limit, and the gateway's
+    websocket is not a REST request: slash-command answers never queue behind a broadcast."""
+    assert is_paced("/api/v10/channels/1/messages", None)
+    assert is_paced("/api/v10/gateway/bot", None)
+    assert not is_paced("/api/v10/interactions/1/token/callback", None)
+    assert not is_paced("/api/v10/webhooks/1/token/messages/@original", None)
+    assert not is_paced("/", "websocket")
+
+
+async def test_the_pacer_spaces_requests_from_the_first_one_on() -> None:
+    """No burst at start: request n starts n intervals after the first, never sooner."""
+    pacer = GlobalPacer(per_second=50, margin=0.08)
+    loop = asyncio.get_running_loop()
+    starts: list[float] = []
+
+    async def one() -> None:
+        await pacer.wait()
+        starts.append(loop.time())
+
+    await asyncio.gather(*(one() for _ in range(10)))
+    gaps = [b - a for a, b in itertools.pairwise(starts)]
+    assert all(gap >= pacer.interval * 0.9 for gap in gaps), gaps  # (the loop's clock granularity aside)
+    assert starts[-1] - starts[0] >= 9 * pacer.interval * 0.95
