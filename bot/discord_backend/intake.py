@@ -23,7 +23,7 @@ import asyncio
 import logging
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Generic, Protocol, TypeVar
+from typing import Protocol, TypeVar
 
 import discord
 
@@ -68,25 +68,23 @@ class Unobserved:
 UNOBSERVED = Unobserved()
 
 
-class Remembered(Generic[K, V]):
+class Remembered(dict[K, V]):
     """A dict bounded by forgetting everything when full: cheap, and a miss costs only the lookup it spared.
 
     Used on the hot path of raw events, for what never goes stale: a channel's (chat_id, thread_id) (a channel
-    never changes its parent; this also spares a REST call for a thread outside discord.py's cache), and the
-    core's Member for a user as last seen (one object per member, not per reaction).
+    never changes its parent; this also spares a REST call for a thread outside discord.py's cache), the core's
+    Member for a user as last seen and the MessageRef of a message (one object each, not one per reaction).
+    A dict itself, so that a lookup is the dict's own ``get``, with no Python call around it.
     """
 
     def __init__(self, limit: int = 10_000) -> None:
+        super().__init__()
         self._limit = limit
-        self._items: dict[K, V] = {}
-
-    def get(self, key: K) -> V | None:
-        return self._items.get(key)
 
     def put(self, key: K, value: V) -> V:
-        if len(self._items) >= self._limit:
-            self._items.clear()
-        self._items[key] = value
+        if len(self) >= self._limit:
+            self.clear()
+        self[key] = value
         return value
 
 
