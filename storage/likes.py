@@ -96,6 +96,20 @@ CLEAR_REACTIONS = """
 CLEAR_EMOJI = CLEAR_REACTIONS + " AND emoji = ?"
 
 
+def _micros(changes: Sequence[ReactionChange]) -> list[int]:
+    """Each change's time in microseconds (ValueError for a naive one). The changes of a burst mostly share
+    their time, so a time equal to the one before is not converted again."""
+    times: list[int] = []
+    last: datetime | None = None
+    micros = 0
+    for change in changes:
+        at = change.at
+        if last is None or at != last:  # equal aware times are the same instant: the same microseconds
+            micros, last = codec.to_micros(at), at
+        times.append(micros)
+    return times
+
+
 class LikeRows(StoreBase):
     """The likes part of :class:`storage.SqliteStore`."""
 
@@ -120,7 +134,7 @@ class LikeRows(StoreBase):
         (the members' upserts, then every like, set-based); a burst with removals, the reaction_changes view,
         which applies its rows one by one in order.
         """
-        times = [codec.to_micros(change.at) for change in changes]
+        times = _micros(changes)
         if not changes:
             return
         if len(changes) == 1:
@@ -147,11 +161,28 @@ class LikeRows(StoreBase):
             self._members.committed(member)
 
     async def _apply_likes(self, likes: list[tuple[ReactionChange, int]]) -> None:
-        """A burst of adds: the plain statement, or like_bursts with new members."""
-        params = [(t, c.emoji, c.member.platform, c.member.user_id, *_ref(c.ref)) for c, t in likes]
-        new_members = {
-            (c.member.platform, c.member.user_id): c.member for c, _ in likes if not self._members.current(c.member)
-        }
+        """A burst of adds: the plain statement, or like_bursts with new members.
+
+        A burst brings many likes by the same members to the same posts, and the backends hand the same Member
+        and MessageRef objects for them: so each distinct object is looked at once (by identity, while the burst
+        holds it), not once per like — this loop runs on the event loop, for every like of a burst.
+        """
+        params: list[tuple[Any, ...]] = []
+        new_members: dict[tuple[str, str], Member] = {}
+        refs: dict[int, tuple[str, str, str]] = {}
+        current: dict[int, bool] = {}
+        is_current = self._members.current
+        for change, created in likes:
+            ref, member = change.ref, change.member
+            where = refs.get(id(ref))
+            if where is None:
+                where = refs[id(ref)] = _ref(ref)
+            known = current.get(id(member))
+            if known is None:
+                known = current[id(member)] = is_current(member)
+            if not known:  # every time, as before: the last name given for a member in the burst is the one kept
+                new_members[(member.platform, member.user_id)] = member
+            params.append((created, change.emoji, member.platform, member.user_id, *where))
         if not new_members:
             await self._writer.submit(Batch([(ADD_REACTION, p, ADD_REACTIONS_BATCH) for p in params]))
             return

@@ -23,7 +23,7 @@ import asyncio
 import logging
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Generic, Protocol, TypeVar
+from typing import Protocol, TypeVar
 
 import discord
 
@@ -68,25 +68,23 @@ class Unobserved:
 UNOBSERVED = Unobserved()
 
 
-class Remembered(Generic[K, V]):
+class Remembered(dict[K, V]):
     """A dict bounded by forgetting everything when full: cheap, and a miss costs only the lookup it spared.
 
     Used on the hot path of raw events, for what never goes stale: a channel's (chat_id, thread_id) (a channel
-    never changes its parent; this also spares a REST call for a thread outside discord.py's cache), and the
-    core's Member for a user as last seen (one object per member, not per reaction).
+    never changes its parent; this also spares a REST call for a thread outside discord.py's cache), the core's
+    Member for a user as last seen and the MessageRef of a message (one object each, not one per reaction).
+    A dict itself, so that a lookup is the dict's own ``get``, with no Python call around it.
     """
 
     def __init__(self, limit: int = 10_000) -> None:
+        super().__init__()
         self._limit = limit
-        self._items: dict[K, V] = {}
-
-    def get(self, key: K) -> V | None:
-        return self._items.get(key)
 
     def put(self, key: K, value: V) -> V:
-        if len(self._items) >= self._limit:
-            self._items.clear()
-        self._items[key] = value
+        if len(self) >= self._limit:
+            self.clear()
+        self[key] = value
         return value
 
 
@@ -107,6 +105,9 @@ class Intake:
         self._arriving: dict[int, asyncio.Future[None]] = {}
         self._chats: Remembered[int, tuple[str, str | None]] = Remembered()
         self._members: Remembered[tuple[int, str], Member] = Remembered()
+        # The core's MessageRef of a message that gets reactions: a burst brings many to the same few messages,
+        # and one ref each spares a frozen dataclass built (and collected) per reaction.
+        self._refs: Remembered[tuple[int, int], MessageRef] = Remembered()
         # Bots seen reacting: a removal carries no user object to tell (see _reactor).
         self._bots: set[int] = set()
 
@@ -175,18 +176,23 @@ class Intake:
     async def _chat(self, channel_id: int, guild_id: int | None) -> tuple[str, str | None]:
         """(chat_id, thread_id) for a channel id from a raw event: remembered, else from discord.py's cache,
         else asked once (a thread that is not cached) and remembered."""
-        chat = self._chats.get(channel_id)
+        chat = self._chats.get(channel_id) or self._cached_chat(channel_id)
         if chat is None:
             chat = await self._look_up_chat(channel_id, guild_id)
             self._chats.put(channel_id, chat)
         return chat
 
+    def _cached_chat(self, channel_id: int) -> tuple[str, str | None] | None:
+        """The chat of a channel in discord.py's cache (remembered), without waiting; None if it is not there."""
+        client = self._gateway.client
+        channel = client.get_channel(channel_id) if client is not None else None
+        if channel is None:
+            return None
+        return self._chats.put(channel_id, translate.chat_of(channel))
+
     async def _look_up_chat(self, channel_id: int, guild_id: int | None) -> tuple[str, str | None]:
         client = self._gateway.client
         assert client is not None
-        channel = client.get_channel(channel_id)
-        if channel is not None:
-            return translate.chat_of(channel)
         if guild_id is None:
             return str(channel_id), None
         try:
@@ -208,7 +214,11 @@ class Intake:
         live = self._catch_up.live
         if live is not None:
             live.add(payload.message_id)
-        chat = self._chats.get(payload.channel_id) if self.in_order.idle and not self._arriving else None
+        chat = None
+        if self.in_order.idle and not self._arriving:
+            # The first reaction in a channel finds it in discord.py's cache as well as later ones find it
+            # remembered: only a channel that must be asked for over REST waits (and what follows waits behind it).
+            chat = self._chats.get(payload.channel_id) or self._cached_chat(payload.channel_id)
         if chat is not None:
             self._add_reaction(payload, chat, added)
             return
@@ -243,7 +253,10 @@ class Intake:
         if who is None:  # a bot (ourselves included): no like, so not the core's business
             self._observer.handled("react" if added else "unreact", (payload.message_id, payload.user_id, key))
             return
-        ref = MessageRef(translate.PLATFORM, chat[0], str(payload.message_id), chat[1])
+        where = (payload.channel_id, payload.message_id)
+        ref = self._refs.get(where)
+        if ref is None:
+            ref = self._refs.put(where, MessageRef(translate.PLATFORM, chat[0], str(payload.message_id), chat[1]))
         self.reactions.add(ReactionChange(ref, who, key, self._clock.now(), added))
 
     def _reactor(self, payload: discord.RawReactionActionEvent) -> Member | None:

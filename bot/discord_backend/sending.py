@@ -1,10 +1,11 @@
 """The outbox side of the Discord backend: the core's actions become messages, embeds and threads.
 
 Every message goes out with mentions disabled; text is escaped and split to Discord's limits (:mod:`.render`).
-discord.py keeps to the rate-limit buckets and waits out 429s (so there is no limiter of ours here, unlike
-Telegram's). Errors map to the core's delivery errors: 50007 (DMs closed) → RecipientUnreachable, 50013/50001
-(missing permission or access in a channel) → MissingPermissions (the group needs attention; nothing else is
-lost), Unknown Channel → ChatUnavailable, 5xx and network errors → TransientDeliveryError.
+discord.py keeps to each route's rate-limit bucket and waits out a 429 for that route only; the global limit
+(50 requests a second) is paced ahead of every request by :mod:`.pacing`, hooked into the client.
+Errors map to the core's delivery errors: 50007 (DMs closed) → RecipientUnreachable, 50013/50001 (missing
+permission or access in a channel) → MissingPermissions (the group needs attention; nothing else is lost),
+Unknown Channel → ChatUnavailable, 5xx and network errors → TransientDeliveryError.
 
 A reply to a slash command fills the command's placeholder instead (:mod:`.interactions`); the backend decides
 which (:meth:`.backend.DiscordBackend.send`).

@@ -1,0 +1,109 @@
+"""Discord's global rate limit, kept by pacing instead of by answering 429s.
+
+Discord allows a bot 50 requests a second over all routes ("Rate Limits" > Global Rate Limit). discord.py
+keeps each route's bucket from the rate-limit headers (it waits when a bucket is empty and after a 429 for
+that route only), but for the global limit it only *reacts*: it sends as fast as the callers ask until Discord
+answers 429 with ``"global": true``, then stops every request. A lesson broadcast, overlapping its sends, would
+hit that at once. So every REST request waits here first for its slot: slots evenly spaced, slightly under 50 a
+second (the server counts arrivals, which vary by a few ms from our starts), so there is no burst at start and
+no second ever carries a 51st request.
+
+The hook is discord.py's own: ``Client(http_trace=...)`` hands an aiohttp ``TraceConfig`` to the library's
+HTTP session, and aiohttp awaits its callbacks on the way out of each request — retries included, so a retry
+after a route's 429 is paced too. The slot is waited for once the request has its connection (a new one or one
+reused), right before it is written: waited for earlier, at the request's start, the time to open a connection
+(the first requests of a broadcast each open one, while the event loop is busiest) would come between the slot
+and Discord's count, and bunch those first requests together past the limit.
+
+Not paced: the gateway's websocket (not a REST request) and the interaction and webhook-token routes, which
+Discord exempts from the global limit (slash-command answers should never queue behind a broadcast).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from types import SimpleNamespace
+
+import aiohttp
+
+logger = logging.getLogger(__name__)
+
+GLOBAL_PER_SECOND = 50
+# Headroom for the time between our start of a request and Discord counting it.
+MARGIN = 0.04
+# "are not bound to the bot's Global Rate Limit": interaction callbacks and webhook-token routes.
+_EXEMPT_PATHS = ("/interactions/", "/webhooks/")
+
+
+class GlobalPacer:
+    """At most one request start per ``(1 + margin) / per_second`` seconds, in the order asked.
+
+    Starts are spaced from the *actual* time of the start before, never from a planned one: when the event loop
+    stalls (a collection, a busy neighbour), the requests that came due meanwhile still go out one interval
+    apart after it, instead of all at once to catch up — such a catch-up burst is what Discord would count as
+    over the limit. One ticker task releases the waiters in turn; a caller that finds nobody waiting and the
+    interval over starts at once.
+    """
+
+    def __init__(self, per_second: int = GLOBAL_PER_SECOND, margin: float = MARGIN) -> None:
+        self.interval = (1.0 + margin) / per_second
+        self._last = float("-inf")  # the loop time of the last start
+        self._waiting: deque[asyncio.Future[None]] = deque()
+        self._ticker: asyncio.Task[None] | None = None
+
+    async def wait(self) -> None:
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        if not self._waiting and now >= self._last + self.interval:
+            self._last = now
+            return
+        turn: asyncio.Future[None] = loop.create_future()
+        self._waiting.append(turn)
+        if self._ticker is None:
+            self._ticker = loop.create_task(self._tick(), name="discord-global-pacer")
+        await turn
+
+    async def _tick(self) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            while self._waiting:
+                delay = self._last + self.interval - loop.time()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                turn = self._waiting.popleft()
+                if turn.done():  # its request was cancelled meanwhile: the slot goes to the next
+                    continue
+                self._last = loop.time()
+                turn.set_result(None)
+        finally:
+            self._ticker = None
+
+    def trace_config(self) -> aiohttp.TraceConfig:
+        """The hook for ``discord.Client(http_trace=...)``: waits for a slot before each paced request."""
+        config = aiohttp.TraceConfig()
+        config.on_request_start.append(self._on_request_start)
+        # Exactly one of these follows a request's start: its connection was reused, or a new one opened.
+        config.on_connection_reuseconn.append(self._on_connection_ready)
+        config.on_connection_create_end.append(self._on_connection_ready)
+        return config
+
+    async def _on_request_start(
+        self, session: aiohttp.ClientSession, context: SimpleNamespace, params: aiohttp.TraceRequestStartParams
+    ) -> None:
+        context.paced = is_paced(params.url.path, params.headers.get("Upgrade"))  # (a context per request)
+
+    async def _on_connection_ready(
+        self, session: aiohttp.ClientSession, context: SimpleNamespace, params: object
+    ) -> None:
+        if getattr(context, "paced", False):
+            context.paced = False  # once per request, whatever aiohttp reports
+            await self.wait()
+
+
+def is_paced(path: str, upgrade: str | None) -> bool:
+    """REST requests count against the global limit; a websocket upgrade and the exempt routes do not."""
+    if upgrade is not None and upgrade.lower() == "websocket":
+        return False
+    return not any(part in path for part in _EXEMPT_PATHS)
