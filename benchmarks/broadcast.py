@@ -88,7 +88,7 @@ async def run_discord(channels: int, latency: float, database: Path) -> bool:
         async with open_app(settings, {backend.platform: backend}, clock) as app:
             await backend.start(app.dispatcher.dispatch)
             try:
-                await app.store.upsert_course(Course(COURSE, "Bench"))
+                await app.store.upsert_course(Course(COURSE, "Bench"), clock.now())
                 for channel in targets:
                     await app.store.setup_group(ChatRef("discord", str(channel.id)), channel.name, COURSE, "en")
                 lesson, _ = await app.store.upsert_lesson(LessonDraft(COURSE, "l1", "Lesson 1"), clock.now())

@@ -30,7 +30,7 @@ async def following_channels(harness: DiscordHarness, n: int) -> list[FakeChanne
 async def follow(harness: DiscordHarness, channels: list[FakeChannel]) -> int:
     """Every channel follows the course; the id of a one-lesson draft published next."""
     app = harness.app
-    await app.store.upsert_course(Course(COURSE, "AI"))
+    await app.store.upsert_course(Course(COURSE, "AI"), harness.clock.now())
     for channel in channels:
         await app.store.setup_group(ChatRef("discord", str(channel.id)), channel.name, COURSE, "en")
     lesson, _ = await app.store.upsert_lesson(LessonDraft(COURSE, "l1", "Lesson 1"), harness.clock.now())
