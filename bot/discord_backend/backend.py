@@ -104,7 +104,8 @@ class DiscordBackend:
                 return await self._sender.post_lesson(chat, lesson.title, lesson.link, content)
             case Post(chat=chat, content=content, reply_to=reply_to, chart=chart, notify_replied=notify):
                 png = chart.png if chart else None
-                return await self._sender.send_content(chat, content, reply_to, png, notify_replied=notify)
+                asker = action.asker_id if notify else None
+                return await self._sender.send_content(chat, content, reply_to, png, notify_replied=notify, asker=asker)
             case Reply(to=to, content=content, ephemeral=ephemeral):
                 if self._interactions.is_pending(to):
                     return await self._interactions.reply(to, content, ephemeral)

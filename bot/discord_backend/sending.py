@@ -23,7 +23,7 @@ import discord
 
 from bot.discord_backend import translate
 from bot.discord_backend.client import NO_MENTIONS, Client, Gateway
-from bot.discord_backend.render import EmbedData, render_embeds, render_messages, thread_name
+from bot.discord_backend.render import MESSAGE_LIMIT, EmbedData, render_embeds, render_messages, thread_name
 from handlers.vocabulary.content import Content
 from handlers.vocabulary.domain import ChatRef, MessageRef
 from handlers.vocabulary.errors import (
@@ -104,14 +104,28 @@ class Sender:
         png: bytes | None = None,
         *,
         notify_replied: bool = False,
+        asker: str | None = None,
     ) -> MessageRef:
         """Text messages; the first replies to ``reply_to`` and carries ``png`` (a digest's chart) when given.
         ``notify_replied`` pings the replied-to author and nobody else (an answer to their question): never
-        @everyone, roles or users named in the text."""
+        @everyone, roles or users named in the text. When the replied-to message is the bot's own (a question
+        asked with /ask), the ping goes to ``asker`` instead, by a mention of them alone."""
         client = self._client()
         channel = client.get_partial_messageable(int(chat.thread_id or chat.chat_id))
         first: discord.Message | None = None
-        for index, text in enumerate(render_messages(content)):
+        chunks = render_messages(content)
+        replied_mentions = REPLIED_USER_ONLY
+        replied = reply_to.message_id if reply_to is not None and reply_to.message_id.isdigit() else None
+        if notify_replied and asker and asker.isdigit() and replied and await self._is_own_message(channel, replied):
+            replied_mentions = discord.AllowedMentions(
+                everyone=False, roles=False, users=[discord.Object(id=int(asker))], replied_user=False
+            )
+            mention = f"<@{asker}> "
+            if len(mention) + len(chunks[0]) <= MESSAGE_LIMIT:
+                chunks[0] = mention + chunks[0]
+            else:
+                chunks.insert(0, mention.strip())
+        for index, text in enumerate(chunks):
             reference = None
             if reply_to is not None and index == 0 and reply_to.message_id.isdigit():
                 # fail_if_not_exists=False: a question deleted meanwhile still gets its answer, as a plain post.
@@ -123,11 +137,21 @@ class Sender:
             extra: dict[str, Any] = {"reference": reference} if reference is not None else {}
             if png is not None and index == 0:
                 extra["file"] = chart_file(png)
-            mentions = REPLIED_USER_ONLY if reference is not None and notify_replied else NO_MENTIONS
+            mentions = replied_mentions if reference is not None and notify_replied else NO_MENTIONS
             message = await call(channel.send(text, allowed_mentions=mentions, suppress_embeds=True, **extra))
             first = first or message
         assert first is not None  # render_messages always gives at least one message
         return MessageRef(PLATFORM, chat.chat_id, str(first.id), chat.thread_id)
+
+    async def _is_own_message(self, channel: Any, message_id: str) -> bool:
+        """Whether the message replied to is the bot's (one extra read per answer, which are few); False when
+        it cannot be read, so the usual reply ping is kept."""
+        me = self._client().user
+        try:
+            message = await channel.fetch_message(int(message_id))
+        except (discord.HTTPException, aiohttp.ClientError, TimeoutError):
+            return False
+        return me is not None and message.author.id == me.id
 
     async def direct_message(self, user_id: int, content: Content, png: bytes | None = None) -> MessageRef:
         """Digests: embeds (a title, the items with jump links), split as needed; a chart is attached to the

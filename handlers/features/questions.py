@@ -182,7 +182,13 @@ async def answer_everywhere(ctx: CommandContext, question: Question, text: str) 
         reply_to = None if copy.deleted else copy.ref
         # The reply tells the asker (Telegram notifies a reply's author; Discord pings them, and only them).
         posted = await ctx.services.outbox.send(
-            Post(copy.ref.chat, body, reply_to=reply_to, notify_replied=reply_to is not None)
+            Post(
+                copy.ref.chat,
+                body,
+                reply_to=reply_to,
+                notify_replied=reply_to is not None,
+                asker_id=copy.author.user_id if copy.author.platform == copy.ref.platform else None,
+            )
         )
         if posted is not None:
             answers[copy.id] = posted

@@ -35,6 +35,10 @@ class Post:
     reply_to: MessageRef | None = None
     chart: Chart | None = None
     notify_replied: bool = False
+    # The asker's user id on the post's platform, with ``notify_replied``: where the replied-to message is not
+    # the asker's own (a question asked with Discord's /ask is the bot's reply to the command), the adapter
+    # mentions this user instead, and only them.
+    asker_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

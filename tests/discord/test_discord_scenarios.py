@@ -316,13 +316,13 @@ async def test_hostile_text_pings_nobody_keeps_its_markdown_and_long_text_is_spl
         if message.deleted:
             continue
         assert len(message.content) <= 2000
-        if message.allowed_mentions and message.allowed_mentions.get("replied_user"):
-            # The answer's reply pings the author of the message it replies to and nobody else (issue 16). A
-            # question asked with the /ask slash command is kept as the bot's own reply to it, so here that
-            # author is the bot: no person is pinged.
+        if message.allowed_mentions and message.allowed_mentions.get("users"):
+            # The answer pings its asker and nobody else (issue 16). A question asked with the /ask slash
+            # command is kept as the bot's own reply to it, so the answer mentions the asker by id, alone.
             pinging_asker.append(message)
-            assert message.allowed_mentions == {"parse": [], "replied_user": True}
-            assert message.mentions == [h.dc.bot.id]
+            asker = str(h.user("mallory").id)
+            assert message.allowed_mentions == {"parse": [], "users": [int(asker)]}
+            assert message.mentions == [int(asker)] and message.content.startswith(f"<@{asker}>")
             assert message.mention_roles == [] and not message.mention_everyone
         else:
             assert_pings_nobody(message)
