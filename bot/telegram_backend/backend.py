@@ -19,7 +19,7 @@ import contextlib
 import hmac
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TypeVar
 from urllib.parse import urlsplit
@@ -39,6 +39,7 @@ from telegram.error import BadRequest, ChatMigrated, Conflict, Forbidden, Networ
 from telegram.ext import Application, ApplicationBuilder
 
 from bot.telegram_backend import translate
+from bot.telegram_backend.batches import Step, reaction_runs, seconds
 from bot.telegram_backend.menus import register_menus
 from bot.telegram_backend.ratelimit import TelegramRateLimiter
 from bot.telegram_backend.render import render_caption, render_messages
@@ -46,7 +47,7 @@ from handlers.i18n import Translator
 from handlers.ports import Clock
 from handlers.vocabulary.actions import Action, DirectMessage, Post, PostLesson, Reply
 from handlers.vocabulary.content import Content
-from handlers.vocabulary.domain import ChatRef, MessageRef, ReactionChange
+from handlers.vocabulary.domain import ChatRef, MessageRef
 from handlers.vocabulary.errors import ChatUnavailable, DeliveryError, RecipientUnreachable, TransientDeliveryError
 from handlers.vocabulary.events import AdviceDue, ChatMoved, CommandInvoked, Dispatch, Event, ReactionBurst
 
@@ -202,7 +203,7 @@ class TelegramBackend:
                 )
                 failures = 0
             except RetryAfter as error:
-                await asyncio.sleep(_seconds(error.retry_after))
+                await asyncio.sleep(seconds(error.retry_after))
                 continue
             except Conflict:
                 logger.error("telegram: another process polls with this token (or a webhook is set); retrying")
@@ -220,7 +221,7 @@ class TelegramBackend:
             # Reaction runs are translated before anything is awaited and the batch is dropped, so its Update
             # objects are freed at once rather than kept through the commit (long enough for the garbage
             # collector to promote them, which set off full collections under a burst).
-            steps = [_Step.of(run) for run in reaction_runs(updates)]
+            steps = [Step.of(run) for run in reaction_runs(updates)]
             del updates
             for step in steps:
                 if step.update is not None:
@@ -243,7 +244,7 @@ class TelegramBackend:
         except Exception:
             logger.exception("telegram: update %s could not be handled", update.update_id)
 
-    async def handle_reaction_burst(self, step: _Step) -> None:
+    async def handle_reaction_burst(self, step: Step) -> None:
         try:
             await self._intake(ReactionBurst(step.changes))
         except Exception:
@@ -448,7 +449,7 @@ class TelegramBackend:
                 # The rate limiter already retried; flood control outlasted it. Wait once more, then give up.
                 if attempt == NETWORK_ATTEMPTS:
                     raise TransientDeliveryError(str(error)) from error
-                await asyncio.sleep(_seconds(error.retry_after))
+                await asyncio.sleep(seconds(error.retry_after))
             except (TimedOut, NetworkError) as error:
                 if isinstance(error, BadRequest):
                     raise DeliveryError(f"telegram refused the message: {error.message}") from error
@@ -468,46 +469,3 @@ class TelegramBackend:
                 return f"https://t.me/c/{internal}/{ref.thread_id}/{ref.message_id}"
             return f"https://t.me/c/{internal}/{ref.message_id}"
         return None
-
-
-@dataclass(frozen=True, slots=True)
-class _Step:
-    """One step of a getUpdates batch: an update handled on its own, or a run of reactions as their changes."""
-
-    first_id: int
-    next_offset: int
-    update: Update | None = None
-    changes: tuple[ReactionChange, ...] = ()
-
-    @classmethod
-    def of(cls, run: Sequence[Update]) -> _Step:
-        first, next_offset = run[0].update_id, run[-1].update_id + 1
-        if len(run) == 1:
-            return cls(first, next_offset, update=run[0])
-        changes = tuple(
-            change
-            for update in run
-            if update.message_reaction is not None
-            for change in translate.reaction_changes(update.message_reaction)
-        )
-        return cls(first, next_offset, changes=changes)
-
-
-def reaction_runs(updates: Sequence[Update]) -> list[list[Update]]:
-    """Split a batch into runs: consecutive reaction updates together, every other update on its own.
-
-    Messages stay one at a time because their handlers read before they write: a reaction to a message in the
-    same batch must find that message stored.
-    """
-    runs: list[list[Update]] = []
-    for update in updates:
-        if update.message_reaction is not None and runs and runs[-1][0].message_reaction is not None:
-            runs[-1].append(update)
-        else:
-            runs.append([update])
-    return runs
-
-
-def _seconds(value: object) -> float:
-    total = getattr(value, "total_seconds", None)
-    return float(total()) if callable(total) else float(value)  # type: ignore[arg-type]
