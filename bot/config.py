@@ -123,7 +123,7 @@ class Settings(BaseSettings):
     # (made and kept in the database on first use when unset).
     web_listen: str = Field(default="127.0.0.1:8080", pattern=r"^[^\s:]+:\d{1,5}$", description="host:port")
     web_secret: SecretStr | None = None
-    web_base_url: str = Field(default="", description="the page's public address behind a proxy, for links")
+    web_base_url: str = Field(default="", pattern=r"^(https?://[^\s]+)?$", description="public address behind a proxy")
 
     @field_validator("log_level", mode="before")
     @classmethod
@@ -187,6 +187,10 @@ class Settings(BaseSettings):
         if not host or not 0 < int(port) < 65536:
             raise ValueError("WEB_LISTEN must be host:port with a port from 1 to 65535, e.g. 127.0.0.1:8080")
         return value
+
+    def web_url(self) -> str:
+        """The address in the page's links: WEB_BASE_URL behind a proxy, else http://WEB_LISTEN."""
+        return self.web_base_url or f"http://{self.web_listen}"
 
     def web_address(self) -> tuple[str, int]:
         host, _, port = self.web_listen.rpartition(":")

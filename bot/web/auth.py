@@ -22,6 +22,10 @@ logger = logging.getLogger(__name__)
 LINK_LIFETIME = timedelta(hours=4)
 
 
+class WebListenError(Exception):
+    """The page cannot listen on WEB_LISTEN (the port is taken, the host is not this machine's)."""
+
+
 class BadToken(Exception):
     """The token is not ours (wrong, altered) or has expired; ``expired`` says which, for the page."""
 

@@ -14,7 +14,9 @@ from pathlib import Path
 import jinja2
 from aiohttp import web
 
-from bot.web.auth import Signer
+from bot.app import App
+from bot.config import Settings
+from bot.web.auth import Signer, WebListenError
 from handlers.i18n import Translator
 from handlers.ports import Clock
 from handlers.vocabulary.events import Dispatch
@@ -95,10 +97,30 @@ async def build_app(
     return app
 
 
+async def start_page(settings: Settings, app: App) -> web.AppRunner:
+    """The page of ``studybot web`` and ``studybot run --web``, over the running app's store and core."""
+    configured = settings.web_secret.get_secret_value() if settings.web_secret else None
+    secret = await page_secret(app.store, configured)
+    page = await build_app(
+        app.store,
+        app.dispatcher.dispatch,
+        app.services.clock,
+        app.services.i18n,
+        secret,
+        secure_cookies=settings.web_url().startswith("https://"),
+    )
+    host, port = settings.web_address()
+    return await start_web(page, host, port)
+
+
 async def start_web(app: web.Application, host: str, port: int) -> web.AppRunner:
     """Serve ``app`` on host:port until the returned runner is cleaned up."""
     runner = web.AppRunner(app, access_log=None)  # access logs would carry the links' tokens
     await runner.setup()
-    await web.TCPSite(runner, host, port).start()
+    try:
+        await web.TCPSite(runner, host, port).start()
+    except OSError as error:
+        await runner.cleanup()
+        raise WebListenError(f"cannot listen on WEB_LISTEN={host}:{port} ({error.strerror or error})") from error
     logger.info("web page on http://%s:%d", host, port)
     return runner

@@ -53,7 +53,7 @@ def render(request: web.Request, name: str, language: str, status: int = 200, **
 
 
 def error_page(request: web.Request, status: int, key: str, language: str | None = None) -> web.Response:
-    return render(request, "error.html", _language(request, language), status=status, message_key=key)
+    return render(request, "problem.html", _language(request, language), status=status, message_key=key)
 
 
 def _session(request: web.Request) -> tuple[Visitor, str] | None:
