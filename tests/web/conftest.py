@@ -15,7 +15,7 @@ from bot.web.auth import LINK_LIFETIME, Signer, Visitor
 from bot.web.server import build_app
 from handlers.vocabulary.domain import Course, LessonDraft
 from storage.web_reads import WebFilter
-from tests.scenarios.harness import ConsoleHarness
+from tests.scenarios.harness import ConsoleHarness, StudyGroupHarness
 
 COURSE = "ai-systems"
 OTHER = "other-course"
@@ -36,7 +36,7 @@ class WebSetup:
         return f"/login?t={token}"
 
 
-async def populate(h: ConsoleHarness) -> dict[str, int]:
+async def populate(h: StudyGroupHarness | ConsoleHarness) -> dict[str, int]:
     await h.add_course(COURSE, "AI Systems in Practice")
     await h.add_lesson(LessonDraft(COURSE, "intro", "Why learn AI systems", "Welcome.", "https://example.com/0", 0))
     await h.add_lesson(LessonDraft(COURSE, "gpus", "GPUs", "Hardware.", "https://example.com/1", 1))

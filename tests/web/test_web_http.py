@@ -137,3 +137,16 @@ async def test_a_share_link_is_read_only_without_names_and_revocable(web: WebSet
     await store.web_share_revoke(COURSE)
     assert (await web.client.get(f"/c/{COURSE}")).status == 404
     assert (await web.client.get(f"/share/{token}")).status == 404
+
+
+def test_every_text_the_templates_use_is_translated() -> None:
+    import re
+    from pathlib import Path
+
+    from handlers.i18n import Translator
+
+    i18n = Translator.load("en")
+    folder = Path(__file__).resolve().parents[2] / "bot" / "web" / "templates"
+    used = {key for path in folder.glob("*.html") for key in re.findall(r"""t\(["'](\w+)["']""", path.read_text())}
+    used |= {"need_link", "link_expired", "link_bad", "share_bad", "not_found", "bad_filter", "csrf", "answer_empty"}
+    assert used and all(f"web.{key}" in set(i18n.keys("en")) and f"web.{key}" in set(i18n.keys("zh")) for key in used)
