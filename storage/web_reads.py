@@ -67,7 +67,8 @@ class WebQuestionDetail:
 _COLUMNS = """
     q.id, q.text, q.lesson_id, l.title AS lesson_title, COALESCE(g.title, '') AS group_title,
     m.display_name AS asker, q.created_at, q.answered, q.answer_text, q.score,
-    1 + (SELECT COUNT(*) FROM questions d WHERE d.duplicate_of = q.id AND d.deleted = 0) AS copies
+    1 + (SELECT COUNT(*) FROM questions d
+         WHERE d.course_slug = q.course_slug AND d.duplicate_of = q.id AND d.deleted = 0) AS copies
 """
 _FROM = """
     FROM questions q JOIN lessons l ON l.id = q.lesson_id JOIN members m ON m.id = q.author_id
@@ -130,9 +131,10 @@ class WebRows(StoreBase):
             where.append(
                 f"(q.id IN ({hits}) OR q.id IN (SELECT d.duplicate_of FROM questions d WHERE d.id IN ({hits})))"
             )
+        # /top's order, so that the index questions_top gives it without a sort.
         sql = (
             f"SELECT {_COLUMNS} {_FROM} WHERE {' AND '.join(where)}"
-            " ORDER BY q.score DESC, q.id DESC LIMIT :limit OFFSET :offset"
+            " ORDER BY q.score DESC, q.created_at, q.id LIMIT :limit OFFSET :offset"
         )
         rows = await self._reader.all(sql, params)
         return [_question(r) for r in rows[:PAGE_SIZE]], len(rows) > PAGE_SIZE
