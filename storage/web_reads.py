@@ -21,6 +21,8 @@ from storage.base import StoreBase
 logger = logging.getLogger(__name__)
 
 PAGE_SIZE = 50
+# Up to this many trigram hits are ranked by a sort; more are found by walking the ranked index (see web_questions).
+DENSE_HITS = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,19 +120,23 @@ class WebRows(StoreBase):
             params["since"] = codec.to_micros(f.since)
         query = f.query.strip()
         if query:
-            if len(query) >= 3:
-                # A phrase of the whole query: quotes doubled so that FTS5 syntax in it is taken as text.
-                params["match"] = '"' + query.replace('"', '""') + '"'
+            params["like"] = "%" + _escape_like(query) + "%"
+            params["match"] = '"' + query.replace('"', '""') + '"'  # one phrase: FTS5 syntax in it is text
+            if len(query) >= 3 and await self._fts_hits_fewer_than(params["match"], DENSE_HITS):
+                # Few hits: take them from the trigram index, then rank them (a sort of at most DENSE_HITS).
                 hits = "SELECT rowid FROM questions_fts WHERE questions_fts MATCH :match"
-            else:
-                params["like"] = "%" + _escape_like(query) + "%"
-                hits = (
-                    "SELECT id FROM questions WHERE course_slug = :course AND kind = 'question' AND deleted = 0"
-                    " AND text LIKE :like ESCAPE '\\'"
+                where.append(
+                    f"(q.id IN ({hits}) OR q.id IN (SELECT d.duplicate_of FROM questions d WHERE d.id IN ({hits})))"
                 )
-            where.append(
-                f"(q.id IN ({hits}) OR q.id IN (SELECT d.duplicate_of FROM questions d WHERE d.id IN ({hits})))"
-            )
+            else:
+                # Many hits, or one or two characters (no trigram): walk the course's questions in ranked order
+                # and test each one's wordings, which finds a page's worth after a few thousand at most when
+                # hits are common. A rare one- or two-character query reads the whole course.
+                where.append(
+                    "(q.text LIKE :like ESCAPE '\\' OR EXISTS (SELECT 1 FROM questions d WHERE"
+                    " d.course_slug = q.course_slug AND d.duplicate_of = q.id AND d.deleted = 0"
+                    " AND d.text LIKE :like ESCAPE '\\'))"
+                )
         # /top's order, so that the index questions_top gives it without a sort.
         sql = (
             f"SELECT {_COLUMNS} {_FROM} WHERE {' AND '.join(where)}"
@@ -138,6 +144,13 @@ class WebRows(StoreBase):
         )
         rows = await self._reader.all(sql, params)
         return [_question(r) for r in rows[:PAGE_SIZE]], len(rows) > PAGE_SIZE
+
+    async def _fts_hits_fewer_than(self, match: str, cap: int) -> bool:
+        row = await self._reader.one(
+            "SELECT COUNT(*) AS n FROM (SELECT rowid FROM questions_fts WHERE questions_fts MATCH ? LIMIT ?)",
+            (match, cap),
+        )
+        return row is not None and int(row["n"]) < cap
 
     async def web_question(self, course_slug: str, question_id: int) -> WebQuestionDetail | None:
         """One question of this course (never another's) with its cluster's wordings and its replies."""
