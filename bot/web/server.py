@@ -19,6 +19,7 @@ from bot.config import Settings
 from bot.web.auth import Signer, WebListenError
 from handlers.i18n import Translator
 from handlers.ports import Clock
+from handlers.services import Services
 from handlers.vocabulary.events import Dispatch
 from storage import SqliteStore
 
@@ -44,6 +45,7 @@ class WebContext:
     templates: jinja2.Environment
     i18n: Translator
     secure_cookies: bool
+    services: Services
 
 
 CONTEXT: web.AppKey[WebContext] = web.AppKey("studybot_web", WebContext)
@@ -79,18 +81,21 @@ async def build_app(
     clock: Clock,
     i18n: Translator,
     secret: str,
+    services: Services,
     *,
     secure_cookies: bool = False,
 ) -> web.Application:
     from bot.web import views
 
     app = web.Application(middlewares=[security_headers])
-    app[CONTEXT] = WebContext(store, dispatch, clock, Signer(secret), templates(), i18n, secure_cookies)
+    app[CONTEXT] = WebContext(store, dispatch, clock, Signer(secret), templates(), i18n, secure_cookies, services)
     app.router.add_get("/", views.home)
     app.router.add_get("/login", views.login)
     app.router.add_get("/share/{token}", views.share)
     app.router.add_get("/c/{course}", views.course_page)
     app.router.add_get("/c/{course}/q/{id}", views.question_page)
+    app.router.add_get("/c/{course}/chart", views.chart_page)
+    app.router.add_get("/c/{course}/chart.png", views.chart_png)
     app.router.add_post("/c/{course}/q/{id}/answer", views.answer)
     app.router.add_post("/logout", views.logout)
     app.router.add_static("/static", HERE / "static")
@@ -107,6 +112,7 @@ async def start_page(settings: Settings, app: App) -> web.AppRunner:
         app.services.clock,
         app.services.i18n,
         secret,
+        app.services,
         secure_cookies=settings.web_url().startswith("https://"),
     )
     host, port = settings.web_address()

@@ -7,6 +7,7 @@ course leaks, not even whether it exists. Learners' names are shown to instructo
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import timedelta
 from typing import Any
@@ -251,3 +252,37 @@ async def answer(request: web.Request) -> web.StreamResponse:
     )
     await ctx.dispatch(event)
     raise web.HTTPSeeOther(f"/c/{request.match_info['course']}/q/{raw}")
+
+
+async def chart_page(request: web.Request) -> web.StreamResponse:
+    """The digest's chart of the current period (questions per day and per lesson), as the digest draws it."""
+    access = await _course_access(request)
+    if isinstance(access, web.Response):
+        return access
+    visitor, token, language = access
+    return render(
+        request,
+        "chart.html",
+        language,
+        course=request.match_info["course"],
+        visitor=visitor,
+        csrf=_ctx(request).signer.csrf(token),
+    )
+
+
+async def chart_png(request: web.Request) -> web.StreamResponse:
+    access = await _course_access(request)
+    if isinstance(access, web.Response):
+        return access
+    _, _, language = access
+    ctx = _ctx(request)
+    from bot.charts import ChartRenderer  # matplotlib, only when a chart is asked for
+    from handlers.features.digests import compose_period
+
+    course = await ctx.store.get_course(request.match_info["course"])
+    assert course is not None  # checked by _course_access
+    period = await compose_period(ctx.services, course, ctx.clock.now())
+    if period.report.chart is None:
+        return error_page(request, 404, "no_chart", language)
+    png = await asyncio.to_thread(ChartRenderer(ctx.i18n).render_png, period.report.chart, language)
+    return web.Response(body=png, content_type="image/png")

@@ -70,7 +70,9 @@ async def web(settings, clock) -> AsyncIterator[WebSetup]:  # type: ignore[no-un
     async with ConsoleHarness.open(settings, clock) as h:
         questions = await populate(h)
         secret = await h.app.store.web_secret()
-        app = await build_app(h.app.store, h.app.dispatcher.dispatch, clock, h.app.services.i18n, secret)
+        app = await build_app(
+            h.app.store, h.app.dispatcher.dispatch, clock, h.app.services.i18n, secret, h.app.services
+        )
         async with TestClient(TestServer(app)) as client:
             yield WebSetup(h, client, Signer(secret), questions)
 

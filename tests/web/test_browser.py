@@ -122,15 +122,22 @@ async def test_an_instructor_works_the_page_in_chromium(settings: Settings, cloc
                     "An RTX 4090 is plenty." in m and "Answer from instructor" in m for m in h.group_messages()
                 ), h.group_messages()
 
+                await page.goto(f"{base}/c/{COURSE}")
+                async with page.expect_response(lambda r: r.url.endswith("/chart.png")) as drawn:
+                    await page.click("a.chart-link")
+                assert (await drawn.value).status == 200
+                await page.wait_for_load_state("load")
+                await page.screenshot(path=str(ARTIFACTS / "5-chart.png"), full_page=True)
+
                 other = await page.goto(f"{base}/c/{OTHER}")
                 assert other is not None and other.status == 404
-                await page.screenshot(path=str(ARTIFACTS / "5-other-course.png"))
+                await page.screenshot(path=str(ARTIFACTS / "6-other-course.png"))
 
                 clock.advance(hours=5)
                 fresh = await browser.new_page(locale="zh-CN")
                 expired = await fresh.goto(link)
                 assert expired is not None and expired.status == 410
                 assert "过期" in await fresh.inner_text("#error")
-                await fresh.screenshot(path=str(ARTIFACTS / "6-expired-link.png"))
+                await fresh.screenshot(path=str(ARTIFACTS / "7-expired-link.png"))
             finally:
                 await browser.close()

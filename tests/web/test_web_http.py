@@ -150,3 +150,13 @@ def test_every_text_the_templates_use_is_translated() -> None:
     used = {key for path in folder.glob("*.html") for key in re.findall(r"""t\(["'](\w+)["']""", path.read_text())}
     used |= {"need_link", "link_expired", "link_bad", "share_bad", "not_found", "bad_filter", "csrf", "answer_empty"}
     assert used and all(f"web.{key}" in set(i18n.keys("en")) and f"web.{key}" in set(i18n.keys("zh")) for key in used)
+
+
+async def test_the_digest_chart_of_the_current_period(web: WebSetup) -> None:
+    await login(web)
+    page = await (await web.client.get(f"/c/{COURSE}/chart")).text()
+    assert f'src="/c/{COURSE}/chart.png"' in page
+    png = await web.client.get(f"/c/{COURSE}/chart.png")
+    assert png.status == 200 and png.content_type == "image/png"
+    assert (await png.read()).startswith(b"\x89PNG")
+    assert (await web.client.get(f"/c/{OTHER}/chart.png")).status == 404
