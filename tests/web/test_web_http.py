@@ -133,6 +133,14 @@ async def test_a_share_link_is_read_only_without_names_and_revocable(web: WebSet
     assert "Which GPU" in page and "asked by" not in page.lower() and "Alice" not in page
     detail = await (await web.client.get(f"/c/{COURSE}/q/{web.questions['gpu']}")).text()
     assert "<textarea" not in detail
+    session = response.history[0].cookies["studybot_session"].value
+    refused = await web.client.post(
+        f"/c/{COURSE}/q/{web.questions['gpu']}/answer",
+        data={"csrf": web.signer.csrf(session), "text": "from a share link"},
+    )
+    assert refused.status == 403 and "read-only" in await refused.text()
+    stored = await store.get_question(web.questions["gpu"])
+    assert stored is not None and not stored.answered
     assert (await web.client.get(f"/c/{OTHER}")).status == 404
     await store.web_share_revoke(COURSE)
     assert (await web.client.get(f"/c/{COURSE}")).status == 404
