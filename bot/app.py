@@ -52,6 +52,7 @@ async def open_app(
     clock: Clock | None = None,
     *,
     holder: str | None = None,
+    web: bool = False,
 ) -> AsyncIterator[App]:
     from bot.charts import ChartDrawer
     from bot.cron import CrontabRules
@@ -92,6 +93,11 @@ async def open_app(
 
         # Handlers tell the scheduler about /schedule; the scheduler hands its duties to the dispatcher.
         services = replace(services, schedule_changed=schedule_changed)
+        if web:  # the page runs in this process: /web can hand out its links (issue 17)
+            from bot.web.links import SignedWebLinks
+
+            secret = settings.web_secret.get_secret_value() if settings.web_secret else None
+            services = replace(services, web_links=SignedWebLinks(store, clock, settings.web_url(), secret))
         dispatcher = build_dispatcher(services)
         scheduler = Scheduler(services, store, dispatcher.dispatch, holder=holder, sources=sources)
         yield App(store, services, dispatcher, scheduler)
@@ -99,18 +105,27 @@ async def open_app(
         await store.close()
 
 
-async def run_console(settings: Settings, source: TextIO, out: TextIO, clock: Clock | None = None) -> None:
+async def run_console(
+    settings: Settings, source: TextIO, out: TextIO, clock: Clock | None = None, *, web: bool = False
+) -> None:
     from bot.console import ConsoleBackend
 
     clock = clock or SystemClock()
     charts = settings.database_path.resolve().parent / "charts"  # digest charts, beside the database
     console = ConsoleBackend(out, clock, user=settings.console_user, charts_dir=charts)
     backend: Backend = console  # (the contract, checked where the backend is built)
-    async with open_app(settings, {backend.platform: backend}, clock) as app:
+    async with open_app(settings, {backend.platform: backend}, clock, web=web) as app:
         await backend.start(app.dispatcher.dispatch)
         await app.scheduler.start()
+        page = None
         try:
+            if web:  # the page (issue 17) beside the console; aiohttp.web and Jinja2 only imported here
+                from bot.web.server import start_page
+
+                page = await start_page(settings, app)
             await console.run(app.dispatcher.dispatch, source)
         finally:
+            if page is not None:
+                await page.cleanup()
             await app.scheduler.stop()
             await backend.stop()

@@ -34,7 +34,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action=_VersionAction)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    commands.add_parser("run", help="run the bot (the console study group when no platform token is set)")
+    run = commands.add_parser("run", help="run the bot (the console study group when no platform token is set)")
+    run.add_argument("--web", action="store_true", help="serve the web page too, on WEB_LISTEN")
+    commands.add_parser(
+        "web", help="serve the course's questions on a web page (WEB_LISTEN), with the platforms whose tokens are set"
+    )
 
     lesson = commands.add_parser("lesson", help="import or list lessons")
     lesson_commands = lesson.add_subparsers(dest="lesson_command", required=True, metavar="ACTION")

@@ -98,7 +98,9 @@ def database_problem(problem: Exception, code: int, cause: BaseException | None 
 async def run_cli_command(args: argparse.Namespace, settings: Settings, stdin: TextIO, out: TextIO) -> int:
     match args.command:
         case "run":
-            return await cmd_run(settings, stdin, out)
+            return await cmd_run(settings, stdin, out, web=args.web)
+        case "web":
+            return await cmd_run(settings, stdin, out, web=True, console=False)
         case "lesson" if args.lesson_command == "add":
             return await cmd_lesson_add(settings, args.paths, args.course, args.title, out, publish=args.publish)
         case "lesson":
@@ -136,7 +138,9 @@ def clustering_progress(out: TextIO) -> Callable[[int, int], None]:
     return report
 
 
-async def cmd_run(settings: Settings, stdin: TextIO, out: TextIO) -> int:
+async def cmd_run(
+    settings: Settings, stdin: TextIO, out: TextIO, *, web: bool = False, console: bool = True
+) -> int:
     """The platforms whose tokens are set; with none, the console study group. Until SIGTERM or SIGINT, which
     stop it cleanly in every state (:mod:`bot.lifecycle`) and exit 0: a stop the operator asked for is no
     failure.
@@ -144,8 +148,18 @@ async def cmd_run(settings: Settings, stdin: TextIO, out: TextIO) -> int:
     A start that fails is said in one or two ``studybot:`` lines, cause then next step, with the exit code that
     tells a supervisor what to do (see ``EXIT_*``); the traceback goes to the log at DEBUG only.
     """
-    if settings.telegram_bot_token is None and settings.discord_bot_token is None:
-        await run_until_signalled(run_console(settings, stdin, out))
+    from bot.web.auth import WebListenError  # stdlib only: no aiohttp.web until the page starts
+
+    try:
+        return await _run(settings, stdin, out, web=web, console=console)
+    except WebListenError as error:
+        print(f"studybot: {error}. Choose another host:port in WEB_LISTEN.", file=sys.stderr)
+        return EXIT_USAGE
+
+
+async def _run(settings: Settings, stdin: TextIO, out: TextIO, *, web: bool, console: bool) -> int:
+    if console and settings.telegram_bot_token is None and settings.discord_bot_token is None:
+        await run_until_signalled(run_console(settings, stdin, out, web=web))
         return EXIT_OK
     # The platform libraries, only for the command that talks to a platform (see bot.cli).
     from telegram.error import InvalidToken, NetworkError
@@ -155,7 +169,7 @@ async def cmd_run(settings: Settings, stdin: TextIO, out: TextIO) -> int:
 
     redact = Redactor(settings.secret_values())
     try:
-        await run_until_signalled(run_platforms(settings))
+        await run_until_signalled(run_platforms(settings, web=web))
     except InvalidToken:
         print("studybot: Telegram refused TELEGRAM_BOT_TOKEN; copy it again from @BotFather.", file=sys.stderr)
         return EXIT_USAGE

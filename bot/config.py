@@ -119,6 +119,11 @@ class Settings(BaseSettings):
     feeds: str = Field(default="", description="course=url,… or JSON; RSS 2.0 / Atom feeds polled for lessons")
     feed_poll_minutes: int = Field(default=15, ge=1, le=1440)
     intro_length: int = Field(default=600, ge=100, le=3500)
+    # The web page (issue 17): host:port it listens on, behind the user's own proxy; the secret signing its links
+    # (made and kept in the database on first use when unset).
+    web_listen: str = Field(default="127.0.0.1:8080", pattern=r"^[^\s:]+:\d{1,5}$", description="host:port")
+    web_secret: SecretStr | None = None
+    web_base_url: str = Field(default="", pattern=r"^(https?://[^\s]+)?$", description="public address behind a proxy")
 
     @field_validator("log_level", mode="before")
     @classmethod
@@ -145,6 +150,7 @@ class Settings(BaseSettings):
         "discord_bot_token",
         "telegram_webhook_url",
         "telegram_webhook_secret",
+        "web_secret",
         mode="before",
     )
     @classmethod
@@ -171,8 +177,24 @@ class Settings(BaseSettings):
 
     def secret_values(self) -> tuple[str, ...]:
         """The values that must never be printed or logged (see :mod:`bot.redact`)."""
-        secrets = (self.telegram_bot_token, self.discord_bot_token, self.telegram_webhook_secret)
+        secrets = (self.telegram_bot_token, self.discord_bot_token, self.telegram_webhook_secret, self.web_secret)
         return tuple(secret.get_secret_value() for secret in secrets if secret is not None)
+
+    @field_validator("web_listen")
+    @classmethod
+    def _web_port(cls, value: str) -> str:
+        host, _, port = value.rpartition(":")
+        if not host or not 0 < int(port) < 65536:
+            raise ValueError("WEB_LISTEN must be host:port with a port from 1 to 65535, e.g. 127.0.0.1:8080")
+        return value
+
+    def web_url(self) -> str:
+        """The address in the page's links: WEB_BASE_URL behind a proxy, else http://WEB_LISTEN."""
+        return self.web_base_url or f"http://{self.web_listen}"
+
+    def web_address(self) -> tuple[str, int]:
+        host, _, port = self.web_listen.rpartition(":")
+        return host, int(port)
 
     def feed_sources(self) -> tuple[FeedSource, ...]:
         return parse_feeds(self.feeds)

@@ -22,7 +22,7 @@ from handlers.ports import Clock
 logger = logging.getLogger(__name__)
 
 
-async def run_platforms(settings: Settings, clock: Clock | None = None) -> None:
+async def run_platforms(settings: Settings, clock: Clock | None = None, *, web: bool = False) -> None:
     """Run every platform whose token is set, in this event loop, until cancelled.
 
     Cancellation is how it stops (SIGTERM and SIGINT become one, see :mod:`bot.lifecycle`), wherever it is:
@@ -49,8 +49,9 @@ async def run_platforms(settings: Settings, clock: Clock | None = None) -> None:
     discord_backend = discord_backend_for(settings, i18n, clock)
     if discord_backend is not None:
         backends[discord_backend.platform] = discord_backend
-    async with open_app(settings, backends, clock) as app:
+    async with open_app(settings, backends, clock, web=web) as app:
         begun: list[Backend] = []
+        page = None
         try:
             if discord_backend is not None:
                 discord_backend.use_ports(catalog=app.store, catch_up=app.store)
@@ -58,10 +59,16 @@ async def run_platforms(settings: Settings, clock: Clock | None = None) -> None:
                 begun.append(backend)
                 await backend.start(app.dispatcher.dispatch)
             await app.scheduler.start()
-            logger.info("studybot is running on %s", ", ".join(backends))
+            if web:  # the page (issue 17); aiohttp.web and Jinja2 only imported here
+                from bot.web.server import start_page
+
+                page = await start_page(settings, app)
+            logger.info("studybot is running on %s", ", ".join(backends) or "the web page")
             with frozen_startup_heap():
                 await asyncio.get_running_loop().create_future()  # until cancelled
         finally:
+            if page is not None:
+                await page.cleanup()
             await app.scheduler.stop()
             for backend in reversed(begun):
                 await backend.stop()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from handlers.features import admin, advice, clusters, digests, follow, help, lessons, likes, questions, reminders
+from handlers.features import admin, advice, clusters, digests, follow, help, lessons, likes, questions, reminders, web
 from handlers.routing import Dispatcher, Router
 from handlers.services import Services
 
@@ -19,6 +19,7 @@ ROUTERS: tuple[Router, ...] = (
     digests.router,
     follow.router,
     reminders.router,
+    web.router,
     help.router,
     advice.router,
 )

@@ -8,6 +8,7 @@ from datetime import timedelta
 
 from handlers.i18n import Translator
 from handlers.ports import Clock, CronRules, Outbox, Store
+from handlers.ports.web import WebLinks
 
 ScheduleListener = Callable[[str], Awaitable[None]]
 EMPTY_SKIP, EMPTY_NOTE = "skip", "note"
@@ -34,6 +35,8 @@ class Services:
     lesson_posts_per_hour: int = 3
     # Called after /schedule or /setup changed a course's schedule, so the scheduler rebuilds its jobs.
     schedule_changed: ScheduleListener = field(default=_no_listener)
+    # The web page's links (issue 17); None when this process serves no page (``studybot run`` without --web).
+    web_links: WebLinks | None = None
 
     @property
     def default_language(self) -> str:

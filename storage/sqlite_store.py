@@ -55,6 +55,7 @@ from storage.posts import PostRows
 from storage.queries import Reader
 from storage.reads import ReadRows
 from storage.schema import migrate
+from storage.web_reads import WebRows
 from storage.writer import GroupCommitWriter, WriterStats
 
 logger = logging.getLogger(__name__)
@@ -75,6 +76,7 @@ class SqliteStore(
     SourceRows,
     ClusterMixin,
     NotifyRows,
+    WebRows,
     StoreBase,
 ):
     """The studybot store. Create with :meth:`open`; every write is committed before its coroutine returns."""

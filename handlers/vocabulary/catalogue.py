@@ -144,6 +144,13 @@ COMMANDS: tuple[Command, ...] = (
         checked_by_handler=True,
     ),
     Command("lesson", (Argument("lesson", complete="lesson"),), roles=ADMINS),
+    Command(
+        "web",
+        (Argument("share", "choice", choices=("share", "share off")),),
+        roles=frozenset({Role.ADMIN, Role.INSTRUCTOR}),
+        places=ANYWHERE,
+        checked_by_handler=True,
+    ),
     Command("instructor", (Argument("member", "member"),), roles=ADMINS),
     Command("schedule", (Argument("cron", required=True), Argument("timezone")), roles=ADMINS),
     Command("likes", (Argument("emojis", required=True),), roles=ADMINS),

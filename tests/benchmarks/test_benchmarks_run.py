@@ -141,3 +141,26 @@ def test_reminders_benchmark_runs(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "(a) nothing reminded yet" in result.stdout and "(b) " in result.stdout, result.stdout
+
+
+def test_web_benchmark_runs(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "benchmarks" / "web.py"),
+            "--size",
+            "3000",
+            "--repeat",
+            "2",
+            "--no-targets",
+            "--cache-dir",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "web page reads at 3,000 questions" in result.stdout
+    assert "search '显存' (LIKE)" in result.stdout
