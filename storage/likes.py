@@ -34,16 +34,10 @@ ADD_REACTION = """
     WHERE emoji = ? AND member_platform = ? AND user_id = ? AND platform = ? AND chat_id = ? AND message_id = ?
 """
 
-# The same for a whole group of reactions at once: their parameter lists as one JSON array. CROSS JOIN keeps
-# json_each first, so each row finds its question through the message index (never a scan of questions).
-ADD_REACTIONS_BATCH = """
-    INSERT OR IGNORE INTO reactions (question_id, member_id, emoji, created_at)
-    SELECT l.question_id, l.member_id, l.emoji, j.value ->> 0
-    FROM json_each(?) AS j
-    CROSS JOIN countable_likes l
-    WHERE l.platform = j.value ->> 4 AND l.chat_id = j.value ->> 5 AND l.message_id = j.value ->> 6
-      AND l.emoji = j.value ->> 1 AND l.member_platform = j.value ->> 2 AND l.user_id = j.value ->> 3
-"""
+# The same for a whole group of reactions at once: their parameter lists as one JSON array, through the
+# like_batches view (migration 0013), which keeps them by the like rule and then updates the like count of each
+# question it touched once, recounted from its reaction rows, instead of once per like.
+ADD_REACTIONS_BATCH = "INSERT INTO like_batches (likes) VALUES (?)"
 
 # Who of the reported (member, emoji) pairs may like the post at all (may_like: not its author, not a bot),
 # whatever the emoji: the reconciliation keeps such a reaction when it was kept, even if its emoji stopped being
@@ -227,7 +221,7 @@ class LikeRows(StoreBase):
         Kept ones that no reported reaction by a member who may like the post (``may_like``) stands for are
         removed; reported ones are added through the same statement as a burst of likes, so the like rule
         decides. A reported reaction whose emoji is no longer a like emoji stays kept if it was (as add/remove
-        events would leave it); the like-count triggers follow every insert and delete.
+        events would leave it); the like counts follow every insert and delete.
         """
         created = codec.to_micros(at)
         reported = list(dict.fromkeys(reactions))

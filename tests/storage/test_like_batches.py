@@ -1,0 +1,82 @@
+"""Like counts of batches (migration 0013): a batch updates each question's count once, recounted from its
+reaction rows, so a burst that touches one question many times must still leave exactly its distinct likers."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from pathlib import Path
+
+from handlers.vocabulary.domain import Member, MessageRef, ReactionChange
+from tests.storage.helpers import ANN, BOB, CAT, DAN, T0, World
+
+LIKE, HEART, LAUGH = "👍", "❤️", "😂"
+
+
+async def likes(world: World, ref: MessageRef) -> int:
+    question = await world.store.question_by_ref(ref)
+    assert question is not None
+    return question.likes
+
+
+def stored_counts(db_path: Path) -> tuple[list[tuple[int, int, int]], int]:
+    """Each question's (id, likes, distinct likers in its reaction rows), and the rows left in like_batch."""
+    with sqlite3.connect(db_path) as conn:
+        counts = conn.execute(
+            "SELECT q.id, q.likes, (SELECT COUNT(DISTINCT member_id) FROM reactions r WHERE r.question_id = q.id)"
+            " FROM questions q ORDER BY q.id"
+        ).fetchall()
+        left = conn.execute("SELECT COUNT(*) FROM like_batch").fetchone()[0]
+    conn.close()
+    return counts, left
+
+
+async def test_a_burst_touching_one_question_many_times_leaves_the_exact_count(world: World, db_path: Path) -> None:
+    store = world.store
+    await store.set_like_emojis(world.group.id, [LIKE, HEART])
+    ref = (await world.post("Eight?", author=ANN)).ref
+    other = (await world.post("Nine?", author=ANN)).ref
+    assert ref is not None and other is not None
+    await store.apply_reactions([ReactionChange(ref, BOB, LIKE, T0), ReactionChange(ref, BOB, HEART, T0)])
+    newcomers = [Member("telegram", str(700 + n), f"Newcomer {n}") for n in range(5)]
+    known = [BOB, CAT, DAN]
+    burst = [
+        ReactionChange(where, who, emoji, T0)
+        for _ in range(3)  # every like redelivered three times
+        for where in (ref, other, ref)
+        for who in [*known, ANN]  # Ann wrote both: hers never count
+        for emoji in (LIKE, HEART, LAUGH)  # two like emojis, one not
+    ]
+    await store.apply_reactions(burst)  # known members only: the plain statement, as one batch
+    assert (await likes(world, ref), await likes(world, other)) == (3, 3)
+    await store.apply_reactions([ReactionChange(ref, who, e, T0) for who in newcomers for e in (LIKE, HEART)] * 2)
+    assert (await likes(world, ref), await likes(world, other)) == (8, 3)
+    counts, left = stored_counts(db_path)
+    assert all(count == distinct for _, count, distinct in counts) and left == 0
+
+
+async def test_counts_stay_exact_when_batches_and_single_changes_mix(world: World, db_path: Path) -> None:
+    """Lone adds queued together become one batch; removals and clears after it still move the count."""
+    store = world.store
+    await store.set_like_emojis(world.group.id, [LIKE, HEART])
+    ref = (await world.post("Ten?", author=ANN)).ref
+    assert ref is not None
+    await asyncio.gather(*(store.add_reaction(ref, who, e, T0) for who in (BOB, CAT, DAN) for e in (LIKE, HEART)))
+    assert await likes(world, ref) == 3
+    await store.remove_reaction(ref, BOB, LIKE)
+    assert await likes(world, ref) == 3  # Bob still has ❤️
+    await store.remove_reaction(ref, BOB, HEART)
+    await store.add_reaction(ref, BOB, LIKE, T0)  # a lone like after a batch counts by the per-like trigger
+    assert await likes(world, ref) == 3
+    await store.clear_reactions(ref, HEART)
+    assert await likes(world, ref) == 3  # each of them still has 👍
+    await store.apply_reactions(
+        [ReactionChange(ref, CAT, LIKE, T0, added=False), ReactionChange(ref, DAN, HEART, T0)]
+    )
+    assert await likes(world, ref) == 2  # Cat's 👍 went; Dan's ❤️ came back
+    fix = await store.reconcile_reactions(ref, [(CAT, HEART), (DAN, LIKE)], T0)
+    assert fix is not None and await likes(world, ref) == 2  # Bob gone, Cat back, Dan kept
+    await store.clear_reactions(ref, None)
+    assert await likes(world, ref) == 0
+    counts, left = stored_counts(db_path)
+    assert all(count == distinct for _, count, distinct in counts) and left == 0
