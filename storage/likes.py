@@ -23,8 +23,9 @@ logger = logging.getLogger(__name__)
 
 # THE LIKE RULE is the view countable_likes (migration 0009): a reaction is kept only when it is one of its rows
 # (a like emoji of the post's group, by a member who is neither the post's author nor a bot). Every path that
-# keeps a like reads it: the two statements below, the burst triggers of like_bursts and reaction_changes, and
-# reconcile_reactions. None of them repeats the rule, and no Python check stands in for it.
+# keeps a like reads it: the single statement below, the batch view like_batches (migration 0013), the burst
+# triggers of like_bursts and reaction_changes, and reconcile_reactions. None of them repeats the rule, and no
+# Python check stands in for it.
 
 # One statement per like, so a burst of them is one executemany: the post is found by its message.
 ADD_REACTION = """
