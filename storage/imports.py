@@ -37,23 +37,6 @@ class SourceRows(StoreBase):
         :mod:`storage.import_ops`)."""
         return await self._writer.call(import_ops.import_lesson_op(draft, posts, now, course, hold, listed))
 
-    async def most_lesson_posts_in_a_group(self, course_slug: str, since: datetime) -> int:
-        row = await self._reader.one(
-            "SELECT MAX(n) FROM (SELECT COUNT(*) AS n FROM lesson_posts p JOIN study_groups g ON g.id = p.group_id"
-            " WHERE g.course_slug = ? AND g.active = 1 AND p.state = 'sent' AND p.posted_at >= ? GROUP BY p.group_id)",
-            (course_slug, codec.to_micros(since)),
-        )
-        return int(row[0] or 0) if row else 0
-
-    async def release_lessons(self, lesson_ids: Sequence[int]) -> None:
-        await self._writer.call(
-            lambda conn: conn.executemany(
-                "UPDATE lessons SET published_at = NULL WHERE id = ?"
-                " AND NOT EXISTS (SELECT 1 FROM lesson_posts p WHERE p.lesson_id = lessons.id)",
-                [(lesson_id,) for lesson_id in lesson_ids],
-            )
-        )
-
     async def feed_state(self, course_slug: str, url: str) -> FeedState | None:
         row = await self._reader.one(import_ops.FEED_SELECT + " WHERE course_slug = ? AND url = ?", (course_slug, url))
         return import_ops.feed_state_from(row) if row else None

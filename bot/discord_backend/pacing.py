@@ -21,12 +21,12 @@ Discord exempts from the global limit (slash-command answers should never queue 
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections import deque
 from types import SimpleNamespace
 
 import aiohttp
+
+from bot.spacing import Spacing
 
 logger = logging.getLogger(__name__)
 
@@ -37,7 +37,7 @@ MARGIN = 0.04
 _EXEMPT_PATHS = ("/interactions/", "/webhooks/")
 
 
-class GlobalPacer:
+class GlobalPacer(Spacing):
     """At most one request start per ``(1 + margin) / per_second`` seconds, in the order asked.
 
     Starts are spaced from the *actual* time of the start before, never from a planned one: when the event loop
@@ -48,37 +48,7 @@ class GlobalPacer:
     """
 
     def __init__(self, per_second: int = GLOBAL_PER_SECOND, margin: float = MARGIN) -> None:
-        self.interval = (1.0 + margin) / per_second
-        self._last = float("-inf")  # the loop time of the last start
-        self._waiting: deque[asyncio.Future[None]] = deque()
-        self._ticker: asyncio.Task[None] | None = None
-
-    async def wait(self) -> None:
-        loop = asyncio.get_running_loop()
-        now = loop.time()
-        if not self._waiting and now >= self._last + self.interval:
-            self._last = now
-            return
-        turn: asyncio.Future[None] = loop.create_future()
-        self._waiting.append(turn)
-        if self._ticker is None:
-            self._ticker = loop.create_task(self._tick(), name="discord-global-pacer")
-        await turn
-
-    async def _tick(self) -> None:
-        loop = asyncio.get_running_loop()
-        try:
-            while self._waiting:
-                delay = self._last + self.interval - loop.time()
-                if delay > 0:
-                    await asyncio.sleep(delay)
-                turn = self._waiting.popleft()
-                if turn.done():  # its request was cancelled meanwhile: the slot goes to the next
-                    continue
-                self._last = loop.time()
-                turn.set_result(None)
-        finally:
-            self._ticker = None
+        super().__init__((1.0 + margin) / per_second, name="discord-global-pacer")
 
     def trace_config(self) -> aiohttp.TraceConfig:
         """The hook for ``discord.Client(http_trace=...)``: waits for a slot before each paced request."""

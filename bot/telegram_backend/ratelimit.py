@@ -23,6 +23,8 @@ from typing import Any
 from telegram.error import RetryAfter
 from telegram.ext import BaseRateLimiter
 
+from bot.spacing import Spacing
+
 logger = logging.getLogger(__name__)
 
 JSONDict = dict[str, Any]
@@ -38,49 +40,6 @@ def posts_a_message(endpoint: str) -> bool:
     return (
         endpoint.startswith(("send", "copyMessage", "forwardMessage")) and endpoint != "sendChatAction"
     ) or endpoint == "createForumTopic"  # a topic starts with a service message in the group
-
-
-class _Spacing:
-    """At most one start per ``interval``, in the order asked, spaced from the *actual* start before.
-
-    Never from a planned one: when the event loop stalls, the messages that came due meanwhile still go out one
-    interval apart after it, instead of all at once to catch up (a burst the server counts as over the limit).
-    One ticker task releases the waiters in turn; a caller that finds nobody waiting and the interval over
-    starts at once.
-    """
-
-    def __init__(self, interval: float) -> None:
-        self.interval = interval
-        self._last = float("-inf")
-        self._waiting: deque[asyncio.Future[None]] = deque()
-        self._ticker: asyncio.Task[None] | None = None
-
-    async def wait(self) -> None:
-        loop = asyncio.get_running_loop()
-        now = loop.time()
-        if not self._waiting and now >= self._last + self.interval:
-            self._last = now
-            return
-        turn: asyncio.Future[None] = loop.create_future()
-        self._waiting.append(turn)
-        if self._ticker is None:
-            self._ticker = loop.create_task(self._tick(), name="telegram-overall-pacer")
-        await turn
-
-    async def _tick(self) -> None:
-        loop = asyncio.get_running_loop()
-        try:
-            while self._waiting:
-                delay = self._last + self.interval - loop.time()
-                if delay > 0:
-                    await asyncio.sleep(delay)
-                turn = self._waiting.popleft()
-                if turn.done():  # cancelled meanwhile: the slot goes to the next
-                    continue
-                self._last = loop.time()
-                turn.set_result(None)
-        finally:
-            self._ticker = None
 
 
 class _Window:
@@ -113,7 +72,7 @@ class TelegramRateLimiter(BaseRateLimiter[int]):
         max_retries: int = 5,
         margin: float = MARGIN,
     ) -> None:
-        self._overall = _Spacing((1.0 + margin) / overall_per_second)
+        self._overall = Spacing((1.0 + margin) / overall_per_second, name="telegram-overall-pacer")
         self._group_per_minute, self._group_span = group_per_minute, 60.0 * (1.0 + margin)
         self._groups: dict[int | str, _Window] = {}
         self._blocked_until: dict[int | str, float] = {}
