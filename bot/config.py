@@ -149,10 +149,16 @@ class Settings(BaseSettings):
                     "DATABASE_URL and DATABASE_PATH are both set: keep one (DATABASE_PATH for an SQLite file, "
                     "DATABASE_URL for PostgreSQL); to move the data across use `studybot db copy`"
                 )
+        return self
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
             from storage.locations import Database  # (storage is not imported for --help: issue 14)
 
-            Database.parse(self.database_url.get_secret_value())
-        return self
+            Database.parse(value.get_secret_value())
+        return value
 
     def database(self) -> Database:
         """The store this process uses: DATABASE_URL when set, else the SQLite file at DATABASE_PATH."""
@@ -277,9 +283,14 @@ def load_settings(env_file: str | Path | None = ".env") -> Settings:
         return Settings(_env_file=env_file)  # type: ignore[call-arg]
     except ValidationError as error:
         problems = []
+        secret = {name for name, field in Settings.model_fields.items() if "SecretStr" in str(field.annotation)}
         for item in error.errors():
-            name = str(item["loc"][0]).upper() if item["loc"] else "?"
-            problems.append(f"{name}: {item['msg']} (got {item.get('input')!r})")
+            if not item["loc"]:  # a rule across settings: its message names them (its input is every setting)
+                problems.append(str(item["msg"]).removeprefix("Value error, "))
+                continue
+            field = str(item["loc"][0])
+            shown = "" if field in secret else f" (got {item.get('input')!r})"  # never echo a secret
+            problems.append(f"{field.upper()}: {item['msg']}{shown}")
         raise SettingsError("invalid setting " + "; ".join(problems) + f". Fix it in {where}.") from None
 
 

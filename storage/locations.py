@@ -10,8 +10,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, TypeAlias
 from urllib.parse import urlsplit, urlunsplit
+
+from storage.errors import DatabaseUnusable
 
 if TYPE_CHECKING:  # the stores (and their drivers) are imported when opened: settings only parse the URL
     from storage.postgres.store import PostgresStore
@@ -19,6 +21,8 @@ if TYPE_CHECKING:  # the stores (and their drivers) are imported when opened: se
 
 
 Progress = Callable[[int, int], None]
+# Either store; a string, so that naming the type imports neither driver.
+AnyStore: TypeAlias = "SqliteStore | PostgresStore"
 DEFAULT_POOL_SIZE = 10
 
 SQLITE_PREFIX = "sqlite:///"
@@ -72,7 +76,22 @@ class Database:
         return "DATABASE_PATH" if self.kind == "sqlite" else "DATABASE_URL"
 
 
-async def open_store(database: Database, *, pool_size: int = DEFAULT_POOL_SIZE) -> SqliteStore | PostgresStore:
+def explain_database_failure(database: Database, error: BaseException) -> DatabaseUnusable | None:
+    """What an error in the middle of a command means for the operator, or None when it is not the database's.
+
+    SQLite: a damaged file, a file turned read-only, a full disk (:func:`storage.connection.explain_failure`).
+    PostgreSQL: the server went away or stopped answering.
+    """
+    if database.path is not None:
+        from storage.connection import explain_failure
+
+        return explain_failure(database.path, error)
+    from storage.postgres.connection import explain_failure as explain_postgres_failure
+
+    return explain_postgres_failure(database.shown(), error)
+
+
+async def open_store(database: Database, *, pool_size: int = DEFAULT_POOL_SIZE) -> AnyStore:
     """Open (creating and migrating as needed) the store ``database`` names."""
     if database.path is not None:
         from storage.sqlite_store import SqliteStore

@@ -109,9 +109,7 @@ async def _apply(conn: Conn, migration: PgMigration, shown_url: str) -> bool:
             return False
         first = load_migrations()[0]
         if now != migration.version - 1 and not (now == 0 and migration is first):
-            raise RuntimeError(
-                f"database {shown_url} is at version {now}, cannot apply migration {migration.version}"
-            )
+            raise RuntimeError(f"database {shown_url} is at version {now}, cannot apply migration {migration.version}")
         await conn.execute(migration.sql)
         await conn.execute("DELETE FROM schema_version")
         await conn.execute("INSERT INTO schema_version (version) VALUES ($1)", migration.version)
