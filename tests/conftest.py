@@ -50,7 +50,17 @@ def settings(tmp_path: Path) -> Settings:
     return Settings(database_path=tmp_path / "studybot.db", default_language="en", _env_file=None)  # type: ignore[call-arg]
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def settings_on_each_store(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
+    """Settings for an SQLite file, then for a fresh PostgreSQL database: a test module that overrides
+    ``settings`` with this one runs every test on both stores (issue 13: one contract, one test suite)."""
+    if request.param == "sqlite":
+        return Settings(database_path=tmp_path / "studybot.db", default_language="en", _env_file=None)  # type: ignore[call-arg]
+    url = request.getfixturevalue("postgres_url")
+    return Settings(database_url=url, default_language="en", _env_file=None)  # type: ignore[call-arg]
+
+
 @pytest.fixture
-async def console(settings: Settings, clock: TestClock) -> AsyncIterator[ConsoleHarness]:
-    async with ConsoleHarness.open(settings, clock) as harness:
+async def console(settings: Settings, clock: TestClock, tmp_path: Path) -> AsyncIterator[ConsoleHarness]:
+    async with ConsoleHarness.open(settings, clock, tmp_path / "charts") as harness:
         yield harness

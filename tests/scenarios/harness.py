@@ -112,9 +112,12 @@ class ConsoleHarness(CoreSetup):
 
     @classmethod
     @contextlib.asynccontextmanager
-    async def open(cls, settings: Settings, clock: TestClock) -> AsyncIterator[ConsoleHarness]:
+    async def open(
+        cls, settings: Settings, clock: TestClock, charts_dir: Path | None = None
+    ) -> AsyncIterator[ConsoleHarness]:
         out = io.StringIO()
-        backend = ConsoleBackend(out, clock, session="t", charts_dir=settings.database_path.parent / "charts")
+        charts_dir = charts_dir or settings.database_path.parent / "charts"
+        backend = ConsoleBackend(out, clock, session="t", charts_dir=charts_dir)
         async with open_app(settings, {backend.platform: backend}, clock) as app:
             await app.scheduler.tick()  # what start-up does, without arming a real timer
             yield cls(app, backend, out, clock)

@@ -6,8 +6,15 @@ from collections.abc import Awaitable, Callable
 
 import pytest
 
+from bot.config import Settings
 from tests.scenarios.harness import ConsoleHarness
 from tests.scenarios.stories import STORIES
+
+
+@pytest.fixture
+def settings(settings_on_each_store: Settings) -> Settings:
+    """Every story on both stores: an SQLite file and a PostgreSQL database (issue 13)."""
+    return settings_on_each_store
 
 
 @pytest.mark.parametrize("story", STORIES, ids=lambda story: story.__name__)
