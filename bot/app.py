@@ -23,7 +23,7 @@ from handlers.vocabulary.domain import Course
 from storage import SqliteStore
 
 if TYPE_CHECKING:  # imported by open_app: a command that only reads the store (lesson list) skips them
-    from bot.scheduler import Scheduler
+    from bot.scheduler import Scheduler, default_holder
     from handlers.routing import Dispatcher
 
 logger = logging.getLogger(__name__)
@@ -56,11 +56,13 @@ async def open_app(
 ) -> AsyncIterator[App]:
     from bot.charts import ChartDrawer
     from bot.cron import CrontabRules
-    from bot.scheduler import Scheduler
+    from bot.scheduler import Scheduler, default_holder
     from bot.sources.runner import LessonSources
     from handlers.core import build_dispatcher
 
     store = await SqliteStore.open(settings.database_path)
+    # One id per process: its scheduler lease and its lesson-post claims are held under it (issue 13).
+    holder = holder or default_holder()
     try:
         clock = clock or SystemClock()
         await ensure_default_course(store, settings, clock)
@@ -75,6 +77,7 @@ async def open_app(
             empty_digest=settings.empty_digest,
             min_digest_interval=timedelta(minutes=settings.min_digest_interval_minutes),
             lesson_posts_per_hour=settings.lesson_posts_per_hour,
+            holder=holder,
         )
         sources = LessonSources(
             services,
