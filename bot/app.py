@@ -23,7 +23,7 @@ from handlers.vocabulary.domain import Course
 from storage import SqliteStore
 
 if TYPE_CHECKING:  # imported by open_app: a command that only reads the store (lesson list) skips them
-    from bot.scheduler import Scheduler, default_holder
+    from bot.scheduler import Scheduler
     from handlers.routing import Dispatcher
 
 logger = logging.getLogger(__name__)

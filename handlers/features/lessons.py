@@ -118,7 +118,7 @@ async def try_post_lesson(services: Services, lesson: Lesson, group: Group) -> O
     if claim.state is PostState.SENT:
         return Outcome.ALREADY_POSTED
     if claim.claimed_by != services.holder:
-        logger.info("lesson %s in group %s is claimed by %s; not sending it here", lesson.id, group.id, claim.claimed_by)
+        logger.info("lesson %s in group %s is claimed by %s; not sent here", lesson.id, group.id, claim.claimed_by)
         return Outcome.CLAIMED_ELSEWHERE
     content = lesson_content(services, group.language, lesson)
     try:

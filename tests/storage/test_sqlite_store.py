@@ -142,7 +142,7 @@ async def test_lesson_posts_claim_mark_and_pending(world: World) -> None:
     store, lesson, group = world.store, world.lesson, world.group
     claim = await store.claim_lesson_post(lesson.id, group.id, HOLDER, T0, TTL)
     assert claim == LessonPost(lesson.id, group.id, PostState.PENDING, None, HOLDER, T0 + TTL)
-    assert await store.claim_lesson_post(lesson.id, group.id, HOLDER, T0, TTL) == claim  # a second claim changes nothing
+    assert await store.claim_lesson_post(lesson.id, group.id, HOLDER, T0, TTL) == claim  # nothing changes
     assert await store.pending_lesson_posts() == [claim]
 
     ref = MessageRef(CHAT.platform, CHAT.chat_id, "500", thread_id="77")
