@@ -95,8 +95,9 @@ async def test_admin_lesson_in_another_process_while_the_scheduler_posts_is_post
 
         await b.dispatcher.dispatch(admin_lesson(clock))
         assert other.lessons == []
-        assert other.replies == ["“Lesson 1” is being posted in this group by another studybot process right now;"
-                                 " it is not posted twice."]
+        assert other.replies == [
+            "“Lesson 1” is being posted in this group by another studybot process right now; it is not posted twice."
+        ]
 
         leader.release.set()
         await asyncio.wait_for(broadcast, 5)
