@@ -9,7 +9,7 @@ from typing import Protocol
 import pytest
 
 from handlers.ports import SchedulerStore, SourceStore, Store
-from handlers.ports.backends import CatchUpStore, CourseCatalog
+from handlers.ports.backends import CatchUpStore, CourseCatalog, UpdateLog
 from handlers.vocabulary.domain import (
     ChatRef,
     Course,
@@ -30,7 +30,7 @@ from tests.storage.helpers import ANN, BOB, CAT, CHAT, T0, World, make_world
 HOLDER, TTL = "p1", timedelta(minutes=30)  # the claiming process and its claim's lifetime
 
 
-@pytest.mark.parametrize("port", [Store, SchedulerStore, SourceStore, CatchUpStore, CourseCatalog])
+@pytest.mark.parametrize("port", [Store, SchedulerStore, SourceStore, CatchUpStore, CourseCatalog, UpdateLog])
 def test_sqlite_store_satisfies_every_port(port: type) -> None:
     port_methods = {name for cls in port.__mro__ for name in vars(cls) if not name.startswith("_")}
     missing = {name for name in port_methods if not callable(getattr(SqliteStore, name, None))}
