@@ -11,6 +11,8 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import aiohttp
+
 from bot.app import App, open_app
 from bot.config import Settings
 from bot.telegram_backend.backend import TelegramBackend, TelegramOptions
@@ -116,7 +118,8 @@ async def test_an_update_delivered_twice_is_handled_once(tmp_path: Path, clock: 
     database = tmp_path / "w.db"
     settings = Settings(database_path=database, default_language="en", _env_file=None)  # type: ignore[call-arg]
     await seed(database, clock)
-    async with FakeTelegram(TOKEN, clock=clock) as tg, webhook_worker(settings, clock, tg, free_port()):
+    port = free_port()
+    async with FakeTelegram(TOKEN, clock=clock) as tg, webhook_worker(settings, clock, tg, port):
         group = Group(tg)
         post = await group.set_up_with_lesson()
 
@@ -140,7 +143,16 @@ async def test_an_update_delivered_twice_is_handled_once(tmp_path: Path, clock: 
         again = [d for d in tg.webhook_deliveries if d.update_id in (question, like["update_id"], help_update)]
         assert len(again) == 6 and all(d.status == 200 for d in again)
         assert len(tg.sent(group.chat["id"])) == helped  # /help answered once
-    assert likes_of(database, "Why do GPUs help?") == (1, 1)
+        assert likes_of(database, "Why do GPUs help?") == (1, 1)
+
+        # The 200 comes only once the update's effect is committed: read the file the moment the answer is in.
+        carol = group.member("carol")
+        update = {**like, "update_id": like["update_id"] + 1000}
+        update["message_reaction"] = {**like["message_reaction"], "user": carol}
+        url, headers = f"http://127.0.0.1:{port}/telegram", {"X-Telegram-Bot-Api-Secret-Token": SECRET}
+        async with aiohttp.ClientSession() as client, client.post(url, json=update, headers=headers) as answer:
+            assert answer.status == 200
+            assert likes_of(database, "Why do GPUs help?") == (2, 2)
     with sqlite3.connect(database) as db:
         assert db.execute("SELECT COUNT(*) FROM questions WHERE text = 'Why do GPUs help?'").fetchone() == (1,)
 
