@@ -53,6 +53,7 @@ TABLES: tuple[str, ...] = (
     "answer_reuses",
     "web_state",
     "web_shares",
+    "telegram_updates",
 )
 # Kept by the target itself, or bookkeeping of one engine only.
 DERIVED_PREFIXES = ("questions_fts", "sqlite_", "like_batch", "schema_version")
