@@ -2,7 +2,9 @@
 with its wordings, replies and answer; the page's signing secret and the courses' share links.
 
 Search uses the FTS5 trigram index of migration 0012 for queries of three characters or more (Chinese or
-English), and LIKE over the course's questions for one or two characters, which a trigram cannot match.
+English), and the index of single characters and pairs of migration 0015 for one or two characters, which a
+trigram cannot match (it finds exactly what ``text LIKE '%query%'`` finds). A query that matches very many posts
+is found by walking the course's ranking instead (see :meth:`WebRows.web_questions`).
 """
 
 from __future__ import annotations
@@ -98,6 +100,19 @@ def _question(row: Any) -> WebQuestion:
     )
 
 
+def _search_index(query: str, params: dict[str, Any]) -> tuple[str, str]:
+    """The full-text table for ``query`` and its MATCH expression (its parameters added to ``params``).
+
+    Three characters or more: the trigram index, the query as one phrase (FTS5 syntax in it is text). One or two:
+    the index of characters and pairs, whose tokens are the hex of the gram's UTF-8 folded by SQLite's own lower()
+    (migration 0015), so the token is made by the same functions in SQL, never by Python's wider case folding."""
+    if len(query) >= 3:
+        params["match"] = '"' + query.replace('"', '""') + '"'
+        return "questions_fts", ":match"
+    params["gram"] = query
+    return "question_grams_fts", "('\"' || hex(lower(:gram)) || '\"')"
+
+
 class WebRows(StoreBase):
     """Reads and the few writes of the web page; SQL only here."""
 
@@ -121,17 +136,18 @@ class WebRows(StoreBase):
         query = f.query.strip()
         if query:
             params["like"] = "%" + _escape_like(query) + "%"
-            params["match"] = '"' + query.replace('"', '""') + '"'  # one phrase: FTS5 syntax in it is text
-            if len(query) >= 3 and await self._fts_hits_fewer_than(params["match"], DENSE_HITS):
-                # Few hits: take them from the trigram index, then rank them (a sort of at most DENSE_HITS).
-                hits = "SELECT rowid FROM questions_fts WHERE questions_fts MATCH :match"
+            index, match = _search_index(query, params)
+            if await self._hits_fewer_than(index, match, params, DENSE_HITS):
+                # Few hits: take them from the index, then rank them (a sort of at most DENSE_HITS). A hit on a
+                # deleted wording shows no cluster.
+                hits = f"SELECT rowid FROM {index} WHERE {index} MATCH {match}"
                 where.append(
-                    f"(q.id IN ({hits}) OR q.id IN (SELECT d.duplicate_of FROM questions d WHERE d.id IN ({hits})))"
+                    f"(q.id IN ({hits}) OR q.id IN (SELECT d.duplicate_of FROM questions d"
+                    f" WHERE d.id IN ({hits}) AND d.deleted = 0))"
                 )
             else:
-                # Many hits, or one or two characters (no trigram): walk the course's questions in ranked order
-                # and test each one's wordings, which finds a page's worth after a few thousand at most when
-                # hits are common. A rare one- or two-character query reads the whole course.
+                # Many hits: walk the course's questions in ranked order and test each one's wordings, which
+                # finds a page's worth after a few thousand at most when hits are this common.
                 where.append(
                     "(q.text LIKE :like ESCAPE '\\' OR EXISTS (SELECT 1 FROM questions d WHERE"
                     " d.course_slug = q.course_slug AND d.duplicate_of = q.id AND d.deleted = 0"
@@ -145,10 +161,10 @@ class WebRows(StoreBase):
         rows = await self._reader.all(sql, params)
         return [_question(r) for r in rows[:PAGE_SIZE]], len(rows) > PAGE_SIZE
 
-    async def _fts_hits_fewer_than(self, match: str, cap: int) -> bool:
+    async def _hits_fewer_than(self, index: str, match: str, params: dict[str, Any], cap: int) -> bool:
         row = await self._reader.one(
-            "SELECT COUNT(*) AS n FROM (SELECT rowid FROM questions_fts WHERE questions_fts MATCH ? LIMIT ?)",
-            (match, cap),
+            f"SELECT COUNT(*) AS n FROM (SELECT rowid FROM {index} WHERE {index} MATCH {match} LIMIT :cap)",
+            {**params, "cap": cap},
         )
         return row is not None and int(row["n"]) < cap
 
