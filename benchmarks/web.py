@@ -142,6 +142,8 @@ def cases(size: int) -> dict[str, WebFilter]:
         "'AI' + lesson + open": WebFilter(COURSE, query="AI", lesson_id=3, state="open"),
         "'的' + lesson + open": WebFilter(COURSE, query="的", lesson_id=3, state="open"),
         "'量子' + last 7 days": WebFilter(COURSE, query="量子", since=end - timedelta(days=7)),
+        "'显存' + last 7 days": WebFilter(COURSE, query="显存", since=end - timedelta(days=7)),
+        "'memory' + last 7 days": WebFilter(COURSE, query="memory", since=end - timedelta(days=7)),
         "search + lesson + open": WebFilter(COURSE, query="gradient", lesson_id=3, state="open"),
     }
 

@@ -9,12 +9,15 @@
 -- no positions: a search needs no more, and the index is a fraction of the size.
 --
 -- The positions 0 … length-1 come from json_each over a JSON array of that many zeros (printf repeats 'x'),
--- because a trigger body cannot use WITH RECURSIVE and this SQLite has no generate_series.
+-- because a trigger body cannot use WITH RECURSIVE and this SQLite has no generate_series. The text is folded
+-- once per post (t.folded), not once per gram: about twice as fast. substr() walks the text from its start, so a
+-- post of thousands of characters costs tens of milliseconds to index (measured in the commit that added this).
 CREATE VIEW question_grams (id, grams) AS
 SELECT q.id, (
-    SELECT group_concat(hex(lower(substr(q.text, p.key + 1, 1))) || ' ' || hex(lower(substr(q.text, p.key + 1, 2))), ' ')
-    FROM json_each('[' || replace(printf('%.*c', length(q.text), 'x'), 'x', '0,') || '0]') AS p
-    WHERE p.key < length(q.text)
+    SELECT group_concat(hex(substr(t.folded, p.key + 1, 1)) || ' ' || hex(substr(t.folded, p.key + 1, 2)), ' ')
+    FROM (SELECT lower(q.text) AS folded) AS t,
+         json_each('[' || replace(printf('%.*c', length(t.folded), 'x'), 'x', '0,') || '0]') AS p
+    WHERE p.key < length(t.folded)
 ) AS grams
 FROM questions q;
 

@@ -6,7 +6,10 @@ question is never found, an edited one only by its new text; and an older databa
 from __future__ import annotations
 
 import sqlite3
+from datetime import timedelta
 from pathlib import Path
+
+import pytest
 
 from storage import upgrade_database
 from storage.connection import connect_raw
@@ -20,6 +23,19 @@ MORE = {
     "memory": "显存和内存有什么区别",
     "percent": "Is 100% of the grade the exam_final?",
 }
+
+
+# The three ways a search's hits are ranked (storage/web_reads.py), chosen by how many there are; a small course
+# is sent down each by the store's thresholds (fewer than the first: read each hit; fewer than the second: walk the
+# ranking testing ids; else walk it testing texts). Each must find the same questions.
+PATHS = {"read each hit": (2_000, 10_000), "walk, testing ids": (0, 10_000), "walk, testing texts": (0, 0)}
+
+
+@pytest.fixture(params=list(PATHS))
+def searched(request: pytest.FixtureRequest, web: WebSetup) -> WebSetup:
+    store = web.h.app.store
+    store.sparse_hits, store.dense_hits = PATHS[request.param]
+    return web
 
 
 async def found(web: WebSetup, query: str, **filters: object) -> set[int]:
@@ -41,20 +57,27 @@ def folded(text: str) -> str:
     return "".join(c.lower() if c.isascii() else c for c in text)
 
 
-async def test_every_short_query_finds_exactly_the_questions_that_hold_it(web: WebSetup) -> None:
+async def test_every_short_query_finds_exactly_the_questions_that_hold_it(searched: WebSetup) -> None:
+    web = searched
     ids = await ask_more(web)
     shown, _ = await web.h.app.store.web_questions(WebFilter(COURSE))
     texts = {q.id: q.text for q in shown}
-    assert set(ids.values()) <= set(texts)
+    assert set(ids.values()) <= set(texts) and all(q.copies == 1 for q in shown)
     queries = {text[i : i + n] for text in texts.values() for n in (1, 2) for i in range(len(text) - n + 1)}
     queries = {q for q in queries if q.strip() == q and q}  # the page strips the query
     queries |= {"龘", "zq", "GPU"[:2], "Ai", "aI", "%", "_", "\\", '"', "''"}
     for query in sorted(queries):
         expected = {qid for qid, text in texts.items() if folded(query) in folded(text)}
         assert await found(web, query) == expected, query
+    week = web.h.clock.now() - timedelta(days=7)
+    for query in ("AI", "显", "?", "？", "s"):
+        expected = {qid for qid, text in texts.items() if folded(query) in folded(text)}
+        assert await found(web, query, since=week) == expected, query
+        assert await found(web, query, state="answered") == set(), query
 
 
-async def test_short_queries_in_chinese_and_english(web: WebSetup) -> None:
+async def test_short_queries_in_chinese_and_english(searched: WebSetup) -> None:
+    web = searched
     ids = await ask_more(web)
     assert await found(web, "作业") == {ids["homework"]}
     assert await found(web, "显存") == {ids["short"], ids["memory"]}
@@ -74,7 +97,8 @@ async def test_short_queries_in_chinese_and_english(web: WebSetup) -> None:
     assert "AI 作业什么时候交" in page and "显存" not in page
 
 
-async def test_a_deleted_question_is_never_found_and_an_edited_one_by_its_new_text_only(web: WebSetup) -> None:
+async def test_a_deleted_question_is_never_found_and_an_edited_one_by_its_new_text_only(searched: WebSetup) -> None:
+    web = searched
     ids = await ask_more(web)
     h = web.h
     post = h.lesson_post("Why learn AI systems")
@@ -90,7 +114,8 @@ async def test_a_deleted_question_is_never_found_and_an_edited_one_by_its_new_te
     assert ids["gpu"] not in await found(web, "昇")
 
 
-async def test_a_deleted_wording_brings_no_cluster(web: WebSetup) -> None:
+async def test_a_deleted_wording_brings_no_cluster(searched: WebSetup) -> None:
+    web = searched
     h = web.h
     post = h.lesson_post("Why learn AI systems")
     await h.say("ivan", "量子计算要学吗", reply_to=post)
