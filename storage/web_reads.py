@@ -2,7 +2,9 @@
 with its wordings, replies and answer; the page's signing secret and the courses' share links.
 
 Search uses the FTS5 trigram index of migration 0012 for queries of three characters or more (Chinese or
-English), and LIKE over the course's questions for one or two characters, which a trigram cannot match.
+English), and the index of single characters and pairs of migration 0015 for one or two characters, which a
+trigram cannot match (it finds exactly what ``text LIKE '%query%'`` finds). A query that matches very many posts
+is found by walking the course's ranking instead (see :meth:`WebRows.web_questions`).
 """
 
 from __future__ import annotations
@@ -21,7 +23,10 @@ from storage.base import StoreBase
 logger = logging.getLogger(__name__)
 
 PAGE_SIZE = 50
-# Up to this many trigram hits are ranked by a sort; more are found by walking the ranked index (see web_questions).
+# How a search's hits are ranked (see web_questions): fewer than SPARSE_HITS are read one by one and sorted; up to
+# DENSE_HITS are met by walking the course's ranking and testing each id against them; more by walking the ranking
+# and testing each text. Measured at 1M questions in benchmarks/web.py.
+SPARSE_HITS = 2_000
 DENSE_HITS = 10_000
 
 
@@ -98,8 +103,25 @@ def _question(row: Any) -> WebQuestion:
     )
 
 
+def _search_index(query: str, params: dict[str, Any]) -> tuple[str, str]:
+    """The full-text table for ``query`` and its MATCH expression (its parameters added to ``params``).
+
+    Three characters or more: the trigram index, the query as one phrase (FTS5 syntax in it is text). One or two:
+    the index of characters and pairs, whose tokens are the hex of the gram's UTF-8 folded by SQLite's own lower()
+    (migration 0015), so the token is made by the same functions in SQL, never by Python's wider case folding."""
+    if len(query) >= 3:
+        params["match"] = '"' + query.replace('"', '""') + '"'
+        return "questions_fts", ":match"
+    params["gram"] = query
+    return "question_grams_fts", "('\"' || hex(lower(:gram)) || '\"')"
+
+
 class WebRows(StoreBase):
     """Reads and the few writes of the web page; SQL only here."""
+
+    # The search's thresholds (see SPARSE_HITS), per store so that a test can send a small course down each path.
+    sparse_hits = SPARSE_HITS
+    dense_hits = DENSE_HITS
 
     async def web_questions(self, f: WebFilter) -> tuple[list[WebQuestion], bool]:
         """One page of the course's clusters (their first question), most liked first; and whether more follow.
@@ -121,36 +143,53 @@ class WebRows(StoreBase):
         query = f.query.strip()
         if query:
             params["like"] = "%" + _escape_like(query) + "%"
-            params["match"] = '"' + query.replace('"', '""') + '"'  # one phrase: FTS5 syntax in it is text
-            if len(query) >= 3 and await self._fts_hits_fewer_than(params["match"], DENSE_HITS):
-                # Few hits: take them from the trigram index, then rank them (a sort of at most DENSE_HITS).
-                hits = "SELECT rowid FROM questions_fts WHERE questions_fts MATCH :match"
+            index, match = _search_index(query, params)
+            hits = f"SELECT rowid FROM {index} WHERE {index} MATCH {match}"
+            found = await self._hits_up_to(index, match, params, self.dense_hits)
+            if found < self.sparse_hits or (found < self.dense_hits and f.since is not None):
+                # Few hits: read each one, as its cluster's first question (a deleted wording brings no
+                # cluster), then rank them by a sort.
                 where.append(
-                    f"(q.id IN ({hits}) OR q.id IN (SELECT d.duplicate_of FROM questions d WHERE d.id IN ({hits})))"
+                    "q.id IN (SELECT COALESCE(d.duplicate_of, d.id) FROM questions d"
+                    f" WHERE d.id IN ({hits}) AND d.deleted = 0)"
+                )
+            elif found < self.dense_hits:
+                # Some thousands: reading each would cost more than walking the course's ranking (the index
+                # questions_top, which holds the ids) until a page's worth of them is met. The unary + keeps
+                # SQLite walking rather than reading the hits. Wordings that are copies are found through the
+                # course's copies (the partial index questions_by_cluster), not by reading every hit. Not with a
+                # period: the ranking holds the whole course, so a walk would pass every older question too.
+                where.append(
+                    f"(+q.id IN ({hits}) OR +q.id IN (SELECT d.duplicate_of FROM questions d"
+                    " WHERE d.course_slug = :course AND d.duplicate_of IS NOT NULL AND d.deleted = 0"
+                    f" AND d.id IN ({hits})))"
                 )
             else:
-                # Many hits, or one or two characters (no trigram): walk the course's questions in ranked order
-                # and test each one's wordings, which finds a page's worth after a few thousand at most when
-                # hits are common. A rare one- or two-character query reads the whole course.
+                # Very many: walk the ranking and test each question's wordings, which meets a page's worth after
+                # a few thousand at most, without gathering the hits.
                 where.append(
                     "(q.text LIKE :like ESCAPE '\\' OR EXISTS (SELECT 1 FROM questions d WHERE"
                     " d.course_slug = q.course_slug AND d.duplicate_of = q.id AND d.deleted = 0"
                     " AND d.text LIKE :like ESCAPE '\\'))"
                 )
-        # /top's order, so that the index questions_top gives it without a sort.
+        # /top's order, so that the index questions_top gives it without a sort. The page's ids are chosen first,
+        # from the questions alone; the joins and the count of copies are made for those 51 rows only, not for
+        # every row a search ranks.
+        order = "ORDER BY q.score DESC, q.created_at, q.id"
         sql = (
-            f"SELECT {_COLUMNS} {_FROM} WHERE {' AND '.join(where)}"
-            " ORDER BY q.score DESC, q.created_at, q.id LIMIT :limit OFFSET :offset"
+            f"SELECT {_COLUMNS} {_FROM} WHERE q.id IN (SELECT q.id FROM questions q WHERE {' AND '.join(where)}"
+            f" {order} LIMIT :limit OFFSET :offset) {order}"
         )
         rows = await self._reader.all(sql, params)
         return [_question(r) for r in rows[:PAGE_SIZE]], len(rows) > PAGE_SIZE
 
-    async def _fts_hits_fewer_than(self, match: str, cap: int) -> bool:
+    async def _hits_up_to(self, index: str, match: str, params: dict[str, Any], cap: int) -> int:
+        """How many posts of any course the search matches, counted up to ``cap``."""
         row = await self._reader.one(
-            "SELECT COUNT(*) AS n FROM (SELECT rowid FROM questions_fts WHERE questions_fts MATCH ? LIMIT ?)",
-            (match, cap),
+            f"SELECT COUNT(*) AS n FROM (SELECT rowid FROM {index} WHERE {index} MATCH {match} LIMIT :cap)",
+            {**params, "cap": cap},
         )
-        return row is not None and int(row["n"]) < cap
+        return 0 if row is None else int(row["n"])
 
     async def web_question(self, course_slug: str, question_id: int) -> WebQuestionDetail | None:
         """One question of this course (never another's) with its cluster's wordings and its replies."""

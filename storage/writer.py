@@ -162,8 +162,12 @@ class GroupCommitWriter:
         self._conn_closed = True
         try:
             await self._conn.execute("PRAGMA optimize")
-        except Exception:
-            logger.warning("PRAGMA optimize failed while closing", exc_info=True)
+        except Exception as error:
+            # Only statistics for the planner, refreshed at the next close: another process writing the same
+            # file (webhook workers, shards) may hold the lock past the busy timeout. Nothing is lost; say so
+            # in one line, the traceback only at DEBUG.
+            logger.info("planner statistics not refreshed at close (%s); they will be at the next one", error)
+            logger.debug("PRAGMA optimize failed while closing", exc_info=True)
         await self._conn.close()
 
     # -- the writer task -------------------------------------------------------------------------------------

@@ -36,12 +36,21 @@ class BadToken(Exception):
 
 @dataclass(frozen=True, slots=True)
 class Visitor:
-    """Who holds a session: an instructor (platform, user id, name) or a share link's reader of one course."""
+    """Who holds a session: an instructor (platform, user id, name) or a share link's reader of one course.
+
+    ``chat_id`` is the private chat the instructor asked for the link in, where an answer's confirmation goes. It
+    is not always the user id: Telegram's private chat has the user's id, a Discord DM channel has an id of its
+    own (a token without it, made before it was kept, falls back to the user id)."""
 
     platform: str = ""
     user_id: str = ""
     name: str = ""
     share_course: str = ""
+    chat_id: str = ""
+
+    @property
+    def private_chat(self) -> str:
+        return self.chat_id or self.user_id
 
     @property
     def is_instructor(self) -> bool:
@@ -71,6 +80,7 @@ class Signer:
             "u": visitor.user_id,
             "n": visitor.name,
             "c": visitor.share_course,
+            "h": visitor.chat_id,
             "e": int(expires.timestamp()),
         }
         body = _b64(json.dumps(payload, separators=(",", ":")).encode())
@@ -82,7 +92,9 @@ class Signer:
             raise BadToken(expired=False)
         try:
             payload = json.loads(_unb64(body))
-            visitor = Visitor(str(payload["p"]), str(payload["u"]), str(payload["n"]), str(payload["c"]))
+            visitor = Visitor(
+                str(payload["p"]), str(payload["u"]), str(payload["n"]), str(payload["c"]), str(payload.get("h", ""))
+            )
             expires = int(payload["e"])
         except (ValueError, KeyError, TypeError) as error:
             raise BadToken(expired=False) from error

@@ -18,8 +18,8 @@ class SignedWebLinks:
     async def signer(self) -> Signer:
         return Signer(self._secret or await self._store.web_secret())
 
-    async def login_link(self, member: Member) -> str:
-        visitor = Visitor(member.platform, member.user_id, member.display_name)
+    async def login_link(self, member: Member, private_chat: str) -> str:
+        visitor = Visitor(member.platform, member.user_id, member.display_name, chat_id=private_chat)
         token = (await self.signer()).sign("login", visitor, self._clock.now() + LINK_LIFETIME)
         return f"{self._base}/login?t={token}"
 

@@ -241,9 +241,10 @@ async def answer(request: web.Request) -> web.StreamResponse:
     if not text or len(text) > MAX_ANSWER:
         return await question_page(request, notice="answer_empty", status=400)
     now = ctx.clock.now()
-    # The instructor's private chat on their platform: the command's own confirmation goes there.
+    # The private chat the instructor asked for the link in: the command's own confirmation goes there, as after
+    # /answer sent there. Not the user id on every platform: a Discord DM channel has an id of its own.
     event = CommandInvoked(
-        ref=MessageRef(visitor.platform, visitor.user_id, "0"),
+        ref=MessageRef(visitor.platform, visitor.private_chat, "0"),
         actor=Member(visitor.platform, visitor.user_id, visitor.name),
         name="answer",
         args=f"{raw} {text}",

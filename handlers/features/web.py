@@ -31,7 +31,7 @@ async def cmd_web(ctx: CommandContext) -> None:
             raise UsageError("web.private_only")
         if not their_courses:
             raise NotPermitted("web.not_instructor")
-        link = await links.login_link(actor)
+        link = await links.login_link(actor, ctx.event.ref.chat_id)
         await ctx.reply(ctx.t("web.link", link=link, hours=4), ephemeral=True)
         return
     if action not in ("share", "share off"):

@@ -9,8 +9,10 @@ from handlers.vocabulary.domain import Member
 
 
 class WebLinks(Protocol):
-    async def login_link(self, member: Member) -> str:
-        """A signed link that logs ``member`` in for a few hours (their courses only, checked by the page)."""
+    async def login_link(self, member: Member, private_chat: str) -> str:
+        """A signed link that logs ``member`` in for a few hours (their courses only, checked by the page).
+        ``private_chat`` is the chat the link was asked for in, where the page's answers are confirmed: a
+        platform's private chat with a member is not always known by the member's id (a Discord DM channel)."""
         ...
 
     async def share_link(self, course_slug: str) -> str:

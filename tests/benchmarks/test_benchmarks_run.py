@@ -163,4 +163,4 @@ def test_web_benchmark_runs(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert "web page reads at 3,000 questions" in result.stdout
-    assert "search '显存' (LIKE)" in result.stdout
+    assert "search '显存' (2, common)" in result.stdout and "search 'AI' (2, rare)" in result.stdout

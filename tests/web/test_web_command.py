@@ -59,7 +59,7 @@ async def test_the_links_come_from_the_service(settings: Settings, clock: TestCl
     async with open_app(settings, {}, clock, web=True) as app:
         links = app.services.web_links
         assert links is not None
-        login = await links.login_link(Member("console", "tyler", "Tyler"))
+        login = await links.login_link(Member("console", "tyler", "Tyler"), "tyler")
         assert re.fullmatch(r"https://study\.example\.org/login\?t=[\w\-.]+", login)
         share = await links.share_link(COURSE)
         assert share == await links.share_link(COURSE)  # one per course until revoked

@@ -168,3 +168,15 @@ async def test_the_digest_chart_of_the_current_period(web: WebSetup) -> None:
     assert png.status == 200 and png.content_type == "image/png"
     assert (await png.read()).startswith(b"\x89PNG")
     assert (await web.client.get(f"/c/{OTHER}/chart.png")).status == 404
+
+
+def test_a_link_names_the_private_chat_its_answers_are_confirmed_in() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from bot.web.auth import Signer, Visitor
+
+    signer, now = Signer("secret"), datetime(2026, 3, 1, tzinfo=UTC)
+    discord = Visitor("discord", "42", "Tyler", chat_id="9001")  # a DM channel has an id of its own
+    assert signer.verify("login", signer.sign("login", discord, now + timedelta(hours=1)), now).private_chat == "9001"
+    telegram = Visitor("telegram", "42", "Tyler")  # a link made before the chat was kept: the user's own id
+    assert signer.verify("login", signer.sign("login", telegram, now + timedelta(hours=1)), now).private_chat == "42"
