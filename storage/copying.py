@@ -56,7 +56,7 @@ TABLES: tuple[str, ...] = (
     "telegram_updates",
 )
 # Kept by the target itself, or bookkeeping of one engine only.
-DERIVED_PREFIXES = ("questions_fts", "sqlite_", "like_batch", "schema_version")
+DERIVED_PREFIXES = ("questions_fts", "question_grams", "sqlite_", "like_batch", "schema_version")
 # Columns that may point at a later row of their own table: copied as NULL, then set once every row is there.
 SELF_REFERENCES = {"questions": "duplicate_of"}
 # One-row state a freshly migrated database may already hold (the clustering version): replaced by the source's.
