@@ -20,7 +20,8 @@ from handlers.vocabulary.domain import ChatRef, Course, LessonDraft, MessageRef,
 from handlers.vocabulary.imported import FeedEntry, ImportedPost
 from storage import SqliteStore
 from storage.postgres import PostgresStore
-from tests.storage.helpers import ANN, BOB, CHAT, T0, AnyStore, World
+from storage.postgres.posts import lock_course_posts, newest_settled_post_id
+from tests.storage.helpers import ANN, BOB, CHAT, T0, AnyStore, World, make_world
 
 # The methods of the roles storage/postgres/{lessons,groups,posts,leases,imports}.py implement.
 CORE_PORTS = (
@@ -318,3 +319,44 @@ async def test_setup_group_from_two_processes_makes_one_group_with_one_set_of_em
     finally:
         for opened in stores:
             await opened.close()
+
+
+async def test_the_newest_settled_post_id_waits_for_the_posts_in_flight(postgres_url: str) -> None:
+    """A post of course "ai" draws id N and is still in flight while one of course "ml" commits N+1: the
+    watermark a digest reads must not pass N by, so it waits for N's transaction."""
+    store = await PostgresStore.open(postgres_url, pool_size=4)
+    try:
+        world = await make_world(store)
+        await store.upsert_course(Course("ml", "ML"), T0)
+        other, _ = await store.upsert_lesson(LessonDraft("ml", "intro", "Intro"), T0)
+        slow = await asyncpg.connect(postgres_url)
+        try:
+            in_flight = slow.transaction()
+            await in_flight.start()
+            await lock_course_posts(slow, "ai")
+            member = await slow.fetchval("INSERT INTO members (platform, user_id, display_name) VALUES ('t', 'x', 'X')"
+                                         " RETURNING id")  # fmt: skip
+            drawn = await slow.fetchval(
+                "INSERT INTO questions (lesson_id, course_slug, author_id, kind, text, created_at)"
+                " VALUES ($1, 'ai', $2, 'question', '?', 0) RETURNING id",
+                world.lesson.id,
+                member,
+            )
+            later = await store.add_post(
+                NewPost(other.id, None, BOB, MessageRef("t", "c", "1"), "?", PostKind.QUESTION, T0)
+            )  # a course's lock does not hold back another course's posts
+            assert later.id > drawn
+
+            async def watermark() -> int:
+                async with store._transaction() as conn:
+                    return await newest_settled_post_id(conn)
+
+            reading = asyncio.ensure_future(watermark())
+            await asyncio.sleep(0.3)
+            assert not reading.done()  # held back by the post in flight
+            await in_flight.commit()
+            assert await asyncio.wait_for(reading, 10) == later.id
+        finally:
+            await slow.close()
+    finally:
+        await store.close()
