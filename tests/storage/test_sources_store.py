@@ -45,6 +45,12 @@ def test_postgres_store_has_every_method_of_the_source_scheduler_and_catch_up_po
     assert not missing
 
 
+def test_the_source_and_scheduler_ports_are_checked_by_mypy_on_postgres() -> None:
+    _scheduler: type[SchedulerStore] = PostgresStore  # mypy checks the signatures
+    _sources: type[SourceStore] = PostgresStore
+    _catalog: type[CourseCatalog] = PostgresStore
+
+
 def test_postgres_store_has_every_method_of_the_core_roles_it_implements() -> None:
     roles = [cls for cls in Store.__mro__ if cls.__name__ in CORE_PORTS]
     assert len(roles) == len(CORE_PORTS)
