@@ -24,12 +24,17 @@ from storage.locations import DEFAULT_POOL_SIZE, without_password
 from storage.postgres.base import PgBase
 from storage.postgres.webhook_updates import WebhookUpdateRows
 from storage.postgres.connection import open_pool
+from storage.postgres.groups import GroupRows
+from storage.postgres.imports import SourceRows
+from storage.postgres.leases import LeaseRows
+from storage.postgres.lessons import LessonRows
+from storage.postgres.posts import PostRows
 from storage.postgres.schema import migrate
 
 logger = logging.getLogger(__name__)
 
 
-class PostgresStore(WebhookUpdateRows, PgBase):
+class PostgresStore(LessonRows, GroupRows, PostRows, LeaseRows, SourceRows, WebhookUpdateRows, PgBase):
     """The studybot store on PostgreSQL. Create with :meth:`open`; every write is committed before it returns."""
 
     def __init__(self, url: str, pool: asyncpg.Pool, version: int) -> None:
