@@ -23,12 +23,16 @@ import asyncpg
 from storage.locations import DEFAULT_POOL_SIZE, without_password
 from storage.postgres.base import PgBase
 from storage.postgres.connection import open_pool
+from storage.postgres.digest_reads import PgDigestReadRows
+from storage.postgres.digests import PgDigestRows
+from storage.postgres.notify import PgNotifyRows
 from storage.postgres.schema import migrate
+from storage.postgres.web_reads import PgWebRows
 
 logger = logging.getLogger(__name__)
 
 
-class PostgresStore(PgBase):
+class PostgresStore(PgDigestReadRows, PgDigestRows, PgNotifyRows, PgWebRows, PgBase):
     """The studybot store on PostgreSQL. Create with :meth:`open`; every write is committed before it returns."""
 
     def __init__(self, url: str, pool: asyncpg.Pool, version: int) -> None:
