@@ -15,12 +15,12 @@ from handlers.vocabulary.content import Content
 from handlers.vocabulary.domain import Course, DigestItem, MessageRef, NewPost, PeriodSummary, PostKind, PostWindow
 from storage import SqliteStore
 from storage.schema import load_migrations
-from tests.storage.helpers import ANN, T0, World
+from tests.storage.helpers import ANN, T0, AnyStore, World
 
 SUMMARY = PeriodSummary(1, 0, 0, None)
 
 
-def services(store: SqliteStore) -> Services:
+def services(store: AnyStore) -> Services:
     from bot.cron import CrontabRules
     from bot.outbox import RoutingOutbox
     from tests.clock import TestClock

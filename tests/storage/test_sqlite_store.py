@@ -8,8 +8,9 @@ from typing import Protocol
 
 import pytest
 
-from handlers.ports import SchedulerStore, SourceStore, Store
+from handlers.ports import DigestStore, SchedulerStore, SourceStore, Store
 from handlers.ports.backends import CatchUpStore, CourseCatalog
+from handlers.ports.notify import NotifyStore
 from handlers.vocabulary.domain import (
     ChatRef,
     Course,
@@ -25,6 +26,8 @@ from handlers.vocabulary.domain import (
     PostWindow,
 )
 from storage import SqliteStore
+from storage.postgres import PostgresStore
+from storage.web_reads import WebRows
 from tests.storage.helpers import ANN, BOB, CAT, CHAT, T0, World, make_world
 
 
@@ -33,6 +36,21 @@ def test_sqlite_store_satisfies_every_port(port: type) -> None:
     port_methods = {name for cls in port.__mro__ for name in vars(cls) if not name.startswith("_")}
     missing = {name for name in port_methods if not callable(getattr(SqliteStore, name, None))}
     assert not missing
+
+
+# The roles of storage/postgres/digests.py, digest_reads.py, notify.py and web_reads.py: the digest and notify ports,
+# the digest report's reads and the web page's reads, which bot/web calls on the store.
+REPORT_READS = ("still_open", "activity_between", "chart_counts")
+
+
+@pytest.mark.parametrize("port", [DigestStore, NotifyStore, WebRows])
+def test_postgres_store_has_the_digest_notify_and_web_methods(port: type) -> None:
+    names = {name for cls in port.__mro__ if cls is not object for name in vars(cls) if not name.startswith("_")}
+    names |= set(REPORT_READS) if port is DigestStore else set()
+    missing = {name for name in names if not callable(getattr(PostgresStore, name, None))}
+    assert not missing
+    _digests: type[DigestStore] = PostgresStore  # mypy checks the signatures
+    _notify: type[NotifyStore] = PostgresStore
 
 
 def test_the_ports_are_checked_by_mypy_and_share_no_method_by_accident() -> None:
