@@ -25,14 +25,19 @@ from storage.postgres.base import PgBase
 from storage.postgres.connection import open_pool
 from storage.postgres.digest_reads import PgDigestReadRows
 from storage.postgres.digests import PgDigestRows
+from storage.postgres.groups import GroupRows
+from storage.postgres.lessons import LessonRows
 from storage.postgres.notify import PgNotifyRows
+from storage.postgres.posts import PostRows
 from storage.postgres.schema import migrate
 from storage.postgres.web_reads import PgWebRows
 
 logger = logging.getLogger(__name__)
 
 
-class PostgresStore(PgDigestReadRows, PgDigestRows, PgNotifyRows, PgWebRows, PgBase):
+class PostgresStore(
+    LessonRows, GroupRows, PostRows, PgDigestReadRows, PgDigestRows, PgNotifyRows, PgWebRows, PgBase
+):
     """The studybot store on PostgreSQL. Create with :meth:`open`; every write is committed before it returns."""
 
     def __init__(self, url: str, pool: asyncpg.Pool, version: int) -> None:
