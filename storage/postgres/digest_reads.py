@@ -18,7 +18,7 @@ from handlers.vocabulary.digest_report import OPEN_AGES, Activity, ChartCounts, 
 from handlers.vocabulary.domain import PostWindow
 from storage import codec, digest_reads, queries
 from storage.postgres.base import PgBase
-from storage.postgres.named import statement, without_hints
+from storage.postgres.named import named
 
 logger = logging.getLogger(__name__)
 
@@ -65,10 +65,10 @@ class PgDigestReadRows(PgBase):
         }
         for days in OPEN_AGES:
             params[f"age{days}"] = codec.to_micros(now - timedelta(days=days))
-        row = await self._fetchrow(*statement(STILL_OPEN_COUNTS, params))
+        row = await self._fetchrow(*_statement(STILL_OPEN_COUNTS, params))
         assert row is not None  # an aggregate always has a row
-        oldest = await self._fetch(*statement(digest_reads.STILL_OPEN_OLDEST, params))
-        liked = await self._fetch(*statement(digest_reads.STILL_OPEN_LIKED, params))
+        oldest = await self._fetch(*_statement(digest_reads.STILL_OPEN_OLDEST, params))
+        liked = await self._fetch(*_statement(digest_reads.STILL_OPEN_LIKED, params))
         return StillOpen(
             (row["over1"], row["over3"], row["over7"]),
             tuple(digest_reads._open_question(r) for r in oldest),
@@ -78,7 +78,7 @@ class PgDigestReadRows(PgBase):
     async def activity_between(self, course_slug: str, start: datetime, stop: datetime) -> Activity:
         """Questions asked, likes given and active members in ``[start, stop)``."""
         params = {"course": course_slug, "start": codec.to_micros(start), "stop": codec.to_micros(stop)}
-        row = await self._fetchrow(*statement(ACTIVITY, params))
+        row = await self._fetchrow(*_statement(ACTIVITY, params))
         assert row is not None
         return Activity(row["questions"], row["likes"], row["members"])
 
@@ -92,7 +92,7 @@ class PgDigestReadRows(PgBase):
         for n, day in enumerate(days):
             params[f"s{n}"] = codec.to_micros(day.start)
         params["stop"] = codec.to_micros(days[-1].stop)
-        rows = await self._fetch(*statement(without_hints(digest_reads.chart_counts_sql(len(days))), params))
+        rows = await self._fetch(*_statement(digest_reads.chart_counts_sql(len(days)), params))
         dates = [day.day for day in days]
         per_day = [DayCount(dates[r[0]], r[2], r[3] or 0) for r in rows if r[0] is not None]
         lessons = [LessonCount(r[1], r[2], r[3] or 0) for r in rows]
@@ -104,3 +104,9 @@ class PgDigestReadRows(PgBase):
                 codec.from_micros(max(r[5] for r in undated)),
             )
         return ChartCounts(per_day, lessons, outside)
+
+
+def _statement(sql: str, params: dict[str, Any]) -> list[Any]:
+    """The query in asyncpg's form (``$n`` for ``:name``, SQLite's index hints dropped), then its values."""
+    text, values = named(sql, params)
+    return [text, *values]

@@ -19,7 +19,6 @@ from handlers.vocabulary.domain import Digest, DigestItem, PeriodSummary
 from storage import codec, queries
 from storage.digests import digest_from, summary_to_json
 from storage.postgres.base import PgBase, affected, numbered
-from storage.postgres.named import as_row
 
 logger = logging.getLogger(__name__)
 
@@ -71,7 +70,7 @@ class PgDigestRows(PgBase):
             new = affected(await conn.execute(_RECORD, *values)) > 0
             row = await conn.fetchrow(_BY_PERIOD, values[0], values[2])
         assert row is not None
-        return digest_from(as_row(row)), new
+        return digest_from(row), new
 
     async def digest_deliveries(self, digest_id: int) -> set[tuple[str, str]]:
         rows = await self._fetch("SELECT platform, user_id FROM digest_deliveries WHERE digest_id = $1", digest_id)
@@ -86,7 +85,7 @@ class PgDigestRows(PgBase):
 
     async def unsent_digests(self) -> list[Digest]:
         rows = await self._fetch(queries.DIGEST_SELECT + " WHERE sent_at IS NULL ORDER BY period_end, id")
-        return [digest_from(as_row(r)) for r in rows]
+        return [digest_from(r) for r in rows]
 
     async def mark_digest_sent(self, digest_id: int, now: datetime) -> None:
         """The first send time is kept."""

@@ -16,7 +16,7 @@ from datetime import datetime
 from handlers.vocabulary.domain import Member, MessageRef, Question
 from storage import codec, queries
 from storage.postgres.base import Conn, PgBase, affected
-from storage.postgres.named import as_row, named
+from storage.postgres.named import named
 
 logger = logging.getLogger(__name__)
 
@@ -99,7 +99,7 @@ class PgNotifyRows(PgBase):
             _REMINDER_CANDIDATES, {"course": course_slug, "cutoff": codec.to_micros(asked_before), "limit": limit}
         )
         rows = await self._fetch(sql, *args)
-        return [codec.question_from(as_row(r)) for r in rows]
+        return [codec.question_from(r) for r in rows]
 
     async def claim_reminder(self, question_id: int, course_slug: str, at: datetime) -> bool:
         micros = codec.to_micros(at)

@@ -18,7 +18,7 @@ from typing import Any
 
 from storage import codec
 from storage.postgres.base import PgBase
-from storage.postgres.named import statement
+from storage.postgres.named import named
 from storage.web_reads import (
     _COLUMNS,
     _FROM,
@@ -77,7 +77,7 @@ class PgWebRows(PgBase):
             f"SELECT {_COLUMNS} {_FROM} WHERE {' AND '.join(where)}"
             " ORDER BY q.score DESC, q.created_at, q.id LIMIT :limit OFFSET :offset"
         )
-        rows = await self._fetch(*statement(sql, params))
+        rows = await self._fetch(*_statement(sql, params))
         return [web_question_from(r) for r in rows[:PAGE_SIZE]], len(rows) > PAGE_SIZE
 
     async def _trigram_hits_fewer_than(self, like: str, cap: int) -> bool:
@@ -89,7 +89,7 @@ class PgWebRows(PgBase):
     async def web_question(self, course_slug: str, question_id: int) -> WebQuestionDetail | None:
         """One question of this course (never another's) with its cluster's wordings and its replies."""
         rows = await self._fetch(
-            *statement(
+            *_statement(
                 f"SELECT {_COLUMNS} {_FROM} WHERE q.course_slug = :course AND q.kind = 'question' AND q.deleted = 0"
                 " AND (q.id = :id OR q.duplicate_of = :id) ORDER BY q.id",
                 {"course": course_slug, "id": question_id},
@@ -149,3 +149,9 @@ class PgWebRows(PgBase):
 
     async def web_share_revoke(self, course_slug: str) -> None:
         await self._execute("DELETE FROM web_shares WHERE course_slug = $1", course_slug)
+
+
+def _statement(sql: str, params: dict[str, Any]) -> list[Any]:
+    """The query in asyncpg's form (``$n`` for ``:name``, SQLite's index hints dropped), then its values."""
+    text, values = named(sql, params)
+    return [text, *values]
