@@ -8,11 +8,10 @@ Naive datetimes are refused with ValueError before anything is queued, so a bad 
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Sequence
 from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from handlers.vocabulary.domain import (
     ChatRef,
@@ -33,6 +32,14 @@ from handlers.vocabulary.domain import (
 )
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+class Row(Protocol):
+    """A row indexed by column name: SQLite's ``sqlite3.Row`` or asyncpg's ``Record`` (both stores share the
+    codec)."""
+
+    def __getitem__(self, key: Any, /) -> Any: ...
+
 _MICROSECOND = timedelta(microseconds=1)
 
 
@@ -56,7 +63,7 @@ def from_micros_or_none(value: int | None) -> datetime | None:
 
 
 # rows → domain ---------------------------------------------------------------------------------------------
-def course_from(row: sqlite3.Row) -> Course:
+def course_from(row: Row) -> Course:
     return Course(
         slug=row["slug"],
         title=row["title"],
@@ -68,7 +75,7 @@ def course_from(row: sqlite3.Row) -> Course:
     )
 
 
-def lesson_from(row: sqlite3.Row) -> Lesson:
+def lesson_from(row: Row) -> Lesson:
     return Lesson(
         id=row["id"],
         course_slug=row["course_slug"],
@@ -82,7 +89,7 @@ def lesson_from(row: sqlite3.Row) -> Lesson:
     )
 
 
-def group_from(row: sqlite3.Row) -> Group:
+def group_from(row: Row) -> Group:
     """Expects the group's columns plus ``emojis``, a JSON array in the admin's order."""
     return Group(
         id=row["id"],
@@ -96,18 +103,18 @@ def group_from(row: sqlite3.Row) -> Group:
     )
 
 
-def message_ref_from(row: sqlite3.Row, prefix: str = "") -> MessageRef | None:
+def message_ref_from(row: Row, prefix: str = "") -> MessageRef | None:
     message_id = row[prefix + "message_id"]
     if message_id is None:
         return None
     try:
         guild = row[prefix + "guild_id"]
-    except IndexError:  # a table that keeps no guild (lesson posts, replies)
+    except (IndexError, KeyError):  # a table that keeps no guild (lesson posts, replies); KeyError: asyncpg
         guild = None
     return MessageRef(row[prefix + "platform"], row[prefix + "chat_id"], message_id, row[prefix + "thread_id"], guild)
 
 
-def lesson_post_from(row: sqlite3.Row) -> LessonPost:
+def lesson_post_from(row: Row) -> LessonPost:
     return LessonPost(
         lesson_id=row["lesson_id"],
         group_id=row["group_id"],
@@ -116,12 +123,12 @@ def lesson_post_from(row: sqlite3.Row) -> LessonPost:
     )
 
 
-def author_from(row: sqlite3.Row) -> Member:
+def author_from(row: Row) -> Member:
     """Expects the author's columns aliased ``a_platform``, ``a_user_id``, ``a_name``, ``a_is_bot``."""
     return Member(row["a_platform"], row["a_user_id"], row["a_name"], bool(row["a_is_bot"]))
 
 
-def question_from(row: sqlite3.Row) -> Question:
+def question_from(row: Row) -> Question:
     return Question(
         id=row["id"],
         lesson_id=row["lesson_id"],
@@ -142,7 +149,7 @@ def question_from(row: sqlite3.Row) -> Question:
     )
 
 
-def reply_from(row: sqlite3.Row) -> DiscussionReply:
+def reply_from(row: Row) -> DiscussionReply:
     return DiscussionReply(
         question_id=row["question_id"],
         author=author_from(row),
@@ -152,7 +159,7 @@ def reply_from(row: sqlite3.Row) -> DiscussionReply:
     )
 
 
-def instructor_from(row: sqlite3.Row) -> Instructor:
+def instructor_from(row: Row) -> Instructor:
     return Instructor(row["course_slug"], row["platform"], row["user_id"], row["display_name"])
 
 
@@ -178,7 +185,7 @@ def summary_to_json(summary: PeriodSummary) -> str:
     return json.dumps(asdict(summary), ensure_ascii=False)
 
 
-def digest_from(row: sqlite3.Row) -> Digest:
+def digest_from(row: Row) -> Digest:
     return Digest(
         id=row["id"],
         course_slug=row["course_slug"],

@@ -21,14 +21,18 @@ from types import TracebackType
 import asyncpg
 
 from storage.locations import DEFAULT_POOL_SIZE, without_password
+from storage.postgres import clusters
 from storage.postgres.base import PgBase
+from storage.postgres.cluster_store import PgClusterRows
 from storage.postgres.connection import open_pool
+from storage.postgres.likes import PgLikeRows
+from storage.postgres.reads import PgReadRows
 from storage.postgres.schema import migrate
 
 logger = logging.getLogger(__name__)
 
 
-class PostgresStore(PgBase):
+class PostgresStore(PgLikeRows, PgReadRows, PgClusterRows, PgBase):
     """The studybot store on PostgreSQL. Create with :meth:`open`; every write is committed before it returns."""
 
     def __init__(self, url: str, pool: asyncpg.Pool, version: int) -> None:
@@ -48,6 +52,7 @@ class PostgresStore(PgBase):
         try:
             async with pool.acquire() as conn:
                 _, version = await migrate(conn, without_password(url))
+                await clusters.cluster_pending(conn)
         except BaseException:
             await pool.close()
             raise
