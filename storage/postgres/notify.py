@@ -15,7 +15,8 @@ from datetime import datetime
 
 from handlers.vocabulary.domain import Member, MessageRef, Question
 from storage import codec, queries
-from storage.postgres.base import Conn, PgBase, affected
+from storage.postgres import clusters
+from storage.postgres.base import PgBase, affected
 from storage.postgres.named import named
 
 logger = logging.getLogger(__name__)
@@ -43,14 +44,6 @@ _FOLLOWING_LIKERS = """
     WHERE r.question_id = ANY($1::bigint[]) AND m.is_bot = 0
     ORDER BY m.platform, m.user_id
 """
-
-# The question's cluster (storage.clusters.CLUSTER_MEMBERS), its rows locked: the question's own first (so its
-# root cannot move under us), then the root's and the copies' in id order, so a concurrent merge or split of the
-# same cluster waits for this transaction.
-_LOCK_QUESTION = "SELECT COALESCE(duplicate_of, id) AS root, course_slug FROM questions WHERE id = $1 FOR UPDATE"
-_LOCK_ROOT = "SELECT id FROM questions WHERE id = $1 FOR UPDATE"
-_CLUSTER_MEMBERS = "SELECT id FROM questions WHERE course_slug = $1 AND duplicate_of = $2 ORDER BY id FOR UPDATE"
-
 
 class PgNotifyRows(PgBase):
     """Follows, reminders, answer posts and reused answers (:class:`handlers.ports.notify.NotifyStore`)."""
@@ -176,34 +169,9 @@ class PgNotifyRows(PgBase):
             )  # fmt: skip
             if affected(status) != 1:
                 return False
-            await _split(conn, question_id, micros)
+            await clusters.split(conn, question_id, at)  # what /split records
             await conn.execute(
                 "UPDATE questions SET answered = 0, answer_text = NULL, answered_at = NULL WHERE id = $1", question_id
             )
             return True
 
-
-async def _split(conn: Conn, question_id: int, decided_at: int) -> None:
-    """What ``/split`` records (storage.clusters.split_op): the question is apart from every other copy of its
-    cluster (decisions that outlive re-clustering) and leaves it; the rest stay one cluster under their lowest
-    id. Written here until the PostgreSQL cluster store (storage/postgres/clusters.py) offers it on a connection."""
-    found = await conn.fetchrow(_LOCK_QUESTION, question_id)
-    if found is None:
-        raise LookupError(f"question {question_id} does not exist")
-    root = int(found["root"])
-    await conn.execute(_LOCK_ROOT, root)
-    copies = await conn.fetch(_CLUSTER_MEMBERS, found["course_slug"], root)
-    members = sorted({root, *(int(r["id"]) for r in copies)})
-    rest = [m for m in members if m != question_id]
-    await conn.executemany(
-        "INSERT INTO cluster_decisions (first, second, same, decided_at) VALUES ($1, $2, 0, $3)"
-        " ON CONFLICT (first, second) DO UPDATE SET same = excluded.same, decided_at = excluded.decided_at",
-        [(min(question_id, m), max(question_id, m), decided_at) for m in rest],
-    )
-    await conn.execute("UPDATE questions SET duplicate_of = NULL WHERE id = $1", question_id)
-    if rest:
-        new_root = min(rest)
-        await conn.execute("UPDATE questions SET duplicate_of = NULL WHERE id = $1", new_root)
-        await conn.executemany(
-            "UPDATE questions SET duplicate_of = $1 WHERE id = $2", [(new_root, m) for m in rest if m != new_root]
-        )
