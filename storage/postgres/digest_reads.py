@@ -26,7 +26,7 @@ STILL_OPEN_COUNTS = f"""
     SELECT COUNT(*) FILTER (WHERE q.created_at < :age1) AS over1,
            COUNT(*) FILTER (WHERE q.created_at < :age3) AS over3,
            COUNT(*) FILTER (WHERE q.created_at < :age7) AS over7
-    FROM questions q WHERE {digest_reads._OPEN_WHERE}
+    FROM questions q WHERE {digest_reads.OPEN_WHERE}
 """
 
 # As storage.digest_reads.ACTIVITY: likes given in the period are reactions made in it, one per member and post;
@@ -71,8 +71,8 @@ class PgDigestReadRows(PgBase):
         liked = await self._fetch(*_statement(digest_reads.STILL_OPEN_LIKED, params))
         return StillOpen(
             (row["over1"], row["over3"], row["over7"]),
-            tuple(digest_reads._open_question(r) for r in oldest),
-            tuple(digest_reads._open_question(r) for r in liked),
+            tuple(digest_reads.open_question(r) for r in oldest),
+            tuple(digest_reads.open_question(r) for r in liked),
         )
 
     async def activity_between(self, course_slug: str, start: datetime, stop: datetime) -> Activity:

@@ -14,27 +14,12 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from handlers.vocabulary.domain import Member, MessageRef, Question
-from storage import codec, queries
+from storage import codec, notify
 from storage.postgres import clusters
 from storage.postgres.base import PgBase, affected
 from storage.postgres.named import named
 
 logger = logging.getLogger(__name__)
-
-# As storage.notify._REMINDER_CANDIDATES: unanswered, liked, never-reminded questions of the course older than
-# the cutoff, oldest first, a cluster reminded as its first copy; the inner scan reads questions_to_remind.
-_REMINDER_CANDIDATES = f"""
-    {queries.QUESTIONS_FROM}
-    WHERE q.id IN (
-        SELECT COALESCE(o.duplicate_of, o.id) FROM questions o
-        WHERE o.course_slug = :course AND o.created_at <= :cutoff
-          AND o.answered = 0 AND o.deleted = 0 AND o.kind = 'question' AND o.score >= 1 AND o.reminded_at IS NULL
-          AND NOT EXISTS (SELECT 1 FROM question_reminders r WHERE r.question_id = COALESCE(o.duplicate_of, o.id))
-        ORDER BY o.created_at, o.id LIMIT :limit
-    )
-    AND q.answered = 0 AND q.deleted = 0
-    ORDER BY q.created_at, q.id
-"""
 
 # Members who liked any of the questions and follow answers (each once).
 _FOLLOWING_LIKERS = """
@@ -89,7 +74,7 @@ class PgNotifyRows(PgBase):
 
     async def reminder_candidates(self, course_slug: str, asked_before: datetime, limit: int) -> list[Question]:
         sql, args = named(
-            _REMINDER_CANDIDATES, {"course": course_slug, "cutoff": codec.to_micros(asked_before), "limit": limit}
+            notify.REMINDER_CANDIDATES, {"course": course_slug, "cutoff": codec.to_micros(asked_before), "limit": limit}
         )
         rows = await self._fetch(sql, *args)
         return [codec.question_from(r) for r in rows]

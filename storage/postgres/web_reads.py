@@ -20,17 +20,17 @@ from storage import codec
 from storage.postgres.base import PgBase
 from storage.postgres.named import named
 from storage.web_reads import (
-    _COLUMNS,
-    _FROM,
+    COLUMNS,
     DENSE_HITS,
+    FROM,
     PAGE_SIZE,
     WebFilter,
     WebQuestion,
     WebQuestionDetail,
     WebReply,
+    escape_like,
+    question_from,
 )
-from storage.web_reads import _escape_like as escape_like
-from storage.web_reads import _question as web_question_from
 
 logger = logging.getLogger(__name__)
 
@@ -74,11 +74,11 @@ class PgWebRows(PgBase):
                     " AND d.text ILIKE :like))"
                 )
         sql = (
-            f"SELECT {_COLUMNS} {_FROM} WHERE {' AND '.join(where)}"
+            f"SELECT {COLUMNS} {FROM} WHERE {' AND '.join(where)}"
             " ORDER BY q.score DESC, q.created_at, q.id LIMIT :limit OFFSET :offset"
         )
         rows = await self._fetch(*_statement(sql, params))
-        return [web_question_from(r) for r in rows[:PAGE_SIZE]], len(rows) > PAGE_SIZE
+        return [question_from(r) for r in rows[:PAGE_SIZE]], len(rows) > PAGE_SIZE
 
     async def _trigram_hits_fewer_than(self, like: str, cap: int) -> bool:
         found = await self._fetchval(
@@ -90,12 +90,12 @@ class PgWebRows(PgBase):
         """One question of this course (never another's) with its cluster's wordings and its replies."""
         rows = await self._fetch(
             *_statement(
-                f"SELECT {_COLUMNS} {_FROM} WHERE q.course_slug = :course AND q.kind = 'question' AND q.deleted = 0"
+                f"SELECT {COLUMNS} {FROM} WHERE q.course_slug = :course AND q.kind = 'question' AND q.deleted = 0"
                 " AND (q.id = :id OR q.duplicate_of = :id) ORDER BY q.id",
                 {"course": course_slug, "id": question_id},
             )
         )
-        found = [web_question_from(r) for r in rows]
+        found = [question_from(r) for r in rows]
         main = next((q for q in found if q.id == question_id), None)
         if main is None:
             return None
