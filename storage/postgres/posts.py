@@ -17,23 +17,35 @@ logger = logging.getLogger(__name__)
 QUESTION_BY_REF = f"{queries.QUESTIONS_FROM} WHERE q.{BY_REF}"
 QUESTION_BY_ID = f"{queries.QUESTIONS_FROM} WHERE q.id = $1"
 
-# The advisory lock a course's new posts are inserted under (the first of its two keys; the second is the
-# course slug's hash). See :func:`lock_course_posts`.
+# The advisory locks new posts are inserted under (two-key form, a key space apart from the migration lock):
+# the course's, exclusive, keyed by the slug's hash; and the id barrier, shared. See :func:`lock_course_posts`.
 POSTS_LOCK = 0x504F5354  # "POST"
-LOCK_COURSE_POSTS = "SELECT pg_advisory_xact_lock($1, hashtext($2))"
+BARRIER_LOCK = POSTS_LOCK + 1
+LOCK_COURSE_POSTS = "SELECT pg_advisory_xact_lock_shared($1, 0), pg_advisory_xact_lock($2, hashtext($3))"
 
 
 async def lock_course_posts(conn: Conn, course_slug: str) -> None:
-    """Take the course's post lock until the transaction ends.
+    """Take the locks a transaction inserting posts of ``course_slug`` holds until it ends.
 
-    Why: a digest's window is a range of post ids (``digests.through_post`` is a watermark), which assumes a
-    course's posts become visible in id order. On SQLite the one writer guarantees that; on PostgreSQL two
-    transactions may take ids 7 and 8 and commit 8 first, and a digest reading then would pass 7 by for good.
-    Every insert of a course's posts takes this lock before its ids are drawn and holds it to the commit, so
-    the course's ids commit in order; a reader that takes the lock (e.g. before reading the watermark) sees no
-    insert of the course in flight.
+    Why: a digest's window is a range of post ids (``digests.through_post`` is a watermark, read by
+    ``newest_post_id``), which assumes posts become visible in id order. On SQLite the one writer guarantees
+    that; on PostgreSQL two transactions may draw ids 7 and 8 and commit 8 first, and a digest reading then would
+    pass 7 by for good. So every insert of posts takes, before its ids are drawn and until its commit:
+
+    * the course's lock, exclusive (``pg_advisory_xact_lock``): a course's post ids commit in id order;
+    * the id barrier, shared: posts of all courses go side by side, and :func:`newest_settled_post_id` takes the
+      barrier exclusively, so it reads the newest id only when no insert of any course is in flight (the
+      watermark is over every course's ids, so a course's lock alone could not protect it).
     """
-    await conn.execute(LOCK_COURSE_POSTS, POSTS_LOCK, course_slug)
+    await conn.execute(LOCK_COURSE_POSTS, BARRIER_LOCK, POSTS_LOCK, course_slug)
+
+
+async def newest_settled_post_id(conn: Conn) -> int:
+    """The newest post id (0 when there is none), read once no insert of posts is in flight: every id at or
+    below it is committed or never will be, so a window ending there misses no post. ``conn`` must be in a
+    transaction (the barrier is held to its end, briefly holding back new posts)."""
+    await conn.execute("SELECT pg_advisory_xact_lock($1, 0)", BARRIER_LOCK)
+    return int(await conn.fetchval("SELECT COALESCE(MAX(id), 0) FROM questions"))
 
 
 class PostRows(PgBase):

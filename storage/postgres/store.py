@@ -28,6 +28,8 @@ from storage.postgres.connection import open_pool
 from storage.postgres.digest_reads import PgDigestReadRows
 from storage.postgres.digests import PgDigestRows
 from storage.postgres.groups import GroupRows
+from storage.postgres.imports import SourceRows
+from storage.postgres.leases import LeaseRows
 from storage.postgres.lessons import LessonRows
 from storage.postgres.likes import PgLikeRows
 from storage.postgres.notify import PgNotifyRows
@@ -43,6 +45,8 @@ class PostgresStore(
     LessonRows,
     GroupRows,
     PostRows,
+    LeaseRows,
+    SourceRows,
     PgLikeRows,
     PgReadRows,
     PgClusterRows,
