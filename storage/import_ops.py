@@ -41,7 +41,7 @@ FEED_SELECT = (
 )
 
 
-def feed_state_from(row: sqlite3.Row) -> FeedState:
+def feed_state_from(row: codec.Row) -> FeedState:
     return FeedState(
         course_slug=row["course_slug"],
         url=row["url"],

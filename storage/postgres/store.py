@@ -25,14 +25,21 @@ from storage.postgres import clusters
 from storage.postgres.base import PgBase
 from storage.postgres.cluster_store import PgClusterRows
 from storage.postgres.connection import open_pool
+from storage.postgres.groups import GroupRows
+from storage.postgres.imports import SourceRows
+from storage.postgres.leases import LeaseRows
+from storage.postgres.lessons import LessonRows
 from storage.postgres.likes import PgLikeRows
+from storage.postgres.posts import PostRows
 from storage.postgres.reads import PgReadRows
 from storage.postgres.schema import migrate
 
 logger = logging.getLogger(__name__)
 
 
-class PostgresStore(PgLikeRows, PgReadRows, PgClusterRows, PgBase):
+class PostgresStore(
+    LessonRows, GroupRows, PostRows, PgLikeRows, PgReadRows, LeaseRows, SourceRows, PgClusterRows, PgBase
+):
     """The studybot store on PostgreSQL. Create with :meth:`open`; every write is committed before it returns."""
 
     def __init__(self, url: str, pool: asyncpg.Pool, version: int) -> None:

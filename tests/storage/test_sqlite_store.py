@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Protocol
 
 import pytest
@@ -26,6 +25,7 @@ from handlers.vocabulary.domain import (
     PostWindow,
 )
 from storage import SqliteStore
+from storage.locations import Database, open_store
 from storage.postgres import PostgresStore
 from tests.storage.helpers import ANN, BOB, CAT, CHAT, T0, World, make_world
 
@@ -336,7 +336,7 @@ async def test_naive_datetimes_are_refused_and_change_nothing(world: World) -> N
     store = world.store
     question = await world.post(message_id="q")
     naive = datetime(2024, 3, 4, 9, 0)  # noqa: DTZ001 - the point of the test
-    before_ops = store.writer_stats.operations
+    before_ops = store.writer_stats.operations if isinstance(store, SqliteStore) else None  # PostgreSQL: no queue
     with pytest.raises(ValueError, match="naive"):
         await store.add_reaction(world.ref("q"), BOB, "👍", naive)
     with pytest.raises(ValueError, match="naive"):
@@ -351,20 +351,21 @@ async def test_naive_datetimes_are_refused_and_change_nothing(world: World) -> N
         await store.period_questions("ai", PostWindow(0, 9, since=naive), 5)
     with pytest.raises(ValueError):
         await store.set_base_likes(question.id, -1)
-    assert store.writer_stats.operations == before_ops  # nothing was even queued
+    if isinstance(store, SqliteStore):
+        assert store.writer_stats.operations == before_ops  # nothing was even queued
     assert await store.get_question(question.id) == question
     assert await store.question_by_ref(world.ref("n")) is None
     assert await store.find_lesson("ai", "new") is None
 
 
-async def test_data_survives_close_and_reopen(db_path: Path) -> None:
-    store = await SqliteStore.open(db_path)
+async def test_data_survives_close_and_reopen(database: Database) -> None:
+    store = await open_store(database)
     world = await make_world(store)
     question = await world.post()
     await store.add_reaction(question.ref or world.ref("x"), BOB, "👍", T0)
     await store.close()
     await store.close()  # closing twice is harmless
-    reopened = await SqliteStore.open(db_path)
+    reopened = await open_store(database)
     try:
         stored = await reopened.get_question(question.id)
         assert stored is not None and stored.likes == 1
@@ -389,8 +390,8 @@ async def test_due_lessons_and_mark_published(store: SqliteStore) -> None:
     assert await store.latest_lesson("ai") == later
 
 
-async def test_store_is_an_async_context_manager(db_path: Path) -> None:
-    async with await SqliteStore.open(db_path) as store:
+async def test_store_is_an_async_context_manager(database: Database) -> None:
+    async with await open_store(database) as store:
         await store.upsert_course(Course("ai", "AI"), T0)
-    async with await SqliteStore.open(db_path) as store:
+    async with await open_store(database) as store:
         assert await store.get_course("ai") == Course("ai", "AI", created_at=T0)
