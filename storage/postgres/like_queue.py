@@ -72,25 +72,36 @@ class LikeQueue:
         return await asyncio.shield(op.done)
 
     async def _drain(self) -> None:
-        while self._pending:
-            group = [self._pending.popleft() for _ in range(min(MAX_GROUP, len(self._pending)))]
-            try:
-                results = await self._with_retries(group)
-            except Exception as error:
-                if len(group) == 1:
-                    _fail(group[0], error)
-                    continue
-                logger.info("a group of %d like operations failed (%s); retrying one by one", len(group), error)
-                for op in group:
-                    try:
-                        result = await self._with_retries([op])
-                    except Exception as alone:
-                        _fail(op, alone)
-                    else:
-                        _succeed(op, result[0])
-                continue
-            for op, result in zip(group, results, strict=True):
-                _succeed(op, result)
+        group: list[LikeOp] = []
+        try:
+            while self._pending:
+                group = [self._pending.popleft() for _ in range(min(MAX_GROUP, len(self._pending)))]
+                await self._run(group)
+        except BaseException as stopped:  # cancelled (the loop is closing): no caller may wait forever
+            for op in [*group, *self._pending]:
+                _fail(op, stopped)
+            self._pending.clear()
+            raise
+
+    async def _run(self, group: list[LikeOp]) -> None:
+        """One group in one transaction; when it fails, each of its operations alone, so only a bad one fails."""
+        try:
+            results = await self._with_retries(group)
+        except Exception as error:
+            if len(group) == 1:
+                _fail(group[0], error)
+                return
+            logger.info("a group of %d like operations failed (%s); retrying one by one", len(group), error)
+            for op in group:
+                try:
+                    result = await self._with_retries([op])
+                except Exception as alone:
+                    _fail(op, alone)
+                else:
+                    _succeed(op, result[0])
+            return
+        for op, result in zip(group, results, strict=True):
+            _succeed(op, result)
 
     async def _with_retries(self, group: list[LikeOp]) -> list[Any]:
         for attempt in range(RETRIES):
@@ -113,5 +124,9 @@ def _succeed(op: LikeOp, result: Any) -> None:
 
 
 def _fail(op: LikeOp, error: BaseException) -> None:
-    if not op.done.done():
+    if op.done.done():
+        return
+    if isinstance(error, asyncio.CancelledError):
+        op.done.cancel()
+    else:
         op.done.set_exception(error)

@@ -7,8 +7,9 @@ from typing import Protocol
 
 import pytest
 
-from handlers.ports import DigestStore, SchedulerStore, SourceStore, Store
+from handlers.ports import DigestStore, LikeStore, RankingReads, SchedulerStore, SourceStore, Store
 from handlers.ports.backends import CatchUpStore, CourseCatalog
+from handlers.ports.clusters import ClusterStore
 from handlers.ports.notify import NotifyStore
 from handlers.vocabulary.domain import (
     ChatRef,
@@ -51,6 +52,29 @@ def test_postgres_store_has_the_digest_notify_and_web_methods(port: type) -> Non
     assert not missing
     _digests: type[DigestStore] = PostgresStore  # mypy checks the signatures
     _notify: type[NotifyStore] = PostgresStore
+
+
+# The roles of the PostgreSQL store's like path, rankings and clusters (storage/postgres/likes.py, reads.py,
+# cluster_store.py); RankingReads' digest reads (still_open, activity_between, chart_counts) are storage/postgres's
+# digest part's. The whole Store port is checked once every role is in.
+POSTGRES_LIKE_ROLES = {
+    LikeStore: set(),
+    RankingReads: {"still_open", "activity_between", "chart_counts"},
+    ClusterStore: set(),
+}
+
+
+@pytest.mark.parametrize("port", list(POSTGRES_LIKE_ROLES), ids=lambda port: port.__name__)
+def test_postgres_store_implements_the_like_ranking_and_cluster_ports(port: type) -> None:
+    port_methods = {name for name in vars(port) if not name.startswith("_")} - POSTGRES_LIKE_ROLES[port]
+    missing = {name for name in port_methods if not callable(getattr(PostgresStore, name, None))}
+    assert not missing
+    assert callable(getattr(PostgresStore, "reconcile_reactions", None))  # CatchUpStore's part of the like path
+
+
+def test_the_postgres_like_path_is_checked_by_mypy() -> None:
+    _likes: type[LikeStore] = PostgresStore
+    _clusters: type[ClusterStore] = PostgresStore
 
 
 def test_the_ports_are_checked_by_mypy_and_share_no_method_by_accident() -> None:
