@@ -3,9 +3,12 @@
 The same rows as :mod:`storage.digests` (its JSON of the items, the summary and the report are reused as they
 are). Several processes may record or deliver one digest at once; the unique keys decide: a period (course,
 end) is recorded once and a delivery (digest, member) once, by ``ON CONFLICT DO NOTHING``, and the first send
-time is kept by a conditional update. A digest's window ends at a post id (``through_post``): add_post makes a
-course's post ids commit in id order (storage.postgres.posts), so no post below the watermark can appear after
-the digest read it.
+time is kept by a conditional update.
+
+A digest's window ends at a post id (``through_post``, a watermark over every course's ids): nothing here reads
+past it, and it is safe only if no post below it is still in flight when it is read. On SQLite the one writer
+gives that; here the inserts of posts hold an id barrier shared and ``newest_settled_post_id``
+(storage.postgres.posts) reads the newest id holding it exclusively, which ``newest_post_id`` must use.
 """
 
 from __future__ import annotations
