@@ -1,6 +1,7 @@
 """Storage benchmark: likes through the group-commit write path vs raw SQLite, and /top + digest queries at scale.
 
-Run: ``.venv/bin/python benchmarks/storage.py [--quick] [--likes N] [--cache-dir DIR] [--no-targets]``.
+Run: ``.venv/bin/python benchmarks/storage.py [--quick] [--likes N] [--cache-dir DIR] [--no-targets]``;
+``--store postgresql [--url URL] [--repeat N]`` runs the same on PostgreSQL (benchmarks/storage_postgres.py).
 
 (a) likes/s through ``SqliteStore.add_reaction``: N calls issued concurrently in chunks of 1,000 (a busy bot:
     many events in flight at once), all committed when the run ends;
@@ -363,11 +364,22 @@ def main() -> None:
     parser.add_argument("--smoke", action="store_true", help="tiny sizes: only checks that the benchmark still runs")
     parser.add_argument("--cache-dir", type=Path, default=Path(tempfile.gettempdir()) / "studybot-bench")
     parser.add_argument("--no-targets", action="store_true", help="print the figures but never fail on a target")
+    parser.add_argument("--store", choices=["sqlite", "postgresql"], default="sqlite")
+    parser.add_argument("--url", default=None, help="PostgreSQL: a server to use (default: start a throwaway one)")
+    parser.add_argument("--repeat", type=int, default=3, help="PostgreSQL: runs of each write benchmark")
     args = parser.parse_args()
     n = args.likes or (2_000 if args.smoke else 50_000 if args.quick else 200_000)
     big_questions, big_reactions = (
         (2_000, 20_000) if args.smoke else (100_000, 1_000_000) if args.quick else (1_000_000, 10_000_000)
     )
+    if args.store == "postgresql":
+        from benchmarks import storage_postgres
+
+        met = storage_postgres.main(n, (big_questions, big_reactions), args.repeat, args.url)
+        if not met and not args.no_targets:
+            print("TARGET MISSED (see above)", file=sys.stderr)
+            sys.exit(1)
+        return
     questions = 2_000
 
     print(f"SQLite {sqlite3.sqlite_version}; {n:,} likes on {questions:,} questions, chunks of {CHUNK:,}")

@@ -23,7 +23,7 @@ logger = logging.getLogger(__name__)
 
 # Earlier periods' questions: stored at or before the window's start (or, for a window cut by date, dated
 # before it). One question per cluster of near-duplicates: the cluster's first (duplicate_of IS NULL).
-_OPEN_WHERE = """
+OPEN_WHERE = """
     q.course_slug = :course AND q.kind = 'question' AND q.deleted = 0 AND q.answered = 0
     AND q.duplicate_of IS NULL AND (q.id <= :after OR q.created_at < :since)
 """
@@ -31,7 +31,7 @@ _OPEN_WHERE = """
 STILL_OPEN_COUNTS = f"""
     SELECT COALESCE(SUM(q.created_at < :age1), 0) AS over1, COALESCE(SUM(q.created_at < :age3), 0) AS over3,
            COALESCE(SUM(q.created_at < :age7), 0) AS over7
-    FROM questions q WHERE {_OPEN_WHERE}
+    FROM questions q WHERE {OPEN_WHERE}
 """
 
 _OPEN_COLUMNS = """
@@ -41,13 +41,13 @@ _OPEN_COLUMNS = """
 
 STILL_OPEN_OLDEST = f"""
     SELECT {_OPEN_COLUMNS} FROM questions q JOIN lessons l ON l.id = q.lesson_id
-    WHERE {_OPEN_WHERE} AND q.created_at < :age1
+    WHERE {OPEN_WHERE} AND q.created_at < :age1
     ORDER BY q.created_at, q.id LIMIT :limit
 """
 
 STILL_OPEN_LIKED = f"""
     SELECT {_OPEN_COLUMNS} FROM questions q JOIN lessons l ON l.id = q.lesson_id
-    WHERE {_OPEN_WHERE} AND q.score > 0
+    WHERE {OPEN_WHERE} AND q.score > 0
     ORDER BY q.score DESC, q.created_at, q.id LIMIT :limit
 """
 
@@ -112,7 +112,7 @@ class DigestReadRows(StoreBase):
     """The digest report part of :class:`storage.SqliteStore`."""
 
     async def still_open(self, course_slug: str, window: PostWindow, now: datetime, limit: int) -> StillOpen:
-        """Unanswered questions stored before ``window`` (see :data:`_OPEN_WHERE`): how many are older than each
+        """Unanswered questions stored before ``window`` (see :data:`OPEN_WHERE`): how many are older than each
         of :data:`OPEN_AGES` days, the ``limit`` oldest of those over a day, and the ``limit`` most liked."""
         params: dict[str, Any] = {
             "course": course_slug,
@@ -128,8 +128,8 @@ class DigestReadRows(StoreBase):
         liked = await self._reader.all(STILL_OPEN_LIKED, params)
         return StillOpen(
             (row["over1"], row["over3"], row["over7"]),
-            tuple(_open_question(r) for r in oldest),
-            tuple(_open_question(r) for r in liked),
+            tuple(open_question(r) for r in oldest),
+            tuple(open_question(r) for r in liked),
         )
 
     async def activity_between(self, course_slug: str, start: datetime, stop: datetime) -> Activity:
@@ -165,7 +165,7 @@ class DigestReadRows(StoreBase):
         return ChartCounts(per_day, lessons, outside)
 
 
-def _open_question(row: Any) -> OpenQuestion:
+def open_question(row: Any) -> OpenQuestion:
     """The question's whole text; the core cuts its excerpt."""
     return OpenQuestion(
         row["id"], row["lesson_title"], row["score"], row["text"], codec.from_micros(row["created_at"]),

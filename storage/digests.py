@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import logging
-import sqlite3
 from collections.abc import Sequence
 from dataclasses import asdict, replace
 from datetime import date, datetime
@@ -114,7 +113,7 @@ def summary_to_json(summary: PeriodSummary, report: DigestReport | None) -> str:
     return json.dumps(data, ensure_ascii=False)
 
 
-def digest_from(row: sqlite3.Row) -> Digest:
+def digest_from(row: codec.Row) -> Digest:
     report = json.loads(row["summary"]).get("report")
     digest = codec.digest_from(row)
     return replace(digest, report=report_from_data(report)) if report is not None else digest

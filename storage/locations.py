@@ -109,6 +109,7 @@ async def upgrade_store(database: Database, progress: Progress | None = None) ->
         from storage.schema import upgrade_database
 
         return await upgrade_database(database.path, progress)
+    from storage.postgres.clusters import cluster_pending
     from storage.postgres.connection import open_pool
     from storage.postgres.schema import migrate as migrate_postgres
 
@@ -116,6 +117,8 @@ async def upgrade_store(database: Database, progress: Progress | None = None) ->
     pool = await open_pool(database.url, 1)
     try:
         async with pool.acquire() as conn:
-            return await migrate_postgres(conn, database.shown())
+            versions = await migrate_postgres(conn, database.shown())
+            await cluster_pending(conn, progress)
+            return versions
     finally:
         await pool.close()

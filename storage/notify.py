@@ -24,7 +24,7 @@ logger = logging.getLogger(__name__)
 # Unanswered questions of the course older than the cutoff and liked, not reminded, oldest first; a cluster is
 # reminded as its first copy (liked through any copy). The inner scan reads the partial index questions_to_remind,
 # which holds only liked, open, unreminded questions, and stops after LIMIT.
-_REMINDER_CANDIDATES = f"""
+REMINDER_CANDIDATES = f"""
     {queries.QUESTIONS_FROM}
     WHERE q.id IN (
         SELECT COALESCE(o.duplicate_of, o.id) FROM questions o INDEXED BY questions_to_remind
@@ -92,7 +92,7 @@ class NotifyRows(StoreBase):
 
     async def reminder_candidates(self, course_slug: str, asked_before: datetime, limit: int) -> list[Question]:
         rows = await self._reader.all(
-            _REMINDER_CANDIDATES, {"course": course_slug, "cutoff": codec.to_micros(asked_before), "limit": limit}
+            REMINDER_CANDIDATES, {"course": course_slug, "cutoff": codec.to_micros(asked_before), "limit": limit}
         )
         return [codec.question_from(r) for r in rows]
 

@@ -71,23 +71,23 @@ class WebQuestionDetail:
     replies: list[WebReply]
 
 
-_COLUMNS = """
+COLUMNS = """
     q.id, q.text, q.lesson_id, l.title AS lesson_title, COALESCE(g.title, '') AS group_title,
     m.display_name AS asker, q.created_at, q.answered, q.answer_text, q.score,
     1 + (SELECT COUNT(*) FROM questions d
          WHERE d.course_slug = q.course_slug AND d.duplicate_of = q.id AND d.deleted = 0) AS copies
 """
-_FROM = """
+FROM = """
     FROM questions q JOIN lessons l ON l.id = q.lesson_id JOIN members m ON m.id = q.author_id
     LEFT JOIN study_groups g ON g.id = q.group_id
 """
 
 
-def _escape_like(text: str) -> str:
+def escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def _question(row: Any) -> WebQuestion:
+def question_from(row: Any) -> WebQuestion:
     return WebQuestion(
         id=row["id"],
         text=row["text"],
@@ -142,7 +142,7 @@ class WebRows(StoreBase):
             params["since"] = codec.to_micros(f.since)
         query = f.query.strip()
         if query:
-            params["like"] = "%" + _escape_like(query) + "%"
+            params["like"] = "%" + escape_like(query) + "%"
             index, match = _search_index(query, params)
             hits = f"SELECT rowid FROM {index} WHERE {index} MATCH {match}"
             found = await self._hits_up_to(index, match, params, self.dense_hits)
@@ -177,11 +177,11 @@ class WebRows(StoreBase):
         # every row a search ranks.
         order = "ORDER BY q.score DESC, q.created_at, q.id"
         sql = (
-            f"SELECT {_COLUMNS} {_FROM} WHERE q.id IN (SELECT q.id FROM questions q WHERE {' AND '.join(where)}"
+            f"SELECT {COLUMNS} {FROM} WHERE q.id IN (SELECT q.id FROM questions q WHERE {' AND '.join(where)}"
             f" {order} LIMIT :limit OFFSET :offset) {order}"
         )
         rows = await self._reader.all(sql, params)
-        return [_question(r) for r in rows[:PAGE_SIZE]], len(rows) > PAGE_SIZE
+        return [question_from(r) for r in rows[:PAGE_SIZE]], len(rows) > PAGE_SIZE
 
     async def _hits_up_to(self, index: str, match: str, params: dict[str, Any], cap: int) -> int:
         """How many posts of any course the search matches, counted up to ``cap``."""
@@ -194,11 +194,11 @@ class WebRows(StoreBase):
     async def web_question(self, course_slug: str, question_id: int) -> WebQuestionDetail | None:
         """One question of this course (never another's) with its cluster's wordings and its replies."""
         rows = await self._reader.all(
-            f"SELECT {_COLUMNS} {_FROM} WHERE q.course_slug = :course AND q.kind = 'question' AND q.deleted = 0"
+            f"SELECT {COLUMNS} {FROM} WHERE q.course_slug = :course AND q.kind = 'question' AND q.deleted = 0"
             " AND (q.id = :id OR q.duplicate_of = :id) ORDER BY q.id",
             {"course": course_slug, "id": question_id},
         )
-        found = [_question(r) for r in rows]
+        found = [question_from(r) for r in rows]
         main = next((q for q in found if q.id == question_id), None)
         if main is None:
             return None

@@ -1,17 +1,368 @@
-"""Question clusters on PostgreSQL (issue 12): placing a question in its cluster when it is stored.
+"""Question clusters (issue 12) on PostgreSQL: placement when a question is stored, clustering a database once,
+manual merges and splits, and ranking by cluster for /top and the digest.
 
-A placeholder for now: the pg-likes work fills :func:`place` (and owns this module from then on). It is
-called by :meth:`storage.postgres.posts.PostRows.add_post` and the imports inside the transaction that
-inserts the question, as :func:`storage.clusters.place` is on SQLite, so a question is never seen unplaced.
+The rules and the pure parts are :mod:`storage.clusters`' (the detector is :mod:`handlers.text.duplicates`);
+this module states its SQL in PostgreSQL's dialect: ``json_agg`` for SQLite's ``json_group_array``, arrays for
+``json_each``, no ``INDEXED BY``. :func:`place` runs inside the transaction that inserts the question (the post
+path calls it), so a question is never visible without its cluster.
 """
 
 from __future__ import annotations
 
-from storage.postgres.base import Conn
+import json
+import logging
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from functools import cache
+from typing import Any
+
+import asyncpg
+
+from handlers.ports.clusters import Cluster, DupesMode
+from handlers.text.duplicates import FINGERPRINT_VERSION, Fingerprint, best_match, fingerprint
+from handlers.vocabulary.domain import RankedQuestion
+from storage import codec, queries
+from storage.clusters import (
+    CLUSTERED_IDS,
+    MAX_CANDIDATES,
+    MAX_POSTINGS,
+    PERIOD_SCOPE,
+    PROGRESS_EVERY,
+    ROOT_OF,
+    Progress,
+    _Clusters,
+    light,
+)
+from storage.postgres.base import Conn, numbered
+from storage.postgres.named import named
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["PERIOD_SCOPE", "TOP_SCOPE", "cluster_pending", "place", "ranked_by_cluster", "read_cluster"]
+
+# Where a pool or a connection reads (both have fetch).
+Reader = asyncpg.Pool | Conn
+
+CLUSTER_LOCK = 0x5354_5544_434C_5553  # "STUDCLUS": one process clusters a database, the others wait and skip
+
+_POSTINGS = """
+    SELECT post_id FROM (SELECT post_id FROM question_keys WHERE course_slug = ? AND key = ? AND post_id < ?
+                         ORDER BY post_id DESC LIMIT ?) AS p
+"""
+_CANDIDATES = """
+    WITH hits(post_id) AS ({postings}),
+    shared(post_id, n) AS (SELECT post_id, COUNT(*) FROM hits GROUP BY post_id ORDER BY COUNT(*) DESC, post_id LIMIT ?)
+    SELECT q.id, q.normalised, COALESCE(q.duplicate_of, q.id) AS root,
+           (SELECT COALESCE(json_agg(k2.key)::text, '[]') FROM question_keys k2 WHERE k2.post_id = q.id) AS keys
+    FROM shared JOIN questions q ON q.id = shared.post_id
+    WHERE q.deleted = 0 AND q.kind = 'question'
+"""
+INSERT_KEYS = """
+    INSERT INTO question_keys (course_slug, key, post_id)
+    SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[]) ON CONFLICT DO NOTHING
+"""
 
 
-async def place(conn: Conn, question_id: int) -> None:
-    """Join the stored question ``question_id`` to the cluster of an earlier question it duplicates.
+@cache
+def candidates_sql(keys: int) -> str:
+    """The candidate query for a fingerprint of ``keys`` keys (one bounded index range per key)."""
+    return numbered(_CANDIDATES.format(postings=" UNION ALL ".join([_POSTINGS] * keys)))
 
-    Empty until the pg-likes work fills it: until then every question stays alone.
-    """
+
+async def _insert_keys(conn: Conn, rows: Sequence[tuple[str, str, int]]) -> None:
+    if rows:
+        await conn.execute(INSERT_KEYS, [r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows])
+
+
+async def place(conn: Conn, post_id: int) -> int | None:
+    """Fingerprint the stored question ``post_id`` and join the cluster of the earlier question it duplicates;
+    returns that cluster's root, or None when it stays alone (see :func:`storage.clusters.place`)."""
+    found = await conn.fetchrow(
+        "SELECT q.course_slug, q.text, q.kind, COALESCE(g.dupes, 'on') AS dupes FROM questions q"
+        " LEFT JOIN study_groups g ON g.id = q.group_id WHERE q.id = $1",
+        post_id,
+    )
+    if found is None or found["kind"] != "question" or found["dupes"] == DupesMode.OFF:
+        return None
+    course, text = found["course_slug"], found["text"]
+    fp = fingerprint(text)
+    candidates: list[asyncpg.Record] = []
+    if fp.keys:
+        params = [v for key in fp.keys for v in (course, key, post_id, MAX_POSTINGS)]
+        candidates = list(await conn.fetch(candidates_sql(len(fp.keys)), *params, MAX_CANDIDATES))
+    roots = {row["id"]: row["root"] for row in candidates}
+    match = best_match(
+        fp, ((row["id"], Fingerprint(row["normalised"] or "", tuple(json.loads(row["keys"])))) for row in candidates)
+    )
+    root = roots[match] if match is not None else None
+    await conn.execute(
+        "UPDATE questions SET normalised = $1, duplicate_of = $2 WHERE id = $3", fp.normalised, root, post_id
+    )
+    await _insert_keys(conn, [(course, key, post_id) for key in fp.keys])
+    return int(root) if root is not None else None
+
+
+# clustering a whole database ---------------------------------------------------------------------------------
+async def needs_clustering(conn: Conn) -> bool:
+    version = await conn.fetchrow("SELECT fingerprint_version FROM cluster_state WHERE id = 1")
+    return version is not None and version[0] != FINGERPRINT_VERSION
+
+
+async def cluster_pending(conn: Conn, progress: Progress | None = None) -> int:
+    """Cluster every course's questions once when the stored clusters were not made by this detector version;
+    returns how many questions were placed. One transaction under an advisory lock: several processes starting
+    at once cluster once, and a kill leaves the database as it was."""
+    if not await needs_clustering(conn):
+        return 0
+    done = total = 0
+    async with conn.transaction():
+        await conn.execute("SELECT pg_advisory_xact_lock($1)", CLUSTER_LOCK)
+        if not await needs_clustering(conn):  # another process did it while we waited
+            return 0
+        total = int(await conn.fetchval("SELECT COUNT(*) FROM questions WHERE kind = 'question' AND deleted = 0"))
+        await conn.execute("DELETE FROM question_keys")
+        await conn.execute("UPDATE questions SET duplicate_of = NULL WHERE duplicate_of IS NOT NULL")
+        decisions = list(await conn.fetch("SELECT first, second, same FROM cluster_decisions ORDER BY decided_at"))
+        courses = [r[0] for r in await conn.fetch("SELECT DISTINCT course_slug FROM questions ORDER BY 1")]
+        for course in courses:
+            done = await _cluster_course(conn, course, decisions, done, total, progress)
+        await conn.execute("UPDATE cluster_state SET fingerprint_version = $1 WHERE id = 1", FINGERPRINT_VERSION)
+    if progress is not None and done % PROGRESS_EVERY:
+        progress(done, total)
+    logger.info("clustered %d questions with fingerprint version %d", done, FINGERPRINT_VERSION)
+    return done
+
+
+async def _cluster_course(
+    conn: Conn, course: str, decisions: Sequence[asyncpg.Record], done: int, total: int, progress: Progress | None
+) -> int:
+    apart: set[tuple[int, int]] = set()
+    same: list[tuple[int, int]] = []
+    for row in decisions:
+        pair = (row["first"], row["second"])
+        if row["same"]:
+            same.append(pair)
+            apart.discard(pair)
+        else:
+            apart.add(pair)
+    rows = await conn.fetch(
+        "SELECT q.id, q.text FROM questions q LEFT JOIN study_groups g ON g.id = q.group_id"
+        " WHERE q.course_slug = $1 AND q.kind = 'question' AND q.deleted = 0 AND COALESCE(g.dupes, 'on') <> 'off'"
+        " ORDER BY q.id",
+        course,
+    )
+    by_key: dict[str, list[int]] = defaultdict(list)
+    prints: dict[int, Fingerprint] = {}
+    clusters = _Clusters({}, defaultdict(set))
+    for row in rows:
+        post_id = row["id"]
+        fp = fingerprint(row["text"])
+        shared: dict[int, int] = defaultdict(int)
+        for key in fp.keys:
+            for other in by_key[key][-MAX_POSTINGS:]:  # as candidates_sql bounds each key
+                shared[other] += 1
+        ranked = sorted(shared, key=lambda other: (-shared[other], other))[:MAX_CANDIDATES]
+        allowed = [
+            (other, prints[other])
+            for other in ranked
+            if not any((min(m, post_id), max(m, post_id)) in apart for m in clusters.members[clusters.root[other]])
+        ]
+        match = best_match(fp, allowed)
+        clusters.join(post_id, post_id if match is None else clusters.root[match])
+        prints[post_id] = fp
+        for key in fp.keys:
+            by_key[key].append(post_id)
+        done += 1
+        if progress is not None and done % PROGRESS_EVERY == 0:
+            progress(done, total)
+    for a, b in same:
+        clusters.union(a, b)
+    await conn.execute(
+        "UPDATE questions q SET normalised = t.normalised FROM unnest($1::bigint[], $2::text[]) AS t(id, normalised)"
+        " WHERE q.id = t.id",
+        list(prints),
+        [fp.normalised for fp in prints.values()],
+    )
+    joined = [(post_id, root) for post_id, root in clusters.root.items() if root != post_id]
+    await conn.execute(
+        "UPDATE questions q SET duplicate_of = t.root FROM unnest($1::bigint[], $2::bigint[]) AS t(id, root)"
+        " WHERE q.id = t.id",
+        [j[0] for j in joined],
+        [j[1] for j in joined],
+    )
+    await _insert_keys(conn, [(course, key, post_id) for post_id, fp in prints.items() for key in fp.keys])
+    return done
+
+
+# manual decisions ----------------------------------------------------------------------------------------------
+async def _members(conn: Conn, question_id: int) -> tuple[int, list[int]]:
+    """(root, every member's id, root included) of the question's cluster; LookupError when unknown."""
+    found = await conn.fetchrow(numbered(ROOT_OF), question_id)
+    if found is None:
+        raise LookupError(f"question {question_id} does not exist")
+    root = int(found["root"])
+    sql, values = named(CLUSTER_MEMBERS, {"root": root, "course": found["course_slug"]})
+    rows = await conn.fetch(sql, *values)
+    return root, sorted(int(r[0]) for r in rows)
+
+
+async def _decide(conn: Conn, pairs: Iterable[tuple[int, int]], same: bool, at: int) -> None:
+    rows = [(min(a, b), max(a, b), int(same), at) for a, b in pairs if a != b]
+    if rows:
+        await conn.executemany(
+            "INSERT INTO cluster_decisions (first, second, same, decided_at) VALUES ($1, $2, $3, $4)"
+            " ON CONFLICT (first, second) DO UPDATE SET same = excluded.same, decided_at = excluded.decided_at",
+            rows,
+        )
+
+
+async def _set_root(conn: Conn, members: Sequence[int]) -> None:
+    """Make ``members`` one cluster under its lowest id."""
+    if not members:
+        return
+    root = min(members)
+    await conn.execute("UPDATE questions SET duplicate_of = NULL WHERE id = $1", root)
+    others = [m for m in members if m != root]
+    if others:
+        await conn.execute("UPDATE questions SET duplicate_of = $1 WHERE id = ANY($2::bigint[])", root, others)
+
+
+async def merge(conn: Conn, first: int, second: int, at: datetime) -> None:
+    _, one = await _members(conn, first)
+    _, two = await _members(conn, second)
+    await _decide(conn, [(first, second)], True, codec.to_micros(at))
+    await _set_root(conn, sorted(set(one) | set(two)))
+
+
+async def split(conn: Conn, question_id: int, at: datetime) -> None:
+    _, members = await _members(conn, question_id)
+    rest = [m for m in members if m != question_id]
+    await _decide(conn, [(question_id, m) for m in rest], False, codec.to_micros(at))
+    await conn.execute("UPDATE questions SET duplicate_of = NULL WHERE id = $1", question_id)
+    await _set_root(conn, rest)
+
+
+# reads -----------------------------------------------------------------------------------------------------------
+CLUSTER_MEMBERS = """
+    SELECT CAST(:root AS BIGINT) AS id
+    UNION ALL
+    SELECT id FROM questions WHERE course_slug = :course AND duplicate_of = :root
+"""
+CLUSTER_OF = f"""
+    {queries.QUESTIONS_FROM}
+    WHERE q.id IN ({CLUSTER_MEMBERS}) AND q.deleted = 0
+    ORDER BY q.id
+"""
+CLUSTER_LIKES = """
+    SELECT t.root, COUNT(DISTINCT r.member_id) AS members
+    FROM unnest($1::bigint[], $2::bigint[]) AS t(root, id) JOIN reactions r ON r.question_id = t.id
+    GROUP BY t.root
+"""
+# storage.clusters.CLUSTER_RANKING in PostgreSQL's dialect.
+CLUSTER_RANKING = """
+    WITH m(id, root) AS (
+        SELECT id, duplicate_of FROM questions WHERE course_slug = :course AND duplicate_of IS NOT NULL
+        UNION
+        SELECT duplicate_of, duplicate_of FROM questions WHERE course_slug = :course AND duplicate_of IS NOT NULL),
+    live AS (
+        SELECT m.root, q.id, q.likes + q.base_likes AS own, q.base_likes, q.created_at, ({scope}) AS in_scope
+        FROM m JOIN questions q ON q.id = m.id
+        WHERE q.kind = 'question' AND q.deleted = 0),
+    grouped AS (
+        SELECT root, SUM(base_likes) AS base, MIN(created_at) AS first_at, MIN(id) AS first_id,
+               json_agg(json_build_array(id, own) ORDER BY id)::text AS copies
+        FROM live GROUP BY root HAVING COUNT(*) > 1 AND bool_or(in_scope)),
+    likers AS (
+        SELECT l.root, COUNT(DISTINCT r.member_id) AS n
+        FROM live l JOIN reactions r ON r.question_id = l.id
+        WHERE l.root IN (SELECT root FROM grouped) GROUP BY l.root)
+    SELECT g.root, g.base + COALESCE(k.n, 0) AS likes, g.first_at, g.first_id, g.copies
+    FROM grouped g LEFT JOIN likers k ON k.root = g.root
+    ORDER BY likes DESC, g.first_at, g.first_id
+"""
+TOP_SCOPE = (
+    "(CAST(:lesson AS BIGINT) IS NULL OR q.lesson_id = :lesson) AND (CAST(:answered AS BOOLEAN) OR q.answered = 0)"
+)
+
+
+async def _all(reader: Reader, sql: str, params: dict[str, Any]) -> list[asyncpg.Record]:
+    text, values = named(sql, params)
+    return list(await reader.fetch(text, *values))
+
+
+async def cluster_likes(reader: Reader, members: dict[int, list[int]]) -> dict[int, int]:
+    pairs = [(root, m) for root, ids in members.items() for m in ids]
+    rows = await reader.fetch(CLUSTER_LIKES, [p[0] for p in pairs], [p[1] for p in pairs])
+    return {int(r["root"]): int(r["members"]) for r in rows}
+
+
+async def read_cluster(reader: Reader, question_id: int) -> Cluster | None:
+    found = await reader.fetchrow(numbered(ROOT_OF), question_id)
+    if found is None:
+        return None
+    root = int(found["root"])
+    rows = await _all(reader, CLUSTER_OF, {"root": root, "course": found["course_slug"]})
+    questions = tuple(codec.question_from(r) for r in rows)
+    members = await cluster_likes(reader, {root: [q.id for q in questions]})
+    return Cluster(root, questions, members.get(root, 0) + sum(q.base_likes for q in questions))
+
+
+async def ranked_by_cluster(
+    reader: Reader, course: str, limit: int, ranking_sql: str, params: dict[str, Any], scope: str
+) -> list[RankedQuestion]:
+    """The ``limit`` best clusters, each as its most liked wording with its cluster's likes and other copies
+    (see :func:`storage.clusters.ranked_by_cluster`, whose merge this is)."""
+    values = params | {"course": course}
+    clustered = {int(r[0]) for r in await _all(reader, CLUSTERED_IDS, {"course": course})}
+    if not clustered:
+        return [_ranked(r) for r in await _all(reader, ranking_sql, values | {"limit": limit})]
+    Key = tuple[int, int, int]
+    entries: list[tuple[Key, int, int | None, tuple[int, ...]]] = [  # (order, shown id, cluster likes, copies)
+        ((-r["score"], r["created_at"], r["id"]), r["id"], None, ())
+        for r in await _plain(reader, light(ranking_sql), values, limit, clustered)
+    ]
+    ranking = CLUSTER_RANKING.format(scope=scope) + " LIMIT :limit"
+    for row in await _all(reader, ranking, values | {"limit": limit}):
+        copies = [(int(c[0]), int(c[1])) for c in json.loads(row["copies"])]
+        shown = min(copies, key=lambda c: (-c[1], c[0]))[0]  # the most liked wording, the earliest on a tie
+        others = tuple(sorted(c[0] for c in copies if c[0] != shown))
+        entries.append(((-row["likes"], row["first_at"], row["first_id"]), shown, int(row["likes"]), others))
+    entries.sort(key=lambda entry: entry[0])
+    chosen = entries[:limit]
+    full = await _ranked_rows(reader, [shown for _, shown, _, _ in chosen])
+    result: list[RankedQuestion] = []
+    for _, shown, likes, others in chosen:
+        item = full.get(shown)
+        if item is not None and likes is not None:
+            item = RankedQuestion(item.question, item.lesson_title, item.lesson_number, likes=likes, copies=others)
+        if item is not None:
+            result.append(item)
+    return result
+
+
+async def _plain(
+    reader: Reader, sql: str, params: dict[str, Any], limit: int, excluded: set[int]
+) -> list[asyncpg.Record]:
+    """The plain ranking's best ``limit`` that are not in a cluster: pages that grow until enough are left."""
+    size, enough = 2 * limit + 8, limit + len(excluded)
+    while True:
+        page = await _all(reader, sql, params | {"limit": size})
+        kept = [r for r in page if r["id"] not in excluded]
+        if len(kept) >= limit or len(page) < size or size >= enough:
+            return kept[:limit]
+        size = min(size * 4, enough)
+
+
+def _ranked(row: asyncpg.Record) -> RankedQuestion:
+    return RankedQuestion(codec.question_from(row), row["lesson_title"], row["lesson_number"])
+
+
+async def _ranked_rows(reader: Reader, ids: Sequence[int]) -> dict[int, RankedQuestion]:
+    rows = await reader.fetch(
+        f"SELECT {queries.QUESTION_COLUMNS}, l.title AS lesson_title, l.number AS lesson_number"
+        " FROM questions q JOIN members m ON m.id = q.author_id JOIN lessons l ON l.id = q.lesson_id"
+        " WHERE q.id = ANY($1::bigint[])",
+        list(ids),
+    )
+    return {int(r["id"]): _ranked(r) for r in rows}

@@ -21,20 +21,43 @@ from types import TracebackType
 import asyncpg
 
 from storage.locations import DEFAULT_POOL_SIZE, without_password
+from storage.postgres import clusters
 from storage.postgres.base import PgBase
-from storage.postgres.webhook_updates import WebhookUpdateRows
+from storage.postgres.cluster_store import PgClusterRows
 from storage.postgres.connection import open_pool
+from storage.postgres.digest_reads import PgDigestReadRows
+from storage.postgres.digests import PgDigestRows
 from storage.postgres.groups import GroupRows
 from storage.postgres.imports import SourceRows
 from storage.postgres.leases import LeaseRows
 from storage.postgres.lessons import LessonRows
+from storage.postgres.likes import PgLikeRows
+from storage.postgres.notify import PgNotifyRows
 from storage.postgres.posts import PostRows
+from storage.postgres.reads import PgReadRows
 from storage.postgres.schema import migrate
+from storage.postgres.web_reads import PgWebRows
+from storage.postgres.webhook_updates import WebhookUpdateRows
 
 logger = logging.getLogger(__name__)
 
 
-class PostgresStore(LessonRows, GroupRows, PostRows, LeaseRows, SourceRows, WebhookUpdateRows, PgBase):
+class PostgresStore(
+    LessonRows,
+    GroupRows,
+    PostRows,
+    LeaseRows,
+    SourceRows,
+    PgLikeRows,
+    PgReadRows,
+    PgClusterRows,
+    PgDigestReadRows,
+    PgDigestRows,
+    PgNotifyRows,
+    PgWebRows,
+    WebhookUpdateRows,
+    PgBase,
+):
     """The studybot store on PostgreSQL. Create with :meth:`open`; every write is committed before it returns."""
 
     def __init__(self, url: str, pool: asyncpg.Pool, version: int) -> None:
@@ -54,6 +77,7 @@ class PostgresStore(LessonRows, GroupRows, PostRows, LeaseRows, SourceRows, Webh
         try:
             async with pool.acquire() as conn:
                 _, version = await migrate(conn, without_password(url))
+                await clusters.cluster_pending(conn)
         except BaseException:
             await pool.close()
             raise

@@ -13,8 +13,9 @@ from handlers.vocabulary.domain import ChatRef, LessonDraft, Member, MessageRef,
 from handlers.vocabulary.imported import ImportedPost
 from storage import SqliteStore, upgrade_database
 from storage.connection import connect_raw
+from storage.locations import Database, open_store, upgrade_store
 from storage.schema import _apply, load_migrations
-from tests.storage.helpers import BOB, CAT, DAN, T0, World, make_world
+from tests.storage.helpers import BOB, CAT, DAN, T0, AnyStore, World, make_world
 
 WINDOWS = "How do I install CUDA on Windows?"
 WINDOWS_AGAIN = "how to install cuda on windows??"
@@ -64,8 +65,8 @@ async def test_a_cluster_counts_each_member_who_liked_any_copy_once(world: World
     assert cluster is not None and cluster.likes == 5
 
 
-async def test_merge_and_split_are_kept_and_win_over_the_detector(db_path: Path) -> None:
-    store = await SqliteStore.open(db_path)
+async def test_merge_and_split_are_kept_and_win_over_the_detector(database: Database) -> None:
+    store = await open_store(database)
     world = await make_world(store)
     first = await world.post(WINDOWS)
     again = await world.post(WINDOWS_AGAIN, author=BOB)
@@ -74,12 +75,10 @@ async def test_merge_and_split_are_kept_and_win_over_the_detector(db_path: Path)
     await store.merge_questions(linux.id, first.id, T0)
     assert (await store.get_question(again.id)).duplicate_of is None  # type: ignore[union-attr]
     assert (await store.get_question(linux.id)).duplicate_of == first.id  # type: ignore[union-attr]
-    await store.close()
-
     # A new detector version re-clusters everything once at the next start: the decisions are replayed.
-    with sqlite3.connect(db_path) as conn:
-        conn.execute("UPDATE cluster_state SET fingerprint_version = NULL")
-    store = await SqliteStore.open(db_path)
+    await execute(store, "UPDATE cluster_state SET fingerprint_version = NULL")
+    await store.close()
+    store = await open_store(database)
     try:
         assert (await store.get_question(again.id)).duplicate_of is None  # type: ignore[union-attr]
         assert (await store.get_question(linux.id)).duplicate_of == first.id  # type: ignore[union-attr]
@@ -155,4 +154,42 @@ async def test_an_old_database_is_clustered_once_on_upgrade(tmp_path: Path) -> N
     assert likes == 10  # nothing else changed
     seen.clear()
     await upgrade_database(path, lambda done, total: seen.append((done, total)))
+    assert seen == []  # once
+
+
+async def execute(store: AnyStore, sql: str) -> None:
+    """A statement the ports do not offer (both dialects alike), committed before it returns."""
+    if isinstance(store, SqliteStore):
+        await store._writer.execute(sql, ())
+    else:
+        await store._execute(sql)
+
+
+async def test_a_postgresql_database_is_clustered_once_on_upgrade(postgres_url: str) -> None:
+    """PostgreSQL starts at the baseline (there is no schema before clusters to upgrade from): a database whose
+    clusters a different detector version made is clustered again, once, with progress, by `db upgrade`."""
+    database = Database.parse(postgres_url)
+    store = await open_store(database)
+    try:
+        world = await make_world(store)
+        for text in (WINDOWS, LINUX, WINDOWS_AGAIN):
+            await world.post(text, author=BOB)
+        await world.post("期待更新", author=BOB, kind=PostKind.COMMENT)
+        await execute(store, "UPDATE questions SET duplicate_of = NULL")
+        await execute(store, "DELETE FROM question_keys")
+        await execute(store, "UPDATE cluster_state SET fingerprint_version = 0")
+    finally:
+        await store.close()
+    seen: list[tuple[int, int]] = []
+    before, after = await upgrade_store(database, lambda done, total: seen.append((done, total)))
+    assert before == after == load_migrations()[-1].version
+    assert seen[-1] == (3, 3)
+    store = await open_store(database)
+    try:
+        top = await store.top_questions("ai", 10)
+        assert [(r.question.text, r.copies != ()) for r in top] == [(WINDOWS, True), (LINUX, False)]
+    finally:
+        await store.close()
+    seen.clear()
+    await upgrade_store(database, lambda done, total: seen.append((done, total)))
     assert seen == []  # once

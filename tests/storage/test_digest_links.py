@@ -8,6 +8,8 @@ import sqlite3
 from datetime import timedelta
 from pathlib import Path
 
+import asyncpg
+
 from handlers.features.digests import render_digest
 from handlers.i18n import Translator
 from handlers.services import Services
@@ -15,17 +17,31 @@ from handlers.vocabulary.content import Content
 from handlers.vocabulary.domain import Course, DigestItem, MessageRef, NewPost, PeriodSummary, PostKind, PostWindow
 from storage import SqliteStore
 from storage.schema import load_migrations
-from tests.storage.helpers import ANN, T0, World
+from tests.storage.helpers import ANN, T0, AnyStore, World
 
 SUMMARY = PeriodSummary(1, 0, 0, None)
 
 
-def services(store: SqliteStore) -> Services:
+def services(store: AnyStore) -> Services:
     from bot.cron import CrontabRules
     from bot.outbox import RoutingOutbox
     from tests.clock import TestClock
 
     return Services(store, RoutingOutbox({}), TestClock(), Translator.load("en"), CrontabRules())
+
+
+async def stored_items(store: AnyStore) -> str:
+    """The digest's items as the database holds them, read past the store."""
+    if isinstance(store, SqliteStore):
+        with sqlite3.connect(store.path) as lite:
+            text = str(lite.execute("SELECT items FROM digests").fetchone()[0])
+        lite.close()
+        return text
+    pg = await asyncpg.connect(store.url)
+    try:
+        return str(await pg.fetchval("SELECT items FROM digests"))
+    finally:
+        await pg.close()
 
 
 def links(content: Content) -> list[tuple[str | None, MessageRef | None]]:
@@ -49,8 +65,7 @@ async def test_a_recorded_digest_keeps_the_message_not_a_link(world: World) -> N
     item = DigestItem(1, "Intro", 3, "Ann", "why?", ref, False)
     digest, _ = await world.store.record_digest("ai", T0, T0 + timedelta(days=7), 1, [item], SUMMARY, T0)
     assert digest.items == (item,) and digest.items[0].ref is not None and digest.items[0].ref.guild_id == "99"
-    with sqlite3.connect(world.store.path) as conn:
-        [stored] = json.loads(conn.execute("SELECT items FROM digests").fetchone()[0])
+    [stored] = json.loads(await stored_items(world.store))
     assert "link" not in stored and stored["ref"]["guild_id"] == "99"
     course = Course("ai", "AI Systems")
     content = render_digest(services(world.store), "en", course, T0, T0 + timedelta(days=7), digest.items, SUMMARY)

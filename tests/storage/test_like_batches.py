@@ -4,11 +4,11 @@ reaction rows, so a burst that touches one question many times must still leave 
 from __future__ import annotations
 
 import asyncio
-import sqlite3
-from pathlib import Path
 
 from handlers.vocabulary.domain import Member, MessageRef, ReactionChange
-from tests.storage.helpers import ANN, BOB, CAT, DAN, T0, World
+from storage import SqliteStore
+from tests.storage.helpers import ANN, BOB, CAT, DAN, T0, AnyStore, World
+from tests.storage.raw import rows, value
 
 LIKE, HEART, LAUGH = "👍", "❤️", "😂"
 
@@ -19,19 +19,19 @@ async def likes(world: World, ref: MessageRef) -> int:
     return question.likes
 
 
-def stored_counts(db_path: Path) -> tuple[list[tuple[int, int, int]], int]:
-    """Each question's (id, likes, distinct likers in its reaction rows), and the rows left in like_batch."""
-    with sqlite3.connect(db_path) as conn:
-        counts = conn.execute(
-            "SELECT q.id, q.likes, (SELECT COUNT(DISTINCT member_id) FROM reactions r WHERE r.question_id = q.id)"
-            " FROM questions q ORDER BY q.id"
-        ).fetchall()
-        left = conn.execute("SELECT COUNT(*) FROM like_batch").fetchone()[0]
-    conn.close()
+async def stored_counts(store: AnyStore) -> tuple[list[tuple[int, int, int]], int]:
+    """Each question's (id, likes, distinct likers in its reaction rows), and the rows left in like_batch (a
+    table of SQLite's batch view only; PostgreSQL recounts without one)."""
+    counts = await rows(
+        store,
+        "SELECT q.id, q.likes, (SELECT COUNT(DISTINCT member_id) FROM reactions r WHERE r.question_id = q.id)"
+        " FROM questions q ORDER BY q.id",
+    )
+    left = await value(store, "SELECT COUNT(*) FROM like_batch") if isinstance(store, SqliteStore) else 0
     return counts, left
 
 
-async def test_a_burst_touching_one_question_many_times_leaves_the_exact_count(world: World, db_path: Path) -> None:
+async def test_a_burst_touching_one_question_many_times_leaves_the_exact_count(world: World) -> None:
     store = world.store
     await store.set_like_emojis(world.group.id, [LIKE, HEART])
     ref = (await world.post("Eight?", author=ANN)).ref
@@ -51,11 +51,11 @@ async def test_a_burst_touching_one_question_many_times_leaves_the_exact_count(w
     assert (await likes(world, ref), await likes(world, other)) == (3, 3)
     await store.apply_reactions([ReactionChange(ref, who, e, T0) for who in newcomers for e in (LIKE, HEART)] * 2)
     assert (await likes(world, ref), await likes(world, other)) == (8, 3)
-    counts, left = stored_counts(db_path)
+    counts, left = await stored_counts(store)
     assert all(count == distinct for _, count, distinct in counts) and left == 0
 
 
-async def test_counts_stay_exact_when_batches_and_single_changes_mix(world: World, db_path: Path) -> None:
+async def test_counts_stay_exact_when_batches_and_single_changes_mix(world: World) -> None:
     """Lone adds queued together become one batch; removals and clears after it still move the count."""
     store = world.store
     await store.set_like_emojis(world.group.id, [LIKE, HEART])
@@ -70,13 +70,56 @@ async def test_counts_stay_exact_when_batches_and_single_changes_mix(world: Worl
     assert await likes(world, ref) == 3
     await store.clear_reactions(ref, HEART)
     assert await likes(world, ref) == 3  # each of them still has 👍
-    await store.apply_reactions(
-        [ReactionChange(ref, CAT, LIKE, T0, added=False), ReactionChange(ref, DAN, HEART, T0)]
-    )
+    await store.apply_reactions([ReactionChange(ref, CAT, LIKE, T0, added=False), ReactionChange(ref, DAN, HEART, T0)])
     assert await likes(world, ref) == 2  # Cat's 👍 went; Dan's ❤️ came back
     fix = await store.reconcile_reactions(ref, [(CAT, HEART), (DAN, LIKE)], T0)
     assert fix is not None and await likes(world, ref) == 2  # Bob gone, Cat back, Dan kept
     await store.clear_reactions(ref, None)
     assert await likes(world, ref) == 0
-    counts, left = stored_counts(db_path)
+    counts, left = await stored_counts(store)
     assert all(count == distinct for _, count, distinct in counts) and left == 0
+
+
+async def test_two_postgresql_stores_liking_the_same_questions_at_once_keep_exact_counts(postgres_url: str) -> None:
+    """Two stores on one database stand for two processes: their like transactions (each locking its questions
+    in id order, then recounting) interleave on the same questions and members, and every count stays exactly
+    its distinct likers — nothing lost, nothing counted twice, no deadlock."""
+    from storage.locations import Database, open_store
+    from tests.storage.helpers import make_world
+
+    database = Database.parse(postgres_url)
+    one, two = await open_store(database), await open_store(database)
+    try:
+        world = await make_world(one)
+        await one.set_like_emojis(world.group.id, [LIKE, HEART])
+        refs = [(await world.post(f"Question {n}?", author=ANN)).ref for n in range(4)]
+        assert all(ref is not None for ref in refs)
+        fans = [Member("telegram", str(600 + n), f"Fan {n}") for n in range(12)]
+
+        def burst(store_index: int, round_: int) -> list[ReactionChange]:
+            changes = []
+            for n, who in enumerate(fans):
+                for k, ref in enumerate(refs if store_index == 0 else list(reversed(refs))):
+                    assert ref is not None
+                    emoji = (LIKE, HEART)[(n + k + round_) % 2]
+                    changes.append(ReactionChange(ref, who, emoji, T0, added=(n + round_ + k) % 5 != 0))
+            return changes
+
+        async def lone_likes(store: AnyStore) -> None:
+            await asyncio.gather(
+                *(store.add_reaction(ref, who, LIKE, T0) for ref in refs if ref is not None for who in fans[:6])
+            )
+
+        for round_ in range(12):
+            await asyncio.gather(
+                one.apply_reactions(burst(0, round_)),
+                two.apply_reactions(burst(1, round_)),
+                lone_likes(one if round_ % 2 else two),
+                one.clear_reactions(refs[round_ % 4], HEART) if round_ % 3 == 0 else asyncio.sleep(0),  # type: ignore[arg-type]
+            )
+        counts, _ = await stored_counts(one)
+        assert counts and all(count == distinct for _, count, distinct in counts)
+        assert sum(count for _, count, _ in counts) > 0
+    finally:
+        await one.close()
+        await two.close()

@@ -9,18 +9,22 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 
+import storage.postgres
 from handlers.vocabulary.domain import Member, MessageRef, ReactionChange
+from storage import SqliteStore
 from tests.storage.helpers import ANN, BOB, CAT, DAN, T0, World
+from tests.storage.raw import rows
 
 LIKE, LAUGH = "👍", "😂"
 BOT = Member("telegram", "99", "a bot", is_bot=True)
 # The author's own like, a bot's like, a reaction that is not a like emoji, and the one like that counts.
 REPORTED = [(ANN, LIKE), (BOT, LIKE), (BOB, LAUGH), (CAT, LIKE)]
 
-Path = Callable[[World, MessageRef], Awaitable[None]]
+Way = Callable[[World, MessageRef], Awaitable[None]]
 
 
 async def live(world: World, ref: MessageRef) -> None:
@@ -54,7 +58,7 @@ async def reconciled(world: World, ref: MessageRef) -> None:
 @pytest.mark.parametrize(
     "path", [live, burst_with_new_members, burst_by_known_members, burst_with_removals, reconciled]
 )
-async def test_only_a_like_emoji_by_another_member_who_is_not_a_bot_counts(world: World, path: Path) -> None:
+async def test_only_a_like_emoji_by_another_member_who_is_not_a_bot_counts(world: World, path: Way) -> None:
     question = await world.post(author=ANN)
     assert question.ref is not None
     await path(world, question.ref)
@@ -79,8 +83,21 @@ async def test_reconcile_removes_what_is_no_longer_reported_and_keeps_a_former_l
 
 
 async def test_the_rule_is_written_once_in_the_schema(world: World) -> None:
-    """The guard against self-likes and bots is in the view may_like only; every trigger reads the views."""
-    async with world.store._reader.conn.execute(
-        "SELECT name FROM sqlite_schema WHERE sql LIKE '%is_bot = 0%' OR sql LIKE '%<> q.author_id%'"
-    ) as cursor:
-        assert [row[0] for row in await cursor.fetchall()] == ["may_like"]
+    """The guard against self-likes and bots is in the view may_like only; every path reads the views."""
+    store = world.store
+    if isinstance(store, SqliteStore):
+        async with store._reader.conn.execute(
+            "SELECT name FROM sqlite_schema WHERE sql LIKE '%is_bot = 0%' OR sql LIKE '%<> q.author_id%'"
+        ) as cursor:
+            assert [row[0] for row in await cursor.fetchall()] == ["may_like"]
+        return
+    found = await rows(
+        store,
+        "SELECT viewname::text FROM pg_views WHERE schemaname = current_schema()"
+        " AND (definition LIKE '%is_bot = 0%' OR definition LIKE '%<> q.author_id%')"
+        " UNION ALL SELECT proname::text FROM pg_proc WHERE prosrc LIKE '%is_bot = 0%' OR prosrc LIKE '%author_id%'",
+    )
+    assert found == [("may_like",)]
+    for module in Path(storage.postgres.__file__).parent.glob("*.py"):  # nor in the PostgreSQL store's SQL
+        text = module.read_text(encoding="utf-8")
+        assert "is_bot = 0" not in text and "<> q.author_id" not in text, module.name

@@ -1,24 +1,29 @@
 """A Hypothesis state machine over likes: whatever members (and a bot) do, in any order, on any path (live,
 bursts, reconciliation), across restarts, a question's ``likes`` is the number of other members who are not bots
-with at least one like-emoji reaction on it."""
+with at least one like-emoji reaction on it. It runs on both stores: each example on a fresh SQLite file or a
+fresh PostgreSQL database."""
 
 from __future__ import annotations
 
 import asyncio
+import itertools
+import os
 import shutil
 import tempfile
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, TypeVar
 
+import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
+from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule, run_state_machine_as_test
 
 from handlers.vocabulary.domain import Member, MessageRef, ReactionChange
-from storage import SqliteStore
-from tests.storage.helpers import T0, World, make_world
+from storage.locations import Database, open_store
+from tests.postgres_server import PostgresServer, migrated_template
+from tests.storage.helpers import T0, AnyStore, World, make_world
 
 T = TypeVar("T")
 
@@ -33,13 +38,33 @@ emojis = st.sampled_from(EMOJIS)
 questions = st.integers(0, QUESTIONS - 1)
 
 
+# A fresh database for one example, and what removes it afterwards.
+NewDatabase = Callable[[], tuple[Database, Callable[[], None]]]
+_databases = itertools.count(1)
+
+
+def sqlite_file() -> tuple[Database, Callable[[], None]]:
+    folder = Path(tempfile.mkdtemp(prefix="studybot-likes-"))
+    return Database.sqlite(folder / "likes.db"), lambda: shutil.rmtree(folder, ignore_errors=True)
+
+
+def postgres_database(server: PostgresServer) -> NewDatabase:
+    def new() -> tuple[Database, Callable[[], None]]:
+        name = f"likes_{os.getpid()}_{next(_databases)}"
+        url = server.create_database(name, template=migrated_template(server))
+        return Database.parse(url), lambda: server.drop_database(name)
+
+    return new
+
+
 class LikesMachine(RuleBasedStateMachine):
+    new_database: NewDatabase = staticmethod(sqlite_file)
+
     def __init__(self) -> None:
         super().__init__()
         self.loop = asyncio.new_event_loop()
-        self.folder = Path(tempfile.mkdtemp(prefix="studybot-likes-"))
-        self.path = self.folder / "likes.db"
-        self.store = self.run(SqliteStore.open(self.path))
+        self.database, self.remove_database = self.new_database()
+        self.store: AnyStore = self.run(open_store(self.database))
         self.world: World = self.run(make_world(self.store))
         self.run(self.store.set_like_emojis(self.world.group.id, LIKE_EMOJIS))
         self.refs: list[MessageRef] = []
@@ -130,7 +155,7 @@ class LikesMachine(RuleBasedStateMachine):
     @rule()
     def restart(self) -> None:
         self.run(self.store.close())
-        self.store = self.run(SqliteStore.open(self.path))
+        self.store = self.run(open_store(self.database))
         self.world.store = self.store
 
     @invariant()
@@ -145,10 +170,19 @@ class LikesMachine(RuleBasedStateMachine):
     def teardown(self) -> None:
         self.run(self.store.close())
         self.loop.close()
-        shutil.rmtree(self.folder, ignore_errors=True)
+        self.remove_database()
 
 
-LikesMachine.TestCase.settings = settings(
+SETTINGS = settings(
     max_examples=40, stateful_step_count=30, deadline=None, suppress_health_check=[HealthCheck.too_slow]
 )
-TestLikesMachine = LikesMachine.TestCase
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+def test_likes_machine(kind: str, request: pytest.FixtureRequest) -> None:
+    new = sqlite_file if kind == "sqlite" else postgres_database(request.getfixturevalue("postgres_server"))
+
+    class Machine(LikesMachine):
+        new_database = staticmethod(new)
+
+    run_state_machine_as_test(Machine, settings=SETTINGS)

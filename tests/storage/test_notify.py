@@ -1,23 +1,40 @@
 """The store's side of issue 16: reminders claimed once (across processes), candidates by age and likes, follows,
-and a reopened reused answer that stays apart through re-clustering."""
+answer posts, and a reopened reused answer that stays apart through re-clustering; on both stores."""
 
 from __future__ import annotations
 
 import asyncio
 import sqlite3
 from datetime import timedelta
-from pathlib import Path
 
-from storage import SqliteStore
+import asyncpg
+
+from handlers.vocabulary.domain import MessageRef
+from storage.locations import Database, open_store
 from tests.storage.helpers import BOB, CAT, DAN, T0, World, make_world
 
 WINDOWS = "How do I install CUDA on Windows?"
 WINDOWS_AGAIN = "how to install cuda on windows??"
 
 
-async def test_a_reminder_is_claimed_by_one_of_two_processes(db_path: Path) -> None:
-    one = await SqliteStore.open(db_path)
-    two = await SqliteStore.open(db_path)
+async def run_sql(database: Database, sql: str) -> None:
+    """One statement on the database behind the store, as an operator's tool (or a newer studybot) would."""
+    if database.path is not None:
+        with sqlite3.connect(database.path) as lite:
+            lite.execute(sql)
+        lite.close()
+        return
+    assert database.url is not None
+    pg = await asyncpg.connect(database.url)
+    try:
+        await pg.execute(sql)
+    finally:
+        await pg.close()
+
+
+async def test_a_reminder_is_claimed_by_one_of_two_processes(database: Database) -> None:
+    one = await open_store(database)
+    two = await open_store(database)
     try:
         world = await make_world(one)
         question = await world.post("How do I profile a training loop?")
@@ -67,8 +84,8 @@ async def test_follows_are_per_member_and_only_likers_who_follow_are_listed(worl
     assert not await store.follows(BOB.platform, BOB.user_id) and await store.follows(DAN.platform, DAN.user_id)
 
 
-async def test_a_reopened_reused_answer_stays_apart_through_reclustering(db_path: Path) -> None:
-    store = await SqliteStore.open(db_path)
+async def test_a_reopened_reused_answer_stays_apart_through_reclustering(database: Database) -> None:
+    store = await open_store(database)
     world = await make_world(store)
     first = await world.post(WINDOWS)
     await store.mark_answered(first.id, "Install the driver.", T0)
@@ -86,12 +103,61 @@ async def test_a_reopened_reused_answer_stays_apart_through_reclustering(db_path
     assert reopened.answer_text is None
     await store.close()
 
-    with sqlite3.connect(db_path) as conn:  # a new detector re-clusters at the next start
-        conn.execute("UPDATE cluster_state SET fingerprint_version = NULL")
-    store = await SqliteStore.open(db_path)
+    await run_sql(database, "UPDATE cluster_state SET fingerprint_version = NULL")  # re-clustered at the next start
+    store = await open_store(database)
     try:
         kept = await store.get_question(again.id)
         assert kept is not None and kept.duplicate_of is None and not kept.answered
         assert (await store.get_question(first.id)).answered  # type: ignore[union-attr]
     finally:
         await store.close()
+
+
+async def test_of_two_processes_reopening_one_reused_answer_one_reopens(database: Database) -> None:
+    one = await open_store(database)
+    two = await open_store(database)
+    try:
+        world = await make_world(one)
+        first = await world.post(WINDOWS)
+        await one.mark_answered(first.id, "Install the driver.", T0)
+        again = await world.post(WINDOWS_AGAIN, author=BOB)
+        third = await world.post("How to install CUDA on windows?", author=CAT)
+        assert again.duplicate_of == first.id and third.duplicate_of == first.id
+        await one.reuse_answer(again.id, first.id, "Install the driver.", T0)
+        done = await asyncio.gather(*(store.reopen_question(again.id, T0) for store in (one, two, one, two)))
+        assert sorted(done) == [False, False, False, True]
+        reopened = await two.get_question(again.id)
+        assert reopened is not None and reopened.duplicate_of is None and not reopened.answered
+        kept = await two.get_question(third.id)  # the rest of the cluster stays together
+        assert kept is not None and kept.duplicate_of == first.id
+    finally:
+        await one.close()
+        await two.close()
+
+
+async def test_an_answer_post_is_found_in_the_chat_first_then_the_latest_on_the_platform(world: World) -> None:
+    store = world.store
+    question = await world.post(WINDOWS)
+    here = MessageRef("telegram", "-100", "a1")
+    elsewhere = MessageRef("telegram", "-200", "a2", "7")
+    discord = MessageRef("discord", "-100", "a3", guild_id="9")
+    await store.record_answer_post(question.id, here, T0)
+    await store.record_answer_post(question.id, here, T0 + timedelta(hours=2))  # once per message
+    await store.record_answer_post(question.id, elsewhere, T0 + timedelta(hours=1))
+    await store.record_answer_post(question.id, discord, T0 + timedelta(hours=3))
+    assert await store.answer_post([question.id, question.id + 100], "telegram", "-100") == here
+    assert await store.answer_post([question.id], "telegram", "-300") == elsewhere  # the latest elsewhere
+    assert await store.answer_post([question.id], "discord", "x") == discord
+    assert await store.answer_post([question.id + 100], "telegram", "-100") is None
+    assert await store.answer_post([], "telegram", "-100") is None
+
+
+async def test_remind_days_are_set_changed_and_cleared_per_course(world: World) -> None:
+    store = world.store
+    assert await store.remind_days("ai") is None and await store.reminder_courses() == []
+    await store.set_remind_days("ai", 3)
+    await store.set_remind_days("ai", 5)
+    assert await store.remind_days("ai") == 5 and await store.reminder_courses() == [("ai", 5)]
+    await store.set_remind_days("ai", None)
+    assert await store.remind_days("ai") is None and await store.reminder_courses() == []
+    assert await store.reminded_among([]) == set() and await store.following_likers([]) == []

@@ -7,8 +7,10 @@ from typing import Protocol
 
 import pytest
 
-from handlers.ports import SchedulerStore, SourceStore, Store
+from handlers.ports import DigestStore, LikeStore, RankingReads, SchedulerStore, SourceStore, Store
 from handlers.ports.backends import CatchUpStore, CourseCatalog, UpdateLog
+from handlers.ports.clusters import ClusterStore
+from handlers.ports.notify import NotifyStore
 from handlers.vocabulary.domain import (
     ChatRef,
     Course,
@@ -25,6 +27,8 @@ from handlers.vocabulary.domain import (
 )
 from storage import SqliteStore
 from storage.locations import Database, open_store
+from storage.postgres import PostgresStore
+from storage.web_reads import WebRows
 from tests.storage.helpers import ANN, BOB, CAT, CHAT, T0, World, make_world
 
 HOLDER, TTL = "p1", timedelta(minutes=30)  # the claiming process and its claim's lifetime
@@ -35,6 +39,44 @@ def test_sqlite_store_satisfies_every_port(port: type) -> None:
     port_methods = {name for cls in port.__mro__ for name in vars(cls) if not name.startswith("_")}
     missing = {name for name in port_methods if not callable(getattr(SqliteStore, name, None))}
     assert not missing
+
+
+# The roles of storage/postgres/digests.py, digest_reads.py, notify.py and web_reads.py: the digest and notify ports,
+# the digest report's reads and the web page's reads, which bot/web calls on the store.
+REPORT_READS = ("still_open", "activity_between", "chart_counts")
+
+
+@pytest.mark.parametrize("port", [DigestStore, NotifyStore, WebRows])
+def test_postgres_store_has_the_digest_notify_and_web_methods(port: type) -> None:
+    names = {name for cls in port.__mro__ if cls is not object for name in vars(cls) if not name.startswith("_")}
+    names |= set(REPORT_READS) if port is DigestStore else set()
+    missing = {name for name in names if not callable(getattr(PostgresStore, name, None))}
+    assert not missing
+    _digests: type[DigestStore] = PostgresStore  # mypy checks the signatures
+    _notify: type[NotifyStore] = PostgresStore
+
+
+# The roles of the PostgreSQL store's like path, rankings and clusters (storage/postgres/likes.py, reads.py,
+# cluster_store.py); RankingReads' digest reads (still_open, activity_between, chart_counts) are storage/postgres's
+# digest part's. The whole Store port is checked once every role is in.
+POSTGRES_LIKE_ROLES = {
+    LikeStore: set(),
+    RankingReads: {"still_open", "activity_between", "chart_counts"},
+    ClusterStore: set(),
+}
+
+
+@pytest.mark.parametrize("port", list(POSTGRES_LIKE_ROLES), ids=lambda port: port.__name__)
+def test_postgres_store_implements_the_like_ranking_and_cluster_ports(port: type) -> None:
+    port_methods = {name for name in vars(port) if not name.startswith("_")} - POSTGRES_LIKE_ROLES[port]
+    missing = {name for name in port_methods if not callable(getattr(PostgresStore, name, None))}
+    assert not missing
+    assert callable(getattr(PostgresStore, "reconcile_reactions", None))  # CatchUpStore's part of the like path
+
+
+def test_the_postgres_like_path_is_checked_by_mypy() -> None:
+    _likes: type[LikeStore] = PostgresStore
+    _clusters: type[ClusterStore] = PostgresStore
 
 
 def test_the_ports_are_checked_by_mypy_and_share_no_method_by_accident() -> None:

@@ -4,8 +4,8 @@
 -- across unchanged and the query text can be shared where the dialects agree:
 -- * times are BIGINT microseconds since 1970-01-01 UTC, flags INTEGER 0/1 (as on SQLite);
 -- * ids are identities "BY DEFAULT", so a copy keeps them (and moves the sequences past them);
--- * the like and reply counts are kept by triggers in the writing transaction, as on SQLite; the like trigger
---   locks the question's row first, so two transactions adding one member's likes cannot both count "first";
+-- * the reply counts are kept by a trigger in the writing transaction, as on SQLite; the like counts by the like
+--   path itself in the same transaction (a recount per batch of the locked questions, storage/postgres/likes.py);
 -- * SQLite's INSTEAD OF views that take a JSON batch (reaction_changes, like_bursts, like_batches) have no
 --   counterpart: the PostgreSQL store sends a batch as arrays in one statement instead (storage/postgres/likes.py);
 -- * FTS5's trigram table becomes a pg_trgm GIN index on the text.
@@ -154,26 +154,9 @@ CREATE TABLE reactions (
     PRIMARY KEY (question_id, member_id, emoji)
 );
 
--- A like is a member having at least one row for a question: the count moves on their first row and their last.
--- The question's row is locked first, so the check below sees every other transaction's committed rows for it.
-CREATE FUNCTION reactions_count() RETURNS trigger LANGUAGE plpgsql AS $$
-DECLARE
-    changed reactions;
-BEGIN
-    changed := CASE WHEN TG_OP = 'INSERT' THEN NEW ELSE OLD END;
-    PERFORM 1 FROM questions WHERE id = changed.question_id FOR UPDATE;
-    IF NOT EXISTS (
-        SELECT 1 FROM reactions r
-        WHERE r.question_id = changed.question_id AND r.member_id = changed.member_id
-          AND (TG_OP = 'DELETE' OR r.emoji <> changed.emoji)
-    ) THEN
-        UPDATE questions SET likes = likes + CASE WHEN TG_OP = 'INSERT' THEN 1 ELSE -1 END
-        WHERE id = changed.question_id;
-    END IF;
-    RETURN NULL;
-END $$;
-CREATE TRIGGER reactions_counted AFTER INSERT OR DELETE ON reactions
-    FOR EACH ROW EXECUTE FUNCTION reactions_count();
+-- A like is a member having at least one row for a question. No trigger keeps questions.likes here: every
+-- transaction of the like path (storage/postgres/likes.py) locks its questions' rows first and then sets each
+-- changed question's count to its distinct likers, recounted from these rows, once per question per batch.
 
 CREATE VIEW may_like AS
     SELECT q.id AS question_id, q.group_id, q.platform, q.chat_id, q.message_id,
@@ -290,6 +273,7 @@ CREATE TABLE cluster_state (
     id                  INTEGER PRIMARY KEY CHECK (id = 1),
     fingerprint_version INTEGER
 );
+INSERT INTO cluster_state (id, fingerprint_version) VALUES (1, NULL);
 
 CREATE TABLE follows (
     platform    TEXT NOT NULL,

@@ -1,0 +1,157 @@
+"""The web page's reads on PostgreSQL (issue 17): a course's questions as clusters with filters, search and
+pages; one question with its wordings, replies and answer; the page's signing secret and the share links.
+
+Search: where SQLite matches three characters or more in its FTS5 trigram table, PostgreSQL has a pg_trgm GIN
+index on ``questions.text`` (the baseline), which answers ``text ILIKE '%…%'`` for such queries; one or two
+characters give no trigram and scan the course's questions, as SQLite's LIKE does. The two paths are
+:mod:`storage.web_reads`'s, chosen by the same rule (the query's length and whether its hits are few), so a
+search finds the same clusters on both stores. Both are case-insensitive (FTS5's trigram folds case; so does
+ILIKE).
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from datetime import datetime
+from typing import Any
+
+from storage import codec
+from storage.postgres.base import PgBase
+from storage.postgres.named import named
+from storage.web_reads import (
+    COLUMNS,
+    DENSE_HITS,
+    FROM,
+    PAGE_SIZE,
+    WebFilter,
+    WebQuestion,
+    WebQuestionDetail,
+    WebReply,
+    escape_like,
+    question_from,
+)
+
+logger = logging.getLogger(__name__)
+
+# The trigram index's hits anywhere (FTS5's table holds every question row, so the SQLite path's does too).
+_HITS = "SELECT id FROM questions WHERE text ILIKE :like"
+
+
+class PgWebRows(PgBase):
+    """Reads and the few writes of the web page on PostgreSQL; SQL only here."""
+
+    async def web_questions(self, f: WebFilter) -> tuple[list[WebQuestion], bool]:
+        """One page of the course's clusters (their first question), most liked first; and whether more follow.
+
+        A search hit on any wording of a cluster shows the cluster once, through its first question."""
+        where = ["q.course_slug = :course", "q.kind = 'question'", "q.deleted = 0", "q.duplicate_of IS NULL"]
+        params: dict[str, Any] = {"course": f.course_slug, "limit": PAGE_SIZE + 1}
+        params["offset"] = (max(f.page, 1) - 1) * PAGE_SIZE
+        if f.lesson_id is not None:
+            where.append("q.lesson_id = :lesson")
+            params["lesson"] = f.lesson_id
+        if f.state == "open":
+            where.append("q.answered = 0")
+        elif f.state == "answered":
+            where.append("q.answered = 1")
+        if f.since is not None:
+            where.append("q.created_at >= :since")
+            params["since"] = codec.to_micros(f.since)
+        query = f.query.strip()
+        if query:
+            params["like"] = "%" + escape_like(query) + "%"
+            if len(query) >= 3 and await self._trigram_hits_fewer_than(params["like"], DENSE_HITS):
+                # Few hits: take them from the trigram index (each subquery once, hashed), then rank them.
+                copies = f"SELECT d.duplicate_of FROM questions d WHERE d.id IN ({_HITS})"
+                where.append(f"(q.id IN ({_HITS}) OR q.id IN ({copies}))")
+            else:
+                # Many hits, or one or two characters (no trigram): walk the course's questions in ranked order
+                # and test each one's wordings, as on SQLite.
+                where.append(
+                    "(q.text ILIKE :like OR EXISTS (SELECT 1 FROM questions d WHERE"
+                    " d.course_slug = q.course_slug AND d.duplicate_of = q.id AND d.deleted = 0"
+                    " AND d.text ILIKE :like))"
+                )
+        sql = (
+            f"SELECT {COLUMNS} {FROM} WHERE {' AND '.join(where)}"
+            " ORDER BY q.score DESC, q.created_at, q.id LIMIT :limit OFFSET :offset"
+        )
+        rows = await self._fetch(*_statement(sql, params))
+        return [question_from(r) for r in rows[:PAGE_SIZE]], len(rows) > PAGE_SIZE
+
+    async def _trigram_hits_fewer_than(self, like: str, cap: int) -> bool:
+        found = await self._fetchval(
+            "SELECT COUNT(*) FROM (SELECT 1 FROM questions WHERE text ILIKE $1 LIMIT $2) AS hits", like, cap
+        )
+        return int(found) < cap
+
+    async def web_question(self, course_slug: str, question_id: int) -> WebQuestionDetail | None:
+        """One question of this course (never another's) with its cluster's wordings and its replies."""
+        rows = await self._fetch(
+            *_statement(
+                f"SELECT {COLUMNS} {FROM} WHERE q.course_slug = :course AND q.kind = 'question' AND q.deleted = 0"
+                " AND (q.id = :id OR q.duplicate_of = :id) ORDER BY q.id",
+                {"course": course_slug, "id": question_id},
+            )
+        )
+        found = [question_from(r) for r in rows]
+        main = next((q for q in found if q.id == question_id), None)
+        if main is None:
+            return None
+        replies = await self._fetch(
+            "SELECT m.display_name AS author, r.text, r.created_at FROM replies r JOIN members m ON m.id = r.author_id"
+            " WHERE r.question_id = $1 AND r.deleted = 0 ORDER BY r.created_at, r.id",
+            question_id,
+        )
+        return WebQuestionDetail(
+            question=main,
+            wordings=[q for q in found if q.id != question_id],
+            replies=[WebReply(r["author"], r["text"], codec.from_micros(r["created_at"])) for r in replies],
+        )
+
+    async def web_lessons(self, course_slug: str) -> list[tuple[int, str]]:
+        rows = await self._fetch(
+            "SELECT id, title FROM lessons WHERE course_slug = $1 ORDER BY COALESCE(number, id), id", course_slug
+        )
+        return [(r["id"], r["title"]) for r in rows]
+
+    async def web_secret(self) -> str:
+        """The stored signing secret, made on first use (kept in the database, never logged). Of several
+        processes making it at once, the first insert wins and every one reads that."""
+        found = await self._fetchval("SELECT secret FROM web_state WHERE id = 1")
+        if found is not None:
+            return str(found)
+        async with self._transaction() as conn:
+            await conn.execute(
+                "INSERT INTO web_state (id, secret) VALUES (1, $1) ON CONFLICT DO NOTHING", secrets.token_urlsafe(32)
+            )
+            secret = await conn.fetchval("SELECT secret FROM web_state WHERE id = 1")
+        return str(secret)
+
+    async def web_share_token(self, course_slug: str) -> str | None:
+        found = await self._fetchval("SELECT token FROM web_shares WHERE course_slug = $1", course_slug)
+        return None if found is None else str(found)
+
+    async def web_share_course(self, token: str) -> str | None:
+        found = await self._fetchval("SELECT course_slug FROM web_shares WHERE token = $1", token)
+        return None if found is None else str(found)
+
+    async def web_share_create(self, course_slug: str, now: datetime) -> str:
+        """The course's share token, a new one made when there is none."""
+        await self._execute(
+            "INSERT INTO web_shares (course_slug, token, created_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+            course_slug, secrets.token_urlsafe(18), codec.to_micros(now),
+        )  # fmt: skip
+        token = await self.web_share_token(course_slug)
+        assert token is not None
+        return token
+
+    async def web_share_revoke(self, course_slug: str) -> None:
+        await self._execute("DELETE FROM web_shares WHERE course_slug = $1", course_slug)
+
+
+def _statement(sql: str, params: dict[str, Any]) -> list[Any]:
+    """The query in asyncpg's form (``$n`` for ``:name``, SQLite's index hints dropped), then its values."""
+    text, values = named(sql, params)
+    return [text, *values]
