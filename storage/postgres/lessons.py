@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from handlers.vocabulary.domain import ChatRef, Course, Lesson, LessonDraft, LessonPost, MessageRef
 from storage import codec
@@ -29,7 +29,10 @@ UPSERT_COURSE = (
 
 # The codec reads a message ref's guild id, which lesson posts do not keep: a NULL of that name stands in
 # (asyncpg's records raise KeyError, not IndexError, for a missing column).
-LESSON_POST_COLUMNS = "lesson_id, group_id, state, platform, chat_id, thread_id, message_id, NULL::text AS guild_id"
+LESSON_POST_COLUMNS = (
+    "lesson_id, group_id, state, platform, chat_id, thread_id, message_id, claimed_by, claim_expires_at,"
+    " NULL::text AS guild_id"
+)
 LESSON_POST_SELECT = f"SELECT {LESSON_POST_COLUMNS} FROM lesson_posts"
 
 _MAX_SQL_INT = 2**63 - 1
@@ -161,22 +164,31 @@ class LessonRows(PgBase):
         return [codec.lesson_from(r) for r in rows]
 
     # lesson posts ----------------------------------------------------------------------------------------
-    async def claim_lesson_post(self, lesson_id: int, group_id: int, now: datetime) -> LessonPost:
-        """Record the intent (PENDING) unless one exists; a FAILED post is claimed again (back to PENDING).
+    async def claim_lesson_post(
+        self, lesson_id: int, group_id: int, holder: str, now: datetime, ttl: timedelta
+    ) -> LessonPost:
+        """Claim the post for ``holder`` until ``now + ttl`` and return the row as it now is (see the SQLite
+        store's docstring for the rule: a FAILED post, or a PENDING one under ``holder``'s own or an expired claim,
+        is claimed; a SENT one or another holder's live claim is returned unchanged).
 
-        The upsert returns the row only when it wrote it; otherwise the row the conflict found is read in the
-        same transaction (lesson posts are never deleted).
+        The upsert's row lock decides between processes. It returns the row only when it wrote it; otherwise the
+        row the conflict found is read in the same transaction (lesson posts are never deleted).
         """
-        claimed = codec.to_micros(now)
+        claimed, until = codec.to_micros(now), codec.to_micros(now + ttl)
         async with self._transaction() as conn:
             row = await conn.fetchrow(
-                "INSERT INTO lesson_posts AS p (lesson_id, group_id, state, claimed_at)"
-                " VALUES ($1, $2, 'pending', $3)"
-                " ON CONFLICT (lesson_id, group_id) DO UPDATE SET state = 'pending', claimed_at = excluded.claimed_at"
-                f" WHERE p.state = 'failed' RETURNING {LESSON_POST_COLUMNS}",
+                "INSERT INTO lesson_posts AS p (lesson_id, group_id, state, claimed_at, claimed_by, claim_expires_at)"
+                " VALUES ($1, $2, 'pending', $3, $4, $5)"
+                " ON CONFLICT (lesson_id, group_id) DO UPDATE SET state = 'pending', claimed_at = excluded.claimed_at,"
+                " claimed_by = excluded.claimed_by, claim_expires_at = excluded.claim_expires_at"
+                " WHERE p.state = 'failed' OR (p.state = 'pending' AND (p.claimed_by IS NOT DISTINCT FROM"
+                " excluded.claimed_by OR p.claim_expires_at IS NULL OR p.claim_expires_at <= excluded.claimed_at))"
+                f" RETURNING {LESSON_POST_COLUMNS}",
                 lesson_id,
                 group_id,
                 claimed,
+                holder,
+                until,
             )
             if row is None:
                 row = await conn.fetchrow(
@@ -192,7 +204,7 @@ class LessonRows(PgBase):
             " claimed_at, posted_at) VALUES ($1, $2, 'sent', $3, $4, $5, $6, $7, $8)"
             " ON CONFLICT (lesson_id, group_id) DO UPDATE SET state = 'sent', platform = excluded.platform,"
             " chat_id = excluded.chat_id, thread_id = excluded.thread_id, message_id = excluded.message_id,"
-            " posted_at = excluded.posted_at",
+            " posted_at = excluded.posted_at, claimed_by = NULL, claim_expires_at = NULL",  # the claim is done
             lesson_id,
             group_id,
             ref.platform,
