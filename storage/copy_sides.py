@@ -22,14 +22,14 @@ from storage.postgres.schema import migrate as migrate_postgres
 from storage.postgres.schema import schema_version
 from storage.schema import migrate as migrate_sqlite
 
-# What the triggers keep, recounted from the copied rows (the triggers counted them again as they arrived on
-# SQLite, and are switched off for the copy on PostgreSQL).
+# What the stores keep counted, recounted from the copied rows: SQLite's triggers counted them again as they
+# arrived; on PostgreSQL the like path counts in its own statements and the reply trigger is off for the copy.
 RECOUNT = """
     UPDATE questions SET
         likes = (SELECT COUNT(DISTINCT r.member_id) FROM reactions r WHERE r.question_id = questions.id),
         replies = (SELECT COUNT(*) FROM replies p WHERE p.question_id = questions.id AND p.deleted = 0)
 """
-COUNTING_TRIGGERS = {"reactions": "reactions_counted", "replies": "replies_counted"}
+COUNTING_TRIGGERS = {"replies": "replies_counted"}
 
 
 class SqliteSide:

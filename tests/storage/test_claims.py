@@ -1,31 +1,30 @@
-"""Lesson-post claims with an owner and an expiry (migration 0014), seen by two processes: two SqliteStore objects
-open on one file, as two ``studybot run`` on one machine would have."""
+"""Lesson-post claims with an owner and an expiry (migration 0014), seen by two processes: two stores open on one
+database (an SQLite file, a PostgreSQL database), as two ``studybot run`` would have."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 
 from handlers.vocabulary.domain import MessageRef, PostState
-from storage import SqliteStore
+from storage import AnyStore, Database, open_store
 from tests.storage.helpers import T0, World
 
 TTL = timedelta(minutes=30)
 
 
 @pytest.fixture
-async def second(db_path: Path, world: World) -> AsyncIterator[SqliteStore]:
-    """The other process's store on the same file (opened after ``world`` made the schema and the course)."""
-    opened = await SqliteStore.open(db_path)
+async def second(database: Database, world: World) -> AsyncIterator[AnyStore]:
+    """The other process's store on the same database (opened after ``world`` made the schema and the course)."""
+    opened = await open_store(database)
     yield opened
     await opened.close()
 
 
-async def test_another_holders_live_claim_is_returned_unchanged(world: World, second: SqliteStore) -> None:
+async def test_another_holders_live_claim_is_returned_unchanged(world: World, second: AnyStore) -> None:
     lesson, group = world.lesson.id, world.group.id
     mine = await world.store.claim_lesson_post(lesson, group, "a", T0, TTL)
     assert (mine.state, mine.claimed_by, mine.claim_expires_at) == (PostState.PENDING, "a", T0 + TTL)
@@ -36,7 +35,7 @@ async def test_another_holders_live_claim_is_returned_unchanged(world: World, se
 
 
 async def test_an_expired_claim_is_taken_over_and_the_old_owner_then_loses_it(
-    world: World, second: SqliteStore
+    world: World, second: AnyStore
 ) -> None:
     lesson, group = world.lesson.id, world.group.id
     await world.store.claim_lesson_post(lesson, group, "a", T0, TTL)
@@ -46,7 +45,7 @@ async def test_an_expired_claim_is_taken_over_and_the_old_owner_then_loses_it(
     assert await world.store.pending_lesson_posts() == [taken]
 
 
-async def test_simultaneous_claims_from_two_processes_have_one_winner(world: World, second: SqliteStore) -> None:
+async def test_simultaneous_claims_from_two_processes_have_one_winner(world: World, second: AnyStore) -> None:
     lesson, group = world.lesson.id, world.group.id
     posts = await asyncio.gather(
         *(
@@ -58,7 +57,7 @@ async def test_simultaneous_claims_from_two_processes_have_one_winner(world: Wor
     assert len({post.claimed_by for post in posts}) == 1  # everyone sees the same owner
 
 
-async def test_a_sent_post_keeps_no_claim_and_cannot_be_claimed(world: World, second: SqliteStore) -> None:
+async def test_a_sent_post_keeps_no_claim_and_cannot_be_claimed(world: World, second: AnyStore) -> None:
     lesson, group = world.lesson.id, world.group.id
     await world.store.claim_lesson_post(lesson, group, "a", T0, TTL)
     await world.store.mark_lesson_posted(lesson, group, MessageRef("telegram", "-100", "5"), T0)
@@ -66,7 +65,7 @@ async def test_a_sent_post_keeps_no_claim_and_cannot_be_claimed(world: World, se
     assert (sent.state, sent.claimed_by, sent.claim_expires_at) == (PostState.SENT, None, None)
 
 
-async def test_a_failed_post_is_claimed_by_whoever_asks_next(world: World, second: SqliteStore) -> None:
+async def test_a_failed_post_is_claimed_by_whoever_asks_next(world: World, second: AnyStore) -> None:
     lesson, group = world.lesson.id, world.group.id
     await world.store.claim_lesson_post(lesson, group, "a", T0, TTL)
     await world.store.mark_lesson_post_failed(lesson, group)

@@ -98,6 +98,7 @@ async def test_the_rule_is_written_once_in_the_schema(world: World) -> None:
         " UNION ALL SELECT proname::text FROM pg_proc WHERE prosrc LIKE '%is_bot = 0%' OR prosrc LIKE '%author_id%'",
     )
     assert found == [("may_like",)]
-    for module in Path(storage.postgres.__file__).parent.glob("*.py"):  # nor in the PostgreSQL store's SQL
-        text = module.read_text(encoding="utf-8")
-        assert "is_bot = 0" not in text and "<> q.author_id" not in text, module.name
+    # Nor the self-like guard in the PostgreSQL store's SQL. (Its bot guard does appear there once more, for a
+    # different rule: answers notify no bot, in notify.py, as on SQLite.)
+    for module in Path(storage.postgres.__file__).parent.glob("*.py"):
+        assert "<> q.author_id" not in module.read_text(encoding="utf-8"), module.name

@@ -9,7 +9,15 @@ import pytest
 
 from handlers.vocabulary.domain import PostKind
 from storage import DatabaseTooNew, SqliteStore, latest_version, upgrade_database
+from storage.locations import Database
 from storage.schema import load_migrations, split_statements
+
+
+@pytest.fixture
+def database(db_path: Path) -> Database:
+    """SQLite's migrations, pragmas and reader connection: SQLite only (PostgreSQL has its own tests)."""
+    return Database.sqlite(db_path)
+
 
 
 def _version(path: Path) -> int:

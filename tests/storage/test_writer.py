@@ -12,8 +12,16 @@ import pytest
 from handlers.vocabulary.domain import Member, MessageRef
 from storage import SqliteStore, StoreClosed
 from storage.connection import connect
+from storage.locations import Database
 from storage.writer import Batch, GroupCommitWriter, Statement
 from tests.storage.helpers import T0, World, make_world
+
+
+@pytest.fixture
+def database(db_path: Path) -> Database:
+    """These tests are about the SQLite store's single writer: SQLite only (PostgreSQL has its own tests)."""
+    return Database.sqlite(db_path)
+
 
 
 def fans(n: int) -> list[Member]:
