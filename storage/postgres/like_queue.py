@@ -30,7 +30,7 @@ logger = logging.getLogger(__name__)
 
 Ref = tuple[str, str, str]  # platform, chat_id, message_id
 Locked = dict[Ref, int]  # the locked questions' ids by their message
-Work = Callable[[Conn, Locked], Awaitable[tuple[bool, Any]]]  # (whether a like count may have moved, result)
+Work = Callable[[Conn, Locked], Awaitable[Any]]
 # A reaction change: added, created_at, emoji, member's platform, user_id, post's platform, chat_id, message_id.
 Change = tuple[bool, int, str, str, str, str, str, str]
 
