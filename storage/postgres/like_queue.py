@@ -34,7 +34,7 @@ Work = Callable[[Conn, Locked], Awaitable[Any]]
 # A reaction change: added, created_at, emoji, member's platform, user_id, post's platform, chat_id, message_id.
 Change = tuple[bool, int, str, str, str, str, str, str]
 
-MAX_GROUP = 500  # operations in one transaction at most
+MAX_GROUP = 2000  # operations in one transaction at most (as SQLite's writer batches)
 RETRIES = 3  # a deadlock (none is expected: locks are taken in id order) or a serialization failure
 
 
