@@ -69,7 +69,9 @@ class LikeQueue:
         self._pending.append(op)
         if self._task is None or self._task.done():
             self._task = asyncio.get_running_loop().create_task(self._drain())
-        return await asyncio.shield(op.done)
+        # Not shielded: a caller cancelled while its operation is queued cancels only its wait (the operation
+        # is still applied with its group, and its result is dropped).
+        return await op.done
 
     async def _drain(self) -> None:
         group: list[LikeOp] = []

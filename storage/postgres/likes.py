@@ -166,8 +166,11 @@ class PgLikeRows(PgBase):
     # likes -----------------------------------------------------------------------------------------------
     async def add_reaction(self, ref: MessageRef, member: Member, emoji: str, at: datetime) -> None:
         """Count a like when the like rule (``countable_likes``) says it counts; one like per member per question
-        however many like emojis; idempotent for redelivered events."""
-        await self.apply_reactions([ReactionChange(ref, member, emoji, at)])
+        however many like emojis; idempotent for redelivered events. (apply_reactions for one change, without
+        its loops: a busy bot calls this for every reaction.)"""
+        created = codec.to_micros(at)
+        where = (ref.platform, ref.chat_id, ref.message_id)
+        await self._submit(LikeOp([where], [member], [(True, created, emoji, member.platform, member.user_id, *where)]))
 
     async def apply_reactions(self, changes: Sequence[ReactionChange]) -> None:
         """Apply the changes in order, all or none (every time is checked before anything is sent)."""
