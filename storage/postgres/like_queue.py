@@ -30,11 +30,11 @@ logger = logging.getLogger(__name__)
 
 Ref = tuple[str, str, str]  # platform, chat_id, message_id
 Locked = dict[Ref, int]  # the locked questions' ids by their message
-Work = Callable[[Conn, Locked], Awaitable[tuple[bool, Any]]]  # (whether a like count may have moved, result)
+Work = Callable[[Conn, Locked], Awaitable[Any]]
 # A reaction change: added, created_at, emoji, member's platform, user_id, post's platform, chat_id, message_id.
 Change = tuple[bool, int, str, str, str, str, str, str]
 
-MAX_GROUP = 500  # operations in one transaction at most
+MAX_GROUP = 2000  # operations in one transaction at most (as SQLite's writer batches)
 RETRIES = 3  # a deadlock (none is expected: locks are taken in id order) or a serialization failure
 
 
@@ -69,7 +69,9 @@ class LikeQueue:
         self._pending.append(op)
         if self._task is None or self._task.done():
             self._task = asyncio.get_running_loop().create_task(self._drain())
-        return await asyncio.shield(op.done)
+        # Not shielded: a caller cancelled while its operation is queued cancels only its wait (the operation
+        # is still applied with its group, and its result is dropped).
+        return await op.done
 
     async def _drain(self) -> None:
         group: list[LikeOp] = []

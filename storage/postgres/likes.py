@@ -5,11 +5,13 @@ when it is one of its rows; no statement here repeats the rule. A burst is one s
 (``unnest`` joined to ``countable_likes``, ``ON CONFLICT DO NOTHING``), and the bursts and single likes that
 arrive together share one transaction (:mod:`storage.postgres.like_queue`, FIFO).
 
-Counts: each like transaction locks its questions' rows first (in id order), changes reactions, then sets each
-changed question's ``likes`` to its number of distinct likers, recounted from its reaction rows — once per
-question per transaction, where a per-row trigger would rewrite the row and its score indexes once per like.
-The recount runs after the locks were granted, so it sees every committed change: no count is lost or doubled
-when several processes like the same question at once.
+Counts: each like transaction locks its questions' rows first (in id order), then changes reactions and their
+counts in the same statement: a run of likes adds to each question the members whose first reaction on it this
+is, a run of removals takes off those left with none — one update per question per statement, where a per-row
+trigger would rewrite the row and its score indexes once per like. A clear or a reconciliation recounts its
+question from its rows. Every statement after the lock reads a snapshot that holds all committed reactions of
+the locked questions, and no other transaction can change them until this one commits: no count is lost or
+doubled when several processes like the same question at once.
 """
 
 from __future__ import annotations
@@ -37,13 +39,20 @@ LOCK_QUESTIONS = """
     FOR NO KEY UPDATE OF q
 """
 
-# Members in key order, so that two transactions upserting the same members never wait on each other in a cycle.
+# New members inserted in key order (so two transactions inserting the same new members never wait on each other
+# in a cycle); known ones updated only where their name or bot flag changed, so a known member's row is neither
+# locked nor rewritten. One statement: the UPDATE does not see the rows its CTE inserts.
 UPSERT_MEMBERS = """
-    INSERT INTO members (platform, user_id, display_name, is_bot)
-    SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::int[]) ORDER BY 1, 2
-    ON CONFLICT (platform, user_id) DO UPDATE SET display_name = excluded.display_name, is_bot = excluded.is_bot
-    WHERE members.display_name IS DISTINCT FROM excluded.display_name
-       OR members.is_bot IS DISTINCT FROM excluded.is_bot
+    WITH given AS (SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::int[])
+                   AS t(platform, user_id, display_name, is_bot)),
+    inserted AS (
+        INSERT INTO members (platform, user_id, display_name, is_bot)
+        SELECT * FROM given ORDER BY 1, 2
+        ON CONFLICT (platform, user_id) DO NOTHING)
+    UPDATE members m SET display_name = g.display_name, is_bot = g.is_bot
+    FROM given g
+    WHERE m.platform = g.platform AND m.user_id = g.user_id
+      AND (m.display_name IS DISTINCT FROM g.display_name OR m.is_bot IS DISTINCT FROM g.is_bot)
 """
 
 # A run of likes: kept by the like rule (countable_likes), on the locked questions only; the first of duplicates
@@ -58,8 +67,7 @@ ADD_LIKES = """
      AND l.emoji = t.emoji AND l.member_platform = t.member_platform AND l.user_id = t.user_id
     WHERE l.question_id = ANY($8::bigint[])
     ORDER BY t.n
-    ON CONFLICT DO NOTHING
-"""
+    ON CONFLICT DO NOTHING"""
 
 REMOVE_LIKES = """
     DELETE FROM reactions r
@@ -68,10 +76,35 @@ REMOVE_LIKES = """
           questions q, members m
     WHERE q.platform = t.platform AND q.chat_id = t.chat_id AND q.message_id = t.message_id
       AND m.platform = t.member_platform AND m.user_id = t.user_id
-      AND r.question_id = q.id AND r.member_id = m.id AND r.emoji = t.emoji AND q.id = ANY($7::bigint[])
+      AND r.question_id = q.id AND r.member_id = m.id AND r.emoji = t.emoji AND q.id = ANY($7::bigint[])"""
+
+# A run of likes and the counts it moves, in one statement: a question's count grows by the members whose first
+# reaction on it this is. The NOT EXISTS reads the statement's snapshot, taken after the questions were locked,
+# which holds every committed reaction of them and none of the rows the CTE inserts.
+ADD_AND_COUNT = f"""
+    WITH added AS ({ADD_LIKES} RETURNING question_id, member_id)
+    UPDATE questions q SET likes = q.likes + f.n
+    FROM (SELECT a.question_id, COUNT(DISTINCT a.member_id) AS n FROM added a
+          WHERE NOT EXISTS (SELECT 1 FROM reactions r WHERE r.question_id = a.question_id AND r.member_id = a.member_id)
+          GROUP BY a.question_id) AS f
+    WHERE q.id = f.question_id
 """
 
-# Each locked question's likes: its distinct likers. Written only where it changed.
+# A run of removals likewise: a count falls by the members left with no reaction on the question.
+REMOVE_AND_COUNT = f"""
+    WITH removed AS ({REMOVE_LIKES} RETURNING r.question_id, r.member_id, r.emoji)
+    UPDATE questions q SET likes = q.likes - f.n
+    FROM (SELECT d.question_id, COUNT(DISTINCT d.member_id) AS n FROM removed d
+          WHERE NOT EXISTS (
+              SELECT 1 FROM reactions r
+              WHERE r.question_id = d.question_id AND r.member_id = d.member_id
+                AND NOT EXISTS (SELECT 1 FROM removed o WHERE o.question_id = r.question_id
+                                AND o.member_id = r.member_id AND o.emoji = r.emoji))
+          GROUP BY d.question_id) AS f
+    WHERE q.id = f.question_id
+"""
+
+# A question's likes recounted from its reaction rows (its distinct likers), after a clear or a reconciliation.
 RECOUNT = """
     UPDATE questions q SET likes = c.n
     FROM (SELECT t.id, (SELECT count(DISTINCT r.member_id) FROM reactions r WHERE r.question_id = t.id) AS n
@@ -133,8 +166,11 @@ class PgLikeRows(PgBase):
     # likes -----------------------------------------------------------------------------------------------
     async def add_reaction(self, ref: MessageRef, member: Member, emoji: str, at: datetime) -> None:
         """Count a like when the like rule (``countable_likes``) says it counts; one like per member per question
-        however many like emojis; idempotent for redelivered events."""
-        await self.apply_reactions([ReactionChange(ref, member, emoji, at)])
+        however many like emojis; idempotent for redelivered events. (apply_reactions for one change, without
+        its loops: a busy bot calls this for every reaction.)"""
+        created = codec.to_micros(at)
+        where = (ref.platform, ref.chat_id, ref.message_id)
+        await self._submit(LikeOp([where], [member], [(True, created, emoji, member.platform, member.user_id, *where)]))
 
     async def apply_reactions(self, changes: Sequence[ReactionChange]) -> None:
         """Apply the changes in order, all or none (every time is checked before anything is sent)."""
@@ -153,17 +189,18 @@ class PgLikeRows(PgBase):
         """All of the message's reactions (``emoji`` None) or only those with ``emoji``."""
         where = ref_params(ref)
 
-        async def clear(conn: Conn, locked: Locked) -> tuple[bool, None]:
+        async def clear(conn: Conn, locked: Locked) -> None:
             question_id = locked.get(where)
             if question_id is None:
-                return False, None
+                return
             if emoji is None:
                 status = await conn.execute("DELETE FROM reactions WHERE question_id = $1", question_id)
             else:
                 status = await conn.execute(
                     "DELETE FROM reactions WHERE question_id = $1 AND emoji = $2", question_id, emoji
                 )
-            return affected(status) > 0, None
+            if affected(status):
+                await conn.execute(RECOUNT, [question_id])
 
         await self._submit(LikeOp([where], work=clear))
 
@@ -182,10 +219,10 @@ class PgLikeRows(PgBase):
         reported = list(dict.fromkeys(reactions))
         where = ref_params(ref)
 
-        async def reconcile(conn: Conn, locked: Locked) -> tuple[bool, ReactionFix | None]:
+        async def reconcile(conn: Conn, locked: Locked) -> ReactionFix | None:
             question_id = locked.get(where)
             if question_id is None:
-                return False, None
+                return None
             pairs = _columns([(m.platform, m.user_id, emoji) for m, emoji in reported], 3)
             wanted = {(r[0], r[1]) for r in await conn.fetch(MAY_LIKE_REPORTED, *pairs, question_id)}
             kept_rows = list(await conn.fetch(KEPT_REACTIONS, question_id))
@@ -203,7 +240,9 @@ class PgLikeRows(PgBase):
                 tuple((users[m], e) for m, e in added),
                 tuple((users[m], e) for m, e in removed),
             )
-            return bool(added or removed), fix
+            if added or removed:
+                await conn.execute(RECOUNT, [question_id])
+            return fix
 
         members = [m for m, _ in reported]
         result: ReactionFix | None = await self._submit(LikeOp([where], members, work=reconcile))
@@ -214,18 +253,17 @@ class PgLikeRows(PgBase):
         question's base likes (likes without member ids)."""
         where = ref_params(ref)
 
-        async def anonymous(conn: Conn, locked: Locked) -> tuple[bool, None]:
+        async def anonymous(conn: Conn, locked: Locked) -> None:
             question_id = locked.get(where)
             if question_id is not None:
                 await conn.execute(ANONYMOUS_LIKES, question_id, *_columns(list(counts), 2))
-            return False, None  # base likes only: no like count moved
 
         await self._submit(LikeOp([where], work=anonymous))
 
     # the group's transaction -------------------------------------------------------------------------------
     async def _run_like_group(self, ops: list[LikeOp]) -> list[Any]:
-        """Lock, upsert the members, apply every operation in order, recount the changed questions; one
-        transaction. Returns each operation's result."""
+        """Lock, upsert the members, apply every operation in order with its count updates; one transaction.
+        Returns each operation's result."""
         refs = list(dict.fromkeys(ref for op in ops for ref in op.refs))
         members: dict[tuple[str, str], Member] = {}
         for op in ops:
@@ -241,30 +279,24 @@ class PgLikeRows(PgBase):
                 params = [(m.platform, m.user_id, m.display_name, int(m.is_bot)) for m in members.values()]
                 await conn.execute(UPSERT_MEMBERS, *_columns(params, 4))
             ids = sorted(locked.values())
-            changed = False
             run: list[Change] = []
             for op in ops:
                 if op.changes is not None:
                     run.extend(op.changes)
                     results.append(None)
                     continue
-                changed = await _apply_changes(conn, run, ids) or changed
+                await _apply_changes(conn, run, ids)
                 run = []
                 assert op.work is not None
-                moved, result = await op.work(conn, locked)
-                changed = changed or bool(moved)
-                results.append(result)
-            changed = await _apply_changes(conn, run, ids) or changed
-            if changed and ids:
-                await conn.execute(RECOUNT, ids)
+                results.append(await op.work(conn, locked))
+            await _apply_changes(conn, run, ids)
         return results
 
 
-async def _apply_changes(conn: Conn, changes: list[Change], ids: list[int]) -> bool:
-    """The changes in order, one statement per run of adds or of removes; True when a reaction changed."""
+async def _apply_changes(conn: Conn, changes: list[Change], ids: list[int]) -> None:
+    """The changes in order, one statement (with its count updates) per run of adds or of removes."""
     if not changes or not ids:
-        return False
-    changed = False
+        return
     start = 0
     while start < len(changes):
         added = changes[start][0]
@@ -273,10 +305,8 @@ async def _apply_changes(conn: Conn, changes: list[Change], ids: list[int]) -> b
             end += 1
         run = changes[start:end]
         if added:
-            status = await conn.execute(ADD_LIKES, *_columns([c[1:] for c in run], 7), ids)
+            await conn.execute(ADD_AND_COUNT, *_columns([c[1:] for c in run], 7), ids)
         else:
             rows = [(c[5], c[6], c[7], c[3], c[4], c[2]) for c in run]
-            status = await conn.execute(REMOVE_LIKES, *_columns(rows, 6), ids)
-        changed = changed or affected(status) > 0
+            await conn.execute(REMOVE_AND_COUNT, *_columns(rows, 6), ids)
         start = end
-    return changed

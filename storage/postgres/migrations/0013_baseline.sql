@@ -5,7 +5,7 @@
 -- * times are BIGINT microseconds since 1970-01-01 UTC, flags INTEGER 0/1 (as on SQLite);
 -- * ids are identities "BY DEFAULT", so a copy keeps them (and moves the sequences past them);
 -- * the reply counts are kept by a trigger in the writing transaction, as on SQLite; the like counts by the like
---   path itself in the same transaction (a recount per batch of the locked questions, storage/postgres/likes.py);
+--   path itself, in the statement that changes the reactions (storage/postgres/likes.py);
 -- * SQLite's INSTEAD OF views that take a JSON batch (reaction_changes, like_bursts, like_batches) have no
 --   counterpart: the PostgreSQL store sends a batch as arrays in one statement instead (storage/postgres/likes.py);
 -- * FTS5's trigram table becomes a pg_trgm GIN index on the text.
@@ -155,8 +155,8 @@ CREATE TABLE reactions (
 );
 
 -- A like is a member having at least one row for a question. No trigger keeps questions.likes here: every
--- transaction of the like path (storage/postgres/likes.py) locks its questions' rows first and then sets each
--- changed question's count to its distinct likers, recounted from these rows, once per question per batch.
+-- transaction of the like path (storage/postgres/likes.py) locks its questions' rows first and moves their counts
+-- in the statement that changes their reactions (once per question per statement, not once per like).
 
 CREATE VIEW may_like AS
     SELECT q.id AS question_id, q.group_id, q.platform, q.chat_id, q.message_id,
