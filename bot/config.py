@@ -143,12 +143,11 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _one_database(self) -> Settings:
-        if self.database_url is not None:
-            if "database_path" in self.model_fields_set:
-                raise ValueError(
-                    "DATABASE_URL and DATABASE_PATH are both set: keep one (DATABASE_PATH for an SQLite file, "
-                    "DATABASE_URL for PostgreSQL); to move the data across use `studybot db copy`"
-                )
+        if self.database_url is not None and "database_path" in self.model_fields_set:
+            raise ValueError(
+                "DATABASE_URL and DATABASE_PATH are both set: keep one (DATABASE_PATH for an SQLite file, "
+                "DATABASE_URL for PostgreSQL); to move the data across use `studybot db copy`"
+            )
         return self
 
     @field_validator("database_url")

@@ -3,10 +3,10 @@ pages; one question with its wordings, replies and answer; the page's signing se
 
 Search: where SQLite matches three characters or more in its FTS5 trigram table, PostgreSQL has a pg_trgm GIN
 index on ``questions.text`` (the baseline), which answers ``text ILIKE '%…%'`` for such queries; one or two
-characters give no trigram and scan the course's questions, as SQLite's LIKE does. The two paths are
-:mod:`storage.web_reads`'s, chosen by the same rule (the query's length and whether its hits are few), so a
-search finds the same clusters on both stores. Both are case-insensitive (FTS5's trigram folds case; so does
-ILIKE).
+characters give no trigram and use the GIN index over each question's characters and pairs (migration 0015,
+``text_grams``), as SQLite uses its gram table. Few hits are read and ranked; many are found by walking the
+course's ranking and testing each wording, as on SQLite, so a search finds the same clusters on both stores.
+Both are case-insensitive (FTS5's trigram folds case; so does ILIKE).
 """
 
 from __future__ import annotations
@@ -34,8 +34,10 @@ from storage.web_reads import (
 
 logger = logging.getLogger(__name__)
 
-# The trigram index's hits anywhere (FTS5's table holds every question row, so the SQLite path's does too).
+# A search's hits anywhere (FTS5's table holds every question row, so the SQLite path's does too): through the
+# trigram index for three characters or more, through the gram index (0015) for one or two.
 _HITS = "SELECT id FROM questions WHERE text ILIKE :like"
+_SHORT_HITS = "SELECT id FROM questions WHERE text_grams(text) @> ARRAY[lower(:gram)] AND text ILIKE :like"
 
 
 class PgWebRows(PgBase):
@@ -61,13 +63,19 @@ class PgWebRows(PgBase):
         query = f.query.strip()
         if query:
             params["like"] = "%" + escape_like(query) + "%"
-            if len(query) >= 3 and await self._trigram_hits_fewer_than(params["like"], DENSE_HITS):
-                # Few hits: take them from the trigram index (each subquery once, hashed), then rank them.
-                copies = f"SELECT d.duplicate_of FROM questions d WHERE d.id IN ({_HITS})"
-                where.append(f"(q.id IN ({_HITS}) OR q.id IN ({copies}))")
+            hits = _HITS
+            if len(query) <= 2:
+                hits, params["gram"] = _SHORT_HITS, query
+            if await self._hits_fewer_than(hits, params, DENSE_HITS):
+                # Few hits: read them from the index, each as its cluster's first question (a deleted wording
+                # brings no cluster), then rank them.
+                where.append(
+                    f"q.id IN (SELECT COALESCE(d.duplicate_of, d.id) FROM questions d WHERE d.id IN ({hits})"
+                    " AND d.deleted = 0)"
+                )
             else:
-                # Many hits, or one or two characters (no trigram): walk the course's questions in ranked order
-                # and test each one's wordings, as on SQLite.
+                # Many hits: walk the course's questions in ranked order and test each one's wordings, which
+                # meets a page's worth soon, as on SQLite.
                 where.append(
                     "(q.text ILIKE :like OR EXISTS (SELECT 1 FROM questions d WHERE"
                     " d.course_slug = q.course_slug AND d.duplicate_of = q.id AND d.deleted = 0"
@@ -80,11 +88,9 @@ class PgWebRows(PgBase):
         rows = await self._fetch(*_statement(sql, params))
         return [question_from(r) for r in rows[:PAGE_SIZE]], len(rows) > PAGE_SIZE
 
-    async def _trigram_hits_fewer_than(self, like: str, cap: int) -> bool:
-        found = await self._fetchval(
-            "SELECT COUNT(*) FROM (SELECT 1 FROM questions WHERE text ILIKE $1 LIMIT $2) AS hits", like, cap
-        )
-        return int(found) < cap
+    async def _hits_fewer_than(self, hits: str, params: dict[str, Any], cap: int) -> bool:
+        counted = _statement(f"SELECT COUNT(*) FROM ({hits} LIMIT :cap) AS hits", {**params, "cap": cap})
+        return int(await self._fetchval(*counted)) < cap
 
     async def web_question(self, course_slug: str, question_id: int) -> WebQuestionDetail | None:
         """One question of this course (never another's) with its cluster's wordings and its replies."""
