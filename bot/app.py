@@ -56,11 +56,13 @@ async def open_app(
 ) -> AsyncIterator[App]:
     from bot.charts import ChartDrawer
     from bot.cron import CrontabRules
-    from bot.scheduler import Scheduler
+    from bot.scheduler import Scheduler, default_holder
     from bot.sources.runner import LessonSources
     from handlers.core import build_dispatcher
 
     store = await open_store(settings.database(), pool_size=settings.database_pool_size)
+    # One id per process: its scheduler lease and its lesson-post claims are held under it (issue 13).
+    holder = holder or default_holder()
     try:
         clock = clock or SystemClock()
         await ensure_default_course(store, settings, clock)
@@ -75,6 +77,7 @@ async def open_app(
             empty_digest=settings.empty_digest,
             min_digest_interval=timedelta(minutes=settings.min_digest_interval_minutes),
             lesson_posts_per_hour=settings.lesson_posts_per_hour,
+            holder=holder,
         )
         sources = LessonSources(
             services,

@@ -178,12 +178,22 @@ async def _run(settings: Settings, stdin: TextIO, out: TextIO, *, web: bool, con
 
     from bot.discord_backend.backend import DiscordStartError, DiscordUnreachable
     from bot.platforms import run_platforms
+    from bot.telegram_backend.backend import PollingConflict
 
     redact = Redactor(settings.secret_values())
     try:
         await run_until_signalled(run_platforms(settings, web=web))
     except InvalidToken:
         print("studybot: Telegram refused TELEGRAM_BOT_TOKEN; copy it again from @BotFather.", file=sys.stderr)
+        return EXIT_USAGE
+    except PollingConflict:
+        logger.debug("telegram polling ended", exc_info=True)
+        print(
+            "studybot: Telegram answers 409 Conflict: another process is polling with this TELEGRAM_BOT_TOKEN (or a"
+            " webhook is set for it). Only one process may poll; to run several, use webhook mode"
+            " (TELEGRAM_WEBHOOK_URL).",
+            file=sys.stderr,
+        )
         return EXIT_USAGE
     except DiscordUnreachable as error:
         logger.debug("discord start-up failed", exc_info=True)

@@ -27,11 +27,13 @@ async def run_platforms(settings: Settings, clock: Clock | None = None, *, web: 
 
     Cancellation is how it stops (SIGTERM and SIGINT become one, see :mod:`bot.lifecycle`), wherever it is:
     starting, running, or reconnecting. Every backend whose start was begun is stopped, even one cancelled or
-    failed half-way, so none leaves a connection or session open; then the database is closed.
+    failed half-way, so none leaves a connection or session open; then the database is closed. It also ends
+    with :class:`~bot.telegram_backend.backend.PollingConflict` when another process polls with the token.
     """
     i18n = Translator.load(settings.default_language)
     clock = clock or SystemClock()
     backends: dict[str, Backend] = {}
+    telegram_backend: TelegramBackend | None = None
     if settings.telegram_bot_token is not None:
         options = TelegramOptions(
             token=settings.telegram_bot_token.get_secret_value(),
@@ -43,7 +45,8 @@ async def run_platforms(settings: Settings, clock: Clock | None = None, *, web: 
             ),
             webhook_listen=settings.telegram_webhook_listen,
         )
-        telegram: Backend = TelegramBackend(options, i18n, clock)
+        telegram_backend = TelegramBackend(options, i18n, clock)
+        telegram: Backend = telegram_backend
         backends[telegram.platform] = telegram
     # discord: same event loop, same core; it also reads the store through narrow ports (autocomplete, catch-up)
     discord_backend = discord_backend_for(settings, i18n, clock)
@@ -55,6 +58,8 @@ async def run_platforms(settings: Settings, clock: Clock | None = None, *, web: 
         try:
             if discord_backend is not None:
                 discord_backend.use_ports(catalog=app.store, catch_up=app.store)
+            if telegram_backend is not None:  # webhook workers share the record of updates handled
+                telegram_backend.use_ports(update_log=app.store)
             for backend in backends.values():
                 begun.append(backend)
                 await backend.start(app.dispatcher.dispatch)
@@ -65,6 +70,8 @@ async def run_platforms(settings: Settings, clock: Clock | None = None, *, web: 
                 page = await start_page(settings, app)
             logger.info("studybot is running on %s", ", ".join(backends) or "the web page")
             with frozen_startup_heap():
+                if telegram_backend is not None:
+                    await telegram_backend.wait()  # raises PollingConflict if another process polls; else never
                 await asyncio.get_running_loop().create_future()  # until cancelled
         finally:
             if page is not None:

@@ -87,6 +87,7 @@ class Scheduler:
         )
         self._lock = asyncio.Lock()
         self._recovered = False
+        self._stopped = False
         self.last_report: TickReport | None = None
         self.tick_count = 0
         self._ticked = asyncio.Condition()
@@ -97,6 +98,11 @@ class Scheduler:
         return await self.tick()
 
     async def stop(self) -> None:
+        """Hand the lease over at once: another process takes it at its next tick instead of after the TTL.
+
+        A tick that comes after this (one already woken, or a replan) does no duties and takes no lease, so a
+        stopping process cannot take the lease back after releasing it."""
+        self._stopped = True
         if self._aps.running:
             self._aps.shutdown(wait=False)
         await self.store.release_lease(LEASE_NAME, self.holder)
@@ -117,7 +123,7 @@ class Scheduler:
         async with self._lock:
             services = self.services
             now = services.clock.now()
-            leader = await self.store.acquire_lease(LEASE_NAME, self.holder, now, self.lease_ttl)
+            leader = not self._stopped and await self.store.acquire_lease(LEASE_NAME, self.holder, now, self.lease_ttl)
             report = TickReport(at=now, leader=leader)
             if leader:
                 await self._duties(report)

@@ -37,6 +37,10 @@ class Services:
     schedule_changed: ScheduleListener = field(default=_no_listener)
     # The web page's links (issue 17); None when this process serves no page (``studybot run`` without --web).
     web_links: WebLinks | None = None
+    # This process among those sharing the database (issue 13): the owner of its lesson-post claims, the same
+    # id its scheduler holds the lease under. bot.app makes a unique one per process; the default serves tests
+    # and tools that run alone.
+    holder: str = "local"
 
     @property
     def default_language(self) -> str:

@@ -113,6 +113,8 @@ def lesson_post_from(row: sqlite3.Row) -> LessonPost:
         group_id=row["group_id"],
         state=PostState(row["state"]),
         ref=message_ref_from(row),
+        claimed_by=row["claimed_by"],
+        claim_expires_at=from_micros_or_none(row["claim_expires_at"]),
     )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import aiosqlite
 
@@ -159,17 +159,28 @@ class LessonRows(StoreBase):
         return [codec.lesson_from(r) for r in rows]
 
     # lesson posts ----------------------------------------------------------------------------------------
-    async def claim_lesson_post(self, lesson_id: int, group_id: int, now: datetime) -> LessonPost:
-        """Record the intent (PENDING) unless one exists; a FAILED post is claimed again (back to PENDING)
-        so that a crash during the retry leaves it for :func:`handlers.features.lessons.resume_pending_posts`."""
-        claimed = codec.to_micros(now)
+    async def claim_lesson_post(
+        self, lesson_id: int, group_id: int, holder: str, now: datetime, ttl: timedelta
+    ) -> LessonPost:
+        """Claim the post for ``holder`` until ``now + ttl`` and return the row as it now is.
+
+        One statement, so two processes can never both win: the insert when there is no row; the update when
+        the post FAILED (claimed again, so that a crash during the retry leaves it for
+        :func:`handlers.features.lessons.resume_pending_posts`) or is PENDING under ``holder``'s own claim or
+        an expired one. A SENT post, or one PENDING under another holder's live claim, is returned unchanged:
+        the caller compares ``claimed_by`` with its own holder id to know whether it may send.
+        """
+        claimed, until = codec.to_micros(now), codec.to_micros(now + ttl)
 
         async def op(conn: aiosqlite.Connection) -> LessonPost:
             await conn.execute(
-                "INSERT INTO lesson_posts (lesson_id, group_id, state, claimed_at) VALUES (?, ?, 'pending', ?)"
-                " ON CONFLICT (lesson_id, group_id) DO UPDATE SET state = 'pending', claimed_at = excluded.claimed_at"
-                " WHERE state = 'failed'",
-                (lesson_id, group_id, claimed),
+                "INSERT INTO lesson_posts (lesson_id, group_id, state, claimed_at, claimed_by, claim_expires_at)"
+                " VALUES (?, ?, 'pending', ?, ?, ?)"
+                " ON CONFLICT (lesson_id, group_id) DO UPDATE SET state = 'pending', claimed_at = excluded.claimed_at,"
+                " claimed_by = excluded.claimed_by, claim_expires_at = excluded.claim_expires_at"
+                " WHERE state = 'failed' OR (state = 'pending' AND (claimed_by IS excluded.claimed_by"
+                " OR claim_expires_at IS NULL OR claim_expires_at <= excluded.claimed_at))",
+                (lesson_id, group_id, claimed, holder, until),
             )
             async with conn.execute(
                 queries.LESSON_POST_SELECT + " WHERE lesson_id = ? AND group_id = ?", (lesson_id, group_id)
@@ -187,7 +198,7 @@ class LessonRows(StoreBase):
             " claimed_at, posted_at) VALUES (?, ?, 'sent', ?, ?, ?, ?, ?, ?)"
             " ON CONFLICT (lesson_id, group_id) DO UPDATE SET state = 'sent', platform = excluded.platform,"
             " chat_id = excluded.chat_id, thread_id = excluded.thread_id, message_id = excluded.message_id,"
-            " posted_at = excluded.posted_at",
+            " posted_at = excluded.posted_at, claimed_by = NULL, claim_expires_at = NULL",  # the claim is done
             (lesson_id, group_id, ref.platform, ref.chat_id, ref.thread_id, ref.message_id, at, at),
         )
 

@@ -35,7 +35,10 @@ GROUP_SELECT = """
     FROM study_groups g
 """
 
-LESSON_POST_SELECT = "SELECT lesson_id, group_id, state, platform, chat_id, thread_id, message_id FROM lesson_posts"
+LESSON_POST_SELECT = (
+    "SELECT lesson_id, group_id, state, platform, chat_id, thread_id, message_id, claimed_by, claim_expires_at"
+    " FROM lesson_posts"
+)
 
 # Ranking: the inner SELECT is answered from the partial index alone; the outer one reads only LIMIT rows.
 RANKED_OUTER = f"""

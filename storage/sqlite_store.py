@@ -21,7 +21,8 @@ The methods live in one module per role, composed here as mixins: :mod:`storage.
 lesson posts), :mod:`storage.groups` (groups, instructors, chat moves), :mod:`storage.posts` (members' posts),
 :mod:`storage.likes` (the like path), :mod:`storage.reads` (rankings, statistics, export),
 :mod:`storage.digests`, :mod:`storage.leases`, :mod:`storage.imports` (lesson sources and feeds) and
-:mod:`storage.notify` (follows, reminders, answer posts and reused answers).
+:mod:`storage.notify` (follows, reminders, answer posts and reused answers) and :mod:`storage.webhook_updates`
+(Telegram webhook updates handled, by update id).
 
 Likes: the ``reactions`` table keeps only the reactions the like rule counts (the view ``countable_likes``, see
 :mod:`storage.likes`), one row per (question, member, emoji); triggers keep ``questions.likes`` (members with at
@@ -56,6 +57,7 @@ from storage.queries import Reader
 from storage.reads import ReadRows
 from storage.schema import migrate
 from storage.web_reads import WebRows
+from storage.webhook_updates import WebhookUpdateRows
 from storage.writer import GroupCommitWriter, WriterStats
 
 logger = logging.getLogger(__name__)
@@ -77,6 +79,7 @@ class SqliteStore(
     ClusterMixin,
     NotifyRows,
     WebRows,
+    WebhookUpdateRows,
     StoreBase,
 ):
     """The studybot store. Create with :meth:`open`; every write is committed before its coroutine returns."""

@@ -16,15 +16,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hmac
 import logging
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TypeVar
-from urllib.parse import urlsplit
 
-from aiohttp import web
 from telegram import (
     ChatMemberAdministrator,
     ChatMemberOwner,
@@ -43,8 +41,10 @@ from bot.telegram_backend.batches import Step, reaction_runs, seconds
 from bot.telegram_backend.menus import register_menus
 from bot.telegram_backend.ratelimit import TelegramRateLimiter
 from bot.telegram_backend.render import render_caption, render_messages
+from bot.telegram_backend.webhook import WebhookServer
 from handlers.i18n import Translator
 from handlers.ports import Clock
+from handlers.ports.backends import UpdateLog
 from handlers.vocabulary.actions import Action, DirectMessage, Post, PostLesson, Reply
 from handlers.vocabulary.content import Content
 from handlers.vocabulary.domain import ChatRef, MessageRef
@@ -66,6 +66,15 @@ ALLOWED_UPDATES = [
 ADMIN_CACHE_SECONDS = 600.0
 NETWORK_ATTEMPTS = 4
 REPORTS_GRACE_SECONDS = 5.0
+# getUpdates answered 409 this many times within CONFLICT_WINDOW_SECONDS: another process polls with the token
+# (or set a webhook), and polling ends. One 409 alone is what a restart's overlap with the old process gives.
+CONFLICT_LIMIT = 3
+CONFLICT_WINDOW_SECONDS = 120.0
+
+
+class PollingConflict(Exception):
+    """Telegram keeps answering getUpdates with 409 Conflict: another process polls with this token, or a
+    webhook is set for it. Only one process may poll; several need webhook mode."""
 
 
 def api_base_url(url: str) -> str:
@@ -105,7 +114,8 @@ class TelegramBackend:
         )
         self._dispatch: Dispatch | None = None
         self._poller: asyncio.Task[None] | None = None
-        self._web_runner: web.AppRunner | None = None
+        self._webhook: WebhookServer | None = None
+        self._update_log: UpdateLog | None = None
         self._admins: dict[int, tuple[float, set[int]]] = {}
         self._forums: dict[int, bool] = {}
         self._usernames: dict[str, str] = {}
@@ -116,6 +126,10 @@ class TelegramBackend:
         self._reporter: asyncio.Task[None] | None = None
         self.username = ""
         self.confirmed_offset: int | None = None
+
+    def use_ports(self, update_log: UpdateLog) -> None:
+        """The database's record of webhook updates, shared by every worker (unused when polling)."""
+        self._update_log = update_log
 
     # lifecycle --------------------------------------------------------------------------------------------
     async def start(self, dispatch: Dispatch) -> None:
@@ -132,34 +146,29 @@ class TelegramBackend:
         logger.info("telegram: polling as @%s", self.username)
 
     async def _start_webhook(self) -> None:
-        """Updates arrive as POSTs; each is answered 200 only after it is handled, so Telegram redelivers any
-        update whose handling did not finish. Every request must carry the secret token we registered."""
+        """Updates arrive as POSTs (see :mod:`bot.telegram_backend.webhook`); every request must carry the secret
+        token we registered.
+
+        Every worker calls setWebhook with the same URL, secret and update types at its start: the call is
+        idempotent (it drops no pending update), so workers need no coordination and any one of them can start
+        alone. None deletes the webhook when it stops, which would cut the others off.
+        """
         options = self._options
         assert options.webhook_url and options.webhook_secret  # checked by the settings
-        host, _, port = options.webhook_listen.rpartition(":")
-        app = web.Application()
-        app.router.add_post(urlsplit(options.webhook_url).path or "/", self._on_webhook)
-        self._web_runner = web.AppRunner(app)
-        await self._web_runner.setup()
-        await web.TCPSite(self._web_runner, host or "0.0.0.0", int(port)).start()
+        self._webhook = WebhookServer(
+            url=options.webhook_url,
+            secret=options.webhook_secret,
+            listen=options.webhook_listen,
+            bot=self.application.bot,
+            handle=self.handle_update,
+            clock=self._clock,
+            log=self._update_log,
+        )
+        await self._webhook.start()
         await self.application.bot.set_webhook(
             options.webhook_url, secret_token=options.webhook_secret, allowed_updates=ALLOWED_UPDATES
         )
         logger.info("telegram: webhook for @%s listening on %s", self.username, options.webhook_listen)
-
-    async def _on_webhook(self, request: web.Request) -> web.Response:
-        secret = request.headers.get("X-Telegram-Bot-Api-Secret-Token", "")
-        if not hmac.compare_digest(secret, self._options.webhook_secret or ""):
-            return web.Response(status=403, text="wrong secret token")
-        try:
-            data = await request.json()
-        except ValueError:
-            return web.Response(status=400, text="not JSON")
-        update = Update.de_json(data, self.application.bot)
-        if update is None:
-            return web.Response(status=400, text="not an update")
-        await self.handle_update(update)
-        return web.Response(text="ok")
 
     async def stop(self) -> None:
         if self._reporter is not None:
@@ -170,11 +179,11 @@ class TelegramBackend:
             self._reporter.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._reporter
-        if self._web_runner is not None:
-            await self._web_runner.cleanup()
+        if self._webhook is not None:
+            await self._webhook.stop()
         if self._poller is not None:
             self._poller.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
+            with contextlib.suppress(asyncio.CancelledError, PollingConflict):
                 await self._poller
         with contextlib.suppress(Exception):
             await self.application.shutdown()
@@ -184,7 +193,7 @@ class TelegramBackend:
             await self.application.bot.shutdown()
 
     async def wait(self) -> None:
-        """Until the polling loop ends (it only ends when stopped)."""
+        """Until the polling loop ends: when stopped, or with :class:`PollingConflict`. At once in webhook mode."""
         if self._poller is not None:
             await self._poller
 
@@ -196,6 +205,7 @@ class TelegramBackend:
         bot = self.application.bot
         offset: int | None = None
         failures = 0
+        conflicts: deque[float] = deque(maxlen=CONFLICT_LIMIT)
         while True:
             try:
                 updates = await bot.get_updates(
@@ -205,10 +215,12 @@ class TelegramBackend:
             except RetryAfter as error:
                 await asyncio.sleep(seconds(error.retry_after))
                 continue
-            except Conflict:
-                logger.error("telegram: another process polls with this token (or a webhook is set); retrying")
-                failures += 1
-                await asyncio.sleep(min(60.0, 2.0**failures))
+            except Conflict as error:
+                conflicts.append(time.monotonic())
+                if len(conflicts) == CONFLICT_LIMIT and conflicts[-1] - conflicts[0] <= CONFLICT_WINDOW_SECONDS:
+                    raise PollingConflict(error.message) from error
+                logger.warning("telegram: getUpdates answered 409 (%s); trying again", error.message)
+                await asyncio.sleep(float(len(conflicts)))
                 continue
             except (NetworkError, TimedOut) as error:
                 failures += 1

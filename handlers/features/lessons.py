@@ -5,6 +5,11 @@ broadcast leaves exactly the unfinished groups pending; :func:`resume_pending_po
 The one window left is a crash between the platform accepting the message and our commit: no chat platform
 offers an idempotency key for that, so such a post would be sent again on restart.
 
+Several processes may share the database (issue 13): the scheduler's lease holder broadcasting while an admin
+runs ``/lesson`` in another process. A claim therefore has an owner (``Services.holder``) and an expiry
+(:data:`CLAIM_TTL`): only the owner sends; another process finds the post "claimed elsewhere" and leaves it; a
+claim whose owner died is taken over once it expires, by the lease holder's next look at pending posts.
+
 A broadcast sends to several groups at once (at most :data:`BROADCAST_CONCURRENCY` in flight): a send takes a
 network round trip, so one at a time would cap a broadcast at one group per round trip, far below what the
 platform allows. The pace is left to the backend's rate limiter (Telegram's 30 messages a second, Discord's
@@ -17,6 +22,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from datetime import timedelta
+from enum import Enum
 from typing import TypeVar
 
 from handlers.routing import CommandContext, Router
@@ -35,6 +41,22 @@ T = TypeVar("T")
 # Sends of one broadcast in flight at once. Enough to cover the round trip at the platform's rate (30 msg/s
 # × 0.3 s ≈ 9) without holding a connection per group; the backend's limiter does the pacing.
 BROADCAST_CONCURRENCY = 16
+
+# How long a claim keeps other processes off a post. Well above a send's worst case, so that a live owner is
+# never overtaken mid-send: Telegram's limiter retries a 429 five times and the backend's call four times,
+# each after a Retry-After that flood control sets to tens of seconds (24 waits × 60 s ≈ 24 minutes at worst);
+# Discord's library retries a 429 five times within seconds. The cost of a long TTL is only how late the post
+# of a process that died mid-send is finished by another.
+CLAIM_TTL = timedelta(minutes=30)
+
+
+class Outcome(Enum):
+    """What :func:`try_post_lesson` did in one group."""
+
+    POSTED = "posted"
+    ALREADY_POSTED = "already posted"
+    CLAIMED_ELSEWHERE = "claimed elsewhere"  # another process owns the claim and may be sending right now
+    NOT_POSTED = "not posted"  # the group is unreachable or the bot lacks permissions there
 
 
 async def run_bounded(
@@ -86,10 +108,18 @@ def lesson_content(services: Services, language: str, lesson: Lesson) -> Content
 
 async def post_lesson_to_group(services: Services, lesson: Lesson, group: Group) -> bool:
     """Post ``lesson`` in ``group`` unless it was posted there already; True if it was posted now."""
+    return await try_post_lesson(services, lesson, group) is Outcome.POSTED
+
+
+async def try_post_lesson(services: Services, lesson: Lesson, group: Group) -> Outcome:
+    """Claim the post for this process and send it; nothing is sent unless the claim is this process's own."""
     store, now = services.store, services.clock.now()
-    claim = await store.claim_lesson_post(lesson.id, group.id, now)
+    claim = await store.claim_lesson_post(lesson.id, group.id, services.holder, now, CLAIM_TTL)
     if claim.state is PostState.SENT:
-        return False
+        return Outcome.ALREADY_POSTED
+    if claim.claimed_by != services.holder:
+        logger.info("lesson %s in group %s is claimed by %s; not sent here", lesson.id, group.id, claim.claimed_by)
+        return Outcome.CLAIMED_ELSEWHERE
     content = lesson_content(services, group.language, lesson)
     try:
         ref = await services.outbox.send(PostLesson(group.chat, lesson, content))
@@ -97,14 +127,14 @@ async def post_lesson_to_group(services: Services, lesson: Lesson, group: Group)
         logger.warning("group %s is no longer reachable; marking it inactive", group.id)
         await store.set_group_active(group.id, False)
         await store.mark_lesson_post_failed(lesson.id, group.id)
-        return False
+        return Outcome.NOT_POSTED
     except MissingPermissions as error:
         await mark_needs_attention(services, lesson, group, str(error))
-        return False
+        return Outcome.NOT_POSTED
     if ref is None:
         raise DeliveryError(f"backend returned no message for lesson {lesson.id} in group {group.id}")
     await store.mark_lesson_posted(lesson.id, group.id, ref, services.clock.now())
-    return True
+    return Outcome.POSTED
 
 
 async def mark_needs_attention(services: Services, lesson: Lesson, group: Group, reason: str) -> None:
@@ -147,9 +177,17 @@ async def publish_lesson(services: Services, lesson_id: int) -> int:
     return await run_bounded(await services.store.groups_following(lesson.course_slug), post)
 
 
-async def resume_pending_posts(services: Services) -> int:
+async def resume_pending_posts(services: Services, *, own: bool = True) -> int:
     """Finish broadcasts a crash interrupted, concurrently like the broadcast itself. Posts already SENT are
-    never sent again."""
+    never sent again.
+
+    Only claims that have expired are taken, and with ``own`` also this process's own (at start-up, when
+    nothing of ours is mid-send): another process's live claim means it may be sending right now.
+    """
+    now = services.clock.now()
+
+    def mine_to_take(post: LessonPost) -> bool:
+        return post.claim_expired(now) or (own and post.claimed_by == services.holder)
 
     async def finish(pending: LessonPost) -> int:
         lesson = await services.store.get_lesson(pending.lesson_id)
@@ -162,7 +200,8 @@ async def resume_pending_posts(services: Services) -> int:
             logger.exception("pending lesson %s for group %s still fails", lesson.id, group.id)
             return 0
 
-    return await run_bounded(await services.store.pending_lesson_posts(), finish)
+    pending = [post for post in await services.store.pending_lesson_posts() if mine_to_take(post)]
+    return await run_bounded(pending, finish)
 
 
 @router.on(LessonPublished)
@@ -172,8 +211,9 @@ async def on_lesson_published(services: Services, event: LessonPublished) -> Non
 
 @router.on(SendsUnfinished)
 async def on_sends_unfinished(services: Services, event: SendsUnfinished) -> None:
-    if event.after_start:
-        await resume_pending_posts(services)
+    """At the first tick as leader: our own pending posts and expired claims. At every later tick: expired
+    claims only (a process that died mid-send; one of ours still sending holds a live claim)."""
+    await resume_pending_posts(services, own=event.after_start)
 
 
 @router.command("lesson")
@@ -187,7 +227,11 @@ async def cmd_lesson(ctx: CommandContext) -> None:
         if key:
             raise UsageError("lesson.unknown", lesson=key, course=course)
         raise UsageError("lesson.none_yet", course=course)
-    if not await post_lesson_to_group(ctx.services, lesson, group):
+    outcome = await try_post_lesson(ctx.services, lesson, group)
+    if outcome is Outcome.CLAIMED_ELSEWHERE:
+        await ctx.reply(ctx.t("lesson.claimed_elsewhere", title=lesson.title), ephemeral=True)
+        return
+    if outcome is not Outcome.POSTED:
         now = await store.get_group_by_id(group.id)
         if now is not None and now.attention is not None:
             await ctx.reply(ctx.t("lesson.missing_permissions", title=lesson.title), ephemeral=True)

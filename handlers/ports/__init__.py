@@ -131,8 +131,12 @@ class GroupStore(Protocol):
 class LessonPostStore(Protocol):
     """A lesson's posts in the groups: claimed before sending, marked after; replies to them are questions."""
 
-    async def claim_lesson_post(self, lesson_id: int, group_id: int, now: datetime) -> LessonPost:
-        """Record the intent to post (state PENDING) unless one exists; return the row as it now is."""
+    async def claim_lesson_post(
+        self, lesson_id: int, group_id: int, holder: str, now: datetime, ttl: timedelta
+    ) -> LessonPost:
+        """Record the intent to post (PENDING, claimed by ``holder`` until ``now + ttl``) unless the post is SENT
+        or PENDING under another holder's unexpired claim; return the row as it now is. ``holder`` may send
+        only when the returned post is PENDING and ``claimed_by`` is ``holder``."""
         ...
 
     async def mark_lesson_posted(self, lesson_id: int, group_id: int, ref: MessageRef, now: datetime) -> None: ...

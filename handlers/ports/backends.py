@@ -13,7 +13,8 @@ The SQLite store implements all of them structurally; bot/'s wiring passes it in
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
+from enum import Enum
 from typing import Protocol
 
 from handlers.vocabulary.domain import (
@@ -61,4 +62,30 @@ class CatchUpStore(Protocol):
     ) -> ReactionFix | None:
         """Make the kept reactions of the post at ``ref`` exactly ``reactions`` (members' only: the backend has
         left bots out), under the store's one like rule, in one transaction; None when ``ref`` is not a post."""
+        ...
+
+
+class UpdateDelivery(Enum):
+    """What a webhook worker learns when it records an update (:meth:`UpdateLog.begin_update`)."""
+
+    FIRST = "first"  # this worker handles it now
+    HANDLED = "handled"  # handled before: answer 200 and do nothing
+    IN_PROGRESS = "in progress"  # another worker began it and may still be at it: let the platform retry later
+
+
+class UpdateLog(Protocol):
+    """Webhook updates by id, shared by every worker process on the database, so that an update the platform
+    delivers again (its answer timed out) is handled once. The backend gives its bot's id."""
+
+    async def begin_update(self, bot_id: str, update_id: int, now: datetime, stale_after: timedelta) -> UpdateDelivery:
+        """Record the update as begun by this worker unless it was handled, or begun by another less than
+        ``stale_after`` ago (a worker that died mid-update is taken over after that)."""
+        ...
+
+    async def finish_update(self, bot_id: str, update_id: int, now: datetime) -> None:
+        """The update's effect is committed: a redelivery is answered without handling it again."""
+        ...
+
+    async def forget_updates(self, before: datetime) -> None:
+        """Drop what was received before ``before``, once the platform no longer redelivers it."""
         ...

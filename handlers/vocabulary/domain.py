@@ -159,10 +159,19 @@ class Instructor:
 
 @dataclass(frozen=True, slots=True)
 class LessonPost:
+    """A lesson's post in one group. A PENDING post is claimed: by the process ``claimed_by`` (its holder id),
+    which alone may send it until ``claim_expires_at``; after that another process may take the claim over."""
+
     lesson_id: int
     group_id: int
     state: PostState
     ref: MessageRef | None
+    claimed_by: str | None = None
+    claim_expires_at: datetime | None = None
+
+    def claim_expired(self, now: datetime) -> bool:
+        """A claim without an expiry (made before claims had owners) counts as expired."""
+        return self.claim_expires_at is None or self.claim_expires_at <= now
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,6 +12,7 @@ import time
 from typing import Any
 
 import pytest
+from aiohttp import web
 from telegram import (
     Bot,
     ReactionTypeEmoji,
@@ -285,6 +286,47 @@ async def test_webhook_delivery_with_secret_token(tg: FakeTelegram, bot: Bot) ->
         assert await bot.delete_webhook()
     tg.user_sends(group, alice, "/polling again")
     assert [u.message.text for u in await bot.get_updates() if u.message] == ["/polling again"]
+
+
+async def test_webhook_deliveries_spread_over_connections_and_redelivery(clock: TestClock) -> None:
+    """setWebhook's max_connections: "The maximum allowed number of simultaneous HTTPS connections to the webhook
+    for update delivery"; and an update whose answer did not arrive is sent again (``redeliver``)."""
+    peers: set[int] = set()
+    seen: list[int] = []
+    in_flight = most = 0
+
+    async def handle(request: web.Request) -> web.Response:
+        nonlocal in_flight, most
+        peer = request.transport.get_extra_info("peername") if request.transport else None
+        peers.add(int(peer[1]) if peer else 0)
+        in_flight += 1
+        most = max(most, in_flight)
+        await asyncio.sleep(0.02)  # a handler's round trip, so deliveries overlap
+        seen.append(int((await request.json())["update_id"]))
+        in_flight -= 1
+        return web.Response()
+
+    app = web.Application()
+    app.router.add_post("/hook", handle)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    url = f"https://127.0.0.1:{runner.addresses[0][1]}/hook"  # TLS ends at the "proxy": delivered by plain HTTP
+    try:
+        async with FakeTelegram(clock=clock, webhook_connections=4, webhook_tls_proxy=True) as tg:
+            group, alice = group_with(tg)
+            async with Bot(tg.token, base_url=tg.base_url) as bot:
+                assert await bot.set_webhook(url, max_connections=3)
+            for n in range(12):
+                tg.user_sends(group, alice, f"/m{n}")
+            await tg.wait_for(lambda t: t.pending_updates() == 0 and len(seen) == 12, what="twelve deliveries")
+            assert most == 3  # at most max_connections at once, though the test allowed 4
+            assert len(peers) == 12  # each on a connection of its own
+            tg.redeliver(seen[0])
+            await tg.wait_for(lambda t: len(seen) == 13, what="the redelivery")
+            assert seen[-1] == seen[0]
+    finally:
+        await runner.cleanup()
 
 
 # ------------------------------------------------------------------------------ a whole Application

@@ -27,6 +27,8 @@ from handlers.vocabulary.domain import (
 from storage import SqliteStore
 from tests.storage.helpers import ANN, BOB, CAT, CHAT, T0, World, make_world
 
+HOLDER, TTL = "p1", timedelta(minutes=30)  # the claiming process and its claim's lifetime
+
 
 @pytest.mark.parametrize("port", [Store, SchedulerStore, SourceStore, CatchUpStore, CourseCatalog])
 def test_sqlite_store_satisfies_every_port(port: type) -> None:
@@ -138,30 +140,30 @@ async def test_group_settings_and_following(store: SqliteStore) -> None:
 # lesson posts ----------------------------------------------------------------------------------------------
 async def test_lesson_posts_claim_mark_and_pending(world: World) -> None:
     store, lesson, group = world.store, world.lesson, world.group
-    claim = await store.claim_lesson_post(lesson.id, group.id, T0)
-    assert claim == LessonPost(lesson.id, group.id, PostState.PENDING, None)
-    assert await store.claim_lesson_post(lesson.id, group.id, T0) == claim  # a second claim changes nothing
+    claim = await store.claim_lesson_post(lesson.id, group.id, HOLDER, T0, TTL)
+    assert claim == LessonPost(lesson.id, group.id, PostState.PENDING, None, HOLDER, T0 + TTL)
+    assert await store.claim_lesson_post(lesson.id, group.id, HOLDER, T0, TTL) == claim  # nothing changes
     assert await store.pending_lesson_posts() == [claim]
 
     ref = MessageRef(CHAT.platform, CHAT.chat_id, "500", thread_id="77")
     await store.mark_lesson_posted(lesson.id, group.id, ref, T0)
     sent = LessonPost(lesson.id, group.id, PostState.SENT, ref)
-    assert await store.claim_lesson_post(lesson.id, group.id, T0) == sent
+    assert await store.claim_lesson_post(lesson.id, group.id, HOLDER, T0, TTL) == sent
     assert await store.pending_lesson_posts() == []
     assert await store.lesson_post_at(MessageRef(CHAT.platform, CHAT.chat_id, "500")) == sent
     assert await store.lesson_post_at(MessageRef(CHAT.platform, CHAT.chat_id, "501")) is None
     assert await store.lesson_post_in_thread(ChatRef(CHAT.platform, CHAT.chat_id, "77")) == sent
     assert await store.lesson_post_in_thread(ChatRef(CHAT.platform, CHAT.chat_id)) is None
     await store.mark_lesson_post_failed(lesson.id, group.id)  # a sent post stays sent
-    assert await store.claim_lesson_post(lesson.id, group.id, T0) == sent
+    assert await store.claim_lesson_post(lesson.id, group.id, HOLDER, T0, TTL) == sent
 
 
 async def test_failed_lesson_post_is_claimed_again(world: World) -> None:
     store, lesson, group = world.store, world.lesson, world.group
-    await store.claim_lesson_post(lesson.id, group.id, T0)
+    await store.claim_lesson_post(lesson.id, group.id, HOLDER, T0, TTL)
     await store.mark_lesson_post_failed(lesson.id, group.id)
     assert await store.pending_lesson_posts() == []
-    again = await store.claim_lesson_post(lesson.id, group.id, T0)
+    again = await store.claim_lesson_post(lesson.id, group.id, HOLDER, T0, TTL)
     assert again.state is PostState.PENDING
     assert await store.pending_lesson_posts() == [again]
 
@@ -174,7 +176,7 @@ async def test_recent_lesson_posts_are_the_sent_ones_since_a_time_oldest_first(w
     await store.mark_lesson_posted(other.id, group.id, MessageRef("telegram", "-100", "600"), T0 + timedelta(hours=2))
     await store.mark_lesson_posted(lesson.id, group.id, MessageRef("telegram", "-100", "500"), T0)
     await store.mark_lesson_posted(lesson.id, elsewhere.id, MessageRef("discord", "9", "7", "7"), T0)
-    await store.claim_lesson_post(pending.id, group.id, T0)
+    await store.claim_lesson_post(pending.id, group.id, HOLDER, T0, TTL)
     since = T0 - timedelta(minutes=1)
     assert [p.ref for p in await store.recent_lesson_posts("telegram", since)] == [
         MessageRef("telegram", "-100", "500"),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -78,7 +79,7 @@ async def test_a_bad_write_in_a_batch_fails_alone(world: World) -> None:
     assert [r for i, r in enumerate(results) if i != 3] == [None] * 5
     assert store.writer_stats.fallbacks == before + 1  # one executemany, retried one by one
     for i, group in enumerate(groups):
-        post = await store.claim_lesson_post(world.lesson.id, group.id, T0)
+        post = await store.claim_lesson_post(world.lesson.id, group.id, "p1", T0, timedelta(minutes=30))
         assert (post.ref == ref) == (i != 3)
 
 

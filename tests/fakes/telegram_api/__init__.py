@@ -77,8 +77,12 @@ Deliberate deviations (each documented where it is implemented)
   the same in both modes because they are what Telegram answers.
 * ``setWebhook`` accepts plain ``http://`` on loopback addresses (Telegram requires HTTPS
   on ports 443/80/88/8443) and refuses any non-loopback URL so nothing leaves the machine.
-* Updates are delivered to a webhook one at a time, in order (``max_connections`` is stored
-  but not used for concurrency).
+* Updates are delivered to a webhook one at a time, in order, unless a test asks for
+  ``webhook_connections`` > 1: then up to that many (and at most ``max_connections``) at once,
+  each on a new connection, in no guaranteed order.  ``webhook_tls_proxy=True`` stands for a
+  TLS-terminating proxy: an ``https://`` webhook URL on loopback is delivered by plain HTTP.
+  ``redeliver(update_id)`` sends a delivered update again, as Telegram does when the answer
+  did not reach it in time.
 * Auto-detected entities (url, email, mention, hashtag, cashtag, bot_command) follow
   tdlib's rules closely but not exactly (URL detection needs a scheme, ``www.`` or
   ``t.me/``; no phone numbers or bank cards).

@@ -70,6 +70,8 @@ class FakeTelegram(_World, _Activity, _Updates, _Photos, _Messages, _Chats, _Tra
         strict_html: bool = True,
         first_update_id: int = 100,
         webhook_retry_delay: float = 0.05,
+        webhook_connections: int = 1,
+        webhook_tls_proxy: bool = False,
         clock: TestClock,
         monotonic: Callable[[], float] = time.monotonic,
         latency: float = 0.0,
@@ -85,6 +87,12 @@ class FakeTelegram(_World, _Activity, _Updates, _Photos, _Messages, _Chats, _Tra
         self.supports_inline_queries = supports_inline_queries
         self.strict_html = strict_html
         self.webhook_retry_delay = webhook_retry_delay
+        # Webhook deliveries in flight at once (at most the webhook's max_connections), each on a connection of
+        # its own, as Telegram spreads them; 1 keeps the one-at-a-time, in-order delivery most tests rely on.
+        self.webhook_connections = webhook_connections
+        # An https:// webhook URL is taken to end at a TLS-terminating proxy in front of the bot: the update
+        # goes by plain HTTP to the same host and port (the bot's TELEGRAM_WEBHOOK_URL must be https://).
+        self.webhook_tls_proxy = webhook_tls_proxy
         self.clock = require_test_clock(clock, "FakeTelegram")
         self._monotonic = monotonic
         self.latency = latency
@@ -120,6 +128,7 @@ class FakeTelegram(_World, _Activity, _Updates, _Photos, _Messages, _Chats, _Tra
 
         self._webhook: Json | None = None
         self.webhook_deliveries: list[WebhookDelivery] = []
+        self._delivered: dict[int, Json] = {}  # update_id → the update, as delivered to the webhook
         self._webhook_wakeup = asyncio.Event()
         self._webhook_task: asyncio.Task[None] | None = None
         self._client: aiohttp.ClientSession | None = None

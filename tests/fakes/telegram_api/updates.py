@@ -145,6 +145,9 @@ class _Updates:
         response HTTP status code different from 2XY), we will repeat the request"."""
         if self._client is None:
             self._client = aiohttp.ClientSession()
+        if self.webhook_connections > 1:
+            await self._webhook_loop_spread()
+            return
         while self._webhook is not None:
             if not self._updates:
                 self._webhook_wakeup.clear()
@@ -162,16 +165,70 @@ class _Updates:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._webhook_wakeup.wait(), self.webhook_retry_delay)
 
-    async def _deliver(self, update: Json) -> bool:
+    async def _webhook_loop_spread(self) -> None:
+        """Several deliveries at once, each on a new connection (setWebhook's ``max_connections``: "the maximum
+        allowed number of simultaneous HTTPS connections to the webhook for update delivery"), so that workers
+        sharing the port (SO_REUSEPORT) each get some. Order is not kept, as with Telegram's parallel delivery;
+        a failed delivery is tried again after ``webhook_retry_delay``."""
+        loop = asyncio.get_running_loop()
+        in_flight: dict[int, asyncio.Task[bool]] = {}
+        not_before: dict[int, float] = {}
+        spread = aiohttp.ClientSession(connector=aiohttp.TCPConnector(force_close=True))
+        try:
+            while self._webhook is not None:
+                limit = min(self.webhook_connections, int(self._webhook["max_connections"]))
+                now = loop.time()
+                for update in self._updates:
+                    uid = update["update_id"]
+                    if len(in_flight) >= limit:
+                        break
+                    if uid not in in_flight and not_before.get(uid, 0.0) <= now:
+                        in_flight[uid] = loop.create_task(self._deliver(update, spread))
+                self._webhook_wakeup.clear()
+                wake = loop.create_task(self._webhook_wakeup.wait())
+                await asyncio.wait(
+                    [*in_flight.values(), wake], timeout=self.webhook_retry_delay, return_when=asyncio.FIRST_COMPLETED
+                )
+                wake.cancel()
+                for uid, task in list(in_flight.items()):
+                    if not task.done():
+                        continue
+                    del in_flight[uid]
+                    if task.result():
+                        self._updates = [u for u in self._updates if u["update_id"] != uid]
+                        not_before.pop(uid, None)
+                    else:
+                        not_before[uid] = loop.time() + self.webhook_retry_delay
+                    self._changed()
+        finally:
+            for task in in_flight.values():
+                task.cancel()
+            await asyncio.gather(*in_flight.values(), return_exceptions=True)
+            await spread.close()
+
+    def redeliver(self, update_id: int) -> None:
+        """Telegram sends an update again when the webhook's answer did not reach it in time (the bot may have
+        handled it all the same): queue an update already delivered to the webhook once more."""
+        update = copy.deepcopy(self._delivered[update_id])
+        self._updates.append(update)
+        self._updates.sort(key=lambda u: int(u["update_id"]))
+        self._webhook_wakeup.set()
+        self._changed()
+
+    async def _deliver(self, update: Json, client: aiohttp.ClientSession | None = None) -> bool:
         hook = self._webhook
-        assert hook is not None and self._client is not None
+        client = client or self._client
+        assert hook is not None and client is not None
         headers = {"Content-Type": "application/json"}
         secret = hook.get("secret_token")
         if secret:
             headers["X-Telegram-Bot-Api-Secret-Token"] = secret
+        url = str(hook["url"])
+        if self.webhook_tls_proxy and url.startswith("https://"):
+            url = "http://" + url.removeprefix("https://")
         try:
-            async with self._client.post(
-                hook["url"], data=json.dumps(update), headers=headers, timeout=aiohttp.ClientTimeout(total=10)
+            async with client.post(
+                url, data=json.dumps(update), headers=headers, timeout=aiohttp.ClientTimeout(total=10)
             ) as response:
                 status = response.status
                 body = await response.read()
@@ -188,6 +245,7 @@ class _Updates:
             self.webhook_deliveries.append(WebhookDelivery(update["update_id"], status, secret, message))
             return False
         self.webhook_deliveries.append(WebhookDelivery(update["update_id"], status, secret, None))
+        self._delivered[int(update["update_id"])] = copy.deepcopy(update)
         await self._webhook_reply(body)
         return True
 

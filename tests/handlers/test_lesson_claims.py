@@ -1,0 +1,148 @@
+"""Lesson-post claims across processes (issue 13): two studybot processes on one SQLite file, each its own store
+(``open_app`` twice, with different holder ids), on one test clock. Only a claim's owner sends; another process
+finds the post "claimed elsewhere"; an expired claim is taken over, a live one never.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from itertools import count
+from pathlib import Path
+
+import pytest
+
+from bot.app import App, open_app
+from bot.config import Settings
+from handlers.features.lessons import CLAIM_TTL
+from handlers.vocabulary.actions import Action, PostLesson, Reply
+from handlers.vocabulary.content import to_plain_text
+from handlers.vocabulary.domain import ChatRef, Course, LessonDraft, Member, MessageRef
+from handlers.vocabulary.events import CommandInvoked, LessonPublished
+from tests.clock import TestClock
+
+COURSE = "ai-systems"
+CHAT = ChatRef("test", "g0")
+
+
+class ProcessKilled(BaseException):
+    """Stands for the process dying mid-send: nothing in the core may catch it."""
+
+
+class GatedBackend:
+    """Records lesson posts and replies; a send of a lesson can be held (a 429 being waited out) or kill."""
+
+    platform = "test"
+
+    def __init__(self) -> None:
+        self.lessons: list[str] = []
+        self.replies: list[str] = []
+        self.sending = asyncio.Event()  # a lesson send has begun
+        self.release: asyncio.Event | None = None  # when set, lesson sends wait for it
+        self.kill = False
+        self._ids = count(1)
+
+    async def send(self, action: Action) -> MessageRef | None:
+        if isinstance(action, Reply):
+            self.replies.append(to_plain_text(action.content))
+            return None
+        assert isinstance(action, PostLesson)
+        self.sending.set()
+        if self.kill:
+            raise ProcessKilled()
+        if self.release is not None:
+            await self.release.wait()
+        self.lessons.append(action.chat.chat_id)
+        return MessageRef(self.platform, action.chat.chat_id, str(next(self._ids)))
+
+    def link_to(self, ref: MessageRef) -> str | None:
+        return None
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Settings:
+    return Settings(database_path=tmp_path / "shared.db", _env_file=None)  # type: ignore[call-arg]
+
+
+@asynccontextmanager
+async def process(db: Settings, clock: TestClock, backend: GatedBackend, holder: str) -> AsyncIterator[App]:
+    async with open_app(db, {"test": backend}, clock, holder=holder) as app:
+        yield app
+
+
+async def seed(app: App, clock: TestClock) -> int:
+    await app.store.upsert_course(Course(COURSE, "AI"), clock.now())
+    await app.store.setup_group(CHAT, "Group 0", COURSE, "en")
+    lesson, _ = await app.store.upsert_lesson(LessonDraft(COURSE, "l1", "Lesson 1"), clock.now())
+    return lesson.id
+
+
+def admin_lesson(clock: TestClock) -> CommandInvoked:
+    ref = MessageRef(CHAT.platform, CHAT.chat_id, "900")
+    return CommandInvoked(ref, Member("test", "admin", "Admin"), "lesson", "", clock.now(), actor_is_admin=True)
+
+
+async def test_admin_lesson_in_another_process_while_the_scheduler_posts_is_posted_once(db: Settings) -> None:
+    """The race from issue 13: the lease holder's send is held up (a 429), the admin runs /lesson elsewhere."""
+    clock = TestClock()
+    leader, other = GatedBackend(), GatedBackend()
+    leader.release = asyncio.Event()
+    async with process(db, clock, leader, "host-a") as a, process(db, clock, other, "host-b") as b:
+        lesson_id = await seed(a, clock)
+        broadcast = asyncio.create_task(a.dispatcher.dispatch(LessonPublished(lesson_id, clock.now())))
+        await asyncio.wait_for(leader.sending.wait(), 5)  # host-a holds the claim and is mid-send
+
+        await b.dispatcher.dispatch(admin_lesson(clock))
+        assert other.lessons == []
+        assert other.replies == [
+            "“Lesson 1” is being posted in this group by another studybot process right now; it is not posted twice."
+        ]
+
+        leader.release.set()
+        await asyncio.wait_for(broadcast, 5)
+        await b.dispatcher.dispatch(admin_lesson(clock))  # and once it is sent, /lesson says so
+    assert leader.lessons == ["g0"] and other.lessons == []
+    assert other.replies[-1] == "“Lesson 1” was already posted in this group; it is not posted twice."
+
+
+async def test_a_dead_owners_claim_is_not_taken_before_it_expires_and_is_taken_after(db: Settings) -> None:
+    clock = TestClock()
+    dying, survivor = GatedBackend(), GatedBackend()
+    dying.kill = True
+    async with process(db, clock, survivor, "host-b") as b:
+        async with process(db, clock, dying, "host-a") as a:
+            lesson_id = await seed(a, clock)
+            with pytest.raises(ProcessKilled):
+                await a.dispatcher.dispatch(LessonPublished(lesson_id, clock.now()))
+        # host-a is gone without a word; its claim stands until it expires.
+        clock.advance(seconds=CLAIM_TTL.total_seconds() - 1)
+        await b.dispatcher.dispatch(admin_lesson(clock))
+        assert (await b.scheduler.tick()).leader  # the first tick as leader resumes own and expired claims only
+        await b.scheduler.tick()
+        assert survivor.lessons == []
+        assert "another studybot process" in survivor.replies[-1]
+
+        clock.advance(seconds=1)  # now the claim has expired: the lease holder's next tick takes it over
+        await b.scheduler.tick()
+        assert survivor.lessons == ["g0"]
+        await b.scheduler.tick()
+        await b.dispatcher.dispatch(admin_lesson(clock))
+    assert survivor.lessons == ["g0"] and dying.lessons == []
+    assert "already posted" in survivor.replies[-1]
+
+
+async def test_an_admin_can_take_over_an_expired_claim_with_lesson(db: Settings) -> None:
+    clock = TestClock()
+    dying, survivor = GatedBackend(), GatedBackend()
+    dying.kill = True
+    async with process(db, clock, dying, "host-a") as a:
+        lesson_id = await seed(a, clock)
+        with pytest.raises(ProcessKilled):
+            await a.dispatcher.dispatch(LessonPublished(lesson_id, clock.now()))
+    clock.advance(seconds=CLAIM_TTL.total_seconds())
+    async with process(db, clock, survivor, "host-b") as b:
+        await b.dispatcher.dispatch(admin_lesson(clock))
+        await b.dispatcher.dispatch(admin_lesson(clock))
+    assert survivor.lessons == ["g0"]
+    assert "already posted" in survivor.replies[-1]
