@@ -20,7 +20,7 @@ from handlers.i18n import Translator
 from handlers.ports import Clock, Outbox
 from handlers.services import Services
 from handlers.vocabulary.domain import Course
-from storage import SqliteStore
+from storage import AnyStore, open_store
 
 if TYPE_CHECKING:  # imported by open_app: a command that only reads the store (lesson list) skips them
     from bot.scheduler import Scheduler
@@ -31,13 +31,13 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True, slots=True)
 class App:
-    store: SqliteStore
+    store: AnyStore
     services: Services
     dispatcher: Dispatcher
     scheduler: Scheduler
 
 
-async def ensure_default_course(store: SqliteStore, settings: Settings, clock: Clock) -> None:
+async def ensure_default_course(store: AnyStore, settings: Settings, clock: Clock) -> None:
     """DEFAULT_COURSE exists from the first start, so /setup has something to follow."""
     slug = settings.default_course
     if slug and await store.get_course(slug) is None:
@@ -60,7 +60,7 @@ async def open_app(
     from bot.sources.runner import LessonSources
     from handlers.core import build_dispatcher
 
-    store = await SqliteStore.open(settings.database_path)
+    store = await open_store(settings.database(), pool_size=settings.database_pool_size)
     # One id per process: its scheduler lease and its lesson-post claims are held under it (issue 13).
     holder = holder or default_holder()
     try:

@@ -76,7 +76,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     db = commands.add_parser("db", help="database maintenance")
     db_commands = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
-    db_commands.add_parser("upgrade", help="apply pending schema migrations")
+    db_commands.add_parser("upgrade", help="apply pending schema migrations (SQLite or PostgreSQL)")
+    copy = db_commands.add_parser(
+        "copy",
+        help="copy everything from one database to another, e.g. SQLite to PostgreSQL",
+        description="Copy every row from SOURCE to the empty database TARGET (same schema version), then check "
+        "that every table's row count and every question's like count match. URLs: sqlite:///path/to/studybot.db "
+        "or postgresql://user:password@host:5432/name.",
+    )
+    copy.add_argument("source", help="database URL to copy from")
+    copy.add_argument("target", help="database URL to copy into (must be empty)")
     return parser
 
 

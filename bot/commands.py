@@ -34,7 +34,14 @@ from bot.sources.publishing import holds, settle_new_lessons
 from handlers.ports import Store
 from handlers.vocabulary.content import to_plain_text
 from handlers.vocabulary.domain import Lesson, course_slug_problem
-from storage import DatabaseDamaged, DatabaseTooNew, DatabaseUnusable, SqliteStore, explain_failure, upgrade_database
+from storage import (
+    DatabaseDamaged,
+    DatabaseTooNew,
+    DatabaseUnusable,
+    explain_database_failure,
+    open_store,
+    upgrade_store,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -67,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_OK
     except Exception as error:
         # SQLite can also find damage, or a file turned read-only, in the middle of a command.
-        problem = explain_failure(settings.database_path, error)
+        problem = explain_database_failure(settings.database(), error)
         if problem is None:
             raise
         return database_problem(problem, database_exit_code(problem), error)
@@ -121,8 +128,13 @@ async def run_cli_command(args: argparse.Namespace, settings: Settings, stdin: T
         case "doctor":
             return await cmd_doctor(settings, out)
         case "db":
-            before, after = await upgrade_database(settings.database_path, clustering_progress(out))
-            print(f"database {settings.database_path}: schema version {before} → {after}", file=out)
+            if args.db_command == "copy":
+                from bot.db_copy import cmd_db_copy
+
+                return await cmd_db_copy(args.source, args.target, out)
+            database = settings.database()
+            before, after = await upgrade_store(database, clustering_progress(out))
+            print(f"database {database.shown()}: schema version {before} → {after}", file=out)
             return EXIT_OK
     raise AssertionError(f"unhandled command {args.command}")
 
@@ -320,7 +332,7 @@ class _Progress:
 
 async def cmd_lesson_list(settings: Settings, course: str, out: TextIO) -> int:
     """The course's lessons, read straight from the store (no scheduler, no sources: a quick command)."""
-    async with await SqliteStore.open(settings.database_path) as store:
+    async with await open_store(settings.database(), pool_size=1) as store:
         if await store.get_course(course) is None:
             return unknown_course(course, [c.slug for c in await store.list_courses()])
         for lesson in await store.list_lessons(course):

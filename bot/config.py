@@ -8,7 +8,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 from urllib.parse import urlsplit
 
 from dotenv import dotenv_values
@@ -16,6 +16,9 @@ from pydantic import Field, SecretStr, ValidationError, field_validator, model_v
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from handlers.vocabulary.domain import course_slug_problem
+
+if TYPE_CHECKING:
+    from storage.locations import Database
 
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
 
@@ -90,6 +93,9 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore", frozen=True)
 
     database_path: Path = Field(default=Path("studybot.db"), description="SQLite file")
+    # PostgreSQL instead of the SQLite file (issue 13): postgresql://user:password@host:5432/name
+    database_url: SecretStr | None = Field(default=None, description="postgresql://… (instead of DATABASE_PATH)")
+    database_pool_size: int = Field(default=10, ge=1, le=1000, description="PostgreSQL connections per process")
     default_course: str | None = Field(default=None, description="course created at start and used by CLI")
     default_language: Literal["zh", "en"] = "zh"
     telegram_bot_token: SecretStr | None = None
@@ -136,6 +142,33 @@ class Settings(BaseSettings):
         return value.lower() if isinstance(value, str) else value
 
     @model_validator(mode="after")
+    def _one_database(self) -> Settings:
+        if self.database_url is not None:
+            if "database_path" in self.model_fields_set:
+                raise ValueError(
+                    "DATABASE_URL and DATABASE_PATH are both set: keep one (DATABASE_PATH for an SQLite file, "
+                    "DATABASE_URL for PostgreSQL); to move the data across use `studybot db copy`"
+                )
+        return self
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            from storage.locations import Database  # (storage is not imported for --help: issue 14)
+
+            Database.parse(value.get_secret_value())
+        return value
+
+    def database(self) -> Database:
+        """The store this process uses: DATABASE_URL when set, else the SQLite file at DATABASE_PATH."""
+        from storage.locations import Database
+
+        if self.database_url is not None:
+            return Database.parse(self.database_url.get_secret_value())
+        return Database.sqlite(self.database_path)
+
+    @model_validator(mode="after")
     def _webhook_needs_secret(self) -> Settings:
         if self.telegram_webhook_url and self.telegram_webhook_secret is None:
             raise ValueError(
@@ -151,6 +184,7 @@ class Settings(BaseSettings):
         "telegram_webhook_url",
         "telegram_webhook_secret",
         "web_secret",
+        "database_url",
         mode="before",
     )
     @classmethod
@@ -178,7 +212,12 @@ class Settings(BaseSettings):
     def secret_values(self) -> tuple[str, ...]:
         """The values that must never be printed or logged (see :mod:`bot.redact`)."""
         secrets = (self.telegram_bot_token, self.discord_bot_token, self.telegram_webhook_secret, self.web_secret)
-        return tuple(secret.get_secret_value() for secret in secrets if secret is not None)
+        values = [secret.get_secret_value() for secret in secrets if secret is not None]
+        if self.database_url is not None:  # the URL's password; the rest of the URL may be shown
+            password = urlsplit(self.database_url.get_secret_value()).password
+            if password:
+                values.append(password)
+        return tuple(values)
 
     @field_validator("web_listen")
     @classmethod
@@ -244,9 +283,14 @@ def load_settings(env_file: str | Path | None = ".env") -> Settings:
         return Settings(_env_file=env_file)  # type: ignore[call-arg]
     except ValidationError as error:
         problems = []
+        secret = {name for name, field in Settings.model_fields.items() if "SecretStr" in str(field.annotation)}
         for item in error.errors():
-            name = str(item["loc"][0]).upper() if item["loc"] else "?"
-            problems.append(f"{name}: {item['msg']} (got {item.get('input')!r})")
+            if not item["loc"]:  # a rule across settings: its message names them (its input is every setting)
+                problems.append(str(item["msg"]).removeprefix("Value error, "))
+                continue
+            field = str(item["loc"][0])
+            shown = "" if field in secret else f" (got {item.get('input')!r})"  # never echo a secret
+            problems.append(f"{field.upper()}: {item['msg']}{shown}")
         raise SettingsError("invalid setting " + "; ".join(problems) + f". Fix it in {where}.") from None
 
 

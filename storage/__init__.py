@@ -7,11 +7,14 @@ The only SQL in the project lives here. :class:`SqliteStore` applies the numbere
 
 from storage.connection import explain_failure
 from storage.errors import DatabaseDamaged, DatabaseNotWritable, DatabaseTooNew, DatabaseUnusable, StoreClosed
+from storage.locations import AnyStore, Database, explain_database_failure, open_store, upgrade_store
 from storage.schema import latest_version, upgrade_database
 from storage.sqlite_store import SqliteStore
 from storage.writer import WriterStats
 
 __all__ = [
+    "AnyStore",
+    "Database",
     "DatabaseDamaged",
     "DatabaseNotWritable",
     "DatabaseTooNew",
@@ -19,7 +22,10 @@ __all__ = [
     "SqliteStore",
     "StoreClosed",
     "WriterStats",
+    "explain_database_failure",
     "explain_failure",
     "latest_version",
+    "open_store",
     "upgrade_database",
+    "upgrade_store",
 ]

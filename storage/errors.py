@@ -11,10 +11,10 @@ from __future__ import annotations
 class DatabaseTooNew(RuntimeError):
     """The database was written by a newer studybot; opening it could corrupt data the newer schema relies on."""
 
-    def __init__(self, path: str, found: int, known: int) -> None:
+    def __init__(self, path: str, found: int, known: int, *, setting: str = "DATABASE_PATH") -> None:
         super().__init__(
             f"database schema version {found} is newer than this studybot (knows up to {known}); "
-            f"upgrade studybot or point DATABASE_PATH at another file ({path})"
+            f"upgrade studybot or point {setting} at another database ({path})"
         )
         self.path = path
         self.found = found
@@ -24,8 +24,8 @@ class DatabaseTooNew(RuntimeError):
 class DatabaseUnusable(RuntimeError):
     """DATABASE_PATH cannot be used as it is. Nothing stored was changed; the message says what to do."""
 
-    def __init__(self, path: str, problem: str, advice: str) -> None:
-        super().__init__(f"DATABASE_PATH {path} {problem}.\n{advice}")
+    def __init__(self, path: str, problem: str, advice: str, *, setting: str = "DATABASE_PATH") -> None:
+        super().__init__(f"{setting} {path} {problem}.\n{advice}")
         self.path = path
         self.problem = problem
         self.advice = advice

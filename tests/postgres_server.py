@@ -118,10 +118,14 @@ class PostgresServer:
         self._wait_ready(log)
         self._psql("postgres", f'CREATE DATABASE "{self.database}"')
 
-    def create_database(self, name: str) -> str:
-        """A fresh empty database on this server; returns its URL."""
-        self._psql("postgres", f'CREATE DATABASE "{name}"')
+    def create_database(self, name: str, *, template: str | None = None) -> str:
+        """A fresh database on this server, empty or a copy of ``template``; returns its URL."""
+        copy = f' TEMPLATE "{template}"' if template else ""
+        self._psql("postgres", f'CREATE DATABASE "{name}"{copy}')
         return self.database_url(name)
+
+    def drop_database(self, name: str) -> None:
+        self._psql("postgres", f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
     def _psql(self, database: str, sql: str) -> None:
         psql = shutil.which("psql") or str(self.bindir / "psql")
@@ -167,3 +171,26 @@ class PostgresServer:
         if self._root is not None:
             shutil.rmtree(self._root, ignore_errors=True)
             self._root = None
+
+
+TEMPLATE = "studybot_template"
+
+
+def migrated_template(server: PostgresServer) -> str:
+    """The name of a database at the latest schema version, made once per server, for tests to copy.
+
+    Copying a template is much quicker than migrating a fresh database for every test.
+    """
+    if getattr(server, "_template_ready", False):
+        return TEMPLATE
+    import asyncio
+
+    from storage.postgres.store import PostgresStore
+
+    async def migrate(url: str) -> None:
+        store = await PostgresStore.open(url, pool_size=1)
+        await store.close()
+
+    asyncio.run(migrate(server.create_database(TEMPLATE)))
+    server._template_ready = True  # type: ignore[attr-defined]
+    return TEMPLATE

@@ -8,11 +8,11 @@ from __future__ import annotations
 from bot.web.auth import LINK_LIFETIME, Signer, Visitor
 from handlers.ports import Clock
 from handlers.vocabulary.domain import Member
-from storage import SqliteStore
+from storage import AnyStore
 
 
 class SignedWebLinks:
-    def __init__(self, store: SqliteStore, clock: Clock, base_url: str, secret: str | None) -> None:
+    def __init__(self, store: AnyStore, clock: Clock, base_url: str, secret: str | None) -> None:
         self._store, self._clock, self._base, self._secret = store, clock, base_url.rstrip("/"), secret
 
     async def signer(self) -> Signer:

@@ -21,7 +21,7 @@ from handlers.i18n import Translator
 from handlers.ports import Clock
 from handlers.services import Services
 from handlers.vocabulary.events import Dispatch
-from storage import SqliteStore
+from storage import AnyStore
 
 logger = logging.getLogger(__name__)
 
@@ -38,7 +38,7 @@ CSP = (
 class WebContext:
     """What the views need, built once by :func:`build_app` and kept on the application (no globals)."""
 
-    store: SqliteStore
+    store: AnyStore
     dispatch: Dispatch
     clock: Clock
     signer: Signer
@@ -71,12 +71,12 @@ def templates() -> jinja2.Environment:
     )
 
 
-async def page_secret(store: SqliteStore, configured: str | None) -> str:
+async def page_secret(store: AnyStore, configured: str | None) -> str:
     return configured if configured else await store.web_secret()
 
 
 async def build_app(
-    store: SqliteStore,
+    store: AnyStore,
     dispatch: Dispatch,
     clock: Clock,
     i18n: Translator,

@@ -1,4 +1,9 @@
-"""Fixtures for the storage tests: a real SQLite file under tmp_path, never a mock."""
+"""Fixtures for the storage tests: one contract, two stores (issue 13).
+
+``store`` is parametrized: every test that takes it runs on a real SQLite file under tmp_path and on a fresh
+database of the real PostgreSQL server the tests start (skipped with a message where PostgreSQL is not
+installed; CI makes that a failure). Never a mock.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from storage import SqliteStore
-from tests.storage.helpers import World, make_world
+from storage.locations import Database, open_store
+from tests.storage.helpers import AnyStore, World, make_world
 
 
 @pytest.fixture
@@ -16,13 +21,20 @@ def db_path(tmp_path: Path) -> Path:
     return tmp_path / "studybot.db"
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database(request: pytest.FixtureRequest, db_path: Path) -> Database:
+    if request.param == "sqlite":
+        return Database.sqlite(db_path)
+    return Database.parse(request.getfixturevalue("postgres_url"))
+
+
 @pytest.fixture
-async def store(db_path: Path) -> AsyncIterator[SqliteStore]:
-    opened = await SqliteStore.open(db_path)
+async def store(database: Database) -> AsyncIterator[AnyStore]:
+    opened = await open_store(database)
     yield opened
     await opened.close()
 
 
 @pytest.fixture
-async def world(store: SqliteStore) -> World:
+async def world(store: AnyStore) -> World:
     return await make_world(store)

@@ -18,6 +18,9 @@ from handlers.vocabulary.domain import (
     Question,
 )
 from storage import SqliteStore
+from storage.postgres import PostgresStore
+
+AnyStore = SqliteStore | PostgresStore
 
 T0 = datetime(2024, 3, 4, 9, 0, tzinfo=UTC)
 CHAT = ChatRef("telegram", "-100")
@@ -31,7 +34,7 @@ DAN = Member("telegram", "4", "Dan")
 class World:
     """One course with one lesson, followed by one group; posts are made through :meth:`post`."""
 
-    store: SqliteStore
+    store: AnyStore
     course: Course
     lesson: Lesson
     group: Group
@@ -59,7 +62,7 @@ class World:
         )
 
 
-async def make_world(store: SqliteStore) -> World:
+async def make_world(store: AnyStore) -> World:
     course = await store.upsert_course(Course("ai", "AI Systems", timezone="Asia/Shanghai"), T0)
     lesson, _ = await store.upsert_lesson(LessonDraft("ai", "intro", "Introduction", number=1), T0 - timedelta(days=1))
     group = await store.setup_group(CHAT, "AI study group", "ai", "en")
