@@ -48,6 +48,9 @@ logger = logging.getLogger(__name__)
 
 LEASE_NAME = "scheduler"
 PLATFORM_LEASE = LEASE_NAME + ":"  # + platform: one leader per platform
+# A platform whose lease expired longer ago than this is no longer waited for (its processes are gone for good,
+# not being restarted): its share of a digest no longer keeps the digest unsent.
+ABANDONED_AFTER = timedelta(hours=1)
 WAKE_JOB = "wake"
 
 
@@ -138,7 +141,9 @@ class Scheduler:
             return None
         holders = await self.store.lease_holders(PLATFORM_LEASE)
         elsewhere = frozenset(
-            name.removeprefix(PLATFORM_LEASE) for name, holder in holders.items() if holder != self.holder
+            name.removeprefix(PLATFORM_LEASE)
+            for name, (holder, expires_at) in holders.items()
+            if holder != self.holder and expires_at > now - ABANDONED_AFTER
         )
         return Leading(led, elsewhere - led)
 

@@ -5,7 +5,7 @@ broadcast leaves exactly the unfinished groups pending; :func:`resume_pending_po
 The one window left is a crash between the platform accepting the message and our commit: no chat platform
 offers an idempotency key for that, so such a post would be sent again on restart.
 
-Several processes may share the database (issue 13): the scheduler's lease holder broadcasting while an admin
+Several processes may share the database (issue 13): a platform's scheduler leader broadcasting while an admin
 runs ``/lesson`` in another process. A claim therefore has an owner (``Services.holder``) and an expiry
 (:data:`CLAIM_TTL`): only the owner sends; another process finds the post "claimed elsewhere" and leaves it; a
 claim whose owner died is taken over once it expires, by the lease holder's next look at pending posts.

@@ -314,8 +314,8 @@ class SchedulerStore(Protocol):
         ...
 
     async def release_lease(self, name: str, holder: str) -> None: ...
-    async def lease_holders(self, prefix: str) -> dict[str, str]:
-        """Leases named ``prefix``…, expired ones included (a crashed holder's row stays until taken over)."""
+    async def lease_holders(self, prefix: str) -> dict[str, tuple[str, datetime]]:
+        """Leases named ``prefix``…: holder and expiry, expired ones included (a crashed holder's row stays)."""
         ...
 
     async def next_release_after(self, now: datetime) -> datetime | None:

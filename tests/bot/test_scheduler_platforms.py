@@ -17,6 +17,7 @@ import pytest
 
 from bot.app import App, open_app
 from bot.config import Settings
+from bot.scheduler import ABANDONED_AFTER
 from handlers.ports import Outbox
 from handlers.vocabulary.actions import Action, DirectMessage, Post, PostLesson
 from handlers.vocabulary.domain import ChatRef, Course, Instructor, LessonDraft, MessageRef
@@ -228,3 +229,23 @@ async def test_an_unreachable_instructor_does_not_keep_the_digest_unsent(db: Set
             await dc.scheduler.tick()
             assert digest_dms(log) == ["dm:telegram-teacher"]
             assert await tg.store.unsent_digests() == []
+
+
+async def test_a_platform_whose_leader_never_came_back_is_given_up_after_an_hour(db: Settings) -> None:
+    """Discord's leader died and no Discord process is started again: after ABANDONED_AFTER its share no longer
+    keeps the digest unsent (the Telegram instructor has it), as if Discord were not deployed."""
+    clock, log = TestClock(berlin(2026, 11, 16, 8, 59, 50)), []
+    async with process(db, clock, log, "telegram", holder="tg") as tg:
+        await make_course(tg, clock)
+        async with process(db, clock, log, "discord", holder="dc-dead") as dead:
+            assert (await dead.scheduler.tick()).leader
+        clock.set(berlin(2026, 11, 16, 9, 0, 30))
+        await tg.scheduler.tick()
+        assert len(await tg.store.unsent_digests()) == 1
+        clock.advance(seconds=ABANDONED_AFTER.total_seconds())
+        await tg.scheduler.tick()
+        assert len(await tg.store.unsent_digests()) == 1  # expired less than an hour ago: still waited for
+        clock.advance(seconds=tg.scheduler.lease_ttl.total_seconds())
+        await tg.scheduler.tick()
+        assert await tg.store.unsent_digests() == []
+        assert digest_dms(log) == ["dm:telegram-teacher"]
