@@ -102,7 +102,10 @@ async def open_app(
             secret = settings.web_secret.get_secret_value() if settings.web_secret else None
             services = replace(services, web_links=SignedWebLinks(store, clock, settings.web_url(), secret))
         dispatcher = build_dispatcher(services)
-        scheduler = Scheduler(services, store, dispatcher.dispatch, holder=holder, sources=sources)
+        # It leads the platforms whose backends run here (issue 13): their sends can only go out from here.
+        scheduler = Scheduler(
+            services, store, dispatcher.dispatch, holder=holder, sources=sources, platforms=(backends or {}).keys()
+        )
         yield App(store, services, dispatcher, scheduler)
     finally:
         await store.close()

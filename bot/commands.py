@@ -388,9 +388,9 @@ async def cmd_digest(settings: Settings, course_slug: str, since: str | None, dr
 async def cmd_digest_send(settings: Settings, course_slug: str, out: TextIO) -> int:
     """The scheduled digest, now: the period since the last one, recorded once for delivery.
 
-    Only the process holding the scheduler lease delivers digests (so an instructor never gets one twice);
-    this command records the period and the running bot delivers it at its next tick (within half a
-    minute), or at its next start.
+    Only the running bot's scheduler leaders deliver digests, each to its platform's instructors (so an
+    instructor never gets one twice); this command records the period and they deliver it at their next tick
+    (within half a minute), or at the next start.
     """
     from handlers.features.digests import record_period
 

@@ -9,9 +9,14 @@ error boundary as every chat event; then it plans the next wake-up.
 Nothing depends on pickled jobs: after a restart the plan is rebuilt from the database, and work that
 came due while the bot was down is found by the same tick.
 
-Several processes may share one database (two ``studybot run`` or shards). Only the holder of the
-``scheduler`` lease (a row in SQLite with an expiry, renewed at every tick) does the duties, so each digest and
-each lesson post is sent by exactly one of them; a crashed holder's lease expires and another takes over.
+Several processes may share one database (two ``studybot run`` or shards). Each platform has its own lease,
+``scheduler:<platform>`` (a row with an expiry, renewed at every tick), and a process competes for the leases of
+the platforms it runs (its outbox's backends): a Telegram webhook worker for Telegram's, a Discord shard for
+Discord's, a process running both may hold both. A holder does the duties for the platforms it leads only
+(:class:`~handlers.vocabulary.events.Leading` on each duty event), because only a process running a platform
+can send there; so in a mixed deployment every platform's posts and digests go out, each once (issue 13). A
+crashed holder's lease expires and another process of that platform takes over. A process without backends
+(tests, tools) holds the one ``scheduler`` lease and leads every platform, as before.
 
 APScheduler's default misfire grace time (one second) would silently drop a wake-up that runs late because the
 loop was busy or the machine slept; here it is unlimited, and late wake-ups are coalesced into one.
@@ -24,6 +29,7 @@ import logging
 import os
 import socket
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -36,11 +42,15 @@ from handlers.features.digest_schedule import due_digests, next_digest_time
 from handlers.features.lessons import due_lessons
 from handlers.ports import SchedulerStore
 from handlers.services import Services
-from handlers.vocabulary.events import Dispatch, RemindersDue, SendsUnfinished
+from handlers.vocabulary.events import Dispatch, Leading, RemindersDue, SendsUnfinished
 
 logger = logging.getLogger(__name__)
 
 LEASE_NAME = "scheduler"
+PLATFORM_LEASE = LEASE_NAME + ":"  # + platform: one leader per platform
+# A platform whose lease expired longer ago than this is no longer waited for (its processes are gone for good,
+# not being restarted): its share of a digest no longer keeps the digest unsent.
+ABANDONED_AFTER = timedelta(hours=1)
 WAKE_JOB = "wake"
 
 
@@ -56,6 +66,7 @@ class TickReport:
     digests: int = 0  # digest periods that came due and were handed to the core
     lessons_published: int = 0  # lessons that came due and were handed to the core
     lessons_imported: int = 0  # from LESSONS_DIR and FEEDS
+    leading: Leading = field(default_factory=Leading)  # the platforms this tick's duties were for
     next_wake: datetime | None = None
     errors: list[str] = field(default_factory=list)
 
@@ -71,6 +82,7 @@ class Scheduler:
         lease_ttl: timedelta = timedelta(seconds=90),
         poll_interval: timedelta = timedelta(seconds=30),
         sources: LessonSources | None = None,
+        platforms: Iterable[str] = (),
     ) -> None:
         if poll_interval >= lease_ttl:
             raise ValueError("poll_interval must be shorter than lease_ttl, or the lease lapses between ticks")
@@ -82,6 +94,8 @@ class Scheduler:
         self.lease_ttl = lease_ttl
         self.poll_interval = poll_interval
         self.sources = sources if sources is not None and sources.enabled else None
+        # The platforms this process runs, each a lease to compete for; none: the one lease for every platform.
+        self.platforms = tuple(sorted(set(platforms)))
         self._aps = AsyncIOScheduler(
             timezone=UTC, job_defaults={"misfire_grace_time": None, "coalesce": True, "max_instances": 1}
         )
@@ -105,7 +119,33 @@ class Scheduler:
         self._stopped = True
         if self._aps.running:
             self._aps.shutdown(wait=False)
-        await self.store.release_lease(LEASE_NAME, self.holder)
+        for name in self._lease_names():
+            await self.store.release_lease(name, self.holder)
+
+    def _lease_names(self) -> list[str]:
+        return [PLATFORM_LEASE + p for p in self.platforms] or [LEASE_NAME]
+
+    async def _lead(self, now: datetime) -> Leading | None:
+        """Take or renew this process's leases; what it leads now, or None when it leads nothing."""
+        if not self.platforms:
+            won = await self.store.acquire_lease(LEASE_NAME, self.holder, now, self.lease_ttl)
+            return Leading() if won else None
+        led = frozenset(
+            [
+                p
+                for p in self.platforms
+                if await self.store.acquire_lease(PLATFORM_LEASE + p, self.holder, now, self.lease_ttl)
+            ]
+        )
+        if not led:
+            return None
+        holders = await self.store.lease_holders(PLATFORM_LEASE)
+        elsewhere = frozenset(
+            name.removeprefix(PLATFORM_LEASE)
+            for name, (holder, expires_at) in holders.items()
+            if holder != self.holder and expires_at > now - ABANDONED_AFTER
+        )
+        return Leading(led, elsewhere - led)
 
     @property
     def next_wake(self) -> datetime | None:
@@ -123,8 +163,9 @@ class Scheduler:
         async with self._lock:
             services = self.services
             now = services.clock.now()
-            leader = not self._stopped and await self.store.acquire_lease(LEASE_NAME, self.holder, now, self.lease_ttl)
-            report = TickReport(at=now, leader=leader)
+            leading = None if self._stopped else await self._lead(now)
+            leader = leading is not None
+            report = TickReport(at=now, leader=leader, leading=leading or Leading(frozenset()))
             if leader:
                 await self._duties(report)
             report.next_wake = await self.plan(services.clock.now(), leader)
@@ -154,14 +195,14 @@ class Scheduler:
                 report.errors.append(f"{name}: {error}")
 
     async def _digests(self, report: TickReport) -> None:
-        for due in await due_digests(self.services):
+        for due in await due_digests(self.services, report.leading):
             await self.dispatch(due)
             report.digests += 1
 
     async def _unfinished(self, report: TickReport) -> None:
         """Digests recorded elsewhere (``studybot digest --send``) or that reached nobody last time; at the
         first tick as leader also the lesson posts a crash interrupted, when nothing of ours is mid-send."""
-        await self.dispatch(SendsUnfinished(report.at, after_start=not self._recovered))
+        await self.dispatch(SendsUnfinished(report.at, after_start=not self._recovered, leading=report.leading))
         self._recovered = True
 
     async def _reminders(self, report: TickReport) -> None:
@@ -178,7 +219,7 @@ class Scheduler:
         report.errors.extend(f"feed {f.feed.url}: {f.error}" for f in found.feeds if f.error)
 
     async def _lessons(self, report: TickReport) -> None:
-        async for due in due_lessons(self.services):
+        async for due in due_lessons(self.services, report.leading):
             await self.dispatch(due)
             report.lessons_published += 1
 

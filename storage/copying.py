@@ -40,6 +40,7 @@ TABLES: tuple[str, ...] = (
     "digests",
     "digest_deliveries",
     "leases",
+    "telegram_updates",
     "feeds",
     "feed_entries",
     "instructor_channels",

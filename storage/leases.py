@@ -41,3 +41,11 @@ class LeaseRows(StoreBase):
 
     async def release_lease(self, name: str, holder: str) -> None:
         await self._exec("DELETE FROM leases WHERE name = ? AND holder = ?", (name, holder))
+
+    async def lease_holders(self, prefix: str) -> dict[str, tuple[str, datetime]]:
+        """Every lease whose name starts with ``prefix``: its holder and expiry, expired ones included (a holder
+        that crashed leaves its row until another takes it over; a cleanly stopped one deletes it)."""
+        rows = await self._reader.all(
+            "SELECT name, holder, expires_at FROM leases WHERE substr(name, 1, length(?)) = ?", (prefix, prefix)
+        )
+        return {str(r[0]): (str(r[1]), codec.from_micros(r[2])) for r in rows}

@@ -17,6 +17,7 @@ from typing import Any, Protocol
 
 import discord
 import discord.http
+import yarl
 from discord import app_commands
 from discord.ext import commands
 
@@ -110,6 +111,19 @@ class Client(commands.AutoShardedBot):
                 payload, emoji=translate.emoji_key(payload.emoji)
             ),
         }
+
+    async def launch_shards(self) -> None:
+        """With DISCORD_SHARD_COUNT set, discord.py skips ``GET /gateway/bot`` and dials gateway.discord.gg even
+        when DISCORD_API_BASE_URL points elsewhere; then it asks that API for the gateway, as unsharded it does."""
+        if self.shard_count is None or discord.http.Route.BASE == OFFICIAL_API or self.is_closed():
+            await super().launch_shards()
+            return
+        _, gateway_url, _ = await self.http.get_bot_gateway()
+        self._connection.shard_count = self.shard_count
+        shard_ids = self.shard_ids or range(self.shard_count)
+        self._connection.shard_ids = shard_ids
+        for shard_id in shard_ids:
+            await self.launch_shard(yarl.URL(gateway_url), shard_id, initial=shard_id == shard_ids[0])
 
     async def before_identify_hook(self, shard_id: int | None, *, initial: bool = False) -> None:
         if self._identify_delay:

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 
 from handlers.services import Services
 from handlers.vocabulary.domain import Course
-from handlers.vocabulary.events import DigestDue
+from handlers.vocabulary.events import EVERY_PLATFORM, DigestDue, Leading
 
 logger = logging.getLogger(__name__)
 
@@ -51,9 +51,9 @@ async def next_digest_time(services: Services, course: Course, now: datetime) ->
         return None
 
 
-async def due_digests(services: Services) -> list[DigestDue]:
+async def due_digests(services: Services, leading: Leading = EVERY_PLATFORM) -> list[DigestDue]:
     """Every course whose digest period has ended and is not recorded yet; a course with an unusable schedule
-    is logged and skipped, and does not hold the others back."""
+    is logged and skipped, and does not hold the others back. ``leading``: whom the sends are for."""
     due, now = [], services.clock.now()
     for course in await services.store.list_courses():
         try:
@@ -62,5 +62,5 @@ async def due_digests(services: Services) -> list[DigestDue]:
             logger.exception("course %s has an unusable schedule %r", course.slug, course.digest_cron)
             continue
         if end is not None:
-            due.append(DigestDue(course.slug, end))
+            due.append(DigestDue(course.slug, end, leading))
     return due

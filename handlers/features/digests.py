@@ -31,7 +31,7 @@ from handlers.vocabulary.content import Content, ContentBuilder, plain
 from handlers.vocabulary.digest_report import DigestReport, LessonQuestions, OpenQuestion, change
 from handlers.vocabulary.domain import Course, Digest, DigestItem, Instructor, PeriodSummary, PostWindow
 from handlers.vocabulary.errors import DeliveryError, NotPermitted, RecipientUnreachable, UsageError
-from handlers.vocabulary.events import DigestDue, SendsUnfinished
+from handlers.vocabulary.events import EVERY_PLATFORM, DigestDue, Leading, SendsUnfinished
 
 logger = logging.getLogger(__name__)
 router = Router("digests")
@@ -241,12 +241,16 @@ def items_grouped_by_lesson(items: list[DigestItem] | tuple[DigestItem, ...]) ->
     return sorted(items, key=lambda item: order[item.lesson_title])
 
 
-async def send_digest(services: Services, digest: Digest) -> bool:
+async def send_digest(services: Services, digest: Digest, leading: Leading = EVERY_PLATFORM) -> bool:
     """Deliver a recorded digest to every instructor it has not reached yet; mark it sent once anyone has it.
 
     Each delivery is recorded as it succeeds, so a digest resumed after a crash skips the instructors who
     already received it. An instructor who cannot be reached (never opened a private chat with the bot) does
     not hold the others back; the digest counts as sent when at least one instructor has it.
+
+    Only the instructors on platforms this process leads are sent to (``leading``); while a platform led by
+    another process (``leading.elsewhere``) has an instructor the digest has not reached, it stays unsent, so
+    that platform's leader finds it among the unsent digests and delivers its share.
     """
     store = services.store
     course = await store.get_course(digest.course_slug)
@@ -271,9 +275,10 @@ async def send_digest(services: Services, digest: Digest) -> bool:
     chart = Chart(report.chart, course.language) if report and report.chart and not empty else None
     delivered = await store.digest_deliveries(digest.id)
     unreachable: list[Instructor] = []
-    for instructor in await store.instructors(course.slug):
+    instructors = await store.instructors(course.slug)
+    for instructor in instructors:
         key = (instructor.platform, instructor.user_id)
-        if key in delivered:
+        if key in delivered or not leading.leads(instructor.platform):
             continue
         try:
             await services.outbox.send(DirectMessage(instructor.platform, instructor.user_id, content, chart))
@@ -287,11 +292,25 @@ async def send_digest(services: Services, digest: Digest) -> bool:
         delivered.add(key)
     if unreachable:
         delivered |= await send_to_instructors_channel(services, digest, course, content, unreachable, chart)
-    if delivered:
+    waiting = awaited_platforms(leading, instructors, delivered)
+    if delivered and not waiting:
         await store.mark_digest_sent(digest.id, services.clock.now())
         return True
+    if waiting:
+        logger.info("digest %s of %s waits for its leader on %s", digest.id, course.slug, ", ".join(sorted(waiting)))
+        return False
     logger.warning("digest %s of %s reached no instructor; it stays unsent", digest.id, course.slug)
     return False
+
+
+def awaited_platforms(leading: Leading, instructors: list[Instructor], delivered: set[tuple[str, str]]) -> set[str]:
+    """Platforms led by another process whose instructors have none of the digest yet: their leader's share."""
+    reached = {platform for platform, _ in delivered}
+    return {
+        i.platform
+        for i in instructors
+        if not leading.leads(i.platform) and i.platform in leading.elsewhere and i.platform not in reached
+    }
 
 
 async def send_to_instructors_channel(
@@ -347,14 +366,10 @@ class Period:
     report: DigestReport
 
     def render(self, services: Services, language: str, course: Course) -> Content:
-        return render_digest(
-            services, language, course, self.start, self.end, self.items, self.summary, self.report
-        )
+        return render_digest(services, language, course, self.start, self.end, self.items, self.summary, self.report)
 
 
-async def compose_period(
-    services: Services, course: Course, end: datetime, since: datetime | None = None
-) -> Period:
+async def compose_period(services: Services, course: Course, end: datetime, since: datetime | None = None) -> Period:
     """The period since the course's last recorded digest (or since the course began), or, with ``since``,
     every post stored so far dated at or after it; compared with the period before it only in the first case."""
     last_end = await services.store.last_digest_end(course.slug)
@@ -401,29 +416,32 @@ async def record_period(services: Services, course_slug: str, period_end: dateti
     return await record_composed(services, course_slug, await compose_period(services, course, period_end))
 
 
-async def run_digest(services: Services, course_slug: str, period_end: datetime) -> Digest | None:
-    """Record the period (once) and send it: recorded before sending, marked sent after."""
+async def run_digest(
+    services: Services, course_slug: str, period_end: datetime, leading: Leading = EVERY_PLATFORM
+) -> Digest | None:
+    """Record the period (once, by whichever leader comes first) and send it to the platforms led here:
+    recorded before sending, marked sent after."""
     digest = await record_period(services, course_slug, period_end)
     if digest is not None and digest.sent_at is None:
-        await send_digest(services, digest)
+        await send_digest(services, digest, leading)
     return digest
 
 
-async def resume_unsent_digests(services: Services) -> int:
+async def resume_unsent_digests(services: Services, leading: Leading = EVERY_PLATFORM) -> int:
     sent = 0
     for digest in await services.store.unsent_digests():
-        sent += await send_digest(services, digest)
+        sent += await send_digest(services, digest, leading)
     return sent
 
 
 @router.on(DigestDue)
 async def on_digest_due(services: Services, event: DigestDue) -> None:
-    await run_digest(services, event.course_slug, event.period_end)
+    await run_digest(services, event.course_slug, event.period_end, event.leading)
 
 
 @router.on(SendsUnfinished)
 async def on_sends_unfinished(services: Services, event: SendsUnfinished) -> None:
-    await resume_unsent_digests(services)
+    await resume_unsent_digests(services, event.leading)
 
 
 @router.command("digest")

@@ -5,7 +5,7 @@ broadcast leaves exactly the unfinished groups pending; :func:`resume_pending_po
 The one window left is a crash between the platform accepting the message and our commit: no chat platform
 offers an idempotency key for that, so such a post would be sent again on restart.
 
-Several processes may share the database (issue 13): the scheduler's lease holder broadcasting while an admin
+Several processes may share the database (issue 13): a platform's scheduler leader broadcasting while an admin
 runs ``/lesson`` in another process. A claim therefore has an owner (``Services.holder``) and an expiry
 (:data:`CLAIM_TTL`): only the owner sends; another process finds the post "claimed elsewhere" and leaves it; a
 claim whose owner died is taken over once it expires, by the lease holder's next look at pending posts.
@@ -32,7 +32,7 @@ from handlers.vocabulary.actions import Post, PostLesson
 from handlers.vocabulary.content import Content, ContentBuilder, plain
 from handlers.vocabulary.domain import ATTENTION_MISSING_PERMISSIONS, Group, Lesson, LessonPost, PostState
 from handlers.vocabulary.errors import ChatUnavailable, DeliveryError, MissingPermissions, UsageError
-from handlers.vocabulary.events import LessonPublished, SendsUnfinished
+from handlers.vocabulary.events import EVERY_PLATFORM, Leading, LessonPublished, SendsUnfinished
 
 logger = logging.getLogger(__name__)
 router = Router("lessons")
@@ -155,11 +155,20 @@ async def mark_needs_attention(services: Services, lesson: Lesson, group: Group,
         logger.exception("could not tell the instructors' channel of %s about group %s", lesson.course_slug, group.id)
 
 
-async def publish_lesson(services: Services, lesson_id: int) -> int:
+async def leave_for_leader(services: Services, lesson: Lesson, group: Group) -> None:
+    """Leave the post in a group on a platform this process does not lead as a pending post whose claim has
+    already expired: that platform's leader finishes it at its next look at pending posts (every tick), the
+    same way it finishes a post whose owner died. A post already sent, or claimed live by another process (an
+    admin's ``/lesson`` there), is left as it is: the claim's own rules decide."""
+    await services.store.claim_lesson_post(lesson.id, group.id, services.holder, services.clock.now(), timedelta(0))
+
+
+async def publish_lesson(services: Services, lesson_id: int, leading: Leading = EVERY_PLATFORM) -> int:
     """Broadcast a lesson to every active group following its course; returns how many posts were made.
 
     Groups are served concurrently (:func:`run_bounded`). One group's failure never stops the others: the
-    failed one stays pending for the next attempt.
+    failed one stays pending for the next attempt. Groups on platforms this process does not lead are left
+    pending for their platform's leader (:func:`leave_for_leader`).
     """
     lesson = await services.store.get_lesson(lesson_id)
     if lesson is None:
@@ -168,6 +177,9 @@ async def publish_lesson(services: Services, lesson_id: int) -> int:
     found = lesson
 
     async def post(group: Group) -> int:
+        if not leading.leads(group.chat.platform):
+            await leave_for_leader(services, found, group)
+            return 0
         try:
             return int(await post_lesson_to_group(services, found, group))
         except DeliveryError:
@@ -177,12 +189,13 @@ async def publish_lesson(services: Services, lesson_id: int) -> int:
     return await run_bounded(await services.store.groups_following(lesson.course_slug), post)
 
 
-async def resume_pending_posts(services: Services, *, own: bool = True) -> int:
+async def resume_pending_posts(services: Services, *, own: bool = True, leading: Leading = EVERY_PLATFORM) -> int:
     """Finish broadcasts a crash interrupted, concurrently like the broadcast itself. Posts already SENT are
     never sent again.
 
     Only claims that have expired are taken, and with ``own`` also this process's own (at start-up, when
-    nothing of ours is mid-send): another process's live claim means it may be sending right now.
+    nothing of ours is mid-send): another process's live claim means it may be sending right now. Only
+    groups on the platforms this process leads: the others' posts wait for their own leader.
     """
     now = services.clock.now()
 
@@ -192,7 +205,7 @@ async def resume_pending_posts(services: Services, *, own: bool = True) -> int:
     async def finish(pending: LessonPost) -> int:
         lesson = await services.store.get_lesson(pending.lesson_id)
         group = await services.store.get_group_by_id(pending.group_id)
-        if lesson is None or group is None or not group.active:
+        if lesson is None or group is None or not group.active or not leading.leads(group.chat.platform):
             return 0
         try:
             return int(await post_lesson_to_group(services, lesson, group))
@@ -206,14 +219,14 @@ async def resume_pending_posts(services: Services, *, own: bool = True) -> int:
 
 @router.on(LessonPublished)
 async def on_lesson_published(services: Services, event: LessonPublished) -> None:
-    await publish_due_lesson(services, event.lesson_id)
+    await publish_due_lesson(services, event.lesson_id, event.leading)
 
 
 @router.on(SendsUnfinished)
 async def on_sends_unfinished(services: Services, event: SendsUnfinished) -> None:
     """At the first tick as leader: our own pending posts and expired claims. At every later tick: expired
     claims only (a process that died mid-send; one of ours still sending holds a live claim)."""
-    await resume_pending_posts(services, own=event.after_start)
+    await resume_pending_posts(services, own=event.after_start, leading=event.leading)
 
 
 @router.command("lesson")
@@ -239,7 +252,7 @@ async def cmd_lesson(ctx: CommandContext) -> None:
         await ctx.reply(ctx.t("lesson.already_posted", title=lesson.title), ephemeral=True)
 
 
-async def due_lessons(services: Services) -> AsyncIterator[LessonPublished]:
+async def due_lessons(services: Services, leading: Leading = EVERY_PLATFORM) -> AsyncIterator[LessonPublished]:
     """The lessons whose time has come and that were never published, one at a time.
 
     Each is weighed when it is reached, after the previous one was handled, so LESSON_POSTS_PER_HOUR sees the
@@ -261,16 +274,17 @@ async def due_lessons(services: Services) -> AsyncIterator[LessonPublished]:
                 services.lesson_posts_per_hour,
             )
             continue
-        yield LessonPublished(lesson.id, services.clock.now())
+        yield LessonPublished(lesson.id, services.clock.now(), leading)
 
 
-async def publish_due_lesson(services: Services, lesson_id: int) -> int:
+async def publish_due_lesson(services: Services, lesson_id: int, leading: Leading = EVERY_PLATFORM) -> int:
     """Broadcast a due lesson, then mark it published.
 
     A lesson is marked published only after its broadcast, so a crash in between publishes it again, and
-    the per-group claims make that second broadcast skip the groups already served.
+    the per-group claims make that second broadcast skip the groups already served. Published means handed
+    out: the groups of platforms led elsewhere are pending posts by then, which their leaders finish.
     """
-    posted = await publish_lesson(services, lesson_id)
+    posted = await publish_lesson(services, lesson_id, leading)
     await services.store.mark_lesson_published(lesson_id, services.clock.now())
     return posted
 

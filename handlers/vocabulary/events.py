@@ -6,7 +6,7 @@ here is a person (or a chat speaking as one); the store keeps its own guard besi
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from handlers.vocabulary.domain import ChatRef, Member, MessageRef, ReactionChange
@@ -134,12 +134,33 @@ class AdviceDue:
 
 
 @dataclass(frozen=True, slots=True)
+class Leading:
+    """Which platforms' scheduled sends a duty event is for (issue 13, mixed deployments).
+
+    Processes sharing a database may run different platforms (Telegram webhook workers, Discord shards); a
+    send can only go out from a process that runs its platform. So each platform has its own leader, and a
+    duty done by one leader covers only its ``platforms`` (None: every platform, the single-process case).
+    ``elsewhere`` names the platforms another live process leads: what is theirs is left for them, and a
+    digest is not counted as sent until they have delivered their share."""
+
+    platforms: frozenset[str] | None = None
+    elsewhere: frozenset[str] = frozenset()
+
+    def leads(self, platform: str) -> bool:
+        return self.platforms is None or platform in self.platforms
+
+
+EVERY_PLATFORM = Leading()
+
+
+@dataclass(frozen=True, slots=True)
 class LessonPublished:
     """A lesson's time came (the scheduler found it due): post it to every group of its course, then mark it
     published. Groups already served keep their post (each group's claim makes it once)."""
 
     lesson_id: int
     at: datetime
+    leading: Leading = field(default=EVERY_PLATFORM)
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,6 +169,7 @@ class DigestDue:
 
     course_slug: str
     period_end: datetime
+    leading: Leading = field(default=EVERY_PLATFORM)
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,6 +180,7 @@ class SendsUnfinished:
 
     at: datetime
     after_start: bool = False
+    leading: Leading = field(default=EVERY_PLATFORM)
 
 
 @dataclass(frozen=True, slots=True)
