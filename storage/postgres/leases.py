@@ -40,3 +40,11 @@ class LeaseRows(PgBase):
     async def release_lease(self, name: str, holder: str) -> None:
         """Hand the lease over at once (a clean stop): only its holder's row is deleted."""
         await self._execute("DELETE FROM leases WHERE name = $1 AND holder = $2", name, holder)
+
+    async def lease_holders(self, prefix: str) -> dict[str, tuple[str, datetime]]:
+        """Every lease whose name starts with ``prefix``: its holder and expiry, expired ones included (see the
+        SQLite store's: a crashed holder leaves its row until another takes it over)."""
+        rows = await self._fetch(
+            "SELECT name, holder, expires_at FROM leases WHERE left(name, length($1)) = $1", prefix
+        )
+        return {str(r[0]): (str(r[1]), codec.from_micros(r[2])) for r in rows}

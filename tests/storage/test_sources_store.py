@@ -227,6 +227,17 @@ async def test_a_lease_is_held_renewed_taken_over_when_expired_and_released(stor
     assert await store.acquire_lease("other", "p2", T0 + timedelta(seconds=53), ttl)  # leases are by name
 
 
+async def test_lease_holders_lists_a_prefix_s_leases_expired_ones_too(store: AnyStore) -> None:
+    ttl = timedelta(seconds=30)
+    assert await store.acquire_lease("scheduler:telegram", "p1", T0, ttl)
+    assert await store.acquire_lease("scheduler:discord", "p2", T0 + timedelta(seconds=5), ttl)
+    assert await store.acquire_lease("schedulers", "p3", T0, ttl)  # another name that merely starts alike
+    held = await store.lease_holders("scheduler:")
+    assert held == {"scheduler:telegram": ("p1", T0 + ttl), "scheduler:discord": ("p2", T0 + timedelta(seconds=35))}
+    await store.release_lease("scheduler:discord", "p2")
+    assert await store.lease_holders("scheduler:") == {"scheduler:telegram": ("p1", T0 + ttl)}  # expired: still there
+
+
 async def test_processes_racing_for_a_lease_never_both_win(postgres_url: str) -> None:
     """Several stores (each its own pool, as separate processes have) on one database, racing round after
     round for a free, then an expired, lease: exactly one wins each round."""
