@@ -155,14 +155,21 @@ class _Clusters:
             self.join(member, keep)
 
 
-async def _cluster_course(
-    conn: aiosqlite.Connection,
-    course: str,
-    decisions: Sequence[sqlite3.Row],
-    done: int,
-    total: int,
-    progress: Progress | None,
-) -> int:
+# A course's questions to cluster, in the order they were asked (both stores).
+COURSE_QUESTIONS = (
+    "SELECT q.id, q.text FROM questions q LEFT JOIN study_groups g ON g.id = q.group_id"
+    " WHERE q.course_slug = ? AND q.kind = 'question' AND q.deleted = 0 AND COALESCE(g.dupes, 'on') <> 'off'"
+    " ORDER BY q.id"
+)
+
+
+def cluster_in_memory(
+    rows: Iterable[Any], decisions: Iterable[Any], done: int, total: int, progress: Progress | None
+) -> tuple[dict[int, Fingerprint], dict[int, int], int]:
+    """Cluster one course's questions (rows of ``id``, ``text`` in id order) as placement would have, one by
+    one, then apply the manual decisions (rows of ``first``, ``second``, ``same``, oldest first): the pure part of
+    clustering a database once, shared by both stores. Returns (fingerprint per question, root per question,
+    questions done so far)."""
     apart: set[tuple[int, int]] = set()
     same: list[tuple[int, int]] = []
     for row in decisions:
@@ -172,17 +179,9 @@ async def _cluster_course(
             apart.discard(pair)
         else:
             apart.add(pair)
-    rows = await _rows(
-        conn,
-        "SELECT q.id, q.text FROM questions q LEFT JOIN study_groups g ON g.id = q.group_id"
-        " WHERE q.course_slug = ? AND q.kind = 'question' AND q.deleted = 0 AND COALESCE(g.dupes, 'on') <> 'off'"
-        " ORDER BY q.id",
-        (course,),
-    )
     by_key: dict[str, list[int]] = defaultdict(list)
     prints: dict[int, Fingerprint] = {}
     clusters = _Clusters({}, defaultdict(set))
-    updates: list[tuple[str, int]] = []
     for row in rows:
         post_id = row["id"]
         fp = fingerprint(row["text"])
@@ -201,16 +200,30 @@ async def _cluster_course(
         prints[post_id] = fp
         for key in fp.keys:
             by_key[key].append(post_id)
-        updates.append((fp.normalised, post_id))
         done += 1
         if progress is not None and done % PROGRESS_EVERY == 0:
             progress(done, total)
     for a, b in same:
         clusters.union(a, b)
-    await conn.executemany("UPDATE questions SET normalised = ? WHERE id = ?", updates)
+    return prints, clusters.root, done
+
+
+async def _cluster_course(
+    conn: aiosqlite.Connection,
+    course: str,
+    decisions: Sequence[sqlite3.Row],
+    done: int,
+    total: int,
+    progress: Progress | None,
+) -> int:
+    rows = await _rows(conn, COURSE_QUESTIONS, (course,))
+    prints, roots, done = cluster_in_memory(rows, decisions, done, total, progress)
+    await conn.executemany(
+        "UPDATE questions SET normalised = ? WHERE id = ?", [(fp.normalised, i) for i, fp in prints.items()]
+    )
     await conn.executemany(
         "UPDATE questions SET duplicate_of = ? WHERE id = ?",
-        [(root, post_id) for post_id, root in clusters.root.items() if root != post_id],
+        [(root, post_id) for post_id, root in roots.items() if root != post_id],
     )
     await conn.executemany(
         "INSERT OR IGNORE INTO question_keys (course_slug, key, post_id) VALUES (?, ?, ?)",

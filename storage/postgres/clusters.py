@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import logging
-from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from functools import cache
@@ -25,13 +24,14 @@ from handlers.vocabulary.domain import RankedQuestion
 from storage import codec, queries
 from storage.clusters import (
     CLUSTERED_IDS,
+    COURSE_QUESTIONS,
     MAX_CANDIDATES,
     MAX_POSTINGS,
     PERIOD_SCOPE,
     PROGRESS_EVERY,
     ROOT_OF,
     Progress,
-    _Clusters,
+    cluster_in_memory,
     light,
 )
 from storage.postgres.base import Conn, numbered
@@ -137,54 +137,15 @@ async def cluster_pending(conn: Conn, progress: Progress | None = None) -> int:
 async def _cluster_course(
     conn: Conn, course: str, decisions: Sequence[asyncpg.Record], done: int, total: int, progress: Progress | None
 ) -> int:
-    apart: set[tuple[int, int]] = set()
-    same: list[tuple[int, int]] = []
-    for row in decisions:
-        pair = (row["first"], row["second"])
-        if row["same"]:
-            same.append(pair)
-            apart.discard(pair)
-        else:
-            apart.add(pair)
-    rows = await conn.fetch(
-        "SELECT q.id, q.text FROM questions q LEFT JOIN study_groups g ON g.id = q.group_id"
-        " WHERE q.course_slug = $1 AND q.kind = 'question' AND q.deleted = 0 AND COALESCE(g.dupes, 'on') <> 'off'"
-        " ORDER BY q.id",
-        course,
-    )
-    by_key: dict[str, list[int]] = defaultdict(list)
-    prints: dict[int, Fingerprint] = {}
-    clusters = _Clusters({}, defaultdict(set))
-    for row in rows:
-        post_id = row["id"]
-        fp = fingerprint(row["text"])
-        shared: dict[int, int] = defaultdict(int)
-        for key in fp.keys:
-            for other in by_key[key][-MAX_POSTINGS:]:  # as candidates_sql bounds each key
-                shared[other] += 1
-        ranked = sorted(shared, key=lambda other: (-shared[other], other))[:MAX_CANDIDATES]
-        allowed = [
-            (other, prints[other])
-            for other in ranked
-            if not any((min(m, post_id), max(m, post_id)) in apart for m in clusters.members[clusters.root[other]])
-        ]
-        match = best_match(fp, allowed)
-        clusters.join(post_id, post_id if match is None else clusters.root[match])
-        prints[post_id] = fp
-        for key in fp.keys:
-            by_key[key].append(post_id)
-        done += 1
-        if progress is not None and done % PROGRESS_EVERY == 0:
-            progress(done, total)
-    for a, b in same:
-        clusters.union(a, b)
+    rows = await conn.fetch(numbered(COURSE_QUESTIONS), course)
+    prints, roots, done = cluster_in_memory(rows, decisions, done, total, progress)
     await conn.execute(
         "UPDATE questions q SET normalised = t.normalised FROM unnest($1::bigint[], $2::text[]) AS t(id, normalised)"
         " WHERE q.id = t.id",
         list(prints),
         [fp.normalised for fp in prints.values()],
     )
-    joined = [(post_id, root) for post_id, root in clusters.root.items() if root != post_id]
+    joined = [(post_id, root) for post_id, root in roots.items() if root != post_id]
     await conn.execute(
         "UPDATE questions q SET duplicate_of = t.root FROM unnest($1::bigint[], $2::bigint[]) AS t(id, root)"
         " WHERE q.id = t.id",
