@@ -64,7 +64,17 @@ def _has_sql(text: str) -> bool:
 @cache
 def load_migrations() -> tuple[Migration, ...]:
     """The migration files shipped as package data, checked to be numbered 1, 2, 3 … without gaps."""
-    folder = resources.files("storage").joinpath("migrations")
+    found = read_migrations("storage")
+    expected = list(range(1, len(found) + 1))
+    if [m.version for m in found] != expected:
+        raise RuntimeError(f"migrations must be numbered 1..n without gaps, found {[m.version for m in found]}")
+    return tuple(found)
+
+
+def read_migrations(package: str) -> list[Migration]:
+    """The files ``NNNN_name.sql`` in ``package``'s ``migrations`` folder, by version, each with its reason
+    (for both stores: :mod:`storage.postgres.schema` reads its own folder the same way)."""
+    folder = resources.files(package).joinpath("migrations")
     found: list[Migration] = []
     for entry in folder.iterdir():
         match = _FILE_NAME.match(entry.name)
@@ -76,10 +86,7 @@ def load_migrations() -> tuple[Migration, ...]:
             raise RuntimeError(f"migration {entry.name} must start with a one-line '-- reason' comment")
         found.append(Migration(int(match.group(1)), match.group(2), first_line[3:].strip(), sql))
     found.sort(key=lambda m: m.version)
-    expected = list(range(1, len(found) + 1))
-    if [m.version for m in found] != expected:
-        raise RuntimeError(f"migrations must be numbered 1..n without gaps, found {[m.version for m in found]}")
-    return tuple(found)
+    return found
 
 
 def latest_version() -> int:

@@ -13,46 +13,24 @@ with the version bump, so a failed migration leaves both the tables and the vers
 from __future__ import annotations
 
 import logging
-import re
-from dataclasses import dataclass
 from functools import cache
-from importlib import resources
 
 from storage.errors import DatabaseTooNew
 from storage.postgres.base import Conn
+from storage.schema import Migration, read_migrations
 from storage.schema import latest_version as sqlite_latest_version
 
 logger = logging.getLogger(__name__)
 
-_FILE_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
 MIGRATION_LOCK = 0x5354_5544_5942_4F54  # "STUDYBOT": the advisory lock key every studybot process migrates under
 
 VERSION_TABLE = "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)"
 
 
-@dataclass(frozen=True, slots=True)
-class PgMigration:
-    version: int
-    name: str
-    reason: str
-    sql: str
-
-
 @cache
-def load_migrations() -> tuple[PgMigration, ...]:
+def load_migrations() -> tuple[Migration, ...]:
     """The files, checked to run from the baseline to the SQLite schema's latest version without gaps."""
-    folder = resources.files("storage.postgres").joinpath("migrations")
-    found: list[PgMigration] = []
-    for entry in folder.iterdir():
-        match = _FILE_NAME.match(entry.name)
-        if match is None:
-            continue
-        sql = entry.read_text(encoding="utf-8")
-        first_line = sql.splitlines()[0] if sql else ""
-        if not first_line.startswith("-- "):
-            raise RuntimeError(f"migration {entry.name} must start with a one-line '-- reason' comment")
-        found.append(PgMigration(int(match.group(1)), match.group(2), first_line[3:].strip(), sql))
-    found.sort(key=lambda m: m.version)
+    found = read_migrations("storage.postgres")
     versions = [m.version for m in found]
     if not versions or versions != list(range(versions[0], versions[0] + len(versions))):
         raise RuntimeError(f"PostgreSQL migrations must be numbered without gaps, found {versions}")
@@ -99,7 +77,7 @@ async def migrate(conn: Conn, shown_url: str) -> tuple[int, int]:
     return found, current
 
 
-async def _apply(conn: Conn, migration: PgMigration, shown_url: str) -> bool:
+async def _apply(conn: Conn, migration: Migration, shown_url: str) -> bool:
     """Apply one file in its own transaction; False when another process applied it while we waited."""
     async with conn.transaction():
         await conn.execute("SELECT pg_advisory_xact_lock($1)", MIGRATION_LOCK)
