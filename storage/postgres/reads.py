@@ -22,6 +22,7 @@ from storage import codec, queries
 from storage.postgres import clusters
 from storage.postgres.base import PgBase
 from storage.postgres.named import named
+from storage.postgres.posts import newest_settled_post_id
 
 logger = logging.getLogger(__name__)
 
@@ -86,7 +87,10 @@ class PgReadRows(PgBase):
         return PeriodSummary(row["questions"], row["comments"], row["likes"], row["most_active"])
 
     async def newest_post_id(self) -> int:
-        return int(await self._fetchval("SELECT MAX(id) FROM questions") or 0)
+        """The digest's post-id watermark: read behind the barrier of :func:`newest_settled_post_id`, since ids
+        are drawn before commit here and a window ending at a plain MAX(id) could pass a post still in flight."""
+        async with self._transaction() as conn:
+            return await newest_settled_post_id(conn)
 
     async def stats(self, course_slug: str) -> Stats:
         """Counts over the course's posts that are not deleted (see :meth:`storage.SqliteStore.stats`)."""
