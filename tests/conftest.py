@@ -13,7 +13,7 @@ from tests.postgres_server import PostgresServer, PostgresUnavailable, migrated_
 from tests.scenarios.harness import ConsoleHarness
 
 # CI sets this so that a machine without PostgreSQL fails the PostgreSQL tests instead of skipping them.
-REQUIRE_POSTGRES = "STUDYBOT_REQUIRE_POSTGRES"
+REQUIRE_POSTGRES = "TESTS_REQUIRE_POSTGRES"
 _databases = itertools.count(1)
 
 
