@@ -37,9 +37,9 @@ import discord
 from discord.ext import commands
 
 from benchmarks import rounds
-from benchmarks.rounds import RoundFailed, Run, Side, check_committed, compare, timed
+from benchmarks.round_stores import RoundStores
+from benchmarks.rounds import RoundFailed, Run, Side, compare, timed
 from bot.app import open_app
-from bot.config import Settings
 from bot.discord_backend.backend import NO_MENTIONS, DiscordBackend, DiscordOptions, intents
 from handlers.i18n import Translator
 from handlers.vocabulary.domain import Course, LessonDraft, ReactionChange
@@ -149,10 +149,10 @@ class Counted:
             self.done.set()
 
 
-async def studybot(n: int, folder: Path) -> Run:
+async def studybot(n: int, folder: Path, stores: RoundStores) -> Run:
     """(b) the backend and the core: events/s until every like is committed; returns the rate and the likes."""
     clock = TestClock()
-    settings = Settings(database_path=folder / "bench.db", default_language="en", _env_file=None)  # type: ignore[call-arg]
+    settings = stores.settings(folder)
     async with FakeDiscord(message_content=True, clock=clock) as dc, dc.patch_discord():
         channel, users = seed_fake(dc)
         owner = dc.add_user("admin")
@@ -193,7 +193,7 @@ async def studybot(n: int, folder: Path) -> Run:
                 raise RoundFailed(f"{backend.failed_reactions:,} of {n:,} reactions logged as not handled")
             if app.dispatcher.failed_events:
                 raise RoundFailed(f"{app.dispatcher.failed_events:,} events (lots of reactions) logged as failed")
-        run.likes = check_committed(settings.database_path, n)
+        run.likes = await stores.check_committed(settings, n)
     return run
 
 
@@ -202,15 +202,16 @@ async def main() -> int:
     n = min(args.events, QUESTIONS * (USERS - 1))
     baseline = Side("discord.py, dispatch() drops raw reactions (studybot's entry point)", dispatch_baseline)
     reference = Side("discord.py, on_raw_reaction_add listener (a task each; old baseline)", listener_baseline)
-    return await compare(
-        baseline,
-        studybot,
-        n,
-        args.rounds,
-        "events",
-        reference=reference if args.reference else None,
-        targets=not args.no_targets,
-    )
+    async with RoundStores(args.store) as stores:
+        return await compare(
+            baseline,
+            lambda events, folder: studybot(events, folder, stores),
+            n,
+            args.rounds,
+            "events",
+            reference=reference if args.reference else None,
+            targets=not args.no_targets,
+        )
 
 
 if __name__ == "__main__":

@@ -39,9 +39,9 @@ from telegram import Update
 from telegram.ext import ApplicationBuilder, ContextTypes, TypeHandler
 
 from benchmarks import rounds
-from benchmarks.rounds import RoundFailed, Run, Side, check_committed, compare, timed
+from benchmarks.round_stores import RoundStores
+from benchmarks.rounds import RoundFailed, Run, Side, compare, timed
 from bot.app import open_app
-from bot.config import Settings
 from bot.telegram_backend.backend import ALLOWED_UPDATES, TelegramBackend, TelegramOptions
 from handlers.i18n import Translator
 from handlers.vocabulary.domain import ChatRef, Course, LessonDraft, Member, MessageRef, NewPost, PostKind
@@ -144,9 +144,9 @@ async def updater_baseline(n: int) -> Run:
     return run
 
 
-async def studybot(n: int, folder: Path) -> Run:
+async def studybot(n: int, folder: Path, stores: RoundStores) -> Run:
     clock = TestClock()
-    settings = Settings(database_path=folder / "bench.db", default_language="en", _env_file=None)  # type: ignore[call-arg]
+    settings = stores.settings(folder)
     async with FakeTelegram(TOKEN, clock=clock) as tg:
         chat, users = world(tg)
         backend = TelegramBackend(options(tg), Translator.load("en"), clock)
@@ -170,7 +170,7 @@ async def studybot(n: int, folder: Path) -> Run:
             await backend.stop()
             if app.dispatcher.failed_events:
                 raise RoundFailed(f"{app.dispatcher.failed_events:,} events (runs of reactions) logged as failed")
-        run.likes = check_committed(settings.database_path, n)
+        run.likes = await stores.check_committed(settings, n)
     return run
 
 
@@ -179,15 +179,16 @@ async def main() -> int:
     n = min(args.events, QUESTIONS * USERS)
     baseline = Side("python-telegram-bot, studybot's Application and getUpdates, do-nothing handler", poll_baseline)
     reference = Side("python-telegram-bot, Updater and handler groups, TypeHandler (old baseline)", updater_baseline)
-    return await compare(
-        baseline,
-        studybot,
-        n,
-        args.rounds,
-        "reactions",
-        reference=reference if args.reference else None,
-        targets=not args.no_targets,
-    )
+    async with RoundStores(args.store) as stores:
+        return await compare(
+            baseline,
+            lambda events, folder: studybot(events, folder, stores),
+            n,
+            args.rounds,
+            "reactions",
+            reference=reference if args.reference else None,
+            targets=not args.no_targets,
+        )
 
 
 if __name__ == "__main__":

@@ -175,6 +175,12 @@ def arguments(description: str, unit: str) -> argparse.Namespace:
     parser.add_argument(
         "--reference", action="store_true", help="also run the older baseline (a') every round, for context"
     )
+    parser.add_argument(
+        "--store",
+        choices=("sqlite", "postgresql"),
+        default="sqlite",
+        help="where studybot's rounds write: an SQLite file (default) or a PostgreSQL server started for the run",
+    )
     return parser.parse_args()
 
 
