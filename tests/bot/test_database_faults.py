@@ -143,12 +143,14 @@ def test_run_on_a_read_only_file_stops_before_anything(tmp_path: Path) -> None:
     assert digest(kept) == before
 
 
-def test_lesson_add_to_a_read_only_file_changes_nothing(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_lesson_add_to_a_read_only_file_changes_nothing(
+    env: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     kept = stored_database(env)
     before = digest(kept)
     other = env / "second.md"
     other.write_text(LESSON.replace("first", "second"), encoding="utf-8")
-    os.environ["DATABASE_PATH"] = str(kept)
+    monkeypatch.setenv("DATABASE_PATH", str(kept))  # undone after the test, unlike os.environ
     with unwritable(kept):
         code = main(["lesson", "add", "--course", "ai", str(other)])
     assert code == EXIT_DATABASE_UNWRITABLE
@@ -185,11 +187,13 @@ def test_a_damaged_database_is_reported_and_left_as_it_was(tmp_path: Path, comma
     assert digest(kept) == before
 
 
-def test_damage_found_in_the_middle_of_a_command_is_reported(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_damage_found_in_the_middle_of_a_command_is_reported(
+    env: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     kept = stored_database(env)
     damage_courses_table(kept)
     before = digest(kept)
-    os.environ["DATABASE_PATH"] = str(kept)
+    monkeypatch.setenv("DATABASE_PATH", str(kept))  # undone after the test, unlike os.environ
     assert main(["lesson", "add", "--course", "ai", "first.md"]) == EXIT_DATABASE_DAMAGED
     assert_clear(capsys.readouterr().err, kept, "damaged", "malformed")
     assert digest(kept) == before
