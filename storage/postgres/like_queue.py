@@ -73,6 +73,12 @@ class LikeQueue:
         # is still applied with its group, and its result is dropped).
         return await op.done
 
+    async def drain(self) -> None:
+        """Until every operation queued so far is applied (or has failed): the store's close waits for this, as
+        SQLite's writer commits what is queued before closing, so a like handed over is never dropped."""
+        while self._task is not None and not self._task.done():
+            await asyncio.wait({self._task})
+
     async def _drain(self) -> None:
         group: list[LikeOp] = []
         try:

@@ -88,6 +88,8 @@ class PostgresStore(
         """Wait for the writes in flight, then close every pooled connection. Safe to call twice."""
         if self._closed:
             return
+        if self._like_queue is not None:  # likes queued before close are committed, as on SQLite
+            await self._like_queue.drain()
         self._closed = True
         await self._pool.close()
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from handlers.vocabulary.domain import Member, MessageRef
 from storage import SqliteStore
 from storage.locations import Database, open_store
@@ -214,3 +216,19 @@ async def test_bursts_with_new_members_queued_together_commit_as_one_statement(w
     assert (await likes(world, first), await likes(world, second)) == (4, 2)
     stored = await rows(store, "SELECT count(*) FROM members WHERE user_id BETWEEN '900' AND '903'")
     assert stored == [(4,)]
+
+
+async def test_likes_handed_over_before_close_are_committed(database: Database, world: World) -> None:
+    """close() commits what was queued, on either store: a backend stopping mid-burst loses no like."""
+    await world.post("why?", message_id="q1")
+    members = [Member("telegram", str(500 + n), f"M{n}") for n in range(50)]
+    handed = [asyncio.ensure_future(world.store.add_reaction(world.ref("q1"), m, "👍", T0)) for m in members]
+    await asyncio.sleep(0)  # every call has queued its like; none has been committed yet
+    await world.store.close()
+    await asyncio.gather(*handed)
+    reopened = await open_store(database)
+    try:
+        stored = await reopened.question_by_ref(world.ref("q1"))
+        assert stored is not None and stored.likes == len(members)
+    finally:
+        await reopened.close()
