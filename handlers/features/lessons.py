@@ -8,7 +8,10 @@ offers an idempotency key for that, so such a post would be sent again on restar
 Several processes may share the database (issue 13): a platform's scheduler leader broadcasting while an admin
 runs ``/lesson`` in another process. A claim therefore has an owner (``Services.holder``) and an expiry
 (:data:`CLAIM_TTL`): only the owner sends; another process finds the post "claimed elsewhere" and leaves it; a
-claim whose owner died is taken over once it expires, by the lease holder's next look at pending posts.
+claim whose owner died is taken over once it expires, by the lease holder's next look at pending posts. The owner
+is one attempt, not the whole process (:func:`claim_token`): within one process an admin's ``/lesson`` and the
+scheduler's broadcast, or ``/setup`` and ``/lesson``, can reach the same group at once, and a claim shared by the
+process let both send.
 
 A broadcast sends to several groups at once (at most :data:`BROADCAST_CONCURRENCY` in flight): a send takes a
 network round trip, so one at a time would cap a broadcast at one group per round trip, far below what the
@@ -20,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from datetime import timedelta
 from enum import Enum
@@ -50,12 +54,23 @@ BROADCAST_CONCURRENCY = 16
 CLAIM_TTL = timedelta(minutes=30)
 
 
+def claim_token(holder: str) -> str:
+    """The owner of one attempt's claim: the process's holder id and a part of its own, so two attempts of one
+    process are as distinct as two processes' (see the module's note)."""
+    return f"{holder}/{uuid.uuid4().hex[:12]}"
+
+
+def claimed_by_process(claimed_by: str | None, holder: str) -> bool:
+    """Whether a claim was made by an attempt of the process ``holder``."""
+    return claimed_by is not None and claimed_by.startswith(f"{holder}/")
+
+
 class Outcome(Enum):
     """What :func:`try_post_lesson` did in one group."""
 
     POSTED = "posted"
     ALREADY_POSTED = "already posted"
-    CLAIMED_ELSEWHERE = "claimed elsewhere"  # another process owns the claim and may be sending right now
+    CLAIMED_ELSEWHERE = "claimed elsewhere"  # another attempt owns the claim and may be sending right now
     NOT_POSTED = "not posted"  # the group is unreachable or the bot lacks permissions there
 
 
@@ -111,13 +126,15 @@ async def post_lesson_to_group(services: Services, lesson: Lesson, group: Group)
     return await try_post_lesson(services, lesson, group) is Outcome.POSTED
 
 
-async def try_post_lesson(services: Services, lesson: Lesson, group: Group) -> Outcome:
-    """Claim the post for this process and send it; nothing is sent unless the claim is this process's own."""
+async def try_post_lesson(services: Services, lesson: Lesson, group: Group, token: str | None = None) -> Outcome:
+    """Claim the post for this attempt and send it; nothing is sent unless the claim is this attempt's own.
+    ``token`` takes over a claim this process made before (at start-up); otherwise the attempt has a new one."""
     store, now = services.store, services.clock.now()
-    claim = await store.claim_lesson_post(lesson.id, group.id, services.holder, now, CLAIM_TTL)
+    token = token or claim_token(services.holder)
+    claim = await store.claim_lesson_post(lesson.id, group.id, token, now, CLAIM_TTL)
     if claim.state is PostState.SENT:
         return Outcome.ALREADY_POSTED
-    if claim.claimed_by != services.holder:
+    if claim.claimed_by != token:
         logger.info("lesson %s in group %s is claimed by %s; not sent here", lesson.id, group.id, claim.claimed_by)
         return Outcome.CLAIMED_ELSEWHERE
     content = lesson_content(services, group.language, lesson)
@@ -160,7 +177,8 @@ async def leave_for_leader(services: Services, lesson: Lesson, group: Group) -> 
     already expired: that platform's leader finishes it at its next look at pending posts (every tick), the
     same way it finishes a post whose owner died. A post already sent, or claimed live by another process (an
     admin's ``/lesson`` there), is left as it is: the claim's own rules decide."""
-    await services.store.claim_lesson_post(lesson.id, group.id, services.holder, services.clock.now(), timedelta(0))
+    token = claim_token(services.holder)
+    await services.store.claim_lesson_post(lesson.id, group.id, token, services.clock.now(), timedelta(0))
 
 
 async def publish_lesson(services: Services, lesson_id: int, leading: Leading = EVERY_PLATFORM) -> int:
@@ -199,21 +217,22 @@ async def resume_pending_posts(services: Services, *, own: bool = True, leading:
     """
     now = services.clock.now()
 
-    def mine_to_take(post: LessonPost) -> bool:
-        return post.claim_expired(now) or (own and post.claimed_by == services.holder)
+    def ours(post: LessonPost) -> bool:
+        return own and claimed_by_process(post.claimed_by, services.holder)
 
     async def finish(pending: LessonPost) -> int:
         lesson = await services.store.get_lesson(pending.lesson_id)
         group = await services.store.get_group_by_id(pending.group_id)
         if lesson is None or group is None or not group.active or not leading.leads(group.chat.platform):
             return 0
+        token = pending.claimed_by if ours(pending) and not pending.claim_expired(now) else None
         try:
-            return int(await post_lesson_to_group(services, lesson, group))
+            return int(await try_post_lesson(services, lesson, group, token) is Outcome.POSTED)
         except DeliveryError:
             logger.exception("pending lesson %s for group %s still fails", lesson.id, group.id)
             return 0
 
-    pending = [post for post in await services.store.pending_lesson_posts() if mine_to_take(post)]
+    pending = [post for post in await services.store.pending_lesson_posts() if post.claim_expired(now) or ours(post)]
     return await run_bounded(pending, finish)
 
 

@@ -136,7 +136,8 @@ class LessonPostStore(Protocol):
     ) -> LessonPost:
         """Record the intent to post (PENDING, claimed by ``holder`` until ``now + ttl``) unless the post is SENT
         or PENDING under another holder's unexpired claim; return the row as it now is. ``holder`` may send
-        only when the returned post is PENDING and ``claimed_by`` is ``holder``."""
+        only when the returned post is PENDING and ``claimed_by`` is ``holder``. (A holder here is one attempt:
+        :func:`handlers.features.lessons.claim_token`.)"""
         ...
 
     async def mark_lesson_posted(self, lesson_id: int, group_id: int, ref: MessageRef, now: datetime) -> None: ...

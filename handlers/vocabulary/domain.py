@@ -159,8 +159,9 @@ class Instructor:
 
 @dataclass(frozen=True, slots=True)
 class LessonPost:
-    """A lesson's post in one group. A PENDING post is claimed: by the process ``claimed_by`` (its holder id),
-    which alone may send it until ``claim_expires_at``; after that another process may take the claim over."""
+    """A lesson's post in one group. A PENDING post is claimed by one attempt, ``claimed_by`` (its process's holder
+    id and a part of its own), which alone may send it until ``claim_expires_at``; after that another attempt, of
+    any process, may take the claim over."""
 
     lesson_id: int
     group_id: int
