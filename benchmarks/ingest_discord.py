@@ -187,30 +187,32 @@ async def studybot(n: int, folder: Path, stores: RoundStores) -> Run:
         async with open_app(settings, {backend.platform: backend}, clock) as app:
             backend.use_ports(catalog=app.store, catch_up=app.store)
             await backend.start(app.dispatcher.dispatch)
-            await app.store.upsert_course(Course("bench", "Bench", language="en"), clock.now())
-            await app.store.upsert_lesson(LessonDraft("bench", "l", "Lesson", "", "", 1), clock.now())
-            await dc.invoke_command(guild, channel, owner, "setup", {"course": "bench"})
-            await dc.invoke_command(guild, channel, owner, "lesson", {"lesson": "1"})
-            await dc.wait_for(lambda: bool(dc.threads(channel)), timeout=10)
-            [thread] = dc.threads(channel)
-            # The thread is on the server before the store records the lesson post in it; a message sent in
-            # between is in no lesson's thread, so no question. Wait for the record (the slower the store, the
-            # longer the gap: on PostgreSQL most of the questions were lost here).
-            posted = lambda: app.store.recent_lesson_posts(backend.platform, clock.now() - timedelta(days=1))  # noqa: E731
-            await until(lambda: _nonempty(posted()), "the lesson post recorded")
-            author = users[0]
-            messages = [await dc.user_sends(thread, author, f"How do I do {i}?") for i in range(QUESTIONS)]
-            # Every question is stored before the burst (discord.py handles messages as concurrent tasks, so the
-            # last one stored is not the last one sent).
-            stored = lambda: _questions_are(app.store.stats("bench"), QUESTIONS)  # noqa: E731
-            await until(stored, f"all {QUESTIONS} questions stored")
-            with timed(Run(), n) as run:
-                await dc.burst_reactions(thread, messages, users[1:], "👍", n)
-                try:
-                    await asyncio.wait_for(done.wait(), 600)
-                except TimeoutError:
-                    raise RoundFailed(f"only {counter.count:,} of {n:,} reactions handled within 600 s") from None
-            await backend.stop()
+            try:  # a failed round still stops the client: its connection would hold the fake's exit
+                await app.store.upsert_course(Course("bench", "Bench", language="en"), clock.now())
+                await app.store.upsert_lesson(LessonDraft("bench", "l", "Lesson", "", "", 1), clock.now())
+                await dc.invoke_command(guild, channel, owner, "setup", {"course": "bench"})
+                await dc.invoke_command(guild, channel, owner, "lesson", {"lesson": "1"})
+                await dc.wait_for(lambda: bool(dc.threads(channel)), timeout=10)
+                [thread] = dc.threads(channel)
+                # The thread is on the server before the store records the lesson post in it; a message sent in
+                # between is in no lesson's thread, so no question. Wait for the record (the slower the store, the
+                # longer the gap: on PostgreSQL most of the questions were lost here).
+                posted = lambda: app.store.recent_lesson_posts(backend.platform, clock.now() - timedelta(days=1))  # noqa: E731
+                await until(lambda: _nonempty(posted()), "the lesson post recorded")
+                author = users[0]
+                messages = [await dc.user_sends(thread, author, f"How do I do {i}?") for i in range(QUESTIONS)]
+                # Every question is stored before the burst (discord.py handles messages as concurrent tasks, so the
+                # last one stored is not the last one sent).
+                stored = lambda: _questions_are(app.store.stats("bench"), QUESTIONS)  # noqa: E731
+                await until(stored, f"all {QUESTIONS} questions stored")
+                with timed(Run(), n) as run:
+                    await dc.burst_reactions(thread, messages, users[1:], "👍", n)
+                    try:
+                        await asyncio.wait_for(done.wait(), 600)
+                    except TimeoutError:
+                        raise RoundFailed(f"only {counter.count:,} of {n:,} reactions handled within 600 s") from None
+            finally:
+                await backend.stop()
             if backend.failed_reactions:
                 raise RoundFailed(f"{backend.failed_reactions:,} of {n:,} reactions logged as not handled")
             if app.dispatcher.failed_events:
