@@ -209,7 +209,7 @@ class Scheduler:
         """Unanswered questions past their course's ``/remind`` days: the core finds them by this tick's time and
         claims each before sending, so a second process or a restart never sends one twice. Looked at every
         wake-up (at most ``poll_interval`` apart), which is close enough for a reminder counted in days."""
-        await self.dispatch(RemindersDue(report.at))
+        await self.dispatch(RemindersDue(report.at, leading=report.leading))
 
     async def _sources(self, report: TickReport) -> None:
         """LESSONS_DIR and FEEDS, each when due by the clock; see :mod:`bot.sources.runner`."""

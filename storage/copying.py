@@ -50,11 +50,11 @@ TABLES: tuple[str, ...] = (
     "follows",
     "course_reminders",
     "question_reminders",
+    "reminder_deliveries",
     "answer_posts",
     "answer_reuses",
     "web_state",
     "web_shares",
-    "telegram_updates",
 )
 # Kept by the target itself, or bookkeeping of one engine only.
 DERIVED_PREFIXES = ("questions_fts", "question_grams", "sqlite_", "like_batch", "schema_version")

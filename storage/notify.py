@@ -37,6 +37,18 @@ REMINDER_CANDIDATES = f"""
     ORDER BY q.created_at, q.id
 """
 
+# Reminded questions of the course not yet delivered on the platform, oldest reminder first: each platform's
+# leader sends its own share (reminder_deliveries, 0016). Only reminders since the cutoff: a platform whose leader
+# was away for long, or whose first instructor joined later, is not sent the course's whole history.
+REMINDERS_TO_DELIVER = f"""
+    {queries.QUESTIONS_FROM}
+    JOIN question_reminders r ON r.question_id = q.id
+    WHERE r.course_slug = :course AND r.reminded_at >= :since AND q.answered = 0 AND q.deleted = 0
+      AND NOT EXISTS (SELECT 1 FROM reminder_deliveries d WHERE d.question_id = q.id AND d.platform = :platform)
+    ORDER BY r.reminded_at, q.id
+    LIMIT :limit
+"""
+
 # Members who liked any of the questions and follow answers (each once).
 _FOLLOWING_LIKERS = """
     SELECT DISTINCT m.platform, m.user_id, m.display_name, m.is_bot
@@ -107,6 +119,25 @@ class NotifyRows(StoreBase):
             # The claim's mirror on the question, which takes it out of the candidates' index.
             await conn.execute("UPDATE questions SET reminded_at = ? WHERE id = ?", (codec.to_micros(at), question_id))
             return True
+
+        return await self._writer.call(op)
+
+    async def reminders_to_deliver(
+        self, course_slug: str, platform: str, since: datetime, limit: int
+    ) -> list[Question]:
+        rows = await self._reader.all(
+            REMINDERS_TO_DELIVER,
+            {"course": course_slug, "platform": platform, "since": codec.to_micros(since), "limit": limit},
+        )
+        return [codec.question_from(r) for r in rows]
+
+    async def claim_reminder_delivery(self, question_id: int, platform: str, at: datetime) -> bool:
+        async def op(conn: aiosqlite.Connection) -> bool:
+            cursor = await conn.execute(
+                "INSERT OR IGNORE INTO reminder_deliveries (question_id, platform, claimed_at) VALUES (?, ?, ?)",
+                (question_id, platform, codec.to_micros(at)),
+            )
+            return cursor.rowcount == 1
 
         return await self._writer.call(op)
 

@@ -4,9 +4,11 @@ A question asked more than the course's days ago, still unanswered and liked at 
 copy of its cluster, which is reminded once, by its first copy), is posted once to the instructors: on Discord
 to the course's instructors' channel when it has one, elsewhere (and on Discord without one) to each
 instructor's private chat. The scheduler says when to look (:class:`RemindersDue`, at every wake-up); the core
-decides which, by the event's time. Each question is claimed in the store before it is sent, so two processes,
-or one before and after a restart, never both send it; a send that fails after the claim is logged and not
-retried (a reminder missed is better than one repeated). The next digest marks reminded questions.
+decides which, by the event's time. Each question is claimed in the store once (the next digest marks it
+reminded), and then its delivery on each platform is claimed before it is sent there: processes running
+different platforms (issue 13) each send their own platforms' share, and two processes, or one before and after
+a restart, never both send one share. A send that fails after its claim is logged and not retried (a reminder
+missed is better than one repeated).
 """
 
 from __future__ import annotations
@@ -32,6 +34,9 @@ MAX_DAYS = 365
 # few wake-ups (30 s apart) rather than in one flood.
 BATCH = 20
 EXCERPT_LENGTH = 200
+# How long a reminder waits to be delivered on a platform whose leader is away: a platform back after longer, or
+# whose first instructor came later, is not sent the course's whole history of reminders.
+DELIVERY_WINDOW = timedelta(days=1)
 
 
 def parse_days(raw: str) -> int | None:
@@ -66,7 +71,8 @@ async def on_reminders_due(services: Services, event: RemindersDue) -> None:
 
 
 async def remind_course(services: Services, course_slug: str, days: int, event: RemindersDue) -> int:
-    """Claim and send the course's due reminders; returns how many were claimed."""
+    """Claim the course's due reminders, then deliver every claimed one not yet delivered on the platforms this
+    process leads; returns how many were claimed now."""
     store = services.store
     course = await store.get_course(course_slug)
     instructors = await store.instructors(course_slug)
@@ -74,36 +80,39 @@ async def remind_course(services: Services, course_slug: str, days: int, event: 
         return 0  # nobody to remind: leave the questions unclaimed until there is
     claimed = 0
     for question in await store.reminder_candidates(course_slug, event.at - timedelta(days=days), BATCH):
-        if not await store.claim_reminder(question.id, course_slug, event.at):
-            continue  # another process claimed it first
-        claimed += 1
-        await send_reminder(services, course, days, question, instructors)
-    return claimed
-
-
-async def send_reminder(
-    services: Services, course: Course, days: int, question: Question, instructors: list[Instructor]
-) -> None:
-    content = await render_reminder(services, course, days, question)
+        if await store.claim_reminder(question.id, course_slug, event.at):  # else another process claimed it
+            claimed += 1
     by_platform: dict[str, list[Instructor]] = defaultdict(list)
     for instructor in instructors:
         by_platform[instructor.platform].append(instructor)
     for platform, theirs in by_platform.items():
-        channel = (
-            await services.store.instructors_channel(course.slug, platform)
-            if platform == Platform.DISCORD.value
-            else None
-        )
-        targets: list[Post | DirectMessage] = (
-            [Post(channel, content)]
-            if channel is not None
-            else [DirectMessage(i.platform, i.user_id, content) for i in theirs]
-        )
-        for action in targets:
-            try:
-                await services.outbox.send(action)
-            except DeliveryError as error:
-                logger.warning("reminder of question %s not delivered on %s: %s", question.id, platform, error)
+        if not event.leading.leads(platform):
+            continue  # that platform's leader delivers its share
+        for question in await store.reminders_to_deliver(course_slug, platform, event.at - DELIVERY_WINDOW, BATCH):
+            if await store.claim_reminder_delivery(question.id, platform, event.at):
+                await send_reminder(services, course, days, question, platform, theirs)
+    return claimed
+
+
+async def send_reminder(
+    services: Services, course: Course, days: int, question: Question, platform: str, theirs: list[Instructor]
+) -> None:
+    """The reminder on one platform: its instructors' channel on Discord when there is one, else each of the
+    platform's instructors privately."""
+    content = await render_reminder(services, course, days, question)
+    channel = (
+        await services.store.instructors_channel(course.slug, platform) if platform == Platform.DISCORD.value else None
+    )
+    targets: list[Post | DirectMessage] = (
+        [Post(channel, content)]
+        if channel is not None
+        else [DirectMessage(i.platform, i.user_id, content) for i in theirs]
+    )
+    for action in targets:
+        try:
+            await services.outbox.send(action)
+        except DeliveryError as error:
+            logger.warning("reminder of question %s not delivered on %s: %s", question.id, platform, error)
 
 
 async def render_reminder(services: Services, course: Course, days: int, question: Question) -> Content:

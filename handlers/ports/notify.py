@@ -38,6 +38,17 @@ class NotifyStore(Protocol):
         """Record that the question is reminded now; False when it already was (by anyone, ever)."""
         ...
 
+    async def reminders_to_deliver(
+        self, course_slug: str, platform: str, since: datetime, limit: int
+    ) -> list[Question]:
+        """The course's questions reminded since ``since`` whose reminder is not yet delivered on ``platform``
+        (not claimed there), oldest reminder first."""
+        ...
+
+    async def claim_reminder_delivery(self, question_id: int, platform: str, at: datetime) -> bool:
+        """Record that the question's reminder is being sent on ``platform``; False when it already was."""
+        ...
+
     async def reminded_among(self, question_ids: Sequence[int]) -> set[int]: ...
     async def record_answer_post(self, question_id: int, ref: MessageRef, at: datetime) -> None:
         """The message an answer to the question was posted as."""

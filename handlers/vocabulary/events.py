@@ -186,9 +186,11 @@ class SendsUnfinished:
 @dataclass(frozen=True, slots=True)
 class RemindersDue:
     """Time to look for unanswered, liked questions older than their course's ``/remind`` days (the scheduler
-    says when, at every wake-up; the core finds which, by ``at``, and claims each before sending)."""
+    says when, at every wake-up; the core finds which, by ``at``, and claims each before sending). Reminders are
+    delivered on the ``leading`` platforms only; another platform's leader delivers its own share."""
 
     at: datetime
+    leading: Leading = field(default=EVERY_PLATFORM)
 
 
 Event = (

@@ -30,6 +30,7 @@ _FOLLOWING_LIKERS = """
     ORDER BY m.platform, m.user_id
 """
 
+
 class PgNotifyRows(PgBase):
     """Follows, reminders, answer posts and reused answers (:class:`handlers.ports.notify.NotifyStore`)."""
 
@@ -92,6 +93,23 @@ class PgNotifyRows(PgBase):
             # The claim's mirror on the question, which takes it out of the candidates' index.
             await conn.execute("UPDATE questions SET reminded_at = $1 WHERE id = $2", micros, question_id)
             return True
+
+    async def reminders_to_deliver(
+        self, course_slug: str, platform: str, since: datetime, limit: int
+    ) -> list[Question]:
+        sql, args = named(
+            notify.REMINDERS_TO_DELIVER,
+            {"course": course_slug, "platform": platform, "since": codec.to_micros(since), "limit": limit},
+        )
+        return [codec.question_from(r) for r in await self._fetch(sql, *args)]
+
+    async def claim_reminder_delivery(self, question_id: int, platform: str, at: datetime) -> bool:
+        status = await self._execute(
+            "INSERT INTO reminder_deliveries (question_id, platform, claimed_at) VALUES ($1, $2, $3)"
+            " ON CONFLICT DO NOTHING",
+            question_id, platform, codec.to_micros(at),
+        )  # fmt: skip
+        return affected(status) == 1
 
     async def reminded_among(self, question_ids: Sequence[int]) -> set[int]:
         if not question_ids:
@@ -159,4 +177,3 @@ class PgNotifyRows(PgBase):
                 "UPDATE questions SET answered = 0, answer_text = NULL, answered_at = NULL WHERE id = $1", question_id
             )
             return True
-

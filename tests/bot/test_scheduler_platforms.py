@@ -20,7 +20,8 @@ from bot.config import Settings
 from bot.scheduler import ABANDONED_AFTER
 from handlers.ports import Outbox
 from handlers.vocabulary.actions import Action, DirectMessage, Post, PostLesson
-from handlers.vocabulary.domain import ChatRef, Course, Instructor, LessonDraft, MessageRef
+from handlers.vocabulary.content import to_plain_text
+from handlers.vocabulary.domain import ChatRef, Course, Instructor, LessonDraft, Member, MessageRef, NewPost, PostKind
 from handlers.vocabulary.errors import RecipientUnreachable
 from tests.clock import TestClock
 
@@ -44,7 +45,8 @@ class PlatformBackend:
             assert action.platform == self.platform
             if action.user_id in self.closed_dms:
                 raise RecipientUnreachable(f"{action.user_id} has not opened a chat with the bot")
-            self.log.append((self.platform, f"dm:{action.user_id}", "digest"))
+            what = "reminder" if "Unanswered for over" in to_plain_text(action.content) else "digest"
+            self.log.append((self.platform, f"dm:{action.user_id}", what))
             return MessageRef(self.platform, f"dm:{action.user_id}", str(next(self._ids)))
         assert isinstance(action, Post | PostLesson)
         assert action.chat.platform == self.platform
@@ -89,6 +91,22 @@ def lesson_posts(log: list[tuple[str, str, str]], title: str) -> list[str]:
 
 def digest_dms(log: list[tuple[str, str, str]]) -> list[str]:
     return sorted(chat for _, chat, what in log if what == "digest")
+
+
+def reminder_dms(log: list[tuple[str, str, str]]) -> list[str]:
+    return sorted(chat for _, chat, what in log if what == "reminder")
+
+
+async def a_liked_question(app: App, clock: TestClock) -> None:
+    """A question in a Telegram group, liked once: due for a reminder once the course's days have passed."""
+    lesson, _ = await app.store.upsert_lesson(LessonDraft(COURSE, "l1", "Lesson 1"), clock.now())
+    group = await app.store.get_group(ChatRef("telegram", "tg1"))
+    assert group is not None
+    ref = MessageRef("telegram", "tg1", "m1")
+    alice = Member("telegram", "alice", "Alice")
+    text = "How do I profile a training loop?"
+    await app.store.add_post(NewPost(lesson.id, group.id, alice, ref, text, PostKind.QUESTION, clock.now()))
+    await app.store.add_reaction(ref, Member("telegram", "bob", "Bob"), "👍", clock.now())
 
 
 ALL_GROUPS = sorted(c for chats in GROUPS.values() for c in chats)
@@ -155,6 +173,32 @@ async def test_the_digest_reaches_the_instructors_of_every_platform_once(db: Set
             clock.advance(seconds=31)
             await asyncio.gather(tg.scheduler.tick(), dc.scheduler.tick())
         assert digest_dms(log) == ALL_DMS
+
+
+async def test_a_reminder_reaches_the_instructors_of_every_platform_once(db: Settings) -> None:
+    """Whichever platform's leader claims the reminder sends only its own platform's share; the other
+    platform's leader sends the rest (a Discord-only process cannot reach a Telegram instructor)."""
+    clock, log = TestClock(berlin(2026, 11, 17, 8, 0)), []
+    async with (
+        process(db, clock, log, "telegram", holder="tg") as tg,
+        process(db, clock, log, "discord", holder="dc") as dc,
+    ):
+        await make_course(tg, clock)
+        await tg.store.set_remind_days(COURSE, 2)
+        await a_liked_question(tg, clock)
+        await asyncio.gather(tg.scheduler.tick(), dc.scheduler.tick())
+        assert reminder_dms(log) == []
+        clock.advance(days=2, hours=1)
+        report = await dc.scheduler.tick()  # Discord's leader claims the reminder and sends its share
+        assert not report.errors
+        assert reminder_dms(log) == ["dm:discord-teacher"]
+        clock.advance(seconds=1)
+        await tg.scheduler.tick()
+        assert reminder_dms(log) == ALL_DMS
+        for _ in range(2):
+            clock.advance(seconds=31)
+            await asyncio.gather(tg.scheduler.tick(), dc.scheduler.tick())
+        assert reminder_dms(log) == ALL_DMS
 
 
 async def test_a_crashed_platform_leader_is_waited_for_and_replaced(db: Settings) -> None:

@@ -139,3 +139,4 @@ def test_every_table_of_both_schemas_is_copied_or_rebuilt(tmp_path: Path, postgr
     for name in on_sqlite | on_postgresql:
         assert name in TABLES or name.startswith(DERIVED_PREFIXES), name
     assert set(TABLES) <= on_sqlite and set(TABLES) <= on_postgresql
+    assert len(TABLES) == len(set(TABLES)), "a table copied twice fails on its own rows"

@@ -46,6 +46,44 @@ async def test_a_reminder_is_claimed_by_one_of_two_processes(database: Database)
         await two.close()
 
 
+async def test_a_reminders_delivery_is_claimed_once_per_platform_by_one_of_two_processes(database: Database) -> None:
+    one = await open_store(database)
+    two = await open_store(database)
+    try:
+        world = await make_world(one)
+        question = await world.post("How do I profile a training loop?")
+        assert await one.claim_reminder(question.id, "ai", T0)
+        for platform in ("telegram", "discord"):
+            claims = [two.claim_reminder_delivery(question.id, platform, T0) for _ in range(2)]
+            claims += [one.claim_reminder_delivery(question.id, platform, T0) for _ in range(2)]
+            assert sorted(await asyncio.gather(*claims)) == [False, False, False, True], platform
+    finally:
+        await one.close()
+        await two.close()
+
+
+async def test_reminders_to_deliver_are_the_recent_reminded_open_ones_not_delivered_on_the_platform(
+    world: World,
+) -> None:
+    store = world.store
+    old = await world.post("How do I profile a training loop?", at=T0)
+    recent = await world.post("Where are the slides?", author=BOB, at=T0)
+    answered = await world.post("What is a GPU kernel?", author=CAT, at=T0)
+    never = await world.post("Is there a midterm?", author=DAN, at=T0)  # not reminded: not listed
+    assert await store.claim_reminder(old.id, "ai", T0)
+    for question in (recent, answered):
+        assert await store.claim_reminder(question.id, "ai", T0 + timedelta(days=3))
+    await store.mark_answered(answered.id, "A function run on the GPU.", T0 + timedelta(days=3))
+
+    since = T0 + timedelta(days=2)  # the reminder of `old` is older than the window
+    assert [q.id for q in await store.reminders_to_deliver("ai", "telegram", since, 10)] == [recent.id]
+    assert await store.claim_reminder_delivery(recent.id, "telegram", since)
+    assert await store.reminders_to_deliver("ai", "telegram", since, 10) == []
+    assert [q.id for q in await store.reminders_to_deliver("ai", "discord", since, 10)] == [recent.id]
+    assert [q.id for q in await store.reminders_to_deliver("ai", "discord", T0, 10)] == [old.id, recent.id]
+    assert never.id not in {q.id for q in await store.reminders_to_deliver("ai", "discord", T0, 10)}
+
+
 async def test_reminder_candidates_are_old_liked_open_first_copies_never_reminded(world: World) -> None:
     store = world.store
     liked = await world.post("How do I profile a training loop?", at=T0)

@@ -3,21 +3,22 @@
 from __future__ import annotations
 
 import sqlite3
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from handlers.vocabulary.domain import PostKind
+from handlers.vocabulary.domain import Instructor, PostKind
 from storage import DatabaseTooNew, SqliteStore, latest_version, upgrade_database
 from storage.locations import Database
 from storage.schema import load_migrations, split_statements
+from tests.storage.helpers import make_world
 
 
 @pytest.fixture
 def database(db_path: Path) -> Database:
     """SQLite's migrations, pragmas and reader connection: SQLite only (PostgreSQL has its own tests)."""
     return Database.sqlite(db_path)
-
 
 
 def _version(path: Path) -> int:
@@ -183,3 +184,29 @@ async def test_pragmas_are_in_effect_on_both_connections(store: SqliteStore) -> 
 async def test_reader_connection_cannot_write(store: SqliteStore) -> None:
     with pytest.raises(sqlite3.OperationalError):
         await store._reader.conn.execute("DELETE FROM courses")
+
+
+async def test_reminders_sent_before_version_16_are_not_sent_again(db_path: Path) -> None:
+    """Migration 16 counts every reminder already sent as delivered on its course's instructors' platforms, so
+    the first wake-up after the upgrade sends none of them again."""
+    at = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
+    store = await SqliteStore.open(db_path)
+    try:
+        world = await make_world(store)
+        question = await world.post("How do I profile a training loop?")
+        await store.add_instructor(Instructor("ai", "telegram", "t1", "Teacher"))
+        assert await store.claim_reminder(question.id, "ai", at)  # reminded (and sent) by version 15
+    finally:
+        await store.close()
+    with sqlite3.connect(db_path) as conn:  # back to version 15: 16 only added the deliveries
+        conn.execute("DROP TABLE reminder_deliveries")
+        conn.execute("PRAGMA user_version = 15")
+    conn.close()
+
+    store = await SqliteStore.open(db_path)
+    try:
+        assert _version(db_path) == latest_version()
+        assert await store.reminders_to_deliver("ai", "telegram", at, 10) == []
+        assert [q.id for q in await store.reminders_to_deliver("ai", "discord", at, 10)] == [question.id]
+    finally:
+        await store.close()

@@ -1,0 +1,14 @@
+-- reason: a reminder reaches the instructors of every platform when different processes run different platforms (issue 13): each platform's leader claims and sends its own share
+--
+-- As storage/migrations/0016 on SQLite.
+CREATE TABLE reminder_deliveries (
+    question_id BIGINT NOT NULL REFERENCES questions (id) ON DELETE CASCADE,
+    platform    TEXT NOT NULL,
+    claimed_at  BIGINT NOT NULL,
+    PRIMARY KEY (question_id, platform)
+);
+
+INSERT INTO reminder_deliveries (question_id, platform, claimed_at)
+    SELECT r.question_id, i.platform, r.reminded_at
+    FROM question_reminders r JOIN instructors i ON i.course_slug = r.course_slug
+    ON CONFLICT DO NOTHING;
