@@ -34,6 +34,12 @@ UNLISTED = """
     ORDER BY q.id
 """
 
+# A chunk that adds this many questions refreshes the table's statistics before its questions are placed in
+# their clusters: placement reads each candidate by id, and with the statistics of a table still small (a fresh
+# database, a new deployment's first import) the planner reads candidates through a whole index instead of the
+# primary key, one scan per candidate, and an import's time grows as the square of its size.
+ANALYZE_AFTER = 500
+
 LESSON_FIELDS = "($1::text, $2::text, $3::text, $4::integer, $5::bigint)"
 
 
@@ -272,6 +278,8 @@ async def _import_chunk(
             [post.author for _, post in inserts],
             IMPORTED_PLATFORM,
         )
+        if len(rows) >= ANALYZE_AFTER:
+            await conn.execute("ANALYZE questions")
         for question_id in sorted(row["id"] for row in rows if row["kind"] == "question"):
             await clusters.place(conn, question_id)
     refreshes = [(known[key], post) for key, post in page.items() if key in known]
