@@ -103,6 +103,25 @@ def question_from(row: Any) -> WebQuestion:
     )
 
 
+def filter_clauses(f: WebFilter) -> tuple[list[str], dict[str, Any]]:
+    """The list's filters (course, lesson, state, period, page) as WHERE clauses over ``q`` and their named
+    parameters, shared by both stores; the search adds its own clause."""
+    where = ["q.course_slug = :course", "q.kind = 'question'", "q.deleted = 0", "q.duplicate_of IS NULL"]
+    params: dict[str, Any] = {"course": f.course_slug, "limit": PAGE_SIZE + 1}
+    params["offset"] = (max(f.page, 1) - 1) * PAGE_SIZE
+    if f.lesson_id is not None:
+        where.append("q.lesson_id = :lesson")
+        params["lesson"] = f.lesson_id
+    if f.state == "open":
+        where.append("q.answered = 0")
+    elif f.state == "answered":
+        where.append("q.answered = 1")
+    if f.since is not None:
+        where.append("q.created_at >= :since")
+        params["since"] = codec.to_micros(f.since)
+    return where, params
+
+
 def _search_index(query: str, params: dict[str, Any]) -> tuple[str, str]:
     """The full-text table for ``query`` and its MATCH expression (its parameters added to ``params``).
 
@@ -127,19 +146,7 @@ class WebRows(StoreBase):
         """One page of the course's clusters (their first question), most liked first; and whether more follow.
 
         A search hit on any wording of a cluster shows the cluster once, through its first question."""
-        where = ["q.course_slug = :course", "q.kind = 'question'", "q.deleted = 0", "q.duplicate_of IS NULL"]
-        params: dict[str, Any] = {"course": f.course_slug, "limit": PAGE_SIZE + 1}
-        params["offset"] = (max(f.page, 1) - 1) * PAGE_SIZE
-        if f.lesson_id is not None:
-            where.append("q.lesson_id = :lesson")
-            params["lesson"] = f.lesson_id
-        if f.state == "open":
-            where.append("q.answered = 0")
-        elif f.state == "answered":
-            where.append("q.answered = 1")
-        if f.since is not None:
-            where.append("q.created_at >= :since")
-            params["since"] = codec.to_micros(f.since)
+        where, params = filter_clauses(f)
         query = f.query.strip()
         if query:
             params["like"] = "%" + escape_like(query) + "%"
