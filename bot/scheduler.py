@@ -100,7 +100,6 @@ class Scheduler:
             timezone=UTC, job_defaults={"misfire_grace_time": None, "coalesce": True, "max_instances": 1}
         )
         self._lock = asyncio.Lock()
-        self._recovered = False
         self._stopped = False
         self.last_report: TickReport | None = None
         self.tick_count = 0
@@ -200,10 +199,9 @@ class Scheduler:
             report.digests += 1
 
     async def _unfinished(self, report: TickReport) -> None:
-        """Digests recorded elsewhere (``studybot digest --send``) or that reached nobody last time; at the
-        first tick as leader also the lesson posts a crash interrupted, when nothing of ours is mid-send."""
-        await self.dispatch(SendsUnfinished(report.at, after_start=not self._recovered, leading=report.leading))
-        self._recovered = True
+        """Digests recorded elsewhere (``studybot digest --send``) or that reached nobody last time, and lesson
+        posts whose claim expired (an attempt that died mid-send)."""
+        await self.dispatch(SendsUnfinished(report.at, leading=report.leading))
 
     async def _reminders(self, report: TickReport) -> None:
         """Unanswered questions past their course's ``/remind`` days: the core finds them by this tick's time and

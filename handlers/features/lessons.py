@@ -1,7 +1,8 @@
 """Lesson publication: each lesson's intro reaches every following group exactly once.
 
 The intent is recorded (PENDING) before sending and the message after (SENT), so a crash in the middle of a
-broadcast leaves exactly the unfinished groups pending; :func:`resume_pending_posts` finishes them at start-up.
+broadcast leaves exactly the unfinished groups pending; :func:`resume_pending_posts` finishes them once their
+claims expire (at start-up and at every tick of the platform's leader).
 The one window left is a crash between the platform accepting the message and our commit: no chat platform
 offers an idempotency key for that, so such a post would be sent again on restart.
 
@@ -58,11 +59,6 @@ def claim_token(holder: str) -> str:
     """The owner of one attempt's claim: the process's holder id and a part of its own, so two attempts of one
     process are as distinct as two processes' (see the module's note)."""
     return f"{holder}/{uuid.uuid4().hex[:12]}"
-
-
-def claimed_by_process(claimed_by: str | None, holder: str) -> bool:
-    """Whether a claim was made by an attempt of the process ``holder``."""
-    return claimed_by is not None and claimed_by.startswith(f"{holder}/")
 
 
 class Outcome(Enum):
@@ -126,11 +122,10 @@ async def post_lesson_to_group(services: Services, lesson: Lesson, group: Group)
     return await try_post_lesson(services, lesson, group) is Outcome.POSTED
 
 
-async def try_post_lesson(services: Services, lesson: Lesson, group: Group, token: str | None = None) -> Outcome:
-    """Claim the post for this attempt and send it; nothing is sent unless the claim is this attempt's own.
-    ``token`` takes over a claim this process made before (at start-up); otherwise the attempt has a new one."""
+async def try_post_lesson(services: Services, lesson: Lesson, group: Group) -> Outcome:
+    """Claim the post for this attempt and send it; nothing is sent unless the claim is this attempt's own."""
     store, now = services.store, services.clock.now()
-    token = token or claim_token(services.holder)
+    token = claim_token(services.holder)
     claim = await store.claim_lesson_post(lesson.id, group.id, token, now, CLAIM_TTL)
     if claim.state is PostState.SENT:
         return Outcome.ALREADY_POSTED
@@ -207,32 +202,30 @@ async def publish_lesson(services: Services, lesson_id: int, leading: Leading = 
     return await run_bounded(await services.store.groups_following(lesson.course_slug), post)
 
 
-async def resume_pending_posts(services: Services, *, own: bool = True, leading: Leading = EVERY_PLATFORM) -> int:
+async def resume_pending_posts(services: Services, *, leading: Leading = EVERY_PLATFORM) -> int:
     """Finish broadcasts a crash interrupted, concurrently like the broadcast itself. Posts already SENT are
     never sent again.
 
-    Only claims that have expired are taken, and with ``own`` also this process's own (at start-up, when
-    nothing of ours is mid-send): another process's live claim means it may be sending right now. Only
-    groups on the platforms this process leads: the others' posts wait for their own leader.
+    Only claims that have expired are taken: a live claim belongs to an attempt that may be sending right now,
+    another process's or one of this process's own (a holder id is new at every start, so a live claim under
+    this process's holder is an attempt still running here: a ``/lesson`` waiting out a 429 when this process
+    becomes the leader). Only groups on the platforms this process leads: the others' posts wait for their own
+    leader.
     """
     now = services.clock.now()
-
-    def ours(post: LessonPost) -> bool:
-        return own and claimed_by_process(post.claimed_by, services.holder)
 
     async def finish(pending: LessonPost) -> int:
         lesson = await services.store.get_lesson(pending.lesson_id)
         group = await services.store.get_group_by_id(pending.group_id)
         if lesson is None or group is None or not group.active or not leading.leads(group.chat.platform):
             return 0
-        token = pending.claimed_by if ours(pending) and not pending.claim_expired(now) else None
         try:
-            return int(await try_post_lesson(services, lesson, group, token) is Outcome.POSTED)
+            return int(await post_lesson_to_group(services, lesson, group))
         except DeliveryError:
             logger.exception("pending lesson %s for group %s still fails", lesson.id, group.id)
             return 0
 
-    pending = [post for post in await services.store.pending_lesson_posts() if post.claim_expired(now) or ours(post)]
+    pending = [post for post in await services.store.pending_lesson_posts() if post.claim_expired(now)]
     return await run_bounded(pending, finish)
 
 
@@ -243,9 +236,8 @@ async def on_lesson_published(services: Services, event: LessonPublished) -> Non
 
 @router.on(SendsUnfinished)
 async def on_sends_unfinished(services: Services, event: SendsUnfinished) -> None:
-    """At the first tick as leader: our own pending posts and expired claims. At every later tick: expired
-    claims only (a process that died mid-send; one of ours still sending holds a live claim)."""
-    await resume_pending_posts(services, own=event.after_start, leading=event.leading)
+    """At every tick as leader: the lesson posts whose claim expired (their attempt died mid-send)."""
+    await resume_pending_posts(services, leading=event.leading)
 
 
 @router.command("lesson")

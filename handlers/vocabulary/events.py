@@ -174,12 +174,10 @@ class DigestDue:
 
 @dataclass(frozen=True, slots=True)
 class SendsUnfinished:
-    """Time to finish what was recorded but not delivered: digests that reached no instructor yet, lesson posts
-    whose claim expired (its owner died mid-send) and, with ``after_start``, this process's own pending claims
-    (only then is nothing of this process mid-send)."""
+    """Time to finish what was recorded but not delivered: digests that reached no instructor yet, and lesson
+    posts whose claim expired (its attempt died mid-send)."""
 
     at: datetime
-    after_start: bool = False
     leading: Leading = field(default=EVERY_PLATFORM)
 
 

@@ -39,6 +39,7 @@ class GatedBackend:
         self.lessons: list[str] = []
         self.replies: list[str] = []
         self.sending = asyncio.Event()  # a lesson send has begun
+        self.sending_again = asyncio.Event()  # a second lesson send has begun
         self.release: asyncio.Event | None = None  # when set, lesson sends wait for it
         self.kill = False
         self._ids = count(1)
@@ -48,6 +49,8 @@ class GatedBackend:
             self.replies.append(to_plain_text(action.content))
             return None
         assert isinstance(action, PostLesson)
+        if self.sending.is_set():
+            self.sending_again.set()
         self.sending.set()
         if self.kill:
             raise ProcessKilled()
@@ -122,6 +125,31 @@ async def test_admin_lesson_in_the_same_process_while_the_scheduler_posts_is_pos
         backend.release.set()
         await asyncio.wait_for(broadcast, 5)
     assert backend.lessons == ["g0"]
+
+
+async def test_a_process_that_becomes_leader_does_not_send_its_own_post_in_flight_again(db: Settings) -> None:
+    """A process that has run for a while takes over the lease while its own /lesson is mid-send (a 429): its
+    first tick as leader must leave that live claim alone, or the group gets the lesson twice."""
+    clock = TestClock()
+    first, second = GatedBackend(), GatedBackend()
+    second.release = asyncio.Event()
+    async with process(db, clock, second, "host-b") as b:
+        async with process(db, clock, first, "host-a") as a:
+            assert (await a.scheduler.tick()).leader
+            assert not (await b.scheduler.tick()).leader
+            await seed(a, clock)
+            admin = asyncio.create_task(b.dispatcher.dispatch(admin_lesson(clock)))
+            await asyncio.wait_for(second.sending.wait(), 5)  # host-b's /lesson is mid-send
+            await a.scheduler.stop()
+        # host-a stopped and handed the lease over; host-b's first tick as leader
+        tick = asyncio.create_task(b.scheduler.tick())
+        again = asyncio.create_task(second.sending_again.wait())
+        await asyncio.wait([tick, again], timeout=5, return_when=asyncio.FIRST_COMPLETED)
+        again.cancel()
+        second.release.set()
+        assert (await asyncio.wait_for(tick, 5)).leader
+        await asyncio.wait_for(admin, 5)
+    assert first.lessons == [] and second.lessons == ["g0"]
 
 
 async def test_a_dead_owners_claim_is_not_taken_before_it_expires_and_is_taken_after(db: Settings) -> None:
