@@ -200,6 +200,7 @@ async def test_reminders_sent_before_version_16_are_not_sent_again(db_path: Path
         await store.close()
     with sqlite3.connect(db_path) as conn:  # back to version 15: 16 only added the deliveries
         conn.execute("DROP TABLE reminder_deliveries")
+        conn.execute("DROP INDEX question_reminders_by_course_time")
         conn.execute("PRAGMA user_version = 15")
     conn.close()
 
