@@ -62,6 +62,11 @@ TARGET_DIGEST_MS = 100.0  # period_questions + period_summary of one week, media
 
 
 # -- a small database for the write benchmarks ------------------------------------------------------------
+# Questions of ordinary length (the sample course page's run from 20 to 150 characters), each a little different:
+# what a like costs may depend on its question's text (on PostgreSQL it did, before migration 0017).
+QUESTION_TEXT = "vLLM 的 PagedAttention 怎么理解？KV cache 分页和操作系统的虚拟内存有什么关系？ question "
+
+
 def seed(path: Path, questions: int, authors: int = 100) -> None:
     """Course, lesson, group (👍 likes), authors and ``questions`` questions, straight into the real schema."""
     asyncio.run(upgrade_database(path))
@@ -86,8 +91,8 @@ def seed(path: Path, questions: int, authors: int = 100) -> None:
     )
     conn.executemany(
         "INSERT INTO questions (lesson_id, course_slug, group_id, author_id, kind, platform, chat_id, message_id,"
-        " text, created_at) VALUES (1, ?, 1, ?, 'question', ?, ?, ?, 'why?', ?)",
-        ((COURSE, q % authors + 1, PLATFORM, CHAT, f"q{q}", q) for q in range(questions)),
+        " text, created_at) VALUES (1, ?, 1, ?, 'question', ?, ?, ?, ?, ?)",
+        ((COURSE, q % authors + 1, PLATFORM, CHAT, f"q{q}", f"{QUESTION_TEXT}{q}", q) for q in range(questions)),
     )
     conn.execute("COMMIT")
     conn.close()

@@ -27,6 +27,7 @@ from datetime import UTC, datetime
 
 import asyncpg
 
+from benchmarks.storage import QUESTION_TEXT
 from handlers.vocabulary.domain import Member, MessageRef, PostWindow, ReactionChange
 from storage.codec import to_micros
 from storage.postgres import PostgresStore
@@ -115,13 +116,14 @@ async def seed(url: str, questions: int, fans: int, authors: int = 100) -> None:
             await conn.execute(
                 "INSERT INTO questions (lesson_id, course_slug, group_id, author_id, kind, platform, chat_id,"
                 " message_id, text, created_at)"
-                " SELECT 1, $1, 1, q % $4 + 1, 'question', $2, $3, 'q' || q, 'why?', q"
+                " SELECT 1, $1, 1, q % $4 + 1, 'question', $2, $3, 'q' || q, $6 || q, q"
                 " FROM generate_series(0, $5 - 1) q",
                 COURSE,
                 PLATFORM,
                 CHAT,
                 authors,
                 questions,
+                QUESTION_TEXT,
             )
     finally:
         await conn.close()

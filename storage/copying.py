@@ -6,10 +6,11 @@ schemas have the same tables and columns at the same version (storage/postgres/m
 so rows move unchanged, in foreign-key order, in batches, inside ONE transaction on the target: a copy that
 fails half-way leaves the target as empty as it was.
 
-What is not copied is what the target rebuilds itself: SQLite's full-text tables (kept by triggers as the
-questions arrive) and the version bookkeeping. The counts the triggers keep (a question's likes and replies)
-are recounted from the copied rows at the end, and checked against the source's: the copy is refused
-(rolled back) unless every table's row count and every question's like count match.
+What is not copied is what the target rebuilds itself: the search tables (SQLite's full-text tables,
+PostgreSQL's ``question_texts``, kept by triggers as the questions arrive) and the version bookkeeping. The
+counts the triggers keep (a question's likes and replies) are recounted from the copied rows at the end, and
+checked against the source's: the copy is refused (rolled back) unless every table's row count and every
+question's like count match.
 """
 
 from __future__ import annotations
@@ -57,7 +58,7 @@ TABLES: tuple[str, ...] = (
     "web_shares",
 )
 # Kept by the target itself, or bookkeeping of one engine only.
-DERIVED_PREFIXES = ("questions_fts", "question_grams", "sqlite_", "like_batch", "schema_version")
+DERIVED_PREFIXES = ("questions_fts", "question_grams", "question_texts", "sqlite_", "like_batch", "schema_version")
 # Columns that may point at a later row of their own table: copied as NULL, then set once every row is there.
 SELF_REFERENCES = {"questions": "duplicate_of"}
 # One-row state a freshly migrated database may already hold (the clustering version): replaced by the source's.

@@ -2,11 +2,12 @@
 pages; one question with its wordings, replies and answer; the page's signing secret and the share links.
 
 Search: where SQLite matches three characters or more in its FTS5 trigram table, PostgreSQL has a pg_trgm GIN
-index on ``questions.text`` (the baseline), which answers ``text ILIKE '%…%'`` for such queries; one or two
-characters give no trigram and use the GIN index over each question's characters and pairs (migration 0015,
-``text_grams``), as SQLite uses its gram table. Few hits are read and ranked; many are found by walking the
-course's ranking and testing each wording, as on SQLite, so a search finds the same clusters on both stores.
-Both are case-insensitive (FTS5's trigram folds case; so does ILIKE).
+index on each question's text (on its copy in ``question_texts`` since 0017), which answers
+``text ILIKE '%…%'`` for such queries; one or two characters give no trigram and use the GIN index over each
+question's characters and pairs (migration 0015, ``text_grams``), as SQLite uses its gram table. Few hits are
+read and ranked; many are found by walking the course's ranking and testing each wording, as on SQLite, so a
+search finds the same clusters on both stores. Both are case-insensitive (FTS5's trigram folds case; so does
+ILIKE).
 """
 
 from __future__ import annotations
@@ -37,8 +38,12 @@ logger = logging.getLogger(__name__)
 
 # A search's hits anywhere (FTS5's table holds every question row, so the SQLite path's does too): through the
 # trigram index for three characters or more, through the gram index (0015) for one or two.
-_HITS = "SELECT id FROM questions WHERE text ILIKE :like"
-_SHORT_HITS = "SELECT id FROM questions WHERE text_grams(text) @> ARRAY[lower(:gram)] AND text ILIKE :like"
+# Both read question_texts (migration 0017), the text's copy that carries the search indexes, so that a like,
+# which rewrites its question's row, never rewrites them.
+_HITS = "SELECT question_id FROM question_texts WHERE text ILIKE :like"
+_SHORT_HITS = (
+    "SELECT question_id FROM question_texts WHERE text_grams(text) @> ARRAY[lower(:gram)] AND text ILIKE :like"
+)
 
 
 class PgWebRows(PgBase):

@@ -81,6 +81,12 @@ def test_an_sqlite_deployment_goes_to_postgresql_and_back_unchanged(
         try:
             likes = await conn.fetchval("SELECT likes FROM questions WHERE message_id = 'm1'")
             replies = await conn.fetchval("SELECT replies FROM questions WHERE message_id = 'm1'")
+            # the search's copy of every text (question_texts, 0017) was rebuilt by its trigger as the rows came
+            searched = await conn.fetch(
+                "SELECT q.message_id FROM question_texts t JOIN questions q ON q.id = t.question_id"
+                " WHERE t.text ILIKE '%cuda%' OR t.text LIKE '%作业%' ORDER BY q.id"
+            )
+            assert [r[0] for r in searched] == ["m1", "m2", "m3"]
             # the identities moved past the copied ids: a new row does not collide
             new_id = await conn.fetchval(
                 "INSERT INTO members (platform, user_id, display_name) VALUES ('telegram', '77', 'New') RETURNING id"

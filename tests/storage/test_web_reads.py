@@ -125,7 +125,7 @@ async def test_a_search_of_three_characters_or_more_can_use_the_trigram_index_on
     try:
         await conn.execute("SET enable_seqscan = off")
         checks = {
-            web_reads._HITS: ("questions_text_trigrams", {"like": "%cuda%"}),
+            web_reads._HITS: ("question_texts_trigrams", {"like": "%cuda%"}),
             notify.REMINDER_CANDIDATES: ("questions_to_remind", {"course": "ai", "cutoff": 0, "limit": 5}),
         }
         for sql, (index, params) in checks.items():
