@@ -188,15 +188,13 @@ async def raw(url: str, n: int, questions: int, how: str) -> float:
                 for offset in range(0, n, CHUNK):
                     part = events[offset : offset + CHUNK]
                     columns = [
+                        [ids[f"q{q}"] for q, _ in part],
                         [at] * len(part),
                         [LIKE] * len(part),
                         [PLATFORM] * len(part),
                         [f"fan{f}" for _, f in part],
-                        [PLATFORM] * len(part),
-                        [CHAT] * len(part),
-                        [f"q{q}" for q, _ in part],
                     ]
-                    await conn.execute(ADD_LIKES, *columns, touched)
+                    await conn.execute(ADD_LIKES, *columns)
             await conn.execute(RECOUNT, touched)
         return time.perf_counter() - start
     finally:

@@ -29,11 +29,12 @@ from storage.postgres.like_queue import Change, LikeOp, LikeQueue, Locked
 
 logger = logging.getLogger(__name__)
 
-# The group's questions, locked in id order before any reaction of theirs changes (see the module's note).
+# The group's questions, locked in id order before any reaction of theirs changes (see the module's note); each
+# with the place of its message in the arguments (which is cheaper to hand back than the message's three texts).
 LOCK_QUESTIONS = """
-    SELECT q.id, q.platform, q.chat_id, q.message_id
+    SELECT q.id, t.n
     FROM questions q
-    JOIN unnest($1::text[], $2::text[], $3::text[]) AS t(platform, chat_id, message_id)
+    JOIN unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY AS t(platform, chat_id, message_id, n)
       ON q.platform = t.platform AND q.chat_id = t.chat_id AND q.message_id = t.message_id
     ORDER BY q.id
     FOR NO KEY UPDATE OF q
@@ -55,28 +56,25 @@ UPSERT_MEMBERS = """
       AND (m.display_name IS DISTINCT FROM g.display_name OR m.is_bot IS DISTINCT FROM g.is_bot)
 """
 
-# A run of likes: kept by the like rule (countable_likes), on the locked questions only; the first of duplicates
-# keeps its time, as SQLite's INSERT OR IGNORE does.
+# A run of likes: kept by the like rule (countable_likes), on the locked questions only (the callers pass the ids
+# the lock returned); the first of duplicates keeps its time, as SQLite's INSERT OR IGNORE does.
 ADD_LIKES = """
     INSERT INTO reactions (question_id, member_id, emoji, created_at)
     SELECT l.question_id, l.member_id, l.emoji, t.created_at
-    FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[])
-         WITH ORDINALITY AS t(created_at, emoji, member_platform, user_id, platform, chat_id, message_id, n)
+    FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::text[])
+         WITH ORDINALITY AS t(question_id, created_at, emoji, member_platform, user_id, n)
     JOIN countable_likes l
-      ON l.platform = t.platform AND l.chat_id = t.chat_id AND l.message_id = t.message_id
-     AND l.emoji = t.emoji AND l.member_platform = t.member_platform AND l.user_id = t.user_id
-    WHERE l.question_id = ANY($8::bigint[])
+      ON l.question_id = t.question_id AND l.emoji = t.emoji
+     AND l.member_platform = t.member_platform AND l.user_id = t.user_id
     ORDER BY t.n
     ON CONFLICT DO NOTHING"""
 
 REMOVE_LIKES = """
     DELETE FROM reactions r
-    USING unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[])
-              AS t(platform, chat_id, message_id, member_platform, user_id, emoji),
-          questions q, members m
-    WHERE q.platform = t.platform AND q.chat_id = t.chat_id AND q.message_id = t.message_id
-      AND m.platform = t.member_platform AND m.user_id = t.user_id
-      AND r.question_id = q.id AND r.member_id = m.id AND r.emoji = t.emoji AND q.id = ANY($7::bigint[])"""
+    USING unnest($1::bigint[], $2::text[], $3::text[], $4::text[]) AS t(question_id, member_platform, user_id, emoji),
+          members m
+    WHERE m.platform = t.member_platform AND m.user_id = t.user_id
+      AND r.question_id = t.question_id AND r.member_id = m.id AND r.emoji = t.emoji"""
 
 # A run of likes and the counts it moves, in one statement: a question's count grows by the members whose first
 # reaction on it this is. The NOT EXISTS reads the statement's snapshot, taken after the questions were locked,
@@ -230,8 +228,8 @@ class PgLikeRows(PgBase):
             removed = sorted(kept - wanted)
             if removed:
                 await conn.execute(REMOVE_KEPT, question_id, *_columns(removed, 2))
-            likes = [(created, emoji, m.platform, m.user_id, *where) for m, emoji in reported]
-            await conn.execute(ADD_LIKES, *_columns(likes, 7), [question_id])
+            likes = [(question_id, created, emoji, m.platform, m.user_id) for m, emoji in reported]
+            await conn.execute(ADD_LIKES, *_columns(likes, 5))
             now_rows = list(await conn.fetch(KEPT_REACTIONS, question_id))
             added = sorted({(r[0], r[1]) for r in now_rows} - (kept - set(removed)))
             users = {r[0]: r[2] for r in kept_rows + now_rows}
@@ -274,39 +272,38 @@ class PgLikeRows(PgBase):
             locked: Locked = {}
             if refs:
                 rows = await conn.fetch(LOCK_QUESTIONS, *_columns(refs, 3))
-                locked = {(r["platform"], r["chat_id"], r["message_id"]): r["id"] for r in rows}
+                locked = {refs[n - 1]: question_id for question_id, n in rows}
             if members:
                 params = [(m.platform, m.user_id, m.display_name, int(m.is_bot)) for m in members.values()]
                 await conn.execute(UPSERT_MEMBERS, *_columns(params, 4))
-            ids = sorted(locked.values())
             run: list[Change] = []
             for op in ops:
                 if op.changes is not None:
                     run.extend(op.changes)
                     results.append(None)
                     continue
-                await _apply_changes(conn, run, ids)
+                await _apply_changes(conn, run, locked)
                 run = []
                 assert op.work is not None
                 results.append(await op.work(conn, locked))
-            await _apply_changes(conn, run, ids)
+            await _apply_changes(conn, run, locked)
         return results
 
 
-async def _apply_changes(conn: Conn, changes: list[Change], ids: list[int]) -> None:
-    """The changes in order, one statement (with its count updates) per run of adds or of removes."""
-    if not changes or not ids:
-        return
+async def _apply_changes(conn: Conn, changes: list[Change], locked: Locked) -> None:
+    """The changes in order, one statement (with its count updates) per run of adds or of removes; a change on a
+    message that is no locked question (no question, or not one when the lock was taken) is not a like."""
     start = 0
     while start < len(changes):
         added = changes[start][0]
         end = start
         while end < len(changes) and changes[end][0] == added:
             end += 1
-        run = changes[start:end]
-        if added:
-            await conn.execute(ADD_AND_COUNT, *_columns([c[1:] for c in run], 7), ids)
-        else:
-            rows = [(c[5], c[6], c[7], c[3], c[4], c[2]) for c in run]
-            await conn.execute(REMOVE_AND_COUNT, *_columns(rows, 6), ids)
+        rows = []
+        for c in changes[start:end]:
+            question_id = locked.get((c[5], c[6], c[7]))
+            if question_id is not None:
+                rows.append((question_id, c[1], c[2], c[3], c[4]) if added else (question_id, c[3], c[4], c[2]))
+        if rows:
+            await conn.execute(ADD_AND_COUNT if added else REMOVE_AND_COUNT, *_columns(rows, len(rows[0])))
         start = end

@@ -176,8 +176,8 @@ async def postgres_plans_use_indexes(store: PostgresStore) -> None:
         named(queries.PERIOD, period),
         named(reads.PERIOD_SUMMARY, {k: v for k, v in period.items() if k != "limit"}),
         (likes.LOCK_QUESTIONS, [*ref]),
-        (likes.ADD_AND_COUNT, [[0], ["👍"], ["telegram"], ["2"], *ref, ids]),
-        (likes.REMOVE_AND_COUNT, [*ref, ["telegram"], ["2"], ["👍"], ids]),
+        (likes.ADD_AND_COUNT, [ids, [0], ["👍"], ["telegram"], ["2"]]),
+        (likes.REMOVE_AND_COUNT, [ids, ["telegram"], ["2"], ["👍"]]),
         (likes.RECOUNT, [ids]),
         (likes.UPSERT_MEMBERS, [["telegram"], ["2"], ["Bob"], [0]]),
     ]
