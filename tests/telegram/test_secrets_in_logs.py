@@ -61,12 +61,15 @@ async def test_run_at_debug_logs_no_token(tmp_path: Path) -> None:
         anna = tg.add_user("Anna")
         tg.add_member(chat, anna, status="administrator")
         bot = await studybot(tg, tmp_path, "run")
+        # Its output is read while it runs: at DEBUG it writes more than a pipe holds, and a full pipe would stop
+        # the bot at its next log line.
+        output = asyncio.ensure_future(bot.communicate())
         try:
             tg.user_sends(chat, anna, "/help")
             await tg.wait_for(lambda t: bool(t.sent(chat["id"])), timeout=30)
         finally:
             bot.send_signal(signal.SIGTERM)
-            out, err = await bot.communicate()
+            out, err = await output
     log = err.decode()
     assert "DEBUG telegram.ext" in log and "DEBUG aiosqlite" in log  # third parties' DEBUG lines were on
     assert "polling as @" in log  # the backend ran (a SIGTERM may come before the "running" line)
