@@ -42,6 +42,7 @@ def storage_benchmark() -> ModuleType:
     spec = importlib.util.spec_from_file_location("storage_benchmark", Path(__file__).with_name("storage.py"))
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # registered first, as an import does (its dataclasses look themselves up there)
     spec.loader.exec_module(module)
     return module
 

@@ -22,12 +22,11 @@ import asyncio
 import statistics
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import asyncpg
 
-from benchmarks.storage import QUESTION_TEXT
+from benchmarks.storage import QUESTION_TEXT, Spread
 from handlers.vocabulary.domain import Member, MessageRef, PostWindow, ReactionChange
 from storage.codec import to_micros
 from storage.postgres import PostgresStore
@@ -38,19 +37,6 @@ T0 = datetime(2024, 1, 1, tzinfo=UTC)
 CHUNK = 1000
 TARGET_RATIO = 0.25
 TARGET_MS = 10.0  # /top and a digest's queries at 1M questions / 10M likes
-
-
-@dataclass
-class Spread:
-    samples: list[float]
-
-    def __str__(self) -> str:
-        s = self.samples
-        return f"min {min(s):9,.2f}  median {statistics.median(s):9,.2f}  max {max(s):9,.2f}"
-
-    @property
-    def median(self) -> float:
-        return statistics.median(self.samples)
 
 
 class Databases:
