@@ -191,6 +191,13 @@ class LessonRows(StoreBase):
 
         return await self._writer.call(op)
 
+    async def note_lesson_thread(self, lesson_id: int, group_id: int, holder: str, thread: ChatRef) -> None:
+        await self._exec(
+            "UPDATE lesson_posts SET platform = ?, chat_id = ?, thread_id = ?"
+            " WHERE lesson_id = ? AND group_id = ? AND state = 'pending' AND claimed_by = ?",
+            (thread.platform, thread.chat_id, thread.thread_id, lesson_id, group_id, holder),
+        )
+
     async def mark_lesson_posted(self, lesson_id: int, group_id: int, ref: MessageRef, now: datetime) -> None:
         at = codec.to_micros(now)
         await self._exec(

@@ -100,8 +100,8 @@ class DiscordBackend:
     # sending (Outbox) -------------------------------------------------------------------------------------
     async def send(self, action: Action) -> MessageRef | None:
         match action:
-            case PostLesson(chat=chat, lesson=lesson, content=content):
-                return await self._sender.post_lesson(chat, lesson.title, lesson.link, content)
+            case PostLesson(chat=chat, lesson=lesson, content=content, opened=opened):
+                return await self._sender.post_lesson(chat, lesson.title, lesson.link, content, opened)
             case Post(chat=chat, content=content, reply_to=reply_to, chart=chart, notify_replied=notify):
                 png = chart.png if chart else None
                 asker = action.asker_id if notify else None

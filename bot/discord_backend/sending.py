@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import io
 import logging
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from typing import Any, Literal, TypeVar
 
 import aiohttp
@@ -62,8 +62,16 @@ class Sender:
             channel = await call(client.fetch_channel(channel_id))
         return channel
 
-    async def post_lesson(self, chat: ChatRef, title: str, link: str, content: Content) -> MessageRef:
-        """An embed (title, intro, link) and a public thread on it; in a forum, one post per lesson."""
+    async def post_lesson(
+        self,
+        chat: ChatRef,
+        title: str,
+        link: str,
+        content: Content,
+        opened: Callable[[ChatRef], Awaitable[None]] | None = None,
+    ) -> MessageRef:
+        """An embed (title, intro, link) and a public thread on it; in a forum, one post per lesson. ``opened``
+        hears of a forum post's thread when more of the intro is still to be sent in it (see ``PostLesson``)."""
         channel = await self._channel(int(chat.thread_id or chat.chat_id))
         batches = [[_embed(e) for e in batch] for batch in render_embeds(content, url=link or None)]
         if isinstance(channel, discord.ForumChannel):
@@ -76,6 +84,8 @@ class Sender:
                 )
             )
             thread = created.thread
+            if opened is not None and len(batches) > 1:
+                await opened(ChatRef(PLATFORM, chat.chat_id, str(thread.id)))
             for batch in batches[1:]:
                 await call(thread.send(embeds=batch, allowed_mentions=NO_MENTIONS))
             return MessageRef(PLATFORM, chat.chat_id, str(created.message.id), str(thread.id))

@@ -363,12 +363,14 @@ class TelegramBackend:
     # sending (Outbox) -------------------------------------------------------------------------------------
     async def send(self, action: Action) -> MessageRef | None:
         match action:
-            case PostLesson(chat=chat, lesson=lesson, content=content):
+            case PostLesson(chat=chat, lesson=lesson, content=content, opened=opened):
                 if chat.thread_id is None and await self._is_forum(int(chat.chat_id)):
                     name = lesson.title[:128] or "lesson"
                     bot = self.application.bot
                     topic = await self._call(chat, lambda chat_id: bot.create_forum_topic(chat_id, name))
                     chat = ChatRef(chat.platform, chat.chat_id, str(topic.message_thread_id))
+                    if opened is not None:  # the topic is open to learners before the intro is in it
+                        await opened(chat)
                 return await self._send_content(chat, content, None)
             case Post(chat=chat, content=content, reply_to=reply_to, chart=chart):
                 return await self._send_content(chat, content, reply_to, png=chart.png if chart else None)

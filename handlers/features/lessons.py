@@ -35,7 +35,7 @@ from handlers.services import Services
 from handlers.text.intro import decode as intro_content
 from handlers.vocabulary.actions import Post, PostLesson
 from handlers.vocabulary.content import Content, ContentBuilder, plain
-from handlers.vocabulary.domain import ATTENTION_MISSING_PERMISSIONS, Group, Lesson, LessonPost, PostState
+from handlers.vocabulary.domain import ATTENTION_MISSING_PERMISSIONS, ChatRef, Group, Lesson, LessonPost, PostState
 from handlers.vocabulary.errors import ChatUnavailable, DeliveryError, MissingPermissions, UsageError
 from handlers.vocabulary.events import EVERY_PLATFORM, Leading, LessonPublished, SendsUnfinished
 
@@ -133,8 +133,17 @@ async def try_post_lesson(services: Services, lesson: Lesson, group: Group) -> O
         logger.info("lesson %s in group %s is claimed by %s; not sent here", lesson.id, group.id, claim.claimed_by)
         return Outcome.CLAIMED_ELSEWHERE
     content = lesson_content(services, group.language, lesson)
+
+    async def opened(thread: ChatRef) -> None:
+        """The post's own thread exists and its messages are still to come. Failing to note it must not fail
+        the post (the thread is there: a retry would open a second one); it is recorded when the post is."""
+        try:
+            await store.note_lesson_thread(lesson.id, group.id, token, thread)
+        except Exception as error:
+            logger.warning("lesson %s in group %s: its thread could not be noted yet (%s)", lesson.id, group.id, error)
+
     try:
-        ref = await services.outbox.send(PostLesson(group.chat, lesson, content))
+        ref = await services.outbox.send(PostLesson(group.chat, lesson, content, opened))
     except ChatUnavailable:
         logger.warning("group %s is no longer reachable; marking it inactive", group.id)
         await store.set_group_active(group.id, False)

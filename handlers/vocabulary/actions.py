@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 
 from handlers.vocabulary.charts import DigestChart
 from handlers.vocabulary.content import Content
@@ -43,11 +44,17 @@ class Post:
 
 @dataclass(frozen=True, slots=True)
 class PostLesson:
-    """A lesson intro. Backends may render it specially (a Discord embed and thread, a Telegram topic)."""
+    """A lesson intro. Backends may render it specially (a Discord embed and thread, a Telegram topic).
+
+    ``opened``: where the backend opens a thread or topic of the lesson's own and more messages follow in it (a
+    forum's topic, a long intro in several parts, a send waiting out a 429), it awaits ``opened(thread)`` as
+    soon as the thread exists, before the rest: what learners write there meanwhile is then already about the
+    lesson. The core records the thread on the pending post; nothing else is done with it."""
 
     chat: ChatRef
     lesson: Lesson
     content: Content
+    opened: Callable[[ChatRef], Awaitable[None]] | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True, slots=True)

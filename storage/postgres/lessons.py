@@ -197,6 +197,13 @@ class LessonRows(PgBase):
         assert row is not None
         return codec.lesson_post_from(row)
 
+    async def note_lesson_thread(self, lesson_id: int, group_id: int, holder: str, thread: ChatRef) -> None:
+        await self._execute(
+            "UPDATE lesson_posts SET platform = $1, chat_id = $2, thread_id = $3"
+            " WHERE lesson_id = $4 AND group_id = $5 AND state = 'pending' AND claimed_by = $6",
+            thread.platform, thread.chat_id, thread.thread_id, lesson_id, group_id, holder,
+        )  # fmt: skip
+
     async def mark_lesson_posted(self, lesson_id: int, group_id: int, ref: MessageRef, now: datetime) -> None:
         at = codec.to_micros(now)
         await self._execute(

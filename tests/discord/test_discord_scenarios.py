@@ -109,6 +109,32 @@ async def test_a_lesson_goes_to_every_channel_with_a_thread_and_to_forums_as_a_p
     assert len(posts(h, second)) == 1 and len(h.dc.threads(forum)) == 1  # (lesson 0 went out before they followed)
 
 
+async def test_a_question_in_a_forum_post_before_its_intro_is_complete_is_about_the_lesson(
+    discord_bot: DiscordHarness,
+) -> None:
+    """A forum post opens with the intro's first part; a long intro's later parts follow in it and may wait out a
+    429. A learner who writes in the post meanwhile asks about the lesson (before, the post was recorded only
+    once complete, and the message was taken for nothing)."""
+    h = discord_bot
+    forum = h.dc.add_channel(h.guild, "lessons", "forum")
+    await h.add_course(COURSE, "AI Systems in Practice")
+    assert "now follows" in await h.command("anna", f"/setup {COURSE}", admin=True, channel=forum.id)
+    intro = "\n\n".join(f"Part {n}. " + "Tensor cores multiply small matrices. " * 110 for n in range(4))
+    lesson = await h.add_lesson(LessonDraft(COURSE, "gpus", "GPUs", intro, "https://e.x/g", 3))
+
+    h.dc.rate_limit("/messages", times=1, retry_after=2.0)  # the intro's second part waits about 2 s
+    publishing = asyncio.create_task(h.publish(lesson))
+    await h.dc.wait_for(lambda: any(t.name == "GPUs" for t in h.dc.threads(forum)), what="the lesson's forum post")
+    [post] = [t for t in h.dc.threads(forum) if t.name == "GPUs"]
+    await h.say("alice", "Which GPU do you recommend?", channel=post.id)
+    assert not publishing.done() and len(posts(h, post)) == 1  # only the first part is in yet
+
+    await asyncio.wait_for(publishing, 10)
+    assert len(posts(h, post)) > 1
+    ranked = await h.app.store.top_questions(COURSE, 10)
+    assert [(r.question.text, r.lesson_title) for r in ranked] == [("Which GPU do you recommend?", "GPUs")]
+
+
 async def test_questions_in_threads_forum_posts_and_by_ask_count_with_their_likes(discord_bot: DiscordHarness) -> None:
     h = discord_bot
     forum = h.dc.add_channel(h.guild, "lessons", "forum")

@@ -9,7 +9,7 @@ from datetime import timedelta
 
 import pytest
 
-from handlers.vocabulary.domain import MessageRef, PostState
+from handlers.vocabulary.domain import ChatRef, MessageRef, PostState
 from storage import AnyStore, Database, open_store
 from tests.storage.helpers import T0, World
 
@@ -71,3 +71,24 @@ async def test_a_failed_post_is_claimed_by_whoever_asks_next(world: World, secon
     await world.store.mark_lesson_post_failed(lesson, group)
     again = await second.claim_lesson_post(lesson, group, "b", T0, TTL)
     assert (again.state, again.claimed_by) == (PostState.PENDING, "b")
+
+
+async def test_a_posts_thread_is_noted_while_pending_by_the_claims_holder_only(world: World, second: AnyStore) -> None:
+    """A lesson's thread or topic exists before its intro is sent in it (``PostLesson.opened``): noted on the
+    pending post, messages there are about the lesson. Only the attempt that holds the claim notes it; a post
+    already sent keeps the thread it was sent in."""
+    lesson, group = world.lesson.id, world.group.id
+    topic, other = ChatRef("telegram", "-100", "77"), ChatRef("telegram", "-100", "88")
+    await world.store.claim_lesson_post(lesson, group, "a", T0, TTL)
+    await second.note_lesson_thread(lesson, group, "b", other)  # not b's claim: nothing changes
+    assert await world.store.lesson_post_in_thread(other) is None
+    await second.note_lesson_thread(lesson, group, "a", topic)  # the holder, from any connection
+    noted = await world.store.lesson_post_in_thread(topic)
+    assert noted is not None and (noted.lesson_id, noted.state, noted.ref) == (lesson, PostState.PENDING, None)
+    assert noted.claimed_by == "a"  # the claim is untouched
+
+    await world.store.mark_lesson_posted(lesson, group, MessageRef("telegram", "-100", "5", "77"), T0)
+    await world.store.note_lesson_thread(lesson, group, "a", other)  # too late: the post is sent
+    sent = await second.lesson_post_in_thread(topic)
+    assert sent is not None and sent.state is PostState.SENT and sent.ref == MessageRef("telegram", "-100", "5", "77")
+    assert await second.lesson_post_in_thread(other) is None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 
 from bot.telegram_backend.menus import menu_names
@@ -250,3 +251,38 @@ async def test_telegram_advice_is_given_in_the_groups_language(telegram: Telegra
     await telegram.settle()
     reply = await telegram.command("anna", "/instructor", admin=True)
     assert f"讲师请点这里和机器人开始私聊，才能收到摘要：https://t.me/{telegram.backend.username}?start=" in reply
+
+
+async def test_a_question_in_a_lesson_topic_before_its_intro_is_sent_is_about_the_lesson(
+    telegram: TelegramHarness,
+) -> None:
+    """The topic opens before the intro is in it, and the intro's send can wait out a 429 for seconds: a learner
+    who writes there meanwhile asks about the lesson (before, the post was not yet recorded and the message was
+    taken for nothing)."""
+    tg = telegram.tg
+    await prepare_course(telegram)
+    forum = tg.add_chat("supergroup", "Forum group", is_forum=True)
+    tg.set_bot_admin(forum, True)
+    await follow(telegram, forum)
+    lesson = await telegram.add_lesson(LessonDraft(COURSE, "gpus", "GPUs", "Tensor cores.", "https://example.com/g", 3))
+
+    tg.flood("sendMessage", retry_after=2, chat_id=forum)  # the intro waits about 2 s for its turn
+    publishing = asyncio.create_task(telegram.publish(lesson))
+    def topic(t: FakeTelegram) -> int | None:
+        return next((topic["message_thread_id"] for topic in t.topics(forum) if topic["name"] == "GPUs"), None)
+
+    await tg.wait_for(topic, what="the lesson's topic")
+    thread = topic(tg)
+    alice = await telegram._as("alice", False)
+    tg.add_member(forum, alice, announce=True)
+    tg.user_sends(forum, alice, "Which GPU do you recommend?", thread_id=thread)
+    await telegram.settle()
+    assert not any("Tensor cores." in visible(m) for m in tg.sent(forum["id"], thread))  # still waiting
+    assert not publishing.done()
+
+    await asyncio.wait_for(publishing, 10)
+    assert sum("Tensor cores." in visible(m) for m in tg.sent(forum["id"], thread)) == 1
+    ranked = await telegram.app.store.top_questions(COURSE, 10)
+    assert [(r.question.text, r.lesson_title) for r in ranked] == [("Which GPU do you recommend?", "GPUs")]
+    post = await telegram.app.store.lesson_post_in_thread(ChatRef("telegram", str(forum["id"]), str(thread)))
+    assert post is not None and post.ref is not None and post.ref.thread_id == str(thread)  # recorded in full once sent
