@@ -93,8 +93,20 @@ class Side:
     run: Baseline
 
 
-def spread(values: list[float]) -> str:
-    return f"min {min(values):.2f}  median {statistics.median(values):.2f}  max {max(values):.2f}"
+@dataclass
+class Spread:
+    """Figures of alternating rounds, printed as min / median / max (these machines are noisy; every benchmark's
+    targets are on medians)."""
+
+    samples: list[float]
+
+    def __str__(self) -> str:
+        s = self.samples
+        return f"min {min(s):,.2f}  median {statistics.median(s):,.2f}  max {max(s):,.2f}"
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.samples)
 
 
 async def compare(
@@ -144,10 +156,10 @@ async def compare(
     print(f"(b) library → studybot → committed, median: {median:7,.0f} {unit}/s  ({ours[-1].likes} likes committed)")
     ratio = statistics.median(ratios)
     print(f"(c) ratio (b)/(a), median of rounds:     {ratio:10.2f}  (target ≥ {TARGET:.2f})")
-    print(f"    ratio (b)/(a) over the rounds:       {spread(ratios)}")
+    print(f"    ratio (b)/(a) over the rounds:       {Spread(ratios)}")
     if reference is not None:
         old = [b.rate / a.rate for a, b in zip(refs, ours, strict=True)]
-        print(f"    ratio (b)/(a') over the rounds:      {spread(old)}  (no target: context only)")
+        print(f"    ratio (b)/(a') over the rounds:      {Spread(old)}  (no target: context only)")
     print(
         f"(d) CPU per event (a)/(b), median:       {statistics.median(cpu_ratios):10.2f}  (process CPU, both threads)"
     )

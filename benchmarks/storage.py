@@ -37,7 +37,6 @@ import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable, Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -45,6 +44,7 @@ from pathlib import Path
 # checkout in front so that `import storage` finds the package (and works without installing it).
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks.rounds import Spread
 from handlers.vocabulary.domain import Member, MessageRef, PostWindow, ReactionChange
 from storage import SqliteStore, upgrade_database
 from storage.base import UPSERT_MEMBER
@@ -64,21 +64,6 @@ TARGET_DIGEST_MS = 100.0  # period_questions + period_summary of one week, media
 
 
 # -- a small database for the write benchmarks ------------------------------------------------------------
-@dataclass
-class Spread:
-    """Figures of alternating rounds: min / median / max (these machines are noisy; targets are on medians)."""
-
-    samples: list[float]
-
-    def __str__(self) -> str:
-        s = self.samples
-        return f"min {min(s):9,.2f}  median {statistics.median(s):9,.2f}  max {max(s):9,.2f}"
-
-    @property
-    def median(self) -> float:
-        return statistics.median(self.samples)
-
-
 # Questions of ordinary length (the sample course page's run from 20 to 150 characters), each a little different:
 # what a like costs may depend on its question's text (on PostgreSQL it did, before migration 0017).
 QUESTION_TEXT = "vLLM 的 PagedAttention 怎么理解？KV cache 分页和操作系统的虚拟内存有什么关系？ question "

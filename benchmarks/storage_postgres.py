@@ -26,7 +26,8 @@ from datetime import UTC, datetime
 
 import asyncpg
 
-from benchmarks.storage import QUESTION_TEXT, Spread
+from benchmarks.rounds import Spread
+from benchmarks.storage import QUESTION_TEXT
 from handlers.vocabulary.domain import Member, MessageRef, PostWindow, ReactionChange
 from storage.codec import to_micros
 from storage.postgres import PostgresStore

@@ -5,16 +5,30 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import asyncpg
+import pytest
 
 from handlers.vocabulary.domain import MessageRef
+from storage import AnyStore
 from storage.locations import Database, open_store
 from tests.storage.helpers import BOB, CAT, DAN, T0, World, make_world
 
 WINDOWS = "How do I install CUDA on Windows?"
 WINDOWS_AGAIN = "how to install cuda on windows??"
+
+
+@pytest.fixture
+async def processes(database: Database) -> AsyncIterator[tuple[AnyStore, AnyStore]]:
+    """Two stores open on one database, as two ``studybot run`` processes would have."""
+    first, second = await open_store(database), await open_store(database)
+    try:
+        yield first, second
+    finally:
+        await first.close()
+        await second.close()
 
 
 async def run_sql(database: Database, sql: str) -> None:
@@ -32,34 +46,26 @@ async def run_sql(database: Database, sql: str) -> None:
         await pg.close()
 
 
-async def test_a_reminder_is_claimed_by_one_of_two_processes(database: Database) -> None:
-    one = await open_store(database)
-    two = await open_store(database)
-    try:
-        world = await make_world(one)
-        question = await world.post("How do I profile a training loop?")
-        claims = await asyncio.gather(*(store.claim_reminder(question.id, "ai", T0) for store in (one, two, one, two)))
-        assert sorted(claims) == [False, False, False, True]
-        assert await two.reminded_among([question.id, question.id + 100]) == {question.id}
-    finally:
-        await one.close()
-        await two.close()
+async def test_a_reminder_is_claimed_by_one_of_two_processes(processes: tuple[AnyStore, AnyStore]) -> None:
+    one, two = processes
+    world = await make_world(one)
+    question = await world.post("How do I profile a training loop?")
+    claims = await asyncio.gather(*(store.claim_reminder(question.id, "ai", T0) for store in (one, two, one, two)))
+    assert sorted(claims) == [False, False, False, True]
+    assert await two.reminded_among([question.id, question.id + 100]) == {question.id}
 
 
-async def test_a_reminders_delivery_is_claimed_once_per_platform_by_one_of_two_processes(database: Database) -> None:
-    one = await open_store(database)
-    two = await open_store(database)
-    try:
-        world = await make_world(one)
-        question = await world.post("How do I profile a training loop?")
-        assert await one.claim_reminder(question.id, "ai", T0)
-        for platform in ("telegram", "discord"):
-            claims = [two.claim_reminder_delivery(question.id, platform, T0) for _ in range(2)]
-            claims += [one.claim_reminder_delivery(question.id, platform, T0) for _ in range(2)]
-            assert sorted(await asyncio.gather(*claims)) == [False, False, False, True], platform
-    finally:
-        await one.close()
-        await two.close()
+async def test_a_reminders_delivery_is_claimed_once_per_platform_by_one_of_two_processes(
+    processes: tuple[AnyStore, AnyStore],
+) -> None:
+    one, two = processes
+    world = await make_world(one)
+    question = await world.post("How do I profile a training loop?")
+    assert await one.claim_reminder(question.id, "ai", T0)
+    for platform in ("telegram", "discord"):
+        claims = [two.claim_reminder_delivery(question.id, platform, T0) for _ in range(2)]
+        claims += [one.claim_reminder_delivery(question.id, platform, T0) for _ in range(2)]
+        assert sorted(await asyncio.gather(*claims)) == [False, False, False, True], platform
 
 
 async def test_reminders_to_deliver_are_the_recent_reminded_open_ones_not_delivered_on_the_platform(
@@ -151,26 +157,21 @@ async def test_a_reopened_reused_answer_stays_apart_through_reclustering(databas
         await store.close()
 
 
-async def test_of_two_processes_reopening_one_reused_answer_one_reopens(database: Database) -> None:
-    one = await open_store(database)
-    two = await open_store(database)
-    try:
-        world = await make_world(one)
-        first = await world.post(WINDOWS)
-        await one.mark_answered(first.id, "Install the driver.", T0)
-        again = await world.post(WINDOWS_AGAIN, author=BOB)
-        third = await world.post("How to install CUDA on windows?", author=CAT)
-        assert again.duplicate_of == first.id and third.duplicate_of == first.id
-        await one.reuse_answer(again.id, first.id, "Install the driver.", T0)
-        done = await asyncio.gather(*(store.reopen_question(again.id, T0) for store in (one, two, one, two)))
-        assert sorted(done) == [False, False, False, True]
-        reopened = await two.get_question(again.id)
-        assert reopened is not None and reopened.duplicate_of is None and not reopened.answered
-        kept = await two.get_question(third.id)  # the rest of the cluster stays together
-        assert kept is not None and kept.duplicate_of == first.id
-    finally:
-        await one.close()
-        await two.close()
+async def test_of_two_processes_reopening_one_reused_answer_one_reopens(processes: tuple[AnyStore, AnyStore]) -> None:
+    one, two = processes
+    world = await make_world(one)
+    first = await world.post(WINDOWS)
+    await one.mark_answered(first.id, "Install the driver.", T0)
+    again = await world.post(WINDOWS_AGAIN, author=BOB)
+    third = await world.post("How to install CUDA on windows?", author=CAT)
+    assert again.duplicate_of == first.id and third.duplicate_of == first.id
+    await one.reuse_answer(again.id, first.id, "Install the driver.", T0)
+    done = await asyncio.gather(*(store.reopen_question(again.id, T0) for store in (one, two, one, two)))
+    assert sorted(done) == [False, False, False, True]
+    reopened = await two.get_question(again.id)
+    assert reopened is not None and reopened.duplicate_of is None and not reopened.answered
+    kept = await two.get_question(third.id)  # the rest of the cluster stays together
+    assert kept is not None and kept.duplicate_of == first.id
 
 
 async def test_an_answer_post_is_found_in_the_chat_first_then_the_latest_on_the_platform(world: World) -> None:
