@@ -110,6 +110,62 @@ def test_rewordings_are_one_question(a: str, b: str) -> None:
     assert set(fingerprint(a).keys) & set(fingerprint(b).keys), "the index must find the earlier one"
 
 
+# An action and its opposite ("features._OPPOSITES"): the rest of the wording is the same, so only the contrast
+# mark keeps them apart. Several of these merged before detector version 3.
+OPPOSITE_ACTIONS = [
+    ("How do I install PyTorch?", "How do I uninstall PyTorch?"),
+    ("怎么安装 vllm", "怎么卸载 vllm"),
+    ("How to enable gradient checkpointing?", "How to disable gradient checkpointing?"),
+    ("怎么开启梯度检查点", "怎么关闭梯度检查点"),
+    ("How to increase the learning rate?", "How to decrease the learning rate?"),
+    ("学习率怎么调大", "学习率怎么调小"),
+    ("How do I export the model to ONNX?", "How do I import the model from ONNX?"),
+    ("怎么导出模型", "怎么导入模型"),
+    ("编码器输出什么", "解码器输出什么"),
+    ("What does the encoder output?", "What does the decoder output?"),
+    ("作业可以迟交吗", "作业可以重交吗"),
+    ("作业可以补交吗", "作业可以重新提交吗"),
+]
+
+
+@pytest.mark.parametrize(("a", "b"), OPPOSITE_ACTIONS)
+def test_an_action_and_its_opposite_stay_apart(a: str, b: str) -> None:
+    assert not same_question(fingerprint(a), fingerprint(b))
+    assert not same_question(fingerprint(b), fingerprint(a))
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("How do I turn off gradient checkpointing?", "How to disable gradient checkpointing?"),
+        ("学习率怎么调大", "如何提高学习率"),
+        ("How to switch on mixed precision?", "How to turn on mixed precision?"),
+        ("怎么卸载 vllm", "vllm 如何卸载干净"),
+        ("作业可以晚交吗", "作业能迟交吗"),
+        ("How do I install CUDA?", "How do I set up CUDA?"),
+    ],
+)
+def test_one_action_in_other_words_is_one_question(a: str, b: str) -> None:
+    assert same_question(fingerprint(a), fingerprint(b))
+    assert same_question(fingerprint(b), fingerprint(a))
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "same"),
+    [
+        ("Why is gradient checkpoiting slow?", "Why is gradient checkpointing slow?", True),  # a typo
+        ("Why does the tokenzier split words?", "Why does the tokenizer split words?", True),
+        ("How do I encrypt the checkpoint?", "How do I decrypt the checkpoint?", False),  # alike, not at the start
+        ("How do I unfreeze the embedding layer?", "How do I freeze the embedding layer?", False),
+        ("What does unsqueeze do in pytorch?", "What does squeeze do in pytorch?", False),
+        ("Why do we normalize the embeddings?", "Why do we denormalize the embeddings?", False),
+    ],
+)
+def test_a_typo_keeps_the_start_of_a_word(a: str, b: str, same: bool) -> None:
+    assert same_question(fingerprint(a), fingerprint(b)) is same
+    assert same_question(fingerprint(b), fingerprint(a)) is same
+
+
 def test_best_match_picks_the_most_similar_and_the_earliest_among_equals() -> None:
     new = fingerprint("LoRA 和全量微调有什么区别？")
     same = fingerprint("LoRA 和全量微调有什么区别")

@@ -142,7 +142,8 @@ def test_hard_negative_stays_apart(a: int, b: int) -> None:
 
 
 # Pairs written after the detector was tuned on the set above, as a check of how it does on questions it never
-# saw: one word swapped for another ("enable" / "disable"). Before the swap guard it merged 10 of these 11.
+# saw: one word swapped for another ("enable" / "disable"). Before the swap guard it merged 10 of these 11; the
+# last three it merged until version 3 (a typo keeps a word's start, and an action's opposite is a contrast mark).
 UNSEEN_SWAPS = [
     ("old tie", "new tie"),
     ("Why is my loss NaN?", "Why is my loss negative?"),
@@ -152,9 +153,6 @@ UNSEEN_SWAPS = [
     ("Adam 的学习率怎么设", "SGD 的学习率怎么设"),
     ("How do I enable flash attention?", "How do I disable flash attention?"),
     ("How to increase the batch size?", "How to decrease the batch size?"),
-]
-# Swaps it still merges: a swapped Chinese character of half weight, and two English words the glossary folds.
-UNSEEN_SWAPS_MISSED = [
     ("怎么安装 vllm", "怎么卸载 vllm"),
     ("作业可以迟交吗", "作业可以重交吗"),
     ("What does the encoder output?", "What does the decoder output?"),
@@ -165,12 +163,6 @@ UNSEEN_SWAPS_MISSED = [
 def test_an_unseen_swap_stays_apart(a: str, b: str) -> None:
     assert not same_question(fingerprint(b), fingerprint(a))
     assert not same_question(fingerprint(a), fingerprint(b))
-
-
-@pytest.mark.xfail(strict=True, reason="known false merges of the lexical detector (see UNSEEN_SWAPS_MISSED)")
-@pytest.mark.parametrize(("a", "b"), UNSEEN_SWAPS_MISSED)
-def test_an_unseen_swap_the_detector_still_merges(a: str, b: str) -> None:
-    assert not same_question(fingerprint(b), fingerprint(a))
 
 
 def test_the_sample_pages_questions_are_not_merged_with_each_other() -> None:

@@ -27,8 +27,9 @@ from handlers.text.duplicates.normalise import normalise
 
 logger = logging.getLogger(__name__)
 
-# Bumped whenever normalisation, terms or keys change: stores re-fingerprint their questions on a new version.
-FINGERPRINT_VERSION = 2
+# Bumped whenever normalisation, terms, keys or the decision change: stores cluster their questions again on a new
+# version, so a merge the new detector would not make is undone (manual decisions are replayed).
+FINGERPRINT_VERSION = 3
 
 # Weighted Dice coefficient of the content terms at or above which two questions (whose marks agree) are one.
 TERM_THRESHOLD = 0.43
@@ -43,9 +44,12 @@ TEXT_THRESHOLD = 0.88
 # Two questions that each name a thing of at least this weight that the other does not name ("enable" /
 # "disable", "NaN" / "negative", "训练" / "验证") ask different things, however much else they share: a rewording
 # adds or drops words, it seldom swaps a subject. Terms that are near-twins of one on the other side (Indel
-# similarity at least TYPO_TWIN: "attension" / "attention") are typos, not swaps.
+# similarity at least TYPO_TWIN: "attension" / "attention") are typos, not swaps, when they begin alike: a typo
+# seldom touches a word's first letters, and words that differ there are another word ("encoder" / "decoder",
+# "increase" / "decrease", "encrypt" / "decrypt").
 SUBSTITUTION = 1.0
 TYPO_TWIN = 0.85
+TYPO_KEEPS = 2  # the first letters a typo leaves as they were
 # Keys: the whole text, and the KEY_PAIRS pairs of lowest stable hash among the question's content terms and
 # the kind of question it asks (a fact kind such as "?when", or "?open"). Two questions sharing two terms, or one
 # term and the kind of question, are candidates; a pair is rarer than a term, so a key's list of questions stays
@@ -126,18 +130,25 @@ def _names_differ(mine: frozenset[str], theirs: frozenset[str]) -> bool:
     return bool(mine and theirs and mine - theirs and theirs - mine)
 
 
+def _typo_of(term: str, other: str) -> bool:
+    """``term`` is ``other`` mistyped (see TYPO_TWIN): long enough, beginning alike and nearly the same."""
+    from rapidfuzz.distance import Indel
+
+    return (
+        len(term) > 3
+        and term[:TYPO_KEEPS] == other[:TYPO_KEEPS]
+        and Indel.normalized_similarity(term, other) >= TYPO_TWIN
+    )
+
+
 def _swapped_weight(mine: dict[str, float], theirs: dict[str, float]) -> float:
     """The weight of the terms only ``mine`` names, less those that are a typo of a term only ``theirs`` names
     and those the contrast marks compare (numbers, systems, frameworks, devices: see :func:`is_marked`)."""
-    from rapidfuzz.distance import Indel
-
     only_theirs = [term for term in theirs if term not in mine]
     return sum(
         w
         for term, w in mine.items()
-        if term not in theirs
-        and not is_marked(term)
-        and not any(len(term) > 3 and Indel.normalized_similarity(term, other) >= TYPO_TWIN for other in only_theirs)
+        if term not in theirs and not is_marked(term) and not any(_typo_of(term, other) for other in only_theirs)
     )
 
 

@@ -37,7 +37,36 @@ _WHERE_NOT_A_PLACE = re.compile(r"(?<=区别|差别|不同|差异|难点|好处)
 # Asking what something is or how it goes: one kind, tested after the others have taken their words
 # ("什么时候" is *when*, "how many" is *amount*).
 _EXPLAIN = re.compile(r"什么|啥|怎么|怎样|如何|咋|\bwhat\b|\bhow\b")
-# Named things of one kind that make another question when swapped.
+# An action and its opposite: the rest of such a pair's wording is the same, and a few characters or a prefix
+# ("卸载" / "安装", "un-", "de-") carry the whole difference, which overlap of wording cannot weigh. Each side is
+# also one glossary term (see _GLOSSARY), so "disable", "turn off" and "关闭" are one word.
+_OPPOSITES: dict[str, dict[str, str]] = {
+    "setup": {
+        "安装": r"(?:re)?install(?:s|ed|ing|ation|er|ers)?\b|set ?up|安装|重装|装",
+        "卸载": r"uninstall(?:s|ed|ing|ation)?\b|卸载|删掉",
+    },
+    "toggle": {
+        "开启": r"enabl(?:e|es|ed|ing)\b|turn(?:s|ed)? on\b|switch(?:es|ed)? on\b|开启|启用|打开",
+        "关闭": r"disabl(?:e|es|ed|ing)\b|turn(?:s|ed)? off\b|switch(?:es|ed)? off\b|关闭|禁用|关掉",
+    },
+    "scale": {
+        "调大": r"increas(?:e|es|ed|ing)\b|rais(?:e|es|ed|ing)\b|调大|增大|增加|加大|提高|调高",
+        "调小": r"decreas(?:e|es|ed|ing)\b|reduc(?:e|es|ed|ing)\b|lower\b|调小|减小|减少|降低|调低",
+    },
+    "transfer": {
+        "导入": r"import(?:s|ed|ing)?\b|导入",
+        "导出": r"export(?:s|ed|ing)?\b|导出",
+    },
+    "coder": {
+        "编码器": r"encoders?\b|编码器",
+        "解码器": r"decoders?\b|解码器",
+    },
+    "resubmit": {
+        "迟交": r"late\b|extensions?\b|迟交|晚交|补交|延期|逾期",
+        "重交": r"resubmit(?:s|ted|ting)?\b|重交|重新提交|重新交|再交",
+    },
+}
+# Named things of one kind that make another question when swapped, and the opposites above.
 _KINDS: dict[str, dict[str, str]] = {
     "os": {
         "windows": r"\bwindows\b|\bwin ?\d*\b|微软",
@@ -64,6 +93,7 @@ _KINDS: dict[str, dict[str, str]] = {
         "npu": r"\bnpu\b|昇腾|\bascend\b",
         "tpu": r"\btpu\b",
     },
+    **_OPPOSITES,
 }
 
 _ZH_DIGITS = {"零": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
@@ -154,7 +184,6 @@ _GLOSSARY: dict[str, str] = {
     "注意力": r"attention|注意力",
     "量化": r"quantization|quantize|量化",
     "区别": r"difference|different|区别|差别|不同|差异|\bvs\b|\bversus\b",
-    "安装": r"install(?:ing|ation|ed)?|set ?up|安装|装",
     "上下文": r"context|上下文",
     "分布式": r"distributed|分布式",
     "多卡": r"multi ?gpu|多卡|多显卡",
@@ -168,6 +197,7 @@ _GLOSSARY: dict[str, str] = {
     "截止": r"deadline|\bdue\b|截止|ddl",
     "提交": r"submit|upload|提交|上传|\b交\b|交",
     "下载": r"download|下载",
+    **{name: pattern for sides in _OPPOSITES.values() for name, pattern in sides.items()},
 }
 # Terms that say which aspect of a subject is asked about, not the subject: they count for less (see weight()).
 ASPECTS = frozenset({"区别", "安装", "原理", "加速", "模型", "评估", "数据", "代码", "下载", "提交"})
