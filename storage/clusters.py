@@ -26,7 +26,7 @@ from typing import Any
 import aiosqlite
 
 from handlers.ports.clusters import Cluster, DupesMode
-from handlers.text.duplicates import FINGERPRINT_VERSION, Fingerprint, best_match, fingerprint
+from handlers.text.duplicates import FINGERPRINT_VERSION, Fingerprint, best_match, fingerprint, normalise
 from handlers.vocabulary.domain import RankedQuestion
 from storage import codec, queries
 
@@ -60,17 +60,34 @@ def candidates_sql(keys: int) -> str:
     return _CANDIDATES.format(postings=" UNION ALL ".join([_POSTINGS] * keys))
 
 
+# An edited question: its fingerprint always follows its new words, so later questions are compared with what it
+# asks now; and it is placed again, as if asked now, unless its place is fixed: a cluster's first question keeps
+# the copies placed against it, and a question named in a manual decision keeps the decision's place.
+EDITED = """
+    SELECT q.text, q.normalised,
+           EXISTS (SELECT 1 FROM questions m WHERE m.course_slug = q.course_slug AND m.duplicate_of = q.id)
+           OR EXISTS (SELECT 1 FROM cluster_decisions d WHERE d.first = q.id OR d.second = q.id) AS fixed
+    FROM questions q WHERE q.id = ? AND q.kind = 'question' AND q.deleted = 0
+"""
+
+
 async def _rows(conn: aiosqlite.Connection, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[sqlite3.Row]:
     return list(await conn.execute_fetchall(sql, params))
 
 
-async def place(conn: aiosqlite.Connection, post_id: int) -> int | None:
+def stored_fingerprint(row: Any) -> Fingerprint:
+    """A candidate's fingerprint as a candidate query reads it: its normalised text and its keys as JSON."""
+    return Fingerprint(row["normalised"] or "", tuple(json.loads(row["keys"])))
+
+
+async def place(conn: aiosqlite.Connection, post_id: int, *, keep_cluster: bool = False) -> int | None:
     """Fingerprint the stored question ``post_id`` and join the cluster of the earlier question it duplicates;
     returns that cluster's root, or None when it stays alone. Comments, and questions of a group whose
-    duplicates are off, are left alone (and get no keys, so nothing joins them either)."""
+    duplicates are off, are left alone (and get no keys, so nothing joins them either). With ``keep_cluster``
+    only the fingerprint is written (see :func:`place_edited`)."""
     found = await _rows(
         conn,
-        "SELECT q.course_slug, q.text, q.kind, COALESCE(g.dupes, 'on') AS dupes FROM questions q"
+        "SELECT q.course_slug, q.text, q.kind, q.duplicate_of, COALESCE(g.dupes, 'on') AS dupes FROM questions q"
         " LEFT JOIN study_groups g ON g.id = q.group_id WHERE q.id = ?",
         (post_id,),
     )
@@ -78,16 +95,16 @@ async def place(conn: aiosqlite.Connection, post_id: int) -> int | None:
         return None
     course, text = found[0]["course_slug"], found[0]["text"]
     fp = fingerprint(text)
-    if not fp.keys:
-        candidates = []
+    if keep_cluster:
+        root = found[0]["duplicate_of"]
     else:
-        params = [v for key in fp.keys for v in (course, key, post_id, MAX_POSTINGS)]
-        candidates = await _rows(conn, candidates_sql(len(fp.keys)), (*params, MAX_CANDIDATES))
-    roots = {row["id"]: row["root"] for row in candidates}
-    match = best_match(
-        fp, ((row["id"], Fingerprint(row["normalised"] or "", tuple(json.loads(row["keys"])))) for row in candidates)
-    )
-    root = roots[match] if match is not None else None
+        candidates = []
+        if fp.keys:
+            params = [v for key in fp.keys for v in (course, key, post_id, MAX_POSTINGS)]
+            candidates = await _rows(conn, candidates_sql(len(fp.keys)), (*params, MAX_CANDIDATES))
+        roots = {row["id"]: row["root"] for row in candidates}
+        match = best_match(fp, ((row["id"], stored_fingerprint(row)) for row in candidates))
+        root = roots[match] if match is not None else None
     await conn.execute(
         "UPDATE questions SET normalised = ?, duplicate_of = ? WHERE id = ?", (fp.normalised, root, post_id)
     )
@@ -96,6 +113,15 @@ async def place(conn: aiosqlite.Connection, post_id: int) -> int | None:
         [(course, key, post_id) for key in fp.keys],
     )
     return root
+
+
+async def place_edited(conn: aiosqlite.Connection, post_id: int) -> None:
+    """A question's text was edited: place it again, in the edit's transaction (see :data:`EDITED`)."""
+    found = await _rows(conn, EDITED, (post_id,))
+    if not found or found[0]["normalised"] == normalise(found[0]["text"]):
+        return  # not a live question, or nothing that counts changed (a link unfurled, a typo of punctuation)
+    await conn.execute("DELETE FROM question_keys WHERE post_id = ?", (post_id,))
+    await place(conn, post_id, keep_cluster=bool(found[0]["fixed"]))
 
 
 # clustering a whole database ---------------------------------------------------------------------------------

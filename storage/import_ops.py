@@ -207,6 +207,8 @@ async def _import_chunk(
         " edited_at = ? WHERE id = ?",
         edits,
     )
+    for edit in edits:  # an edited question is placed again, as a live one is (issue 12)
+        await clusters.place_edited(conn, edit[6])
     inserts = [
         (lesson_id, draft.course_slug, post.kind.value, post.text, created[key], post.likes, post.replies, key,
          IMPORTED_PLATFORM, post.author)

@@ -106,9 +106,21 @@ class PostRows(StoreBase):
         return codec.question_from(row) if row else None
 
     async def edit_post(self, ref: MessageRef, text: str, at: datetime) -> bool:
-        """New text for a question, comment or reply; False when ``ref`` is none of ours."""
-        edited = codec.to_micros(at)
-        return await self._update_post("text = ?, edited_at = ?", (text, edited), ref)
+        """New text for a question, comment or reply; False when ``ref`` is none of ours. An edited question is
+        placed again among the duplicates in the same transaction (:func:`storage.clusters.place_edited`)."""
+        values = (text, codec.to_micros(at), *_ref(ref))
+
+        async def op(conn: aiosqlite.Connection) -> bool:
+            sql = f"UPDATE questions SET text = ?, edited_at = ? WHERE {BY_REF} RETURNING id"
+            async with conn.execute(sql, values) as cursor:
+                edited = await cursor.fetchone()
+            if edited is not None:
+                await clusters.place_edited(conn, edited[0])
+                return True
+            async with conn.execute(f"UPDATE replies SET text = ?, edited_at = ? WHERE {BY_REF}", values) as cursor:
+                return cursor.rowcount > 0
+
+        return await self._writer.call(op)
 
     async def delete_post(self, ref: MessageRef, at: datetime) -> bool:
         """Mark a question, comment or reply deleted (the row stays); False if unknown or already deleted."""

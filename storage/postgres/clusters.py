@@ -19,12 +19,13 @@ from typing import Any
 import asyncpg
 
 from handlers.ports.clusters import Cluster, DupesMode
-from handlers.text.duplicates import FINGERPRINT_VERSION, Fingerprint, best_match, fingerprint
+from handlers.text.duplicates import FINGERPRINT_VERSION, best_match, fingerprint, normalise
 from handlers.vocabulary.domain import RankedQuestion
 from storage import codec, queries
 from storage.clusters import (
     CLUSTERED_IDS,
     COURSE_QUESTIONS,
+    EDITED,
     MAX_CANDIDATES,
     MAX_POSTINGS,
     PERIOD_SCOPE,
@@ -33,13 +34,22 @@ from storage.clusters import (
     Progress,
     cluster_in_memory,
     light,
+    stored_fingerprint,
 )
 from storage.postgres.base import Conn, numbered
 from storage.postgres.named import named
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["PERIOD_SCOPE", "TOP_SCOPE", "cluster_pending", "place", "ranked_by_cluster", "read_cluster"]
+__all__ = [
+    "PERIOD_SCOPE",
+    "TOP_SCOPE",
+    "cluster_pending",
+    "place",
+    "place_edited",
+    "ranked_by_cluster",
+    "read_cluster",
+]
 
 # Where a pool or a connection reads (both have fetch).
 Reader = asyncpg.Pool | Conn
@@ -80,11 +90,11 @@ async def _insert_keys(conn: Conn, rows: Sequence[tuple[str, str, int]]) -> None
         await conn.execute(INSERT_KEYS, [r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows])
 
 
-async def place(conn: Conn, post_id: int) -> int | None:
+async def place(conn: Conn, post_id: int, *, keep_cluster: bool = False) -> int | None:
     """Fingerprint the stored question ``post_id`` and join the cluster of the earlier question it duplicates;
     returns that cluster's root, or None when it stays alone (see :func:`storage.clusters.place`)."""
     found = await conn.fetchrow(
-        "SELECT q.course_slug, q.text, q.kind, COALESCE(g.dupes, 'on') AS dupes FROM questions q"
+        "SELECT q.course_slug, q.text, q.kind, q.duplicate_of, COALESCE(g.dupes, 'on') AS dupes FROM questions q"
         " LEFT JOIN study_groups g ON g.id = q.group_id WHERE q.id = $1",
         post_id,
     )
@@ -92,20 +102,30 @@ async def place(conn: Conn, post_id: int) -> int | None:
         return None
     course, text = found["course_slug"], found["text"]
     fp = fingerprint(text)
-    candidates: list[asyncpg.Record] = []
-    if fp.keys:
-        params = [v for key in fp.keys for v in (course, key, post_id, MAX_POSTINGS)]
-        candidates = list(await conn.fetch(candidates_sql(len(fp.keys)), *params, MAX_CANDIDATES))
-    roots = {row["id"]: row["root"] for row in candidates}
-    match = best_match(
-        fp, ((row["id"], Fingerprint(row["normalised"] or "", tuple(json.loads(row["keys"])))) for row in candidates)
-    )
-    root = roots[match] if match is not None else None
+    if keep_cluster:
+        root = found["duplicate_of"]
+    else:
+        candidates: list[asyncpg.Record] = []
+        if fp.keys:
+            params = [v for key in fp.keys for v in (course, key, post_id, MAX_POSTINGS)]
+            candidates = list(await conn.fetch(candidates_sql(len(fp.keys)), *params, MAX_CANDIDATES))
+        roots = {row["id"]: row["root"] for row in candidates}
+        match = best_match(fp, ((row["id"], stored_fingerprint(row)) for row in candidates))
+        root = roots[match] if match is not None else None
     await conn.execute(
         "UPDATE questions SET normalised = $1, duplicate_of = $2 WHERE id = $3", fp.normalised, root, post_id
     )
     await _insert_keys(conn, [(course, key, post_id) for key in fp.keys])
     return int(root) if root is not None else None
+
+
+async def place_edited(conn: Conn, post_id: int) -> None:
+    """A question's text was edited: place it again, in the edit's transaction (see :data:`storage.clusters.EDITED`)."""
+    found = await conn.fetchrow(numbered(EDITED), post_id)
+    if found is None or found["normalised"] == normalise(found["text"]):
+        return  # not a live question, or nothing that counts changed
+    await conn.execute("DELETE FROM question_keys WHERE post_id = $1", post_id)
+    await place(conn, post_id, keep_cluster=bool(found["fixed"]))
 
 
 # clustering a whole database ---------------------------------------------------------------------------------

@@ -256,6 +256,8 @@ async def _import_chunk(
             " edited_at = $6 WHERE id = $7",
             edits,
         )
+        for edit in edits:  # an edited question is placed again, as a live one is (issue 12)
+            await clusters.place_edited(conn, edit[6])
     inserts = [(key, post) for key, post in page.items() if key not in known and key not in edited]
     if inserts:
         # In page order (ordinality), so ids follow the page as on SQLite; new questions then join their

@@ -15,6 +15,9 @@ from storage.postgres.base import BY_REF, Conn, PgBase, affected, numbered, ref_
 logger = logging.getLogger(__name__)
 
 QUESTION_BY_REF = f"{queries.QUESTIONS_FROM} WHERE q.{BY_REF}"
+_SAME_REF = "platform = $3 AND chat_id = $4 AND message_id = $5"
+EDIT_QUESTION = f"UPDATE questions SET text = $1, edited_at = $2 WHERE {_SAME_REF} RETURNING id"
+EDIT_REPLY = f"UPDATE replies SET text = $1, edited_at = $2 WHERE {_SAME_REF}"
 QUESTION_BY_ID = f"{queries.QUESTIONS_FROM} WHERE q.id = $1"
 
 # The advisory locks new posts are inserted under (two-key form, a key space apart from the migration lock):
@@ -124,9 +127,15 @@ class PostRows(PgBase):
         return codec.question_from(row) if row else None
 
     async def edit_post(self, ref: MessageRef, text: str, at: datetime) -> bool:
-        """New text for a question, comment or reply; False when ``ref`` is none of ours."""
+        """New text for a question, comment or reply; False when ``ref`` is none of ours. An edited question is
+        placed again among the duplicates in the same transaction (:func:`storage.clusters.place_edited`)."""
         edited = codec.to_micros(at)
-        return await self._update_post("text = ?, edited_at = ?", (text, edited), ref)
+        async with self._transaction() as conn:
+            question = await conn.fetchval(EDIT_QUESTION, text, edited, *ref_params(ref))
+            if question is not None:
+                await clusters.place_edited(conn, question)
+                return True
+            return affected(await conn.execute(EDIT_REPLY, text, edited, *ref_params(ref))) > 0
 
     async def delete_post(self, ref: MessageRef, at: datetime) -> bool:
         """Mark a question, comment or reply deleted (the row stays); False if unknown or already deleted.

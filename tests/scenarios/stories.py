@@ -186,6 +186,30 @@ async def story_a_question_asked_in_two_groups_is_one(h: StudyGroupHarness) -> N
     assert again and "Install the driver" in again[-1], h.group_messages()
 
 
+async def story_an_edited_question_is_placed_again(h: StudyGroupHarness) -> None:
+    """Issue 12: a repeat edited into another question leaves the first one's cluster, and is found by its new
+    words when someone asks that."""
+    await prepare_course(h)
+    await h.command("anna", f"/setup {COURSE}", admin=True)
+    await h.command("anna", "/lesson", admin=True)
+    post = h.lesson_post("Why learn AI systems")
+    await h.say("alice", "How do I install CUDA on Windows?", reply_to=post)
+    repeat = await h.say("bob", "how to install cuda on windows??", reply_to=post)
+    assert len([m for m in h.group_messages() if "asked before" in m]) == 1
+    assert "also asked by 1" in await h.command("erin", "/top")
+
+    await h.edit("bob", repeat, "How do I install CUDA on Linux?")
+    top = await h.command("erin", "/top")
+    assert "also asked by" not in top and "install CUDA on Linux" in top, top
+
+    await h.say("carol", "how to install cuda on linux??", reply_to=post)
+    notices = [m for m in h.group_messages() if "asked before" in m]
+    ids = [found.group(1) for m in notices if (found := re.search(r"question #(\d+)", m))]
+    assert len(ids) == 2 and ids[0] != ids[1], notices  # the second points at bob's question, not alice's
+    top = await h.command("erin", "/top")
+    assert top.count("also asked by 1") == 1 and f"#{ids[1]} " in top, top
+
+
 def linux_id(h: StudyGroupHarness, digest: str) -> str:
     found = re.search(r"#(\d+) 👍0 How do I install CUDA on Linux", digest)
     assert found, digest
@@ -271,5 +295,6 @@ STORIES = (
     story_the_digest_says_what_is_still_open_and_what_changed_with_a_chart,
     story_an_empty_period_is_noted_without_a_chart,
     story_a_question_asked_in_two_groups_is_one,
+    story_an_edited_question_is_placed_again,
     *NOTIFY_STORIES,
 )

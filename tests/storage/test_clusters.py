@@ -104,6 +104,71 @@ async def test_splitting_the_first_question_leaves_the_others_together(world: Wo
     assert (await world.store.get_question(first.id)).duplicate_of is None  # type: ignore[union-attr]
 
 
+async def _edit(world: World, question: Any, text: str) -> Any:
+    assert question.ref is not None
+    assert await world.store.edit_post(question.ref, text, T0 + timedelta(minutes=5))
+    return await world.store.get_question(question.id)
+
+
+async def test_a_copy_edited_to_ask_something_else_leaves_its_cluster_and_is_found_by_its_new_words(
+    world: World,
+) -> None:
+    first = await world.post(WINDOWS)
+    again = await world.post(WINDOWS_AGAIN, author=BOB)
+    assert again.duplicate_of == first.id
+    edited = await _edit(world, again, LINUX)
+    assert edited.duplicate_of is None and edited.text == LINUX
+    cluster = await world.store.cluster_of(first.id)
+    assert cluster is not None and [q.id for q in cluster.questions] == [first.id]
+    later = await world.post("how to install cuda on linux??", author=CAT)
+    assert later.duplicate_of == again.id  # the keys follow the new words, not the old ones
+
+
+async def test_a_lone_question_edited_into_a_rewording_joins_the_earlier_one(world: World) -> None:
+    first = await world.post(WINDOWS)
+    linux = await world.post(LINUX, author=BOB)
+    assert linux.duplicate_of is None
+    edited = await _edit(world, linux, WINDOWS_AGAIN)
+    assert edited.duplicate_of == first.id
+
+
+async def test_an_edit_that_changes_nothing_that_counts_moves_nothing(world: World) -> None:
+    first = await world.post(WINDOWS)
+    again = await world.post(WINDOWS_AGAIN, author=BOB)
+    await world.store.split_question(again.id, T0)  # apart by decision; an unchanged meaning must not re-decide
+    await execute(world.store, "DELETE FROM cluster_decisions")
+    edited = await _edit(world, again, WINDOWS_AGAIN + "!!")  # punctuation: the same normalised text
+    assert edited.duplicate_of is None and edited.text == WINDOWS_AGAIN + "!!"
+    assert (await world.store.get_question(first.id)).duplicate_of is None  # type: ignore[union-attr]
+
+
+async def test_the_first_question_of_a_cluster_keeps_its_copies_when_edited(world: World) -> None:
+    first = await world.post(WINDOWS)
+    again = await world.post(WINDOWS_AGAIN, author=BOB)
+    edited = await _edit(world, first, LINUX)
+    assert edited.duplicate_of is None
+    assert (await world.store.get_question(again.id)).duplicate_of == first.id  # type: ignore[union-attr]
+    later = await world.post("how to install cuda on linux??", author=CAT)
+    assert later.duplicate_of == first.id  # found by the first question's new words
+
+
+async def test_a_question_placed_by_a_manual_merge_keeps_its_place_when_edited(world: World) -> None:
+    first = await world.post(WINDOWS)
+    linux = await world.post(LINUX, author=BOB)
+    await world.store.merge_questions(linux.id, first.id, T0)
+    edited = await _edit(world, linux, "How do I install CUDA on Linux with conda?")
+    assert edited.duplicate_of == first.id
+
+
+async def test_editing_a_comment_or_an_unknown_message_places_nothing(world: World) -> None:
+    first = await world.post(WINDOWS)
+    comment = await world.post("thanks, that helped", author=BOB, kind=PostKind.COMMENT)
+    edited = await _edit(world, comment, WINDOWS_AGAIN)
+    assert edited.duplicate_of is None and edited.text == WINDOWS_AGAIN
+    assert not await world.store.edit_post(world.ref("no-such-message"), WINDOWS, T0)
+    assert (await world.store.get_question(first.id)).duplicate_of is None  # type: ignore[union-attr]
+
+
 async def test_imported_questions_are_placed_in_the_import_transaction(world: World) -> None:
     live = await world.post(WINDOWS)
     posts = [
@@ -115,6 +180,20 @@ async def test_imported_questions_are_placed_in_the_import_transaction(world: Wo
     await world.store.import_lesson(draft, posts, T0 + timedelta(days=1))  # a re-import changes no cluster
     rows = {r.question.text: r.question for r in await world.store.export_rows("ai")}
     assert rows[WINDOWS_AGAIN].duplicate_of == live.id
+    assert rows[LINUX].duplicate_of is None
+
+
+async def test_a_question_edited_on_the_course_page_is_placed_again_on_re_import(world: World) -> None:
+    live = await world.post(WINDOWS)
+    draft = LessonDraft("ai", "intro", "Introduction", number=1)
+    await world.store.import_lesson(draft, [ImportedPost("k1", "zoe", WINDOWS_AGAIN, PostKind.QUESTION, 4, 0, T0)], T0)
+    rows = {r.question.text: r.question for r in await world.store.export_rows("ai")}
+    assert rows[WINDOWS_AGAIN].duplicate_of == live.id
+    imported = rows[WINDOWS_AGAIN].id
+    edited = [ImportedPost("k1-edited", "zoe", LINUX, PostKind.QUESTION, 4, 0, T0)]  # same author and time
+    await world.store.import_lesson(draft, edited, T0 + timedelta(days=1))
+    rows = {r.question.text: r.question for r in await world.store.export_rows("ai")}
+    assert WINDOWS_AGAIN not in rows and rows[LINUX].id == imported  # the same question, edited
     assert rows[LINUX].duplicate_of is None
 
 
