@@ -16,7 +16,7 @@ logger = logging.getLogger(__name__)
 
 QUESTION_BY_REF = f"{queries.QUESTIONS_FROM} WHERE q.{BY_REF}"
 _SAME_REF = "platform = $3 AND chat_id = $4 AND message_id = $5"
-EDIT_QUESTION = f"UPDATE questions SET text = $1, edited_at = $2 WHERE {_SAME_REF} RETURNING id"
+EDIT_QUESTION = f"UPDATE questions SET text = $1, edited_at = $2 WHERE {_SAME_REF} RETURNING id, course_slug"
 EDIT_REPLY = f"UPDATE replies SET text = $1, edited_at = $2 WHERE {_SAME_REF}"
 QUESTION_BY_ID = f"{queries.QUESTIONS_FROM} WHERE q.id = $1"
 
@@ -131,9 +131,11 @@ class PostRows(PgBase):
         placed again among the duplicates in the same transaction (:func:`storage.clusters.place_edited`)."""
         edited = codec.to_micros(at)
         async with self._transaction() as conn:
-            question = await conn.fetchval(EDIT_QUESTION, text, edited, *ref_params(ref))
+            question = await conn.fetchrow(EDIT_QUESTION, text, edited, *ref_params(ref))
             if question is not None:
-                await clusters.place_edited(conn, question)
+                # Under the course's post lock, as a new question is placed: the two see each other's keys.
+                await lock_course_posts(conn, question["course_slug"])
+                await clusters.place_edited(conn, question["id"])
                 return True
             return affected(await conn.execute(EDIT_REPLY, text, edited, *ref_params(ref))) > 0
 
