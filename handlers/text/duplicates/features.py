@@ -39,7 +39,8 @@ _WHERE_NOT_A_PLACE = re.compile(r"(?<=区别|差别|不同|差异|难点|好处)
 _EXPLAIN = re.compile(r"什么|啥|怎么|怎样|如何|咋|\bwhat\b|\bhow\b")
 # An action and its opposite: the rest of such a pair's wording is the same, and a few characters or a prefix
 # ("卸载" / "安装", "un-", "de-") carry the whole difference, which overlap of wording cannot weigh. Each side is
-# also one glossary term (see _GLOSSARY), so "disable", "turn off" and "关闭" are one word.
+# also one glossary term (see _GLOSSARY), so "disable", "turn off" and "关闭" are one word. Words that mean
+# something else in a programming course stay out ("raise" an exception, an editor's "extension").
 _OPPOSITES: dict[str, dict[str, str]] = {
     "setup": {
         "安装": r"(?:re)?install(?:s|ed|ing|ation|er|ers)?\b|set ?up|安装|重装|装",
@@ -50,7 +51,7 @@ _OPPOSITES: dict[str, dict[str, str]] = {
         "关闭": r"disabl(?:e|es|ed|ing)\b|turn(?:s|ed)? off\b|switch(?:es|ed)? off\b|关闭|禁用|关掉",
     },
     "scale": {
-        "调大": r"increas(?:e|es|ed|ing)\b|rais(?:e|es|ed|ing)\b|调大|增大|增加|加大|提高|调高",
+        "调大": r"increas(?:e|es|ed|ing)\b|调大|增大|增加|加大|提高|调高",
         "调小": r"decreas(?:e|es|ed|ing)\b|reduc(?:e|es|ed|ing)\b|lower\b|调小|减小|减少|降低|调低",
     },
     "transfer": {
@@ -62,7 +63,7 @@ _OPPOSITES: dict[str, dict[str, str]] = {
         "解码器": r"decoders?\b|解码器",
     },
     "resubmit": {
-        "迟交": r"late\b|extensions?\b|迟交|晚交|补交|延期|逾期",
+        "迟交": r"late\b|迟交|晚交|补交|延期|逾期",
         "重交": r"resubmit(?:s|ted|ting)?\b|重交|重新提交|重新交|再交",
     },
 }
