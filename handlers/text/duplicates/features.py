@@ -62,6 +62,10 @@ _OPPOSITES: dict[str, dict[str, str]] = {
         "编码器": r"encoders?\b|编码器",
         "解码器": r"decoders?\b|解码器",
     },
+    "extent": {
+        "过大": r"too (?:big|large|many|much|high)\b|太大|过大|太多|过多|太高|过高",
+        "过小": r"too (?:small|few|little|low)\b|太小|过小|太少|过少|太低|过低",
+    },
     "resubmit": {
         "迟交": r"late\b|迟交|晚交|补交|延期|逾期",
         "重交": r"resubmit(?:s|ted|ting)?\b|重交|重新提交|重新交|再交",
@@ -93,6 +97,10 @@ _KINDS: dict[str, dict[str, str]] = {
         "gpu": r"\bgpu\b|显卡|独显|\bcuda\b",
         "npu": r"\bnpu\b|昇腾|\bascend\b",
         "tpu": r"\btpu\b",
+    },
+    "language": {
+        "zh": r"\bchinese\b|中文|汉语|汉字",
+        "en": r"\benglish\b|英文|英语",
     },
     **_OPPOSITES,
 }
@@ -196,12 +204,14 @@ _GLOSSARY: dict[str, str] = {
     "数据": r"\bdata\b|数据",
     "代码": r"\bcode\b|源码|代码",
     "截止": r"deadline|\bdue\b|截止|ddl",
-    "提交": r"submit|upload|提交|上传|\b交\b|交",
+    # 交 alone is "hand in" where it ends the question or leads to what is handed in, not inside 交叉 or 交流.
+    "提交": r"submit|upload|提交|上传|交(?=$|[\s作到给吗了啊呢的去完上])",
+    "成绩": r"grades?\b|graded\b|成绩|评分|打分",
     "下载": r"download|下载",
     **{name: pattern for sides in _OPPOSITES.values() for name, pattern in sides.items()},
 }
 # Terms that say which aspect of a subject is asked about, not the subject: they count for less (see weight()).
-ASPECTS = frozenset({"区别", "安装", "原理", "加速", "模型", "评估", "数据", "代码", "下载", "提交"})
+ASPECTS = frozenset({"区别", "安装", "原理", "加速", "模型", "评估", "数据", "代码", "下载", "提交", "成绩"})
 _GENERIC = frozenset(
     [
         "pip",
