@@ -74,6 +74,24 @@ def test_the_version_is_a_positive_int() -> None:
     assert isinstance(FINGERPRINT_VERSION, int) and FINGERPRINT_VERSION >= 1
 
 
+# An action and its opposite ("features._OPPOSITES"): the rest of the wording is the same, so only the contrast
+# mark keeps them apart. Several of these merged before detector version 3.
+OPPOSITE_ACTIONS = [
+    ("How do I install PyTorch?", "How do I uninstall PyTorch?"),
+    ("怎么安装 vllm", "怎么卸载 vllm"),
+    ("How to enable gradient checkpointing?", "How to disable gradient checkpointing?"),
+    ("怎么开启梯度检查点", "怎么关闭梯度检查点"),
+    ("How to increase the learning rate?", "How to decrease the learning rate?"),
+    ("学习率怎么调大", "学习率怎么调小"),
+    ("How do I export the model to ONNX?", "How do I import the model from ONNX?"),
+    ("怎么导出模型", "怎么导入模型"),
+    ("编码器输出什么", "解码器输出什么"),
+    ("What does the encoder output?", "What does the decoder output?"),
+    ("作业可以迟交吗", "作业可以重交吗"),
+    ("作业可以补交吗", "作业可以重新提交吗"),
+]
+
+
 @pytest.mark.parametrize(
     ("a", "b"),
     [
@@ -86,6 +104,7 @@ def test_the_version_is_a_positive_int() -> None:
         ("直播有回放吗？", "回放什么时候上传？"),
         ("MoE 是什么？", "MoE 为什么推理快？"),
         ("RAG 是什么？", "RAG 和微调应该怎么选？"),
+        *OPPOSITE_ACTIONS,
     ],
 )
 def test_same_topic_different_question_stays_apart(a: str, b: str) -> None:
@@ -108,30 +127,6 @@ def test_rewordings_are_one_question(a: str, b: str) -> None:
     assert same_question(fingerprint(a), fingerprint(b))
     assert same_question(fingerprint(b), fingerprint(a))
     assert set(fingerprint(a).keys) & set(fingerprint(b).keys), "the index must find the earlier one"
-
-
-# An action and its opposite ("features._OPPOSITES"): the rest of the wording is the same, so only the contrast
-# mark keeps them apart. Several of these merged before detector version 3.
-OPPOSITE_ACTIONS = [
-    ("How do I install PyTorch?", "How do I uninstall PyTorch?"),
-    ("怎么安装 vllm", "怎么卸载 vllm"),
-    ("How to enable gradient checkpointing?", "How to disable gradient checkpointing?"),
-    ("怎么开启梯度检查点", "怎么关闭梯度检查点"),
-    ("How to increase the learning rate?", "How to decrease the learning rate?"),
-    ("学习率怎么调大", "学习率怎么调小"),
-    ("How do I export the model to ONNX?", "How do I import the model from ONNX?"),
-    ("怎么导出模型", "怎么导入模型"),
-    ("编码器输出什么", "解码器输出什么"),
-    ("What does the encoder output?", "What does the decoder output?"),
-    ("作业可以迟交吗", "作业可以重交吗"),
-    ("作业可以补交吗", "作业可以重新提交吗"),
-]
-
-
-@pytest.mark.parametrize(("a", "b"), OPPOSITE_ACTIONS)
-def test_an_action_and_its_opposite_stay_apart(a: str, b: str) -> None:
-    assert not same_question(fingerprint(a), fingerprint(b))
-    assert not same_question(fingerprint(b), fingerprint(a))
 
 
 @pytest.mark.parametrize(

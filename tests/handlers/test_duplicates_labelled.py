@@ -141,6 +141,18 @@ def test_hard_negative_stays_apart(a: int, b: int) -> None:
     assert not same_question(second, first), (by_id[b].text, by_id[a].text)
 
 
+# A second set, written after detector version 3 and before the detector was run on it: 25 rewordings and 25
+# same-topic pairs that differ, in learners' words. On first sight the detector found 9 of the 25 rewordings and
+# merged 4 of the 25 different pairs: 交 inside 交叉 and 交流 read as "hand in", 成绩 (grades) not an aspect, and
+# no marks for languages (中文 / 英文) or too big / too small. Those four are fixed, so the set is no longer
+# unseen; it stays as a check that a change to the rules does not merge any of them again.
+def heldout() -> list[tuple[str, str, bool]]:
+    return [(str(r["a"]), str(r["b"]), bool(r["same"])) for r in load(DATA / "duplicates-heldout.jsonl")]
+
+
+HELDOUT_FOUND_FLOOR = 9  # rewordings of the second set found when it was written
+
+
 # Pairs written after the detector was tuned on the set above, as a check of how it does on questions it never
 # saw: one word swapped for another ("enable" / "disable"). Before the swap guard it merged 10 of these 11; the
 # last three it merged until version 3 (a typo keeps a word's start, and an action's opposite is a contrast mark).
@@ -159,28 +171,10 @@ UNSEEN_SWAPS = [
 ]
 
 
-@pytest.mark.parametrize(("a", "b"), UNSEEN_SWAPS)
-def test_an_unseen_swap_stays_apart(a: str, b: str) -> None:
+@pytest.mark.parametrize(("a", "b"), [*UNSEEN_SWAPS, *((a, b) for a, b, same in heldout() if not same)])
+def test_an_unseen_swap_or_a_different_question_of_the_second_set_stays_apart(a: str, b: str) -> None:
     assert not same_question(fingerprint(b), fingerprint(a))
     assert not same_question(fingerprint(a), fingerprint(b))
-
-
-# A second set, written after detector version 3 and before the detector was run on it: 25 rewordings and 25
-# same-topic pairs that differ, in learners' words. On first sight the detector found 9 of the 25 rewordings and
-# merged 4 of the 25 different pairs: 交 inside 交叉 and 交流 read as "hand in", 成绩 (grades) not an aspect, and
-# no marks for languages (中文 / 英文) or too big / too small. Those four are fixed, so the set is no longer
-# unseen; it stays as a check that a change to the rules does not merge any of them again.
-def heldout() -> list[tuple[str, str, bool]]:
-    return [(str(r["a"]), str(r["b"]), bool(r["same"])) for r in load(DATA / "duplicates-heldout.jsonl")]
-
-
-HELDOUT_FOUND_FLOOR = 9  # rewordings of the second set found when it was written
-
-
-@pytest.mark.parametrize(("a", "b"), [(a, b) for a, b, same in heldout() if not same])
-def test_a_different_question_of_the_second_set_stays_apart(a: str, b: str) -> None:
-    assert not same_question(fingerprint(a), fingerprint(b))
-    assert not same_question(fingerprint(b), fingerprint(a))
 
 
 def test_the_second_sets_rewordings_are_found_as_often_as_when_it_was_written() -> None:

@@ -131,14 +131,13 @@ def _names_differ(mine: frozenset[str], theirs: frozenset[str]) -> bool:
 
 
 def _typo_of(term: str, other: str) -> bool:
-    """``term`` is ``other`` mistyped (see TYPO_TWIN): long enough, beginning alike and nearly the same."""
+    """``term`` is ``other`` mistyped (see TYPO_TWIN): long enough, beginning alike and nearly the same. The
+    cheap tests first: this runs for every pair of unshared terms of every candidate."""
+    if len(term) <= 3 or term[:TYPO_KEEPS] != other[:TYPO_KEEPS]:
+        return False
     from rapidfuzz.distance import Indel
 
-    return (
-        len(term) > 3
-        and term[:TYPO_KEEPS] == other[:TYPO_KEEPS]
-        and Indel.normalized_similarity(term, other) >= TYPO_TWIN
-    )
+    return Indel.normalized_similarity(term, other) >= TYPO_TWIN
 
 
 def _swapped_weight(mine: dict[str, float], theirs: dict[str, float]) -> float:
