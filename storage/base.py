@@ -8,11 +8,11 @@ subclass of :class:`StoreBase`: their methods are the store's methods moved as t
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Sequence
 from typing import Any
 
 from handlers.vocabulary.domain import Member, MessageRef
+from storage.json_text import json_text
 from storage.queries import Reader
 from storage.writer import GroupCommitWriter, Statement
 
@@ -34,7 +34,7 @@ BY_REF = "platform = ? AND chat_id = ? AND message_id = ?"
 
 
 def _json(rows: Sequence[Sequence[Any]]) -> str:
-    return json.dumps(rows, ensure_ascii=False)
+    return json_text(rows)
 
 
 def _ref(ref: MessageRef) -> tuple[str, str, str]:

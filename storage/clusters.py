@@ -29,6 +29,7 @@ from handlers.ports.clusters import Cluster, DupesMode
 from handlers.text.duplicates import FINGERPRINT_VERSION, Fingerprint, best_match, fingerprint, normalise
 from handlers.vocabulary.domain import RankedQuestion
 from storage import codec, queries
+from storage.json_text import json_text
 
 logger = logging.getLogger(__name__)
 
@@ -376,7 +377,7 @@ PERIOD_SCOPE = "q.id > :after AND q.id <= :through AND q.created_at >= :since"
 
 async def cluster_likes(reader: queries.Reader, members: dict[int, list[int]]) -> dict[int, int]:
     pairs = [[root, m] for root, ids in members.items() for m in ids]
-    rows = await reader.all(CLUSTER_LIKES, (json.dumps(pairs),))
+    rows = await reader.all(CLUSTER_LIKES, (json_text(pairs),))
     return {int(r["root"]): int(r["members"]) for r in rows}
 
 
@@ -465,6 +466,6 @@ async def _ranked_rows(reader: queries.Reader, ids: Sequence[int]) -> dict[int, 
         f"SELECT {queries.QUESTION_COLUMNS}, l.title AS lesson_title, l.number AS lesson_number"
         " FROM questions q JOIN members m ON m.id = q.author_id JOIN lessons l ON l.id = q.lesson_id"
         " WHERE q.id IN (SELECT value FROM json_each(?))",
-        (json.dumps(list(ids)),),
+        (json_text(list(ids)),),
     )
     return {int(r["id"]): _ranked(r) for r in rows}

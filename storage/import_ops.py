@@ -6,7 +6,6 @@ writer's transaction (in its own savepoint), so everything it writes commits tog
 
 from __future__ import annotations
 
-import json
 import logging
 import sqlite3
 from collections import defaultdict, deque
@@ -20,6 +19,7 @@ import aiosqlite
 from handlers.vocabulary.domain import Course, Lesson, LessonDraft
 from handlers.vocabulary.imported import IMPORTED_PLATFORM, FeedEntry, FeedState, ImportedPost, LessonImport
 from storage import clusters, codec
+from storage.json_text import json_text
 
 logger = logging.getLogger(__name__)
 
@@ -128,7 +128,7 @@ def import_lesson_op(
         listed = [post.key for post in posts]
         for post in posts:  # a bad post fails here, before anything is queued
             _check(post)
-    listed_json = json.dumps(sorted(set(listed)))
+    listed_json = json_text(sorted(set(listed)))
     edited_at = codec.to_micros(now)
     new_course = (
         None
@@ -193,7 +193,7 @@ async def _import_chunk(
         row[0]: row[1]
         for row in await conn.execute_fetchall(
             "SELECT import_key, id FROM questions WHERE import_key IN (SELECT value FROM json_each(?))",
-            (json.dumps(list(page)),),
+            (json_text(list(page)),),
         )
     }
     # Edits are few and decided first (each takes one replaceable post); then inserts and refreshes.
@@ -226,7 +226,7 @@ async def _import_chunk(
         for row in await conn.execute_fetchall(
             "SELECT id FROM questions WHERE import_key IN (SELECT value FROM json_each(?)) AND kind = 'question'"
             " ORDER BY id",
-            (json.dumps([insert[7] for insert in inserts]),),
+            (json_text([insert[7] for insert in inserts]),),
         ):
             await clusters.place(conn, row[0])
     refreshes = [

@@ -30,7 +30,6 @@ A cancelled caller does not cancel its write: the operation was queued and will 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
@@ -40,6 +39,7 @@ from typing import Any, TypeVar
 import aiosqlite
 
 from storage.errors import StoreClosed
+from storage.json_text import json_text
 
 logger = logging.getLogger(__name__)
 
@@ -306,7 +306,7 @@ class GroupCommitWriter:
                 self.stats.executemany_calls += 1
                 group = [row[1] for row in rows[start:end]]
                 if batch_sql is not None:
-                    await self._conn.execute(batch_sql, (json.dumps(group, ensure_ascii=False),))
+                    await self._conn.execute(batch_sql, (json_text(group),))
                 else:
                     await self._conn.executemany(sql, group)
             start = end
