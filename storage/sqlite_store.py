@@ -40,7 +40,7 @@ import logging
 from pathlib import Path
 from types import TracebackType
 
-from storage import clusters
+from storage import clusters, planner_statistics
 from storage.base import StoreBase, _KnownMembers
 from storage.cluster_store import ClusterMixin
 from storage.connection import check_writable, connect, connect_raw, explained
@@ -104,6 +104,7 @@ class SqliteStore(
             try:
                 _, version = await migrate(conn, str(path))
                 await check_writable(conn)
+                await planner_statistics.forget_small_tables(conn)
                 await clusters.cluster_pending(conn)
                 reader = await connect(path, read_only=True)
             except BaseException:

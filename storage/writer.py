@@ -38,6 +38,7 @@ from typing import Any, TypeVar
 
 import aiosqlite
 
+from storage import planner_statistics
 from storage.errors import StoreClosed
 from storage.json_text import json_text
 
@@ -162,6 +163,7 @@ class GroupCommitWriter:
         self._conn_closed = True
         try:
             await self._conn.execute("PRAGMA optimize")
+            await planner_statistics.forget_small_tables(self._conn)
         except Exception as error:
             # Only statistics for the planner, refreshed at the next close: another process writing the same
             # file (webhook workers, shards) may hold the lock past the busy timeout. Nothing is lost; say so
