@@ -36,8 +36,8 @@ ADD_REACTION = """
 """
 
 # The same for a whole group of reactions at once: their parameter lists as one JSON array, through the
-# like_batches view (migration 0013), which keeps them by the like rule and then updates the like count of each
-# question it touched once, recounted from its reaction rows, instead of once per like.
+# like_batches view (migrations 0013, 0018), which keeps them by the like rule and then adds to each question it
+# touched, once, the members whose first reaction on it this is, instead of updating the count once per like.
 ADD_REACTIONS_BATCH = "INSERT INTO like_batches (likes) VALUES (?)"
 
 # Who of the reported (member, emoji) pairs may like the post at all (may_like: not its author, not a bot),
