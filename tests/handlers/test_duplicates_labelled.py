@@ -146,11 +146,19 @@ def test_hard_negative_stays_apart(a: int, b: int) -> None:
 # merged 4 of the 25 different pairs: 交 inside 交叉 and 交流 read as "hand in", 成绩 (grades) not an aspect, and
 # no marks for languages (中文 / 英文) or too big / too small. Those four are fixed, so the set is no longer
 # unseen; it stays as a check that a change to the rules does not merge any of them again.
-def heldout() -> list[tuple[str, str, bool]]:
-    return [(str(r["a"]), str(r["b"]), bool(r["same"])) for r in load(DATA / "duplicates-heldout.jsonl")]
+def heldout(name: str = "duplicates-heldout.jsonl") -> list[tuple[str, str, bool]]:
+    return [(str(r["a"]), str(r["b"]), bool(r["same"])) for r in load(DATA / name)]
 
 
 HELDOUT_FOUND_FLOOR = 9  # rewordings of the second set found when it was written
+
+# A third set, written after detector version 3 and run once as written: it found 12 of its 25 rewordings and
+# merged 4 of its 25 different pairs (多卡 / CPU, GPU / Python version, 期末 / 期中, faster / less memory). Version
+# 4 keeps all four apart: multi-GPU is a device, the exam and what a method gains are contrast kinds, and a device
+# or system named on one side only counts as a swapped subject unless the other names one of its kind. It still
+# finds 12 ("a 24GB card" is now a GPU, which the stricter swap rule had lost). No longer unseen either.
+THIRD_SET = "duplicates-heldout-3.jsonl"
+THIRD_FOUND_FLOOR = 12
 
 
 # Pairs written after the detector was tuned on the set above, as a check of how it does on questions it never
@@ -171,17 +179,23 @@ UNSEEN_SWAPS = [
 ]
 
 
-@pytest.mark.parametrize(("a", "b"), [*UNSEEN_SWAPS, *((a, b) for a, b, same in heldout() if not same)])
-def test_an_unseen_swap_or_a_different_question_of_the_second_set_stays_apart(a: str, b: str) -> None:
+@pytest.mark.parametrize(
+    ("a", "b"), [*UNSEEN_SWAPS, *((a, b) for a, b, same in heldout() + heldout(THIRD_SET) if not same)]
+)
+def test_an_unseen_swap_or_a_different_question_of_a_later_set_stays_apart(a: str, b: str) -> None:
     assert not same_question(fingerprint(b), fingerprint(a))
     assert not same_question(fingerprint(a), fingerprint(b))
 
 
-def test_the_second_sets_rewordings_are_found_as_often_as_when_it_was_written() -> None:
-    pairs = [(a, b) for a, b, same in heldout() if same]
+@pytest.mark.parametrize(
+    ("name", "label", "floor"),
+    [("duplicates-heldout.jsonl", "second", HELDOUT_FOUND_FLOOR), (THIRD_SET, "third", THIRD_FOUND_FLOOR)],
+)
+def test_a_later_sets_rewordings_are_found_as_often_as_when_it_was_written(name: str, label: str, floor: int) -> None:
+    pairs = [(a, b) for a, b, same in heldout(name) if same]
     found = sum(same_question(fingerprint(b), fingerprint(a)) for a, b in pairs)
-    print(f"\nsecond set: {found} of {len(pairs)} rewordings found")  # shown with -s: for the closing note
-    assert len(pairs) == 25 and found >= HELDOUT_FOUND_FLOOR
+    print(f"\n{label} set: {found} of {len(pairs)} rewordings found")  # shown with -s: for the closing note
+    assert len(pairs) == 25 and found >= floor
 
 
 def test_the_sample_pages_questions_are_not_merged_with_each_other() -> None:

@@ -22,14 +22,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 
-from handlers.text.duplicates.features import ASPECTS, FACTS, Marks, is_marked, marks, names, terms, weight
+from handlers.text.duplicates.features import ASPECTS, FACTS, Marks, mark_kind, marks, names, terms, weight
 from handlers.text.duplicates.normalise import normalise
 
 logger = logging.getLogger(__name__)
 
 # Bumped whenever normalisation, terms, keys or the decision change: stores cluster their questions again on a new
 # version, so a merge the new detector would not make is undone (manual decisions are replayed).
-FINGERPRINT_VERSION = 3
+FINGERPRINT_VERSION = 4
 
 # Weighted Dice coefficient of the content terms at or above which two questions (whose marks agree) are one.
 TERM_THRESHOLD = 0.43
@@ -140,15 +140,33 @@ def _typo_of(term: str, other: str) -> bool:
     return Indel.normalized_similarity(term, other) >= TYPO_TWIN
 
 
-def _swapped_weight(mine: dict[str, float], theirs: dict[str, float]) -> float:
+def _swapped_weight(mine: dict[str, float], theirs: dict[str, float], their_text: str) -> float:
     """The weight of the terms only ``mine`` names, less those that are a typo of a term only ``theirs`` names
-    and those the contrast marks compare (numbers, systems, frameworks, devices: see :func:`is_marked`)."""
+    and those the contrast marks compare: a number, system, framework or device (see :func:`mark_kind`) where
+    the other question (``their_text``, normalised) carries a mark of the same kind too. Where it carries none,
+    the marks cannot compare them, and the term is a swapped subject like any other ("which GPU" / "which
+    Python version")."""
     only_theirs = [term for term in theirs if term not in mine]
-    return sum(
-        w
-        for term, w in mine.items()
-        if term not in theirs and not is_marked(term) and not any(_typo_of(term, other) for other in only_theirs)
-    )
+    swapped = 0.0
+    their_kinds: set[str] | None = None
+    for term, w in mine.items():
+        if term in theirs or any(_typo_of(term, other) for other in only_theirs):
+            continue
+        kind = mark_kind(term)
+        if kind is not None:
+            if their_kinds is None:
+                their_kinds = _mark_kinds(their_text)
+            if kind in their_kinds:
+                continue
+        swapped += w
+    return swapped
+
+
+def _mark_kinds(normalised: str) -> set[str]:
+    """The kinds of contrast mark a question carries, as :func:`mark_kind` names them."""
+    found, _ = _marks(normalised)
+    kinds = {kind for kind, _ in found.things}
+    return kinds | {"number"} if found.numbers else kinds
 
 
 def similarity(new: Fingerprint, earlier: Fingerprint) -> float:
@@ -159,7 +177,8 @@ def similarity(new: Fingerprint, earlier: Fingerprint) -> float:
     if new.normalised == earlier.normalised:
         return 1.0
     a, b = _terms(new.normalised), _terms(earlier.normalised)
-    if min(_swapped_weight(a.weights, b.weights), _swapped_weight(b.weights, a.weights)) >= SUBSTITUTION:
+    swapped = _swapped_weight(a.weights, b.weights, earlier.normalised)
+    if swapped >= SUBSTITUTION and _swapped_weight(b.weights, a.weights, new.normalised) >= SUBSTITUTION:
         return 0.0  # each asks about something the other does not name
     shared = sum(w for term, w in a.weights.items() if term in b.weights)
     dice = 2 * shared / (a.total + b.total) if a.total and b.total else 0.0

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 # The kind of question asked. A question may ask two things ("什么是 KV cache，为什么能加速"); two questions
 # whose kinds are both known and differ ask different things.
@@ -94,13 +95,23 @@ _KINDS: dict[str, dict[str, str]] = {
     },
     "device": {
         "cpu": r"\bcpu\b",
-        "gpu": r"\bgpu\b|显卡|独显|\bcuda\b",
+        "multigpu": r"\bmulti ?gpus?\b|\bmultiple gpus\b|多卡|多显卡|多张显卡|多块显卡|多张卡|多块卡",
+        "gpu": r"\bgpu\b|显卡|独显|\bcuda\b|(?<=gb )cards?\b",  # "a 24GB card"
         "npu": r"\bnpu\b|昇腾|\bascend\b",
         "tpu": r"\btpu\b",
     },
     "language": {
         "zh": r"\bchinese\b|中文|汉语|汉字",
         "en": r"\benglish\b|英文|英语",
+    },
+    "exam": {
+        "final": r"期末|\bfinal exams?\b|\bfinals\b",
+        "midterm": r"期中|\bmid-?terms?\b",
+    },
+    # What a method is asked to be better at: "为什么更快" and "为什么更省显存" are two questions.
+    "gain": {
+        "speed": r"更快|变快|快在|加速|提速|\bfaster\b|\bspeeds? ?up\b",
+        "memory": r"省显存|节省显存|显存更少|显存更小|\bless memory\b|\bsaves? memory\b|\bmemory[- ]efficient\b",
     },
     **_OPPOSITES,
 }
@@ -180,7 +191,7 @@ def marks(normalised: str) -> Marks:
 # One spelling for the course words learners write in several ways (and in both languages), longest first.
 _GLOSSARY: dict[str, str] = {
     "显存": r"gpu memory|vram|显存|video memory",
-    "显卡": r"\bgpus?\b|显卡|独显|graphics card",
+    "显卡": r"\bgpus?\b|显卡|独显|graphics card|(?<=gb )cards?\b",
     "微调": r"fine ?tun(?:e|ing|ed)|finetun(?:e|ing|ed)|微调",
     "全量微调": r"full (?:parameter )?微调|全量微调|全参数微调|全参数训练|全参微调",
     "作业": r"home ?work|assignments?|作业",
@@ -189,13 +200,13 @@ _GLOSSARY: dict[str, str] = {
     "直播": r"live ?stream|live session|直播",
     "答疑": r"office hours?|答疑",
     "证书": r"certificates?|证书",
-    "oom": r"out of memory|\boom\b|爆显存",
+    "oom": r"(?:cuda )?out of memory|\boom\b|爆显存",  # "CUDA out of memory" is the error's name, not a device
     "注意力": r"attention|注意力",
     "量化": r"quantization|quantize|量化",
     "区别": r"difference|different|区别|差别|不同|差异|\bvs\b|\bversus\b",
     "上下文": r"context|上下文",
     "分布式": r"distributed|分布式",
-    "多卡": r"multi ?gpu|多卡|多显卡",
+    "多卡": r"multi ?gpus?|multiple gpus|多卡|多显卡|多张显卡|多块显卡|多张卡|多块卡",
     "原理": r"\bworks?\b|原理|机制|怎么回事|怎么理解|理解|讲讲|讲一下|解释|介绍|作用|\bexplain\b|\bmean\b",
     "加速": r"speed(?:s)? up|faster|加速|快",
     "基础": r"background|prerequisites?|前置知识|基础",
@@ -396,13 +407,21 @@ def weight(term: str) -> float:
     return 0.5 if len(term) == 1 and term >= "\u3400" else 1.0  # a Chinese word is about two characters
 
 
-_NAMED_KINDS = _at_word_start("|".join(p for kind in ("os", "framework", "device") for p in _KINDS[kind].values()))
+_MARKED_KINDS = ("os", "framework", "device")
+_NAMED_KINDS = _at_word_start("|".join(p for kind in _MARKED_KINDS for p in _KINDS[kind].values()))
+_NAMED_BY_KIND = {kind: _at_word_start("|".join(_KINDS[kind].values())) for kind in _MARKED_KINDS}
 
 
-def is_marked(term: str) -> bool:
-    """A number, or a system, framework or device name (as a term, a stem: "window"): what :class:`Marks`
-    compares already, with its synonyms ("win11" is "windows")."""
-    return term.isdigit() or any(_NAMED_KINDS.fullmatch(word) for word in (term, term + "s"))
+@lru_cache(maxsize=4096)
+def mark_kind(term: str) -> str | None:
+    """The kind of mark a term is, when :class:`Marks` compares it already: "number", or a system, framework
+    or device name (as a term, a stem: "window"), with its synonyms ("win11" is "windows"). None otherwise."""
+    if term.isdigit():
+        return "number"
+    for kind, pattern in _NAMED_BY_KIND.items():
+        if any(pattern.fullmatch(word) for word in (term, term + "s")):
+            return kind
+    return None
 
 
 def names(normalised: str) -> frozenset[str]:
