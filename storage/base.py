@@ -12,7 +12,6 @@ from collections.abc import Sequence
 from typing import Any
 
 from handlers.vocabulary.domain import Member, MessageRef
-from storage.json_text import json_text
 from storage.queries import Reader
 from storage.writer import GroupCommitWriter, Statement
 
@@ -31,10 +30,6 @@ UPSERT_MEMBERS_BATCH = """
 
 
 BY_REF = "platform = ? AND chat_id = ? AND message_id = ?"
-
-
-def _json(rows: Sequence[Sequence[Any]]) -> str:
-    return json_text(rows)
 
 
 def _ref(ref: MessageRef) -> tuple[str, str, str]:

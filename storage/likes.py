@@ -16,7 +16,8 @@ from handlers.vocabulary.domain import (
     ReactionFix,
 )
 from storage import codec
-from storage.base import BY_REF, UPSERT_MEMBER, StoreBase, _json, _ref
+from storage.base import BY_REF, UPSERT_MEMBER, StoreBase, _ref
+from storage.json_text import json_text
 from storage.writer import Batch, Statement
 
 logger = logging.getLogger(__name__)
@@ -182,7 +183,9 @@ class LikeRows(StoreBase):
             await self._writer.submit(Batch([(ADD_REACTION, p, ADD_REACTIONS_BATCH) for p in params]))
             return
         members = [[m.platform, m.user_id, m.display_name, int(m.is_bot)] for m in new_members.values()]
-        await self._writer.submit(Statement(LIKE_BURST, (_json(members), _json(params)), batch_sql=LIKE_BURSTS_BATCH))
+        await self._writer.submit(
+            Statement(LIKE_BURST, (json_text(members), json_text(params)), batch_sql=LIKE_BURSTS_BATCH)
+        )
         for member in new_members.values():
             self._members.committed(member)
 
@@ -227,8 +230,8 @@ class LikeRows(StoreBase):
         created = codec.to_micros(at)
         reported = list(dict.fromkeys(reactions))
         members = {(m.platform, m.user_id): m for m, _ in reported}  # the last name reported wins
-        pairs = _json([[m.platform, m.user_id, emoji] for m, emoji in reported])
-        likes = _json([[created, emoji, m.platform, m.user_id, *_ref(ref)] for m, emoji in reported])
+        pairs = json_text([[m.platform, m.user_id, emoji] for m, emoji in reported])
+        likes = json_text([[created, emoji, m.platform, m.user_id, *_ref(ref)] for m, emoji in reported])
 
         async def op(conn: aiosqlite.Connection) -> ReactionFix | None:
             async with conn.execute(f"SELECT id FROM questions WHERE {BY_REF}", _ref(ref)) as cur:

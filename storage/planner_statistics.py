@@ -21,7 +21,7 @@ SMALL_TABLE_ROWS = 1000
 
 # The first number of a table's stat is its row count; CAST reads the leading integer of "200 200 1".
 _HAS_STATISTICS = "SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = 'sqlite_stat1'"
-_FORGET_SMALL = "DELETE FROM sqlite_stat1 WHERE CAST(stat AS INTEGER) < ?"
+_SMALL = "FROM sqlite_stat1 WHERE CAST(stat AS INTEGER) < ?"
 
 
 async def forget_small_tables(conn: aiosqlite.Connection) -> None:
@@ -33,7 +33,8 @@ async def forget_small_tables(conn: aiosqlite.Connection) -> None:
     async with conn.execute(_HAS_STATISTICS) as cursor:
         if await cursor.fetchone() is None:
             return
-    async with conn.execute(_FORGET_SMALL, (SMALL_TABLE_ROWS,)) as cursor:
-        forgotten = cursor.rowcount
-    if forgotten:
-        await conn.execute("ANALYZE sqlite_schema")  # reloads the statistics this connection plans with
+    async with conn.execute(f"SELECT 1 {_SMALL} LIMIT 1", (SMALL_TABLE_ROWS,)) as cursor:
+        if await cursor.fetchone() is None:
+            return  # nothing to forget: no write, so no wait for another process's write lock at start
+    await conn.execute(f"DELETE {_SMALL}", (SMALL_TABLE_ROWS,))
+    await conn.execute("ANALYZE sqlite_schema")  # reloads the statistics this connection plans with

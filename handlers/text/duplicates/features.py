@@ -206,7 +206,7 @@ _GLOSSARY: dict[str, str] = {
     "区别": r"difference|different|区别|差别|不同|差异|\bvs\b|\bversus\b",
     "上下文": r"context|上下文",
     "分布式": r"distributed|分布式",
-    "多卡": r"multi ?gpus?|multiple gpus|多卡|多显卡|多张显卡|多块显卡|多张卡|多块卡",
+    "多卡": _KINDS["device"]["multigpu"],  # a device mark, and one word however it is written
     "原理": r"\bworks?\b|原理|机制|怎么回事|怎么理解|理解|讲讲|讲一下|解释|介绍|作用|\bexplain\b|\bmean\b",
     "加速": r"speed(?:s)? up|faster|加速|快",
     "基础": r"background|prerequisites?|前置知识|基础",
