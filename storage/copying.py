@@ -59,6 +59,9 @@ TABLES: tuple[str, ...] = (
 )
 # Kept by the target itself, or bookkeeping of one engine only.
 DERIVED_PREFIXES = ("questions_fts", "question_grams", "question_texts", "sqlite_", "like_batch", "schema_version")
+# Bursts of likes kept but not counted yet (storage.like_inbox): a source must have none (they are counted when
+# studybot or `studybot db upgrade` opens it), so there is nothing in them to copy.
+KEPT_BURSTS = "like_inbox"
 # Columns that may point at a later row of their own table: copied as NULL, then set once every row is there.
 SELF_REFERENCES = {"questions": "duplicate_of"}
 # One-row state a freshly migrated database may already hold (the clustering version): replaced by the source's.
@@ -96,7 +99,7 @@ class CopyReport:
 
 def copied_tables(tables: Sequence[str]) -> list[str]:
     """The source's tables the copy moves, in :data:`TABLES` order; a table neither known nor derived is an error."""
-    unknown = sorted(t for t in tables if t not in TABLES and not t.startswith(DERIVED_PREFIXES))
+    unknown = sorted(t for t in tables if t not in (*TABLES, KEPT_BURSTS) and not t.startswith(DERIVED_PREFIXES))
     if unknown:
         raise CopyRefused(f"this studybot does not know how to copy the tables {', '.join(unknown)}")
     return [t for t in TABLES if t in tables]
@@ -113,7 +116,13 @@ async def copy_database(source: Database, target: Database, progress: Progress |
                 f"the source is at schema version {from_version} and the target at {to_version}: "
                 "run `studybot db upgrade` with DATABASE_PATH or DATABASE_URL set to the source first"
             )
-        tables = copied_tables(await src.tables())
+        source_tables = await src.tables()
+        if KEPT_BURSTS in source_tables and (kept := await src.count(KEPT_BURSTS)):
+            raise CopyRefused(
+                f"the source holds {kept} burst(s) of likes kept but not counted (studybot stopped before counting"
+                " them): run `studybot db upgrade` with DATABASE_PATH set to the source, which counts them, first"
+            )
+        tables = copied_tables(source_tables)
         for table in tables:
             if table in SINGLETONS:
                 await dst.clear(table)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Sequence
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 import aiosqlite
@@ -16,8 +18,9 @@ from handlers.vocabulary.domain import (
     ReactionFix,
 )
 from storage import codec
-from storage.base import BY_REF, UPSERT_MEMBER, StoreBase, _ref
+from storage.base import BY_REF, UPSERT_MEMBER, StoreBase, _KnownMembers, _ref
 from storage.json_text import json_text
+from storage.like_inbox import COUNT_KEPT, KEEP_BURST
 from storage.writer import Batch, Statement
 
 logger = logging.getLogger(__name__)
@@ -92,6 +95,19 @@ CLEAR_REACTIONS = """
 CLEAR_EMOJI = CLEAR_REACTIONS + " AND emoji = ?"
 
 
+def _counted(known: _KnownMembers, members: list[Member], counted: asyncio.Future[Any]) -> None:
+    """A kept burst was counted, or its count failed (then it stays kept and is counted with the next one, or at
+    the next open): the log says so, once, at the level an operator sees."""
+    if counted.cancelled():
+        return
+    error = counted.exception()
+    if error is not None:
+        logger.warning("kept likes not counted yet (%s); they are counted with the next burst, or at start", error)
+        return
+    for member in members:
+        known.committed(member)
+
+
 def _micros(changes: Sequence[ReactionChange]) -> list[int]:
     """Each change's time in microseconds (ValueError for a naive one). The changes of a burst mostly share
     their time, so a time equal to the one before is not converted again."""
@@ -157,7 +173,20 @@ class LikeRows(StoreBase):
             self._members.committed(member)
 
     async def _apply_likes(self, likes: list[tuple[ReactionChange, int]]) -> None:
-        """A burst of adds: the plain statement, or like_bursts with new members.
+        """A burst of adds: the plain statement, or like_bursts with new members."""
+        params, new_members = self._like_params(likes)
+        if not new_members:
+            await self._writer.submit(Batch([(ADD_REACTION, p, ADD_REACTIONS_BATCH) for p in params]))
+            return
+        members = [[m.platform, m.user_id, m.display_name, int(m.is_bot)] for m in new_members]
+        await self._writer.submit(
+            Statement(LIKE_BURST, (json_text(members), json_text(params)), batch_sql=LIKE_BURSTS_BATCH)
+        )
+        for member in new_members:
+            self._members.committed(member)
+
+    def _like_params(self, likes: list[tuple[ReactionChange, int]]) -> tuple[list[tuple[Any, ...]], list[Member]]:
+        """ADD_REACTION's parameters for each like, and the burst's members not known to be stored as they are.
 
         A burst brings many likes by the same members to the same posts, and the backends hand the same Member
         and MessageRef objects for them: so each distinct object is looked at once (by identity, while the burst
@@ -179,15 +208,33 @@ class LikeRows(StoreBase):
             if not known:  # every time, as before: the last name given for a member in the burst is the one kept
                 new_members[(member.platform, member.user_id)] = member
             params.append((created, change.emoji, member.platform, member.user_id, *where))
-        if not new_members:
-            await self._writer.submit(Batch([(ADD_REACTION, p, ADD_REACTIONS_BATCH) for p in params]))
+        return params, list(new_members.values())
+
+    async def keep_reactions(self, changes: Sequence[ReactionChange]) -> None:
+        """Return once the burst is kept (committed to like_inbox), before its likes are counted.
+
+        Why: Telegram's poller may confirm a batch of updates as soon as it is kept, so the count's SQL runs on
+        the writer thread while the event loop fetches the next batch, instead of between the two. The count is
+        queued with the row, at once: every write queued later runs after it, every read started later waits for
+        it (:meth:`settled`), and a burst kept by a process that stopped before counting it is counted when the
+        store next opens. A burst that is not all likes (removals, or a single change) is applied as
+        :meth:`apply_reactions` applies it: there is nothing to gain.
+        """
+        times = _micros(changes)
+        if len(changes) < 2 or not all(change.added for change in changes):
+            await self.apply_reactions(changes)
             return
-        members = [[m.platform, m.user_id, m.display_name, int(m.is_bot)] for m in new_members.values()]
-        await self._writer.submit(
-            Statement(LIKE_BURST, (json_text(members), json_text(params)), batch_sql=LIKE_BURSTS_BATCH)
-        )
-        for member in new_members.values():
-            self._members.committed(member)
+        params, new_members = self._like_params(list(zip(changes, times, strict=True)))
+        members = [[m.platform, m.user_id, m.display_name, int(m.is_bot)] for m in new_members]
+        kept = self._writer.submit(Statement(KEEP_BURST, (json_text(members), json_text(params))))
+        counted = self._writer.submit(Statement(COUNT_KEPT, ()))
+        self._reader.wait_for(counted)
+        counted.add_done_callback(partial(_counted, self._members, new_members))
+        await kept
+
+    async def settled(self) -> None:
+        """Until every burst kept so far is counted (benchmarks and tests; reads wait for it themselves)."""
+        await self._reader.settled()
 
     async def _apply_one(self, change: ReactionChange, created: int) -> None:
         member, ref = change.member, change.ref

@@ -9,6 +9,7 @@ with the number of posts in the course.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import sqlite3
 from collections.abc import Sequence
@@ -131,11 +132,35 @@ class Reader:
 
     def __init__(self, conn: aiosqlite.Connection) -> None:
         self.conn = conn
+        self._counting: asyncio.Future[Any] | None = None
+
+    def wait_for(self, counting: asyncio.Future[Any]) -> None:
+        """Reads started from now on wait until ``counting`` (a kept burst's count, queued last) is done.
+
+        Why: a burst kept before it is counted (:meth:`storage.likes.LikeRows.keep_reactions`) must not show a
+        read its old counts once the caller was told it is kept. The writer runs its writes in order, so the
+        last one queued is the one to wait for; whether it succeeded is for the writer's caller to report.
+        """
+        self._counting = counting
+
+    async def settled(self) -> None:
+        """Until the last kept burst is counted (at once when none is waiting)."""
+        counting = self._counting
+        if counting is None:
+            return
+        if not counting.done():
+            await asyncio.wait((counting,))
+        if self._counting is counting:
+            self._counting = None
 
     async def all(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[sqlite3.Row]:
+        if self._counting is not None:
+            await self.settled()
         return list(await self.conn.execute_fetchall(sql, params))
 
     async def one(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> sqlite3.Row | None:
+        if self._counting is not None:
+            await self.settled()
         async with self.conn.execute(sql, params) as cursor:
             row: sqlite3.Row | None = await cursor.fetchone()
         return row

@@ -21,6 +21,7 @@ import aiosqlite
 from storage.clusters import Progress, cluster_pending
 from storage.connection import apply_pragmas, connect_raw, explained
 from storage.errors import DatabaseTooNew
+from storage.like_inbox import count_left_kept
 
 logger = logging.getLogger(__name__)
 
@@ -161,6 +162,7 @@ async def upgrade_database(path: str | Path, progress: Progress | None = None) -
         conn = await connect_raw(path)
         try:
             versions = await migrate(conn, str(path))
+            await count_left_kept(conn)
             await cluster_pending(conn, progress)
             return versions
         finally:

@@ -40,7 +40,7 @@ import logging
 from pathlib import Path
 from types import TracebackType
 
-from storage import clusters, planner_statistics
+from storage import clusters, like_inbox, planner_statistics
 from storage.base import StoreBase, _KnownMembers
 from storage.cluster_store import ClusterMixin
 from storage.connection import check_writable, connect, connect_raw, explained
@@ -105,6 +105,7 @@ class SqliteStore(
                 _, version = await migrate(conn, str(path))
                 await check_writable(conn)
                 await planner_statistics.forget_small_tables(conn)
+                await like_inbox.count_left_kept(conn)
                 await clusters.cluster_pending(conn)
                 reader = await connect(path, read_only=True)
             except BaseException:

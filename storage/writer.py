@@ -244,8 +244,9 @@ class GroupCommitWriter:
         operation stays atomic, and the order is kept, since the rest runs after. The front ends at the first
         operation that is not one statement (a call, a batch of several statements). A failed statement applied
         nothing: its operations go to the transaction with the rest, which tells the bad one from the others.
+        Each statement's callers are told as soon as it is committed, before the next one runs: a caller that
+        needs only the first (a kept burst of likes, then its count) goes on while the second runs.
         """
-        done: list[Operation] = []
         start = 0
         while start < len(ordered):
             sql = _lone_sql(ordered[start])
@@ -264,11 +265,10 @@ class GroupCommitWriter:
                 logger.debug("a lone statement of %d rows failed (%s); it goes to a transaction", len(rows), error)
                 break
             self.stats.commits += 1
-            done.extend(ordered[start:end])
+            for op in ordered[start:end]:
+                if not op.future.done():
+                    op.future.set_result(None)
             start = end
-        for op in done:
-            if not op.future.done():
-                op.future.set_result(None)
         return ordered[start:]
 
     async def _run_grouped(self, ordered: list[Operation]) -> list[Outcome] | None:

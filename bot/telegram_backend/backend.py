@@ -3,8 +3,10 @@
 At-least-once processing: python-telegram-bot's own Updater confirms updates to Telegram (the getUpdates
 offset) as soon as it has fetched them, so a process killed before handling them would lose them. This
 backend polls itself and moves the offset past an update only after the core has handled it, which means its
-writes are committed. A killed process therefore loses nothing: Telegram delivers the unconfirmed updates
-again and the handlers are idempotent (a redelivered message or reaction never counts twice).
+writes are committed (for a run of likes: kept in the store, which counts them while the next batch is fetched,
+and at its next start if the process dies first). A killed process therefore loses nothing: Telegram delivers
+the unconfirmed updates again and the handlers are idempotent (a redelivered message or reaction never counts
+twice).
 
 Sending goes through the Application's bot with our :class:`~bot.telegram_backend.ratelimit.TelegramRateLimiter`
 (python-telegram-bot's rate limiter interface), which paces messages to Telegram's published limits (30 a
@@ -241,7 +243,7 @@ class TelegramBackend:
                 else:
                     # A run of reactions goes to the core as one burst: applied in order, committed together.
                     await self.handle_reaction_burst(step)
-                # Only now that the updates are handled (their writes committed) may Telegram forget them.
+                # Only now that the updates are handled (their writes committed, or kept) may Telegram forget them.
                 offset = step.next_offset
 
     async def handle_update(self, update: Update) -> None:
@@ -258,7 +260,9 @@ class TelegramBackend:
 
     async def handle_reaction_burst(self, step: Step) -> None:
         try:
-            await self._intake(ReactionBurst(step.changes))
+            # Kept is enough: the poller confirms the batch at once, and the likes are counted while it fetches
+            # the next one (a crash before they are counted leaves them kept, counted at the next start).
+            await self._intake(ReactionBurst(step.changes, kept_is_enough=True))
         except Exception:
             logger.exception("telegram: updates %s-%s could not be handled", step.first_id, step.next_offset - 1)
 

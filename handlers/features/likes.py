@@ -39,7 +39,9 @@ async def on_reaction_removed(services: Services, event: ReactionRemoved) -> Non
 
 @router.on(ReactionBurst)
 async def on_reaction_burst(services: Services, event: ReactionBurst) -> None:
-    if event.changes:
+    if event.changes and event.kept_is_enough:
+        await services.store.keep_reactions(event.changes)
+    elif event.changes:
         await services.store.apply_reactions(event.changes)
     for change in event.changes:
         if change.added and change.emoji in NOT_HELPED:

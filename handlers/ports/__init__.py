@@ -199,6 +199,17 @@ class LikeStore(Protocol):
         or none; returns once all are committed. For bursts: one wait for the lot instead of one per reaction."""
         ...
 
+    async def keep_reactions(self, changes: Sequence[ReactionChange]) -> None:
+        """As apply_reactions, but returns once the changes are kept, which may be before they are counted: then
+        they are counted before any write queued after this call returns and any read started after it, and
+        after a crash when the store next opens. For a caller that must confirm receipt before it may fetch more
+        (Telegram's getUpdates offset), so that the count runs while it fetches."""
+        ...
+
+    async def settled(self) -> None:
+        """Until every change kept so far is counted (reads wait for it by themselves)."""
+        ...
+
     async def clear_reactions(self, ref: MessageRef, emoji: str | None) -> None: ...
     async def set_anonymous_likes(self, ref: MessageRef, counts: Sequence[tuple[str, int]]) -> None:
         """Per-emoji reaction totals that include reactions without a member (anonymous admins, channels)."""

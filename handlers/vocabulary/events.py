@@ -62,9 +62,13 @@ class ReactionBurst:
     Handled like the single events, but committed with one wait for the lot. It carries the store's own
     :class:`ReactionChange` rather than one event per reaction: under load a backend builds one object per
     reaction instead of two.
+
+    ``kept_is_enough``: the backend must confirm receipt before it may fetch more (Telegram's getUpdates offset),
+    and needs for that only the burst kept, not yet counted (see ``LikeStore.keep_reactions``).
     """
 
     changes: tuple[ReactionChange, ...]
+    kept_is_enough: bool = False
 
 
 @dataclass(frozen=True, slots=True)

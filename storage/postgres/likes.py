@@ -179,6 +179,14 @@ class PgLikeRows(PgBase):
         members = [change.member for change in changes if change.added]
         await self._submit(LikeOp(list(dict.fromkeys(row[5:] for row in rows)), members, rows))
 
+    async def keep_reactions(self, changes: Sequence[ReactionChange]) -> None:
+        """Applied at once: the count runs on the server, not on a thread of the process that polls, so keeping
+        the burst first would only add a write."""
+        await self.apply_reactions(changes)
+
+    async def settled(self) -> None:
+        """Nothing kept waits to be counted here (see :meth:`keep_reactions`)."""
+
     async def remove_reaction(self, ref: MessageRef, member: Member, emoji: str) -> None:
         where = ref_params(ref)
         await self._submit(LikeOp([where], [], [(False, 0, emoji, member.platform, member.user_id, *where)]))

@@ -124,17 +124,25 @@ class LikesMachine(RuleBasedStateMachine):
             self.reactions.add((question, member_a.user_id, emoji))
         self.reactions.discard((question, member_b.user_id, emoji))
 
-    @rule(changes=st.lists(st.tuples(questions, members, emojis, st.booleans(), st.booleans()), min_size=2, max_size=8))
-    def burst(self, changes: list[tuple[int, Member, str, bool, bool]]) -> None:
+    @rule(
+        changes=st.lists(st.tuples(questions, members, emojis, st.booleans(), st.booleans()), min_size=2, max_size=8),
+        kept=st.booleans(),
+    )
+    def burst(self, changes: list[tuple[int, Member, str, bool, bool]], kept: bool) -> None:
         """Adds and removes in one burst (reaction_changes), some by members under a new name."""
-        self.apply_burst(changes)
+        self.apply_burst(changes, kept)
 
-    @rule(changes=st.lists(st.tuples(questions, members, emojis, st.booleans()), min_size=2, max_size=8))
-    def like_burst(self, changes: list[tuple[int, Member, str, bool]]) -> None:
-        """Only adds (the plain statement, or like_bursts when a member is new under that name)."""
-        self.apply_burst([(question, member, emoji, True, renamed) for question, member, emoji, renamed in changes])
+    @rule(
+        changes=st.lists(st.tuples(questions, members, emojis, st.booleans()), min_size=2, max_size=8),
+        kept=st.booleans(),
+    )
+    def like_burst(self, changes: list[tuple[int, Member, str, bool]], kept: bool) -> None:
+        """Only adds (the plain statement, or like_bursts when a member is new under that name); ``kept``: kept
+        first and counted after (keep_reactions, as Telegram's poller hands them), else applied at once."""
+        adds = [(question, member, emoji, True, renamed) for question, member, emoji, renamed in changes]
+        self.apply_burst(adds, kept)
 
-    def apply_burst(self, changes: list[tuple[int, Member, str, bool, bool]]) -> None:
+    def apply_burst(self, changes: list[tuple[int, Member, str, bool, bool]], kept: bool = False) -> None:
         burst = []
         for question, member, emoji, added, renamed in changes:
             who = replace(member, display_name=f"{member.display_name} (renamed)") if renamed else member
@@ -143,7 +151,7 @@ class LikesMachine(RuleBasedStateMachine):
                 self.reactions.discard((question, member.user_id, emoji))
             elif self.counts(question, member, emoji):
                 self.reactions.add((question, member.user_id, emoji))
-        self.run(self.store.apply_reactions(burst))
+        self.run(self.store.keep_reactions(burst) if kept else self.store.apply_reactions(burst))
 
     @rule(question=questions, reported=st.lists(st.tuples(members, emojis), max_size=6))
     def reconcile(self, question: int, reported: list[tuple[Member, str]]) -> None:

@@ -198,7 +198,10 @@ async def test_reminders_sent_before_version_16_are_not_sent_again(db_path: Path
         assert await store.claim_reminder(question.id, "ai", at)  # reminded (and sent) by version 15
     finally:
         await store.close()
-    with sqlite3.connect(db_path) as conn:  # back to version 15: 16 only added the deliveries
+    # Back to version 15: 16 added the deliveries and 19 the like inbox; 17 and 18 replace what they change.
+    with sqlite3.connect(db_path) as conn:
+        conn.execute("DROP VIEW like_inbox_apply")
+        conn.execute("DROP TABLE like_inbox")
         conn.execute("DROP TABLE reminder_deliveries")
         conn.execute("DROP INDEX question_reminders_by_course_time")
         conn.execute("PRAGMA user_version = 15")
