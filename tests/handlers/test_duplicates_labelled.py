@@ -160,6 +160,14 @@ HELDOUT_FOUND_FLOOR = 9  # rewordings of the second set found when it was writte
 THIRD_SET = "duplicates-heldout-3.jsonl"
 THIRD_FOUND_FLOOR = 12
 
+# A fourth set, committed (fa59a85) before the detector was run on it: it found 11 of its 25 rewordings and merged
+# 1 of its 25 different pairs ("report a bug in the starter code" / "download the starter code": the shared
+# 代码 let two different acts on one subject through). Version 5 keeps it apart: reporting is a term of its own,
+# and two questions that each do something with their subject (download, submit, install, report) that the other
+# does not are apart. It still finds 11, and no other set changed. No longer unseen.
+FOURTH_SET = "duplicates-heldout-4.jsonl"
+FOURTH_FOUND_FLOOR = 11
+
 
 # Pairs written after the detector was tuned on the set above, as a check of how it does on questions it never
 # saw: one word swapped for another ("enable" / "disable"). Before the swap guard it merged 10 of these 11; the
@@ -180,7 +188,8 @@ UNSEEN_SWAPS = [
 
 
 @pytest.mark.parametrize(
-    ("a", "b"), [*UNSEEN_SWAPS, *((a, b) for a, b, same in heldout() + heldout(THIRD_SET) if not same)]
+    ("a", "b"),
+    [*UNSEEN_SWAPS, *((a, b) for a, b, same in heldout() + heldout(THIRD_SET) + heldout(FOURTH_SET) if not same)],
 )
 def test_an_unseen_swap_or_a_different_question_of_a_later_set_stays_apart(a: str, b: str) -> None:
     assert not same_question(fingerprint(b), fingerprint(a))
@@ -189,7 +198,11 @@ def test_an_unseen_swap_or_a_different_question_of_a_later_set_stays_apart(a: st
 
 @pytest.mark.parametrize(
     ("name", "label", "floor"),
-    [("duplicates-heldout.jsonl", "second", HELDOUT_FOUND_FLOOR), (THIRD_SET, "third", THIRD_FOUND_FLOOR)],
+    [
+        ("duplicates-heldout.jsonl", "second", HELDOUT_FOUND_FLOOR),
+        (THIRD_SET, "third", THIRD_FOUND_FLOOR),
+        (FOURTH_SET, "fourth", FOURTH_FOUND_FLOOR),
+    ],
 )
 def test_a_later_sets_rewordings_are_found_as_often_as_when_it_was_written(name: str, label: str, floor: int) -> None:
     pairs = [(a, b) for a, b, same in heldout(name) if same]

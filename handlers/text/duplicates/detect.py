@@ -22,14 +22,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 
-from handlers.text.duplicates.features import ASPECTS, FACTS, Marks, mark_kind, marks, names, terms, weight
+from handlers.text.duplicates.features import ACTS, ASPECTS, FACTS, Marks, mark_kind, marks, names, terms, weight
 from handlers.text.duplicates.normalise import normalise
 
 logger = logging.getLogger(__name__)
 
 # Bumped whenever normalisation, terms, keys or the decision change: stores cluster their questions again on a new
 # version, so a merge the new detector would not make is undone (manual decisions are replayed).
-FINGERPRINT_VERSION = 4
+FINGERPRINT_VERSION = 5
 
 # Weighted Dice coefficient of the content terms at or above which two questions (whose marks agree) are one.
 TERM_THRESHOLD = 0.43
@@ -186,6 +186,9 @@ def similarity(new: Fingerprint, earlier: Fingerprint) -> float:
     aspects_a, aspects_b = a.weights.keys() & ASPECTS, b.weights.keys() & ASPECTS
     if aspects_a and aspects_b and not aspects_a & aspects_b:
         return 0.0  # "X 和 Y 有什么区别" / "X 的 Y 怎么安装": one subject, different aspects
+    acts_a, acts_b = a.weights.keys() & ACTS, b.weights.keys() & ACTS
+    if acts_a - acts_b and acts_b - acts_a:
+        return 0.0  # one subject, and each does something with it that the other does not
     if (
         COMPARED in a.weights
         and COMPARED in b.weights

@@ -219,10 +219,14 @@ _GLOSSARY: dict[str, str] = {
     "提交": r"submit|upload|提交|上传|交(?=$|[\s作到给吗了啊呢的去完上])",
     "成绩": r"grades?\b|graded\b|成绩|评分|打分",
     "下载": r"download|下载",
+    "反馈": r"report(?:s|ed|ing)?\b|反馈",  # reporting a bug is not getting the code it is in
     **{name: pattern for sides in _OPPOSITES.values() for name, pattern in sides.items()},
 }
 # Terms that say which aspect of a subject is asked about, not the subject: they count for less (see weight()).
-ASPECTS = frozenset({"区别", "安装", "原理", "加速", "模型", "评估", "数据", "代码", "下载", "提交", "成绩"})
+ASPECTS = frozenset({"区别", "安装", "原理", "加速", "模型", "评估", "数据", "代码", "下载", "提交", "成绩", "反馈"})
+# Aspects that are something done with the subject: two questions that each do something the other does not
+# ask two things ("where do I download the starter code" / "where do I report a bug in it").
+ACTS = frozenset({"安装", "下载", "提交", "反馈"})
 _GENERIC = frozenset(
     [
         "pip",
