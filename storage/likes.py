@@ -95,17 +95,22 @@ CLEAR_REACTIONS = """
 CLEAR_EMOJI = CLEAR_REACTIONS + " AND emoji = ?"
 
 
-def _counted(known: _KnownMembers, members: list[Member], counted: asyncio.Future[Any]) -> None:
+def _counted(
+    known: _KnownMembers, members: list[Member], kept: asyncio.Future[Any], counted: asyncio.Future[Any]
+) -> None:
     """A kept burst was counted, or its count failed (then it stays kept and is counted with the next one, or at
-    the next open): the log says so, once, at the level an operator sees."""
+    the next open): the log says so, once, at the level an operator sees. The burst's new members are known to
+    be stored only when both the keep and the count committed: a failed keep upserted nobody, and the plain like
+    statement that known members take would drop their later likes."""
     if counted.cancelled():
         return
     error = counted.exception()
     if error is not None:
         logger.warning("kept likes not counted yet (%s); they are counted with the next burst, or at start", error)
         return
-    for member in members:
-        known.committed(member)
+    if kept.done() and not kept.cancelled() and kept.exception() is None:
+        for member in members:
+            known.committed(member)
 
 
 def _micros(changes: Sequence[ReactionChange]) -> list[int]:
@@ -229,7 +234,7 @@ class LikeRows(StoreBase):
         kept = self._writer.submit(Statement(KEEP_BURST, (json_text(members), json_text(params))))
         counted = self._writer.submit(Statement(COUNT_KEPT, ()))
         self._reader.wait_for(counted)
-        counted.add_done_callback(partial(_counted, self._members, new_members))
+        counted.add_done_callback(partial(_counted, self._members, new_members, kept))
         await kept
 
     async def settled(self) -> None:

@@ -12,6 +12,7 @@ import sqlite3
 from datetime import datetime
 from pathlib import Path
 
+import asyncpg
 import pytest
 
 from bot.cli import main
@@ -167,3 +168,21 @@ def no_settings_from_the_machine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     monkeypatch.chdir(tmp_path)
     for name in ("DATABASE_PATH", "DATABASE_URL", "DEFAULT_COURSE", "LOG_LEVEL"):
         monkeypatch.delenv(name, raising=False)
+
+
+async def test_a_burst_whose_keep_failed_leaves_its_members_unknown(world: World) -> None:
+    """A name neither store can encode (a lone surrogate) fails the keep: nothing is kept or counted, and its member is
+    not taken as stored, so the next burst tries the upsert again (and fails the same way) instead of taking the
+    plain like statement that would drop the member's likes without a word."""
+    store = world.store
+    ref = (await world.post("Is the exam open book?", author=ANN)).ref
+    assert ref is not None
+    broken = Member("telegram", "77", "bad \ud800 name")
+    with pytest.raises((ValueError, asyncpg.DataError), match="surrogates not allowed"):
+        await store.keep_reactions([ReactionChange(ref, broken, LIKE, T0), ReactionChange(ref, BOB, LIKE, T0)])
+    await store.settled()
+    assert await likes_of(store, ref) == 0
+    with pytest.raises((ValueError, asyncpg.DataError), match="surrogates not allowed"):
+        await store.keep_reactions([ReactionChange(ref, broken, HEART, T0), ReactionChange(ref, CAT, LIKE, T0)])
+    await store.keep_reactions([ReactionChange(ref, BOB, LIKE, T0), ReactionChange(ref, CAT, LIKE, T0)])
+    assert await likes_of(store, ref) == 2
