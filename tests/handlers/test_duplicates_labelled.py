@@ -25,7 +25,7 @@ from tests.paths import ROOT, SAMPLE_PAGE
 DATA = ROOT / "tests" / "data"
 PRECISION_TARGET = 0.95
 RECALL_TARGET = 0.75  # issue 12's target; not reached yet, see test_recall_reaches_the_issue_target
-RECALL_FLOOR = 0.42  # what the detector reaches today (0.44): a drop below it is a regression
+RECALL_FLOOR = 0.46  # what the detector reaches today (0.48, version 6): a drop below it is a regression
 _CJK = re.compile(r"[\u3400-\u9fff]")
 
 
@@ -124,7 +124,7 @@ def test_same_language_recall_does_not_fall(scores: Scores) -> None:
 
 
 @pytest.mark.xfail(strict=True, reason="issue 12 asks for 0.75: term overlap that keeps swapped subjects apart "
-                   "finds ~0.44 of the rewordings in this set; the rest need a paraphrase model")  # fmt: skip
+                   "finds ~0.48 of the rewordings in this set; the rest need a paraphrase model")  # fmt: skip
 def test_recall_reaches_the_issue_target(scores: Scores) -> None:
     assert scores.recall >= RECALL_TARGET
 

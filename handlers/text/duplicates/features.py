@@ -390,6 +390,10 @@ _ZH_STOP = _at_word_start(
     r"|吗|呢|吧|啊|呀|嘛|么|的|了|地|得|是|我|你|您|他|我们|大家|这个|那个|这|那|一下|一些|有没有|能不能"
     r"|这门课|这个课|这节课|本课|课程|这门|门课"
     r"|可以|能|会|要|想|在|和|跟|与|还是|或者|到底|一般|应该|需要|请|有|就|都|也|还|又|给|把|被|对|比|上|下|里"
+    # How a learner asks, not what: "能通俗讲讲吗", "没看懂", "突然", "一直", "再解释一下". As characters they read as
+    # subjects one rewording names and the other does not, and kept apart most rewordings in Chinese. (简单 stays:
+    # "能简单介绍一下 RAG 吗" is the only thing that keeps that question apart from "RAG 和微调怎么选".)
+    r"|通俗|没看懂|看不懂|没懂|不懂|具体|详细|大概|突然|一直|老是|总是|麻烦|再"
 )
 _EN_WORD = re.compile(r"[a-z]+|\d+(?:\.\d+)*")
 _CJK_RUN = re.compile(r"[\u3400-\u9fff]+")
