@@ -25,7 +25,7 @@ from tests.paths import ROOT, SAMPLE_PAGE
 DATA = ROOT / "tests" / "data"
 PRECISION_TARGET = 0.95
 RECALL_TARGET = 0.75  # issue 12's target; not reached yet, see test_recall_reaches_the_issue_target
-RECALL_FLOOR = 0.46  # what the detector reaches today (0.48, version 6): a drop below it is a regression
+RECALL_FLOOR = 0.49  # what the detector reaches today (0.51, version 7): a drop below it is a regression
 _CJK = re.compile(r"[\u3400-\u9fff]")
 
 
@@ -124,7 +124,7 @@ def test_same_language_recall_does_not_fall(scores: Scores) -> None:
 
 
 @pytest.mark.xfail(strict=True, reason="issue 12 asks for 0.75: term overlap that keeps swapped subjects apart "
-                   "finds ~0.48 of the rewordings in this set; the rest need a paraphrase model")  # fmt: skip
+                   "finds ~0.51 of the rewordings in this set; the rest need a paraphrase model")  # fmt: skip
 def test_recall_reaches_the_issue_target(scores: Scores) -> None:
     assert scores.recall >= RECALL_TARGET
 
@@ -169,6 +169,20 @@ FOURTH_SET = "duplicates-heldout-4.jsonl"
 FOURTH_FOUND_FLOOR = 11
 
 
+# Contrasts carried by one or two Chinese characters, written while making version 7 (all but the last two were
+# merged by version 6): which week, which end of the model, which way a number moves.
+CHINESE_CONTRASTS = [
+    ("微调的时候要不要冻结前面几层", "微调时要不要冻结后面几层"),
+    ("本周会不会有直播", "下周会不会有直播"),
+    ("这周有直播吗", "下周有直播吗"),
+    ("要不要冻结前几层", "要不要冻结后几层"),
+    ("loss 一直不下降怎么办", "loss 一直上升怎么办"),
+    ("为什么 loss 突然变大", "为什么 loss 突然变小"),
+    ("能再解释一下 LoRA 吗", "能再解释一下 QLoRA 吗"),
+    ("训练的时候显存不够", "推理的时候显存不够"),
+]
+
+
 # Pairs written after the detector was tuned on the set above, as a check of how it does on questions it never
 # saw: one word swapped for another ("enable" / "disable"). Before the swap guard it merged 10 of these 11; the
 # last three it merged until version 3 (a typo keeps a word's start, and an action's opposite is a contrast mark).
@@ -189,7 +203,11 @@ UNSEEN_SWAPS = [
 
 @pytest.mark.parametrize(
     ("a", "b"),
-    [*UNSEEN_SWAPS, *((a, b) for a, b, same in heldout() + heldout(THIRD_SET) + heldout(FOURTH_SET) if not same)],
+    [
+        *UNSEEN_SWAPS,
+        *CHINESE_CONTRASTS,
+        *((a, b) for a, b, same in heldout() + heldout(THIRD_SET) + heldout(FOURTH_SET) if not same),
+    ],
 )
 def test_an_unseen_swap_or_a_different_question_of_a_later_set_stays_apart(a: str, b: str) -> None:
     assert not same_question(fingerprint(b), fingerprint(a))

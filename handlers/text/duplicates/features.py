@@ -52,8 +52,8 @@ _OPPOSITES: dict[str, dict[str, str]] = {
         "关闭": r"disabl(?:e|es|ed|ing)\b|turn(?:s|ed)? off\b|switch(?:es|ed)? off\b|关闭|禁用|关掉",
     },
     "scale": {
-        "调大": r"increas(?:e|es|ed|ing)\b|调大|增大|增加|加大|提高|调高",
-        "调小": r"decreas(?:e|es|ed|ing)\b|reduc(?:e|es|ed|ing)\b|lower\b|调小|减小|减少|降低|调低",
+        "调大": r"increas(?:e|es|ed|ing)\b|调大|增大|增加|加大|提高|调高|变大|上升|升高",
+        "调小": r"decreas(?:e|es|ed|ing)\b|reduc(?:e|es|ed|ing)\b|lower\b|调小|减小|减少|降低|调低|变小|下降",
     },
     "transfer": {
         "导入": r"import(?:s|ed|ing)?\b|导入",
@@ -112,6 +112,17 @@ _KINDS: dict[str, dict[str, str]] = {
     "gain": {
         "speed": r"更快|变快|快在|加速|提速|\bfaster\b|\bspeeds? ?up\b",
         "memory": r"省显存|节省显存|显存更少|显存更小|\bless memory\b|\bsaves? memory\b|\bmemory[- ]efficient\b",
+    },
+    # Which week, and which end of a model, in the one or two characters that carry them ("本周" / "下周",
+    # "前几层" / "后几层"): the rest of the two questions reads the same.
+    "week": {
+        "this": r"\bthis week\b|本周|这周|这星期|这礼拜",
+        "next": r"\bnext week\b|下周|下星期|下礼拜",
+        "last": r"\blast week\b|上周|上星期|上礼拜",
+    },
+    "end": {
+        "first": r"\bfirst (?:few |\d+ )?layers\b|前面几层|前几层|前面的层|浅层",
+        "last": r"\blast (?:few |\d+ )?layers\b|后面几层|后几层|最后几层|后面的层|深层",
     },
     **_OPPOSITES,
 }
@@ -218,6 +229,7 @@ _GLOSSARY: dict[str, str] = {
     # 交 alone is "hand in" where it ends the question or leads to what is handed in, not inside 交叉 or 交流.
     "提交": r"submit|upload|提交|上传|交(?=$|[\s作到给吗了啊呢的去完上])",
     "成绩": r"grades?\b|graded\b|成绩|评分|打分",
+    "冻结": r"freez(?:e|es|ing)\b|frozen\b|冻结|冻住",
     "下载": r"download|下载",
     "反馈": r"report(?:s|ed|ing)?\b|反馈",  # reporting a bug is not getting the code it is in
     **{name: pattern for sides in _OPPOSITES.values() for name, pattern in sides.items()},
@@ -248,13 +260,13 @@ _GENERIC = frozenset(
         "门课",
         "报错",
         "解决",
+        "处理",
         "问题",
         "原因",
         "情况",
         "方法",
         "办法",
         "东西",
-        "时候",
         "理解",
         "知道",
         "学习",
@@ -386,6 +398,8 @@ _EN_STOP = frozenset(
     ]
 )
 _ZH_STOP = _at_word_start(
+    # (An alternation takes its first match, not its longest: "要不要" before "要", so its 不 goes with it.)
+    r"要不要|是不是|会不会|可不可以|需不需要|用不用|"
     r"什么时候|啥时候|为什么|为啥|怎么样|怎么办|怎么|怎样|如何|什么|啥|哪里|哪儿|哪个|哪些|哪|多少|几|咋"
     r"|吗|呢|吧|啊|呀|嘛|么|的|了|地|得|是|我|你|您|他|我们|大家|这个|那个|这|那|一下|一些|有没有|能不能"
     r"|这门课|这个课|这节课|本课|课程|这门|门课"
@@ -393,8 +407,11 @@ _ZH_STOP = _at_word_start(
     # How a learner asks, not what: "能通俗讲讲吗", "没看懂", "突然", "一直", "再解释一下". As characters they read as
     # subjects one rewording names and the other does not, and kept apart most rewordings in Chinese. (简单 stays:
     # "能简单介绍一下 RAG 吗" is the only thing that keeps that question apart from "RAG 和微调怎么选".)
-    r"|通俗|没看懂|看不懂|没懂|不懂|具体|详细|大概|突然|一直|老是|总是|麻烦|再"
+    r"|通俗|没看懂|看不懂|没懂|不懂|具体|详细|大概|突然|一直|老是|总是|麻烦|再|时候"
 )
+# The generic words written in Chinese, found as whole words: Chinese is otherwise split into characters, where
+# "报错" would be two subjects (报, 错) rather than one word any question may use.
+_ZH_GENERIC = re.compile("|".join(sorted((w for w in _GENERIC if w >= "\u3400"), key=len, reverse=True)))
 _EN_WORD = re.compile(r"[a-z]+|\d+(?:\.\d+)*")
 _CJK_RUN = re.compile(r"[\u3400-\u9fff]+")
 
@@ -455,6 +472,12 @@ def terms(normalised: str) -> frozenset[str]:
 
     text = _GLOSSARY_PATTERN.sub(glossary, text)
     text = _ZH_STOP.sub(" ", text)
+
+    def generic(match: re.Match[str]) -> str:
+        found.add(match.group())
+        return " "
+
+    text = _ZH_GENERIC.sub(generic, text)
     for word in _EN_WORD.findall(text):
         if word not in _EN_STOP:
             found.add(_stem(word))
