@@ -230,6 +230,9 @@ _GLOSSARY: dict[str, str] = {
     "提交": r"submit|upload|提交|上传|交(?=$|[\s作到给吗了啊呢的去完上])",
     "成绩": r"grades?\b|graded\b|成绩|评分|打分",
     "冻结": r"freez(?:e|es|ing)\b|frozen\b|冻结|冻住",
+    "占用": r"占用|占",
+    "张量并行": r"tensor parallel(?:ism)?|张量并行|\btp\b",
+    "流水线并行": r"pipeline parallel(?:ism)?|流水线并行|\bpp\b",
     "下载": r"download|下载",
     "反馈": r"report(?:s|ed|ing)?\b|反馈",  # reporting a bug is not getting the code it is in
     **{name: pattern for sides in _OPPOSITES.values() for name, pattern in sides.items()},
@@ -407,7 +410,7 @@ _ZH_STOP = _at_word_start(
     # How a learner asks, not what: "能通俗讲讲吗", "没看懂", "突然", "一直", "再解释一下". As characters they read as
     # subjects one rewording names and the other does not, and kept apart most rewordings in Chinese. (简单 stays:
     # "能简单介绍一下 RAG 吗" is the only thing that keeps that question apart from "RAG 和微调怎么选".)
-    r"|通俗|没看懂|看不懂|没懂|不懂|具体|详细|大概|突然|一直|老是|总是|麻烦|再|时候"
+    r"|通俗|没看懂|看不懂|没懂|不懂|具体|详细|大概|突然|一直|老是|总是|麻烦|再|时候|合适|比较好|多大"
 )
 # The generic words written in Chinese, found as whole words: Chinese is otherwise split into characters, where
 # "报错" would be two subjects (报, 错) rather than one word any question may use.
