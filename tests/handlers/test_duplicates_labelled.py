@@ -168,6 +168,20 @@ THIRD_FOUND_FLOOR = 12
 FOURTH_SET = "duplicates-heldout-4.jsonl"
 FOURTH_FOUND_FLOOR = 11
 
+# A fifth set, committed (ba067d4) after version 8 and before the detector was run on it: it found 8 of its 25
+# rewordings and merged 4 of its 25 different pairs, a precision of 8/12 on first sight, well below the labelled
+# set's (which the detector was tuned on). Version 9 keeps one apart (版本太新 / 太旧: newer and older are
+# marks). The other three stay merged and are listed below as known false merges: "cite" / "download" the course
+# materials and quizzes "timed" / "graded" differ in a word the detector weighs as an aspect, and 变笨 / 输出变长
+# in one character each; every rule tried for them cost more rewordings of the labelled set than it saved.
+FIFTH_SET = "duplicates-heldout-5.jsonl"
+FIFTH_FOUND_FLOOR = 8
+FIFTH_KNOWN_MERGES = {
+    ("为什么微调之后模型变笨了", "为什么微调之后模型输出变长了"),
+    ("How do I cite the course materials?", "How do I download the course materials?"),
+    ("Are the quizzes timed?", "Are the quizzes graded?"),
+}
+
 
 # Contrasts carried by one or two Chinese characters, written while making version 7 (all but the last two were
 # merged by version 6): which week, which end of the model, which way a number moves.
@@ -215,6 +229,7 @@ UNSEEN_SWAPS = [
         *UNSEEN_SWAPS,
         *CHINESE_CONTRASTS,
         *((a, b) for a, b, same in heldout() + heldout(THIRD_SET) + heldout(FOURTH_SET) if not same),
+        *((a, b) for a, b, same in heldout(FIFTH_SET) if not same and (a, b) not in FIFTH_KNOWN_MERGES),
     ],
 )
 def test_an_unseen_swap_or_a_different_question_of_a_later_set_stays_apart(a: str, b: str) -> None:
@@ -228,6 +243,7 @@ def test_an_unseen_swap_or_a_different_question_of_a_later_set_stays_apart(a: st
         ("duplicates-heldout.jsonl", "second", HELDOUT_FOUND_FLOOR),
         (THIRD_SET, "third", THIRD_FOUND_FLOOR),
         (FOURTH_SET, "fourth", FOURTH_FOUND_FLOOR),
+        (FIFTH_SET, "fifth", FIFTH_FOUND_FLOOR),
     ],
 )
 def test_a_later_sets_rewordings_are_found_as_often_as_when_it_was_written(name: str, label: str, floor: int) -> None:
@@ -235,6 +251,13 @@ def test_a_later_sets_rewordings_are_found_as_often_as_when_it_was_written(name:
     found = sum(same_question(fingerprint(b), fingerprint(a)) for a, b in pairs)
     print(f"\n{label} set: {found} of {len(pairs)} rewordings found")  # shown with -s: for the closing note
     assert len(pairs) == 25 and found >= floor
+
+
+@pytest.mark.xfail(strict=True, reason="known false merges of the fifth set (see FIFTH_SET)")
+@pytest.mark.parametrize(("a", "b"), sorted(FIFTH_KNOWN_MERGES))
+def test_the_fifth_sets_known_false_merges_stay_apart(a: str, b: str) -> None:
+    assert {(a, b, False)} <= set(heldout(FIFTH_SET))
+    assert not same_question(fingerprint(b), fingerprint(a))
 
 
 def test_the_sample_pages_questions_are_not_merged_with_each_other() -> None:

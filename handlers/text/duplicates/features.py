@@ -120,6 +120,10 @@ _KINDS: dict[str, dict[str, str]] = {
         "next": r"\bnext week\b|下周|下星期|下礼拜",
         "last": r"\blast week\b|上周|上星期|上礼拜",
     },
+    "age": {
+        "newer": r"太新|较新|更新的版本|新版本?|最新版?|\bnewer\b|\btoo new\b|\blatest\b",
+        "older": r"太旧|较旧|旧版本?|老版本|太老|\bolder\b|\btoo old\b|\boutdated\b",
+    },
     "end": {
         "first": r"\bfirst (?:few |\d+ )?layers\b|前面几层|前几层|前面的层|浅层",
         "last": r"\blast (?:few |\d+ )?layers\b|后面几层|后几层|最后几层|后面的层|深层",
