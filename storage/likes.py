@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Sequence
 from datetime import datetime
-from functools import partial
 from typing import Any
 
 import aiosqlite
@@ -18,9 +16,9 @@ from handlers.vocabulary.domain import (
     ReactionFix,
 )
 from storage import codec
-from storage.base import BY_REF, UPSERT_MEMBER, StoreBase, _KnownMembers, _ref
+from storage.base import BY_REF, UPSERT_MEMBER, StoreBase, _ref
 from storage.json_text import json_text
-from storage.like_inbox import COUNT_KEPT, KEEP_BURST
+from storage.kept_bursts import KeptBursts
 from storage.writer import Batch, Statement
 
 logger = logging.getLogger(__name__)
@@ -95,24 +93,6 @@ CLEAR_REACTIONS = """
 CLEAR_EMOJI = CLEAR_REACTIONS + " AND emoji = ?"
 
 
-def _counted(
-    known: _KnownMembers, members: list[Member], kept: asyncio.Future[Any], counted: asyncio.Future[Any]
-) -> None:
-    """A kept burst was counted, or its count failed (then it stays kept and is counted with the next one, or at
-    the next open): the log says so, once, at the level an operator sees. The burst's new members are known to
-    be stored only when both the keep and the count committed: a failed keep upserted nobody, and the plain like
-    statement that known members take would drop their later likes."""
-    if counted.cancelled():
-        return
-    error = counted.exception()
-    if error is not None:
-        logger.warning("kept likes not counted yet (%s); they are counted with the next burst, or at start", error)
-        return
-    if kept.done() and not kept.cancelled() and kept.exception() is None:
-        for member in members:
-            known.committed(member)
-
-
 def _micros(changes: Sequence[ReactionChange]) -> list[int]:
     """Each change's time in microseconds (ValueError for a naive one). The changes of a burst mostly share
     their time, so a time equal to the one before is not converted again."""
@@ -129,6 +109,8 @@ def _micros(changes: Sequence[ReactionChange]) -> list[int]:
 
 class LikeRows(StoreBase):
     """The likes part of :class:`storage.SqliteStore`."""
+
+    _kept: KeptBursts
 
     # likes -----------------------------------------------------------------------------------------------
     async def add_reaction(self, ref: MessageRef, member: Member, emoji: str, at: datetime) -> None:
@@ -221,9 +203,10 @@ class LikeRows(StoreBase):
         Why: Telegram's poller may confirm a batch of updates as soon as it is kept, so the count's SQL runs on
         the writer thread while the event loop fetches the next batch, instead of between the two. The count is
         queued with the row, at once: every write queued later runs after it, every read started later waits for
-        it (:meth:`settled`), and a burst kept by a process that stopped before counting it is counted when the
-        store next opens. A burst that is not all likes (removals, or a single change) is applied as
-        :meth:`apply_reactions` applies it: there is nothing to gain.
+        it (:meth:`settled`), a count that fails is tried again (:mod:`storage.kept_bursts`), and a burst kept by a
+        process that stopped before counting it is counted when the store next opens. A burst that is not all
+        likes (removals, or a single change) is applied as :meth:`apply_reactions` applies it: there is nothing
+        to gain.
         """
         times = _micros(changes)
         if len(changes) < 2 or not all(change.added for change in changes):
@@ -231,11 +214,7 @@ class LikeRows(StoreBase):
             return
         params, new_members = self._like_params(list(zip(changes, times, strict=True)))
         members = [[m.platform, m.user_id, m.display_name, int(m.is_bot)] for m in new_members]
-        kept = self._writer.submit(Statement(KEEP_BURST, (json_text(members), json_text(params))))
-        counted = self._writer.submit(Statement(COUNT_KEPT, ()))
-        self._reader.wait_for(counted)
-        counted.add_done_callback(partial(_counted, self._members, new_members, kept))
-        await kept
+        await self._kept.keep(json_text(members), json_text(params), new_members)
 
     async def settled(self) -> None:
         """Until every burst kept so far is counted (benchmarks and tests; reads wait for it themselves)."""

@@ -48,6 +48,7 @@ from storage.digest_reads import DigestReadRows
 from storage.digests import DigestRows
 from storage.groups import GroupRows
 from storage.imports import SourceRows
+from storage.kept_bursts import KeptBursts
 from storage.leases import LeaseRows
 from storage.lessons import LessonRows
 from storage.likes import LikeRows
@@ -90,6 +91,7 @@ class SqliteStore(
         self._reader = reader
         self.schema_version = version
         self._members = _KnownMembers()
+        self._kept = KeptBursts(writer, reader, self._members)
 
     @classmethod
     async def open(cls, path: str | Path, *, batch_max: int = 2000) -> SqliteStore:

@@ -186,3 +186,39 @@ async def test_a_burst_whose_keep_failed_leaves_its_members_unknown(world: World
         await store.keep_reactions([ReactionChange(ref, broken, HEART, T0), ReactionChange(ref, CAT, LIKE, T0)])
     await store.keep_reactions([ReactionChange(ref, BOB, LIKE, T0), ReactionChange(ref, CAT, LIKE, T0)])
     assert await likes_of(store, ref) == 2
+
+
+async def test_a_count_that_failed_is_tried_again_without_another_burst(
+    db_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A fault in the database (injected as a trigger another connection adds: a write refused while it is armed)
+    fails the count but not the keep; once the fault is gone the count is tried again by itself, and the likes
+    are counted once, with no further burst and no restart."""
+    store = await SqliteStore.open(db_path)
+    try:
+        world = await make_world(store)
+        ref = (await world.post("Is the exam open book?", author=ANN)).ref
+        assert ref is not None
+        with sqlite3.connect(db_path) as raw:
+            raw.executescript(
+                "CREATE TABLE fault (armed INTEGER NOT NULL); INSERT INTO fault VALUES (1);"
+                " CREATE TRIGGER fault_on_count BEFORE DELETE ON like_inbox WHEN (SELECT armed FROM fault) = 1"
+                " BEGIN SELECT RAISE(ABORT, 'injected fault'); END;"
+            )
+        raw.close()
+        with caplog.at_level(logging.WARNING, logger="storage.kept_bursts"):
+            await store.keep_reactions([ReactionChange(ref, BOB, LIKE, T0), ReactionChange(ref, CAT, LIKE, T0)])
+            assert await likes_of(store, ref) == 0  # the read waited for the count, which failed
+        assert "kept likes not counted yet (injected fault); trying again in 0.5 s" in caplog.text
+        assert await rows(store, "SELECT COUNT(*) FROM like_inbox") == [(1,)]  # kept all the same
+        with sqlite3.connect(db_path) as raw:
+            raw.execute("UPDATE fault SET armed = 0")
+        raw.close()
+        for _ in range(100):  # the first retry is due after 0.5 s
+            if await likes_of(store, ref) == 2:
+                break
+            await asyncio.sleep(0.05)
+        assert await likes_of(store, ref) == 2
+        assert await rows(store, "SELECT COUNT(*) FROM like_inbox") == [(0,)]
+    finally:
+        await store.close()
