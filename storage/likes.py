@@ -93,6 +93,11 @@ CLEAR_REACTIONS = """
 CLEAR_EMOJI = CLEAR_REACTIONS + " AND emoji = ?"
 
 
+def _member_rows(members: Sequence[Member]) -> str:
+    """The members to upsert as like_bursts takes them: a JSON array of [platform, user id, name, is bot]."""
+    return json_text([[m.platform, m.user_id, m.display_name, int(m.is_bot)] for m in members])
+
+
 def _micros(changes: Sequence[ReactionChange]) -> list[int]:
     """Each change's time in microseconds (ValueError for a naive one). The changes of a burst mostly share
     their time, so a time equal to the one before is not converted again."""
@@ -165,9 +170,8 @@ class LikeRows(StoreBase):
         if not new_members:
             await self._writer.submit(Batch([(ADD_REACTION, p, ADD_REACTIONS_BATCH) for p in params]))
             return
-        members = [[m.platform, m.user_id, m.display_name, int(m.is_bot)] for m in new_members]
         await self._writer.submit(
-            Statement(LIKE_BURST, (json_text(members), json_text(params)), batch_sql=LIKE_BURSTS_BATCH)
+            Statement(LIKE_BURST, (_member_rows(new_members), json_text(params)), batch_sql=LIKE_BURSTS_BATCH)
         )
         for member in new_members:
             self._members.committed(member)
@@ -213,8 +217,7 @@ class LikeRows(StoreBase):
             await self.apply_reactions(changes)
             return
         params, new_members = self._like_params(list(zip(changes, times, strict=True)))
-        members = [[m.platform, m.user_id, m.display_name, int(m.is_bot)] for m in new_members]
-        await self._kept.keep(json_text(members), json_text(params), new_members)
+        await self._kept.keep(_member_rows(new_members), json_text(params), new_members)
 
     async def settled(self) -> None:
         """Until every burst kept so far is counted (benchmarks and tests; reads wait for it themselves)."""

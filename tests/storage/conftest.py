@@ -17,6 +17,14 @@ from tests.storage.helpers import AnyStore, World, make_world
 
 
 @pytest.fixture
+def no_settings_from_the_machine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """For tests that run the command line: no setting of the machine's environment or working folder leaks in."""
+    monkeypatch.chdir(tmp_path)
+    for name in ("DATABASE_PATH", "DATABASE_URL", "DEFAULT_COURSE", "LOG_LEVEL"):
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture
 def db_path(tmp_path: Path) -> Path:
     return tmp_path / "studybot.db"
 

@@ -23,13 +23,6 @@ from tests.storage.helpers import ANN, BOB, CAT, DAN, T0, make_world
 pytestmark = pytest.mark.usefixtures("no_settings_from_the_machine")
 
 
-@pytest.fixture
-def no_settings_from_the_machine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.chdir(tmp_path)
-    for name in ("DATABASE_PATH", "DATABASE_URL", "DEFAULT_COURSE", "LOG_LEVEL"):
-        monkeypatch.delenv(name, raising=False)
-
-
 async def fill(path: Path) -> None:
     """A small deployment with something in every kind of table: likes by several members on several emojis,
     replies (one deleted), a merged duplicate, an answered question, a digest, an instructor."""

@@ -163,13 +163,6 @@ def test_db_copy_refuses_kept_bursts_until_db_upgrade_counts_them(
     conn.close()
 
 
-@pytest.fixture
-def no_settings_from_the_machine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.chdir(tmp_path)
-    for name in ("DATABASE_PATH", "DATABASE_URL", "DEFAULT_COURSE", "LOG_LEVEL"):
-        monkeypatch.delenv(name, raising=False)
-
-
 async def test_a_burst_whose_keep_failed_leaves_its_members_unknown(world: World) -> None:
     """A name neither store can encode (a lone surrogate) fails the keep: nothing is kept or counted, and its member is
     not taken as stored, so the next burst tries the upsert again (and fails the same way) instead of taking the
