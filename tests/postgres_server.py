@@ -19,6 +19,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -26,6 +27,7 @@ from types import TracebackType
 
 SERVER_TIMEZONE = "Pacific/Chatham"
 START_TIMEOUT = 30.0
+INITDB_ATTEMPTS = 2
 
 
 class PostgresUnavailable(RuntimeError):
@@ -89,14 +91,7 @@ class PostgresServer:
         if os.geteuid() == 0:
             shutil.chown(self._root, "postgres")
             shutil.chown(sockets, "postgres")
-        initdb = [str(self.bindir / "initdb"), "-D", str(data), "-U", self.user, "-A", "trust", "-E", "UTF8"]
-        subprocess.run(
-            self._as_server_user([*initdb, "--no-locale", "--no-sync"]),
-            check=True,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            cwd=self._root,
-        )
+        self._initdb(data)
         settings = {
             "listen_addresses": "127.0.0.1",
             "port": str(self.port),
@@ -117,6 +112,28 @@ class PostgresServer:
             )
         self._wait_ready(log)
         self._psql("postgres", f'CREATE DATABASE "{self.database}"')
+
+    def _initdb(self, data: Path) -> None:
+        """A new cluster in ``data``. A failed initdb is tried once more in a clean folder, and a second failure
+        names what initdb printed: a CI run once saw one fail with its output thrown away, beside two running
+        servers, and could not be told why."""
+        initdb = [str(self.bindir / "initdb"), "-D", str(data), "-U", self.user, "-A", "trust", "-E", "UTF8"]
+        for attempt in range(INITDB_ATTEMPTS):
+            done = subprocess.run(
+                self._as_server_user([*initdb, "--no-locale", "--no-sync"]),
+                check=False,
+                capture_output=True,
+                cwd=self._root,
+            )
+            if done.returncode == 0:
+                return
+            printed = (done.stdout + done.stderr).decode(errors="replace").strip()
+            if attempt == INITDB_ATTEMPTS - 1:
+                self.stop()
+                raise RuntimeError(f"initdb failed (exit status {done.returncode}):\n{printed}")
+            print(f"initdb failed (exit status {done.returncode}), trying again:\n{printed}", file=sys.stderr)
+            shutil.rmtree(data, ignore_errors=True)
+            time.sleep(1.0)
 
     def create_database(self, name: str, *, template: str | None = None) -> str:
         """A fresh database on this server, empty or a copy of ``template``; returns its URL."""

@@ -4,6 +4,9 @@ tests, on 127.0.0.1, answering in a time zone far from UTC so that SQL reading t
 from __future__ import annotations
 
 import asyncio
+import os
+import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -51,3 +54,18 @@ def test_the_server_and_its_files_are_gone_when_stopped() -> None:
     assert root is not None and Path(root).is_dir()
     server.stop()
     assert not Path(root).exists()
+
+
+def test_a_failed_initdb_says_what_initdb_printed() -> None:
+    """A cluster that cannot be made fails with initdb's own words (after a second try), not a bare exit status,
+    and the server's folder is removed."""
+    server = PostgresServer()
+    root = Path(tempfile.mkdtemp(prefix="studybot-pg-"))
+    server._root = root
+    blocker = root / "a-file"
+    blocker.write_text("not a folder")
+    if os.geteuid() == 0:
+        shutil.chown(root, "postgres")
+    with pytest.raises(RuntimeError, match=r"initdb failed \(exit status 1\):\n(.|\n)*a-file/data"):
+        server._initdb(blocker / "data")
+    assert not root.exists()
