@@ -150,7 +150,7 @@ def heldout(name: str = "duplicates-heldout.jsonl") -> list[tuple[str, str, bool
     return [(str(r["a"]), str(r["b"]), bool(r["same"])) for r in load(DATA / name)]
 
 
-HELDOUT_FOUND_FLOOR = 9  # rewordings of the second set found when it was written
+HELDOUT_FOUND_FLOOR = 10  # rewordings of the second set found (9 when it was written; 10 since version 10)
 
 # A third set, written after detector version 3 and run once as written: it found 12 of its 25 rewordings and
 # merged 4 of its 25 different pairs (多卡 / CPU, GPU / Python version, 期末 / 期中, faster / less memory). Version
@@ -181,6 +181,16 @@ FIFTH_KNOWN_MERGES = {
     ("How do I cite the course materials?", "How do I download the course materials?"),
     ("Are the quizzes timed?", "Are the quizzes graded?"),
 }
+
+# A sixth set, committed (9cd0a29) after version 9 and before the detector was run on it: it found 11 of its 25
+# rewordings and merged 2 of its 25 different pairs, a precision of 11/13 on first sight: 开卷还是闭卷 / 线上还是线下
+# (each side read as characters, and 线上 / 线下 share all but one) and a dataset / the model's weights (数据集 read
+# as 数据 and a character). Version 10 makes each of those one word (how an exam is held is not a mark: "开卷还是闭卷"
+# asks what "是开卷考吗" asks), and adds course words learners write in both languages (gradient accumulation,
+# learning rate, sampling): the sixth set then finds 13 and merges none, the second finds 10 (was 9), and the
+# labelled set's figures do not fall. No longer unseen.
+SIXTH_SET = "duplicates-heldout-6.jsonl"
+SIXTH_FOUND_FLOOR = 13
 
 
 # Contrasts carried by one or two Chinese characters, written while making version 7 (all but the last two were
@@ -230,6 +240,7 @@ UNSEEN_SWAPS = [
         *CHINESE_CONTRASTS,
         *((a, b) for a, b, same in heldout() + heldout(THIRD_SET) + heldout(FOURTH_SET) if not same),
         *((a, b) for a, b, same in heldout(FIFTH_SET) if not same and (a, b) not in FIFTH_KNOWN_MERGES),
+        *((a, b) for a, b, same in heldout(SIXTH_SET) if not same),
     ],
 )
 def test_an_unseen_swap_or_a_different_question_of_a_later_set_stays_apart(a: str, b: str) -> None:
@@ -244,6 +255,7 @@ def test_an_unseen_swap_or_a_different_question_of_a_later_set_stays_apart(a: st
         (THIRD_SET, "third", THIRD_FOUND_FLOOR),
         (FOURTH_SET, "fourth", FOURTH_FOUND_FLOOR),
         (FIFTH_SET, "fifth", FIFTH_FOUND_FLOOR),
+        (SIXTH_SET, "sixth", SIXTH_FOUND_FLOOR),
     ],
 )
 def test_a_later_sets_rewordings_are_found_as_often_as_when_it_was_written(name: str, label: str, floor: int) -> None:

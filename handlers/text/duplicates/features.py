@@ -227,7 +227,20 @@ _GLOSSARY: dict[str, str] = {
     "基础": r"background|prerequisites?|前置知识|基础",
     "模型": r"\bmodels?\b|模型",
     "评估": r"evaluat(?:e|ion)|评估|评测",
+    "数据集": r"\bdatasets?\b|数据集",  # before 数据: a dataset is not "data" in general
     "数据": r"\bdata\b|数据",
+    # A model's weights, not weight decay (权重衰减), which is a setting of the optimizer.
+    "权重": r"\bweights\b|\bcheckpoints?\b|\bckpt\b|权重(?!衰减)",
+    # How an exam is held: one word each, so that "开卷还是闭卷" and "线上还是线下" name different things (not
+    # marks: a question naming both sides, "开卷还是闭卷", is the same as one naming one, "是开卷考吗").
+    "开卷": r"open[- ]book|开卷",
+    "闭卷": r"closed[- ]book|闭卷",
+    "线上": r"\bonline\b|线上",
+    "线下": r"\boffline\b|\bin[- ]person\b|线下",
+    # Course words learners write in either language.
+    "梯度累积": r"gradient accumulation|梯度累积|梯度累加",
+    "学习率": r"learning rate|\blr\b|学习率",
+    "采样": r"\bsampling\b|采样",
     "代码": r"\bcode\b|源码|代码",
     "截止": r"deadline|\bdue\b|截止|ddl",
     # 交 alone is "hand in" where it ends the question or leads to what is handed in, not inside 交叉 or 交流.
