@@ -22,14 +22,25 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 
-from handlers.text.duplicates.features import ACTS, ASPECTS, FACTS, Marks, mark_kind, marks, names, terms, weight
+from handlers.text.duplicates.features import (
+    ACTS,
+    ASPECTS,
+    FACTS,
+    Marks,
+    english_words,
+    mark_kind,
+    marks,
+    names,
+    terms,
+    weight,
+)
 from handlers.text.duplicates.normalise import normalise
 
 logger = logging.getLogger(__name__)
 
 # Bumped whenever normalisation, terms, keys or the decision change: stores cluster their questions again on a new
 # version, so a merge the new detector would not make is undone (manual decisions are replayed).
-FINGERPRINT_VERSION = 10
+FINGERPRINT_VERSION = 11
 
 # Weighted Dice coefficient of the content terms at or above which two questions (whose marks agree) are one.
 TERM_THRESHOLD = 0.43
@@ -38,6 +49,7 @@ TERM_THRESHOLD = 0.43
 SHORT = 1.0
 NARROW = 2.0  # a question of at most this weight, wholly inside another that names one more thing, differs
 COMPARED = "区别"  # the glossary's term for "difference", "vs", "差别"
+EXPLAINED = "原理"  # the glossary's term for "how does it work", "explain", "作用"
 COVERAGE = 0.5
 # Normalised Indel similarity of the texts (spaces removed) at or above which they are one question.
 TEXT_THRESHOLD = 0.88
@@ -117,6 +129,11 @@ def _marks(normalised: str) -> tuple[Marks, frozenset[str]]:
     return marks(normalised), names(normalised)
 
 
+@lru_cache(maxsize=16384)
+def _english_words(normalised: str) -> frozenset[str]:
+    return english_words(normalised)
+
+
 def _text_similarity(a: str, b: str) -> float:
     """rapidfuzz's normalised Indel similarity, imported on first use: the question rule
     (:mod:`handlers.text.classify`) shares this package's normalisation and should not pay for rapidfuzz's import."""
@@ -142,15 +159,18 @@ def _typo_of(term: str, other: str) -> bool:
 
 def _swapped_weight(mine: dict[str, float], theirs: dict[str, float], their_text: str) -> float:
     """The weight of the terms only ``mine`` names, less those that are a typo of a term only ``theirs`` names
-    and those the contrast marks compare: a number, system, framework or device (see :func:`mark_kind`) where
-    the other question (``their_text``, normalised) carries a mark of the same kind too. Where it carries none,
-    the marks cannot compare them, and the term is a swapped subject like any other ("which GPU" / "which
-    Python version")."""
+    (or of an English word of ``their_text`` that a glossary term took), those written there as they are, and
+    those the contrast marks compare: a number, system, framework or device (see :func:`mark_kind`) where the
+    other question (``their_text``, normalised) carries a mark of the same kind too. Where it carries none, the
+    marks cannot compare them, and the term is a swapped subject like any other ("which GPU" / "which Python
+    version")."""
+    their_words = _english_words(their_text)  # as written: the glossary may have taken some ("gradient …")
     only_theirs = [term for term in theirs if term not in mine]
+    only_theirs += [word for word in their_words if word not in mine and word not in theirs]
     swapped = 0.0
     their_kinds: set[str] | None = None
     for term, w in mine.items():
-        if term in theirs or any(_typo_of(term, other) for other in only_theirs):
+        if term in theirs or term in their_words or any(_typo_of(term, other) for other in only_theirs):
             continue
         kind = mark_kind(term)
         if kind is not None:
@@ -196,13 +216,15 @@ def similarity(new: Fingerprint, earlier: Fingerprint) -> float:
         and b.weights.keys() - a.weights.keys()
     ):
         return 0.0  # a comparison is defined by what it compares: LoRA vs QLoRA is not LoRA vs full tuning
-    extra = a.weights.keys() ^ b.weights.keys()
+    # "What is X" and "explain X" (原理) ask the same: the explain aspect does not make a question name more.
+    named_a, named_b = a.weights.keys() - {EXPLAINED}, b.weights.keys() - {EXPLAINED}
+    extra = named_a ^ named_b
     if (
         min(a.total, b.total) <= NARROW
-        and (a.weights.keys() <= b.weights.keys() or b.weights.keys() <= a.weights.keys())
+        and (named_a <= named_b or named_b <= named_a)
         and any((a.weights.get(term) or b.weights.get(term)) == 1.0 for term in extra)
     ):
-        return 0.0  # "KV cache 量化怎么做" asks about more than "KV cache 是什么"
+        return 0.0  # "KV cache 量化怎么做" asks about more than "KV cache 是什么" (or "解释一下 KV 缓存的作用")
     short_inside_long = min(a.total, b.total) <= SHORT and shared <= COVERAGE * max(a.total, b.total)
     if text >= TEXT_THRESHOLD:
         score = max(dice, text)

@@ -209,6 +209,20 @@ _GLOSSARY: dict[str, str] = {
     "显卡": r"\bgpus?\b|显卡|独显|graphics card|(?<=gb )cards?\b",
     "微调": r"fine ?tun(?:e|ing|ed)|finetun(?:e|ing|ed)|微调",
     "全量微调": r"full (?:parameter )?微调|全量微调|全参数微调|全参数训练|全参微调",
+    # The field's names for one thing, in English, in Chinese and abbreviated (one word each: a learner who writes
+    # 连续批处理 asks what one who writes "continuous batching" asks).
+    "指令微调": r"\bsft\b|supervised fine ?tun(?:e|ing)|指令微调",
+    "连续批处理": r"continuous batching|连续批处理",
+    "kv缓存": r"\bkv ?cache|\bkv ?缓存",
+    "检索增强": r"\brag\b|retrieval[- ]augmented generation|检索增强生成|检索增强",
+    "梯度检查点": r"(?:gradient|activation) checkpointing|梯度检查点|激活检查点|激活重计算",
+    "投机解码": r"speculative decoding|投机解码|推测解码",
+    "混合精度": r"mixed precision|混合精度",
+    "混合专家": r"\bmoe\b|mixture of experts|混合专家",
+    "旋转位置编码": r"\brope\b|rotary (?:position(?:al)? )?(?:embedding|encoding)s?|旋转位置编码",
+    "分词器": r"\btokenizers?\b|分词器",
+    "学习路线": r"learning (?:path|roadmap)|\broadmap\b|学习路线|学习路径",
+    "学习群": r"学习群|交流群|微信群",
     "作业": r"home ?work|assignments?|作业",
     "课件": r"slides?|\bppt\b|课件|讲义",
     "回放": r"recordings?|recorded|录播|回放|录像",
@@ -378,6 +392,8 @@ _EN_STOP = frozenset(
         "had",
         "just",
         "really",
+        "exactly",
+        "actually",
         "anyone",
         "someone",
         "explain",
@@ -425,9 +441,9 @@ _ZH_STOP = _at_word_start(
     r"|这门课|这个课|这节课|本课|课程|这门|门课"
     r"|可以|能|会|要|想|在|和|跟|与|还是|或者|到底|一般|应该|需要|请|有|就|都|也|还|又|给|把|被|对|比|上|下|里"
     # How a learner asks, not what: "能通俗讲讲吗", "没看懂", "突然", "一直", "再解释一下". As characters they read as
-    # subjects one rewording names and the other does not, and kept apart most rewordings in Chinese. (简单 stays:
-    # "能简单介绍一下 RAG 吗" is the only thing that keeps that question apart from "RAG 和微调怎么选".)
-    r"|通俗|没看懂|看不懂|没懂|不懂|具体|详细|大概|突然|一直|老是|总是|麻烦|再|时候|合适|比较好|多大"
+    # subjects one rewording names and the other does not, and kept apart most rewordings in Chinese. (简单 too,
+    # since "能简单介绍一下 RAG 吗" names less than "RAG 和微调怎么选", which the narrow rule of the detector sees.)
+    r"|通俗|没看懂|看不懂|没懂|不懂|具体|详细|大概|简单|突然|一直|老是|总是|麻烦|再|时候|合适|比较好|多大"
 )
 # The generic words written in Chinese, found as whole words: Chinese is otherwise split into characters, where
 # "报错" would be two subjects (报, 错) rather than one word any question may use.
@@ -476,6 +492,12 @@ def names(normalised: str) -> frozenset[str]:
     text = _GLOSSARY_PATTERN.sub(" ", with_arabic_numbers(normalised))
     text = _NAMED_KINDS.sub(" ", text)  # systems and frameworks are compared as marks, with their synonyms
     return frozenset(w for w in re.findall(r"[a-z][a-z0-9]+", text) if w not in _EN_STOP and w not in _GENERIC)
+
+
+def english_words(normalised: str) -> frozenset[str]:
+    """The stems of a question's English words as written, glossary words included: a typo is compared with
+    these, since a word the glossary takes ("tokenizer" is 分词器) may be mistyped on the other side."""
+    return frozenset(_stem(word) for word in _EN_WORD.findall(normalised) if word not in _EN_STOP)
 
 
 def terms(normalised: str) -> frozenset[str]:
