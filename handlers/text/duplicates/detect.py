@@ -130,8 +130,10 @@ def _marks(normalised: str) -> tuple[Marks, frozenset[str]]:
 
 
 @lru_cache(maxsize=16384)
-def _english_words(normalised: str) -> frozenset[str]:
-    return english_words(normalised)
+def _taken_words(normalised: str) -> frozenset[str]:
+    """The English words of a question that a glossary term took ("gradient checkpointing" is 梯度检查点): the
+    other side may have written them as they are, or mistyped them. Mostly none."""
+    return english_words(normalised) - _terms(normalised).weights.keys()
 
 
 def _text_similarity(a: str, b: str) -> float:
@@ -164,13 +166,14 @@ def _swapped_weight(mine: dict[str, float], theirs: dict[str, float], their_text
     other question (``their_text``, normalised) carries a mark of the same kind too. Where it carries none, the
     marks cannot compare them, and the term is a swapped subject like any other ("which GPU" / "which Python
     version")."""
-    their_words = _english_words(their_text)  # as written: the glossary may have taken some ("gradient …")
+    taken = _taken_words(their_text)
     only_theirs = [term for term in theirs if term not in mine]
-    only_theirs += [word for word in their_words if word not in mine and word not in theirs]
+    if taken:
+        only_theirs += [word for word in taken if word not in mine]
     swapped = 0.0
     their_kinds: set[str] | None = None
     for term, w in mine.items():
-        if term in theirs or term in their_words or any(_typo_of(term, other) for other in only_theirs):
+        if term in theirs or term in taken or any(_typo_of(term, other) for other in only_theirs):
             continue
         kind = mark_kind(term)
         if kind is not None:
