@@ -130,6 +130,8 @@ def test_same_topic_different_question_stays_apart(a: str, b: str) -> None:
         ("What is gradient checkpointing?", "梯度检查点是什么"),
         ("RAG 是什么？", "能简单介绍一下 RAG 吗"),
         ("期末考试是开卷还是闭卷", "期末是开卷考吗？"),
+        ("How do I install flash-attn?", "how to install flash attention"),  # attn is short for attention
+        ("vllm 装不上，有人遇到过吗", "vllm 装不上怎么办"),  # "has anyone met this" is how one asks
     ],
 )
 def test_rewordings_are_one_question(a: str, b: str) -> None:

@@ -233,7 +233,7 @@ _GLOSSARY: dict[str, str] = {
     "答疑": r"office hours?|答疑",
     "证书": r"certificates?|证书",
     "oom": r"(?:cuda )?out of memory|\boom\b|爆显存",  # "CUDA out of memory" is the error's name, not a device
-    "注意力": r"attention|注意力",
+    "注意力": r"attention|\battn\b|注意力",  # flash-attn is the package of flash attention
     "量化": r"quantization|quantize|量化",
     "区别": r"difference|different|区别|差别|不同|差异|\bvs\b|\bversus\b",
     "上下文": r"context|上下文",
@@ -447,6 +447,7 @@ _ZH_STOP = _at_word_start(
     # subjects one rewording names and the other does not, and kept apart most rewordings in Chinese. (简单 too,
     # since "能简单介绍一下 RAG 吗" names less than "RAG 和微调怎么选", which the narrow rule of the detector sees.)
     r"|通俗|没看懂|看不懂|没懂|不懂|具体|详细|大概|简单|突然|一直|老是|总是|麻烦|再|时候|合适|比较好|多大"
+    r"|有人遇到过|有没有人|遇到过"
 )
 # The generic words written in Chinese, found as whole words: Chinese is otherwise split into characters, where
 # "报错" would be two subjects (报, 错) rather than one word any question may use.
