@@ -74,7 +74,7 @@ def test_the_version_is_a_positive_int() -> None:
     assert isinstance(FINGERPRINT_VERSION, int) and FINGERPRINT_VERSION >= 1
 
 
-# An action and its opposite ("features._OPPOSITES"): the rest of the wording is the same, so only the contrast
+# An action and its opposite ("lexicon.OPPOSITES"): the rest of the wording is the same, so only the contrast
 # mark keeps them apart. Several of these merged before detector version 3.
 OPPOSITE_ACTIONS = [
     ("How do I install PyTorch?", "How do I uninstall PyTorch?"),

@@ -23,9 +23,6 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from handlers.text.duplicates.features import (
-    ACTS,
-    ASPECTS,
-    FACTS,
     Marks,
     english_words,
     mark_kind,
@@ -34,6 +31,7 @@ from handlers.text.duplicates.features import (
     terms,
     weight,
 )
+from handlers.text.duplicates.lexicon import ACTS, ASPECTS, FACTS
 from handlers.text.duplicates.normalise import normalise
 
 logger = logging.getLogger(__name__)
