@@ -165,13 +165,16 @@ class LikeRows(StoreBase):
             self._members.committed(member)
 
     async def _apply_likes(self, likes: list[tuple[ReactionChange, int]]) -> None:
-        """A burst of adds: the plain statement, or like_bursts with new members."""
+        """A burst of adds: the plain statement, or like_bursts with new members. Either is one statement, a
+        group already, so it goes to SQLite at once when the writer is idle (``at_once``, see storage.writer)."""
         params, new_members = self._like_params(likes)
         if not new_members:
-            await self._writer.submit(Batch([(ADD_REACTION, p, ADD_REACTIONS_BATCH) for p in params]))
+            await self._writer.submit(Batch([(ADD_REACTION, p, ADD_REACTIONS_BATCH) for p in params], at_once=True))
             return
         await self._writer.submit(
-            Statement(LIKE_BURST, (_member_rows(new_members), json_text(params)), batch_sql=LIKE_BURSTS_BATCH)
+            Statement(
+                LIKE_BURST, (_member_rows(new_members), json_text(params)), batch_sql=LIKE_BURSTS_BATCH, at_once=True
+            )
         )
         for member in new_members:
             self._members.committed(member)

@@ -20,6 +20,9 @@ Within a batch:
   and its callbacks per row cost more than the row.
 * Operations at the front of a batch that are one statement each commit as lone statements, without BEGIN and
   COMMIT (see :meth:`GroupCommitWriter._run_lone_statements`); the rest of the batch is one transaction.
+* An operation marked ``at_once`` (a burst of likes that is one statement over a JSON array: a group already)
+  goes to SQLite's thread in the submitter's own step when the writer is idle, without waiting for the writer
+  task to wake (see :mod:`storage.thread_queue`); it still runs after everything handed over before it.
 * :class:`Call` operations run an async function on the writer connection inside a SAVEPOINT (a failing one
   is rolled back alone) and resolve to its return value; they are for writes that must read back what they
   wrote, and must not BEGIN or COMMIT themselves.
@@ -31,9 +34,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, TypeVar
 
 import aiosqlite
@@ -41,6 +46,7 @@ import aiosqlite
 from storage import planner_statistics
 from storage.errors import StoreClosed
 from storage.json_text import json_text
+from storage.thread_queue import DirectQueue, direct_queue
 
 logger = logging.getLogger(__name__)
 
@@ -62,6 +68,7 @@ class Statement:
     hoist: bool = False
     future: asyncio.Future[Any] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
     batch_sql: str | None = None
+    at_once: bool = False
 
 
 @dataclass(slots=True, eq=False)
@@ -86,6 +93,7 @@ class Batch:
 
     rows: Sequence[tuple[str, Sequence[Any], str | None]]
     future: asyncio.Future[Any] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
+    at_once: bool = False
 
     @property
     def hoist(self) -> bool:
@@ -93,6 +101,7 @@ class Batch:
 
 
 Operation = Statement | Batch | Call
+Row = tuple[str, Sequence[Any], str | None]  # sql, params, batch_sql
 Outcome = tuple[Operation, Any, BaseException | None]  # the op, its result, or the error it alone failed with
 
 
@@ -107,6 +116,7 @@ class WriterStats:
     executemany_calls: int = 0
     fallbacks: int = 0
     failed_operations: int = 0
+    at_once: int = 0  # operations handed to SQLite's thread in the submitter's step
 
 
 class GroupCommitWriter:
@@ -122,6 +132,10 @@ class GroupCommitWriter:
         self._closing = False
         self._conn_closed = False
         self._task: asyncio.Task[None] | None = None
+        self._busy = False  # the writer task is running a batch
+        self._direct = direct_queue(conn)
+        self._in_flight: set[asyncio.Future[Any]] = set()  # at-once operations not yet answered
+        self._sent_this_step = False  # an at-once operation went in this step of the event loop
         self.stats = WriterStats()
 
     def start(self) -> None:
@@ -132,9 +146,46 @@ class GroupCommitWriter:
         """Queue ``op`` without yielding, so several submits in a row always land in the same batch."""
         if self._closing:
             raise StoreClosed("the store is closed; the write was not stored")
+        idle = not self._busy and not self._pending and not self._sent_this_step
+        if not isinstance(op, Call) and op.at_once and self._direct is not None and idle:
+            rows = _at_once_rows(op)
+            if rows is not None:
+                self._send_at_once(op, rows, self._direct)
+                return op.future
         self._pending.append(op)
         self._wake()
         return op.future
+
+    def _send_at_once(self, op: Statement | Batch, rows: list[Row], direct: DirectQueue) -> None:
+        """``op`` to SQLite's thread now, behind what is there already (nothing of the writer task's: it is
+        idle, and whatever it runs next is queued behind this). One statement, committed on its own."""
+        done = direct(partial(_run_rows_on, rows))
+        # What else is handed over in this step waits for the writer task, which joins neighbours with the same
+        # SQL into one statement: two bursts queued together still cost one more statement, not one each.
+        self._sent_this_step = True
+        asyncio.get_running_loop().call_soon(self._next_step)
+        self._in_flight.add(done)
+        self.stats.operations += 1
+        self.stats.batches += 1
+        self.stats.at_once += 1
+        done.add_done_callback(partial(self._at_once_done, op))
+
+    def _next_step(self) -> None:
+        self._sent_this_step = False
+
+    def _at_once_done(self, op: Statement | Batch, done: asyncio.Future[Any]) -> None:
+        self._in_flight.discard(done)
+        if done.cancelled():
+            _fail(op, asyncio.CancelledError())
+            return
+        error = done.exception()
+        if error is not None:
+            self.stats.failed_operations += 1
+            _fail(op, error)
+            return
+        self.stats.commits += 1
+        if not op.future.done():
+            op.future.set_result(None)
 
     async def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
         await self.submit(Statement(sql, params))
@@ -155,6 +206,8 @@ class GroupCommitWriter:
         self._wake()
         if self._task is not None:
             await asyncio.shield(self._task)
+        if self._in_flight:
+            await asyncio.wait(set(self._in_flight))
 
     async def close_connection(self) -> None:
         """After :meth:`close`: let SQLite refresh its planner statistics, then close the connection."""
@@ -201,6 +254,13 @@ class GroupCommitWriter:
                     _fail(op, error)
 
     async def _run_batch(self, batch: list[Operation]) -> None:
+        self._busy = True
+        try:
+            await self._run_batch_now(batch)
+        finally:
+            self._busy = False
+
+    async def _run_batch_now(self, batch: list[Operation]) -> None:
         self.stats.batches += 1
         self.stats.operations += len(batch)
         hoisted = [op for op in batch if op.hoist]
@@ -390,3 +450,24 @@ def _lone_sql(op: Operation) -> str | None:
 def _fail(op: Operation, error: BaseException) -> None:
     if not op.future.done():
         op.future.set_exception(error)
+
+
+def _at_once_rows(op: Statement | Batch) -> list[Row] | None:
+    """The rows of an operation that is one statement, or None (several statements, or rows that would be an
+    executemany: outside a transaction that commits row by row)."""
+    if _lone_sql(op) is None:
+        return None
+    rows = _flatten([op])
+    if rows is None or (len(rows) > 1 and rows[0][2] is None):
+        return None
+    return rows
+
+
+def _run_rows_on(rows: list[Row], conn: sqlite3.Connection) -> None:
+    """On SQLite's thread: an at-once operation's rows as one statement (as :meth:`GroupCommitWriter._run_rows`)."""
+    sql, params, batch_sql = rows[0]
+    if len(rows) == 1:
+        conn.execute(sql, params)
+    else:
+        assert batch_sql is not None
+        conn.execute(batch_sql, (json_text([row[1] for row in rows]),))
