@@ -7,8 +7,10 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 
+import aiosqlite
 import pytest
 
 from handlers.vocabulary.domain import Member, ReactionChange
@@ -27,6 +29,20 @@ INSERT_JSON = "INSERT INTO t SELECT value ->> 0 FROM json_each(?) ORDER BY key"
 def database(db_path: Path) -> Database:
     """The SQLite store's writer only."""
     return Database.sqlite(db_path)
+
+
+@pytest.fixture
+async def table_t(tmp_path: Path) -> AsyncIterator[aiosqlite.Connection]:
+    """A writer's connection to a fresh file with one table ``t (x INTEGER UNIQUE)``."""
+    conn = await connect(tmp_path / "w.db")
+    await conn.execute("CREATE TABLE t (x INTEGER UNIQUE)")
+    yield conn
+    await conn.close()
+
+
+async def _values(conn: aiosqlite.Connection) -> list[int]:
+    async with conn.execute("SELECT x FROM t ORDER BY x") as cursor:
+        return [int(row[0]) for row in await cursor.fetchall()]
 
 
 def _wait_without_yielding(check: sqlite3.Connection, sql: str, wanted: object, seconds: float = 10.0) -> object:
@@ -67,10 +83,8 @@ async def test_a_burst_is_committed_while_the_event_loop_is_still_busy(world: Wo
     assert isinstance(world.store, SqliteStore) and world.store.writer_stats.at_once >= 1
 
 
-async def test_at_once_keeps_its_place_among_the_writes_around_it(tmp_path: Path) -> None:
-    conn = await connect(tmp_path / "w.db")
-    await conn.execute("CREATE TABLE t (x INTEGER UNIQUE)")
-    writer = GroupCommitWriter(conn, batch_max=1000)
+async def test_at_once_keeps_its_place_among_the_writes_around_it(table_t: aiosqlite.Connection) -> None:
+    writer = GroupCommitWriter(table_t, batch_max=1000)
     writer.start()
     try:
         first = writer.submit(Batch([(INSERT, (1,), INSERT_JSON), (INSERT, (2,), INSERT_JSON)], at_once=True))
@@ -86,16 +100,12 @@ async def test_at_once_keeps_its_place_among_the_writes_around_it(tmp_path: Path
     finally:
         await writer.close()
     assert writer.stats.at_once == 2  # the first burst, and the one handed to the idle writer later
-    async with conn.execute("SELECT x FROM t ORDER BY x") as cursor:
-        assert [row[0] for row in await cursor.fetchall()] == [1, 2, 3, 4, 5]
-    await conn.close()
+    assert await _values(table_t) == [1, 2, 3, 4, 5]
 
 
-async def test_a_bad_burst_fails_alone_and_changes_nothing(tmp_path: Path) -> None:
-    conn = await connect(tmp_path / "w.db")
-    await conn.execute("CREATE TABLE t (x INTEGER UNIQUE)")
-    await conn.execute("INSERT INTO t VALUES (7)")
-    writer = GroupCommitWriter(conn, batch_max=1000)
+async def test_a_bad_burst_fails_alone_and_changes_nothing(table_t: aiosqlite.Connection) -> None:
+    await table_t.execute("INSERT INTO t VALUES (7)")
+    writer = GroupCommitWriter(table_t, batch_max=1000)
     writer.start()
     try:
         bad = writer.submit(Batch([(INSERT, (6,), INSERT_JSON), (INSERT, (7,), INSERT_JSON)], at_once=True))
@@ -107,20 +117,13 @@ async def test_a_bad_burst_fails_alone_and_changes_nothing(tmp_path: Path) -> No
     finally:
         await writer.close()
     assert writer.stats.failed_operations == 1
-    async with conn.execute("SELECT x FROM t ORDER BY x") as cursor:
-        assert [row[0] for row in await cursor.fetchall()] == [7, 8, 9]  # not 6: the statement applied nothing
-    await conn.close()
+    assert await _values(table_t) == [7, 8, 9]  # not 6: the statement applied nothing
 
 
-async def test_close_waits_for_a_burst_handed_over_at_once(tmp_path: Path) -> None:
-    conn = await connect(tmp_path / "w.db")
-    await conn.execute("CREATE TABLE t (x INTEGER UNIQUE)")
-    writer = GroupCommitWriter(conn, batch_max=1000)
+async def test_close_waits_for_a_burst_handed_over_at_once(table_t: aiosqlite.Connection) -> None:
+    writer = GroupCommitWriter(table_t, batch_max=1000)
     writer.start()
     handed = writer.submit(Batch([(INSERT, (n,), INSERT_JSON) for n in range(500)], at_once=True))
     await writer.close()
     assert handed.done() and handed.exception() is None
-    async with conn.execute("SELECT COUNT(*) FROM t") as cursor:
-        row = await cursor.fetchone()
-    assert row is not None and row[0] == 500
-    await conn.close()
+    assert await _values(table_t) == list(range(500))
