@@ -192,6 +192,14 @@ FIFTH_KNOWN_MERGES = {
 SIXTH_SET = "duplicates-heldout-6.jsonl"
 SIXTH_FOUND_FLOOR = 13
 
+# A seventh set, written blind (by someone who saw neither the detector's code nor its word lists) and committed
+# (before the detector was run on it) after version 12: it found 3 of its 25 rewordings and merged none of its 25
+# different pairs. Its rewordings are paraphrase more than rewording ("valid for how long" / "expire", "怎么保存" /
+# "要怎么存下来", "及格线" / "要多少分"): what a rule over shared words cannot find, and what no rule was added for.
+# Still unseen: no rule has been changed for it.
+SEVENTH_SET = "duplicates-heldout-7.jsonl"
+SEVENTH_FOUND_FLOOR = 3
+
 
 # Contrasts carried by one or two Chinese characters, written while making version 7 (all but the last two were
 # merged by version 6): which week, which end of the model, which way a number moves.
@@ -240,7 +248,7 @@ UNSEEN_SWAPS = [
         *CHINESE_CONTRASTS,
         *((a, b) for a, b, same in heldout() + heldout(THIRD_SET) + heldout(FOURTH_SET) if not same),
         *((a, b) for a, b, same in heldout(FIFTH_SET) if not same and (a, b) not in FIFTH_KNOWN_MERGES),
-        *((a, b) for a, b, same in heldout(SIXTH_SET) if not same),
+        *((a, b) for a, b, same in heldout(SIXTH_SET) + heldout(SEVENTH_SET) if not same),
     ],
 )
 def test_an_unseen_swap_or_a_different_question_of_a_later_set_stays_apart(a: str, b: str) -> None:
@@ -256,6 +264,7 @@ def test_an_unseen_swap_or_a_different_question_of_a_later_set_stays_apart(a: st
         (FOURTH_SET, "fourth", FOURTH_FOUND_FLOOR),
         (FIFTH_SET, "fifth", FIFTH_FOUND_FLOOR),
         (SIXTH_SET, "sixth", SIXTH_FOUND_FLOOR),
+        (SEVENTH_SET, "seventh", SEVENTH_FOUND_FLOOR),
     ],
 )
 def test_a_later_sets_rewordings_are_found_as_often_as_when_it_was_written(name: str, label: str, floor: int) -> None:
