@@ -108,6 +108,11 @@ OPPOSITE_ACTIONS = [
         ("能解释一下 KV 缓存的作用吗", "KV cache 量化是怎么做的？"),  # explaining X names no more than X
         ("教程里的数据集在哪下载", "教程里的模型权重在哪下载"),
         ("期末考试是开卷还是闭卷", "期末考试是线上还是线下"),
+        # version 13: which data a loss is measured on is a mark; pretraining is not training in general
+        ("Why does training loss go up?", "Why does validation loss go up?"),
+        ("训练集 loss 一直在降，正常吗", "验证集 loss 一直在降，正常吗"),
+        ("微调一般需要多少条数据", "预训练一般需要多少条数据"),
+        ("PagedAttention 和普通 attention 有什么区别", "PagedAttention 和 FlashAttention 有什么区别"),
         *OPPOSITE_ACTIONS,
     ],
 )
@@ -132,6 +137,18 @@ def test_same_topic_different_question_stays_apart(a: str, b: str) -> None:
         ("期末考试是开卷还是闭卷", "期末是开卷考吗？"),
         ("How do I install flash-attn?", "how to install flash attention"),  # attn is short for attention
         ("vllm 装不上，有人遇到过吗", "vllm 装不上怎么办"),  # "has anyone met this" is how one asks
+        # version 13: how one asks, read as learners write it
+        ("学习小组每周几开会", "我们小组一般星期几碰头？"),  # 我们 whole, not 我 and a 们 left over
+        ("LoRA 的 target_modules 应该选哪些层", "target_modules 里该填哪些 layer 比较好？"),  # 比较好 whole
+        ("QLoRA 和 LoRA 有什么区别", "QLoRA 跟 LoRA 差在哪"),  # 差在哪 asks what differs, not where
+        ("When is the final exam?", "what date is the final exam held on"),
+        (
+            "should I freeze the embedding layer when fine-tuning",
+            "do people keep the embeddings frozen during finetuning?",
+        ),
+        ("显存不够跑不了7B模型怎么办", "7B 模型一跑就爆显存，有啥办法能跑起来"),  # 显存不够 is OOM
+        ("混合精度训练有什么好处", "为什么要用混合精度"),  # training named on one side says little
+        ("bf16 和 fp16 有什么区别？", "bfloat16 和 float16 区别是什么"),
     ],
 )
 def test_rewordings_are_one_question(a: str, b: str) -> None:
@@ -162,6 +179,7 @@ def test_one_action_in_other_words_is_one_question(a: str, b: str) -> None:
         ("Why is gradient checkpoiting slow?", "Why is gradient checkpointing slow?", True),  # a typo
         ("Why does the tokenzier split words?", "Why does the tokenizer split words?", True),
         ("Why is continous batching fast?", "Why is continuous batching fast?", True),  # one side a glossary term
+        ("How do I check my CUDA version?", "how to chekc my cuda version", True),  # two letters swapped
         ("How do I encrypt the checkpoint?", "How do I decrypt the checkpoint?", False),  # alike, not at the start
         ("How do I unfreeze the embedding layer?", "How do I freeze the embedding layer?", False),
         ("What does unsqueeze do in pytorch?", "What does squeeze do in pytorch?", False),

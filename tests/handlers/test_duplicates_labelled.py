@@ -25,7 +25,7 @@ from tests.paths import ROOT, SAMPLE_PAGE
 DATA = ROOT / "tests" / "data"
 PRECISION_TARGET = 0.95
 RECALL_TARGET = 0.75  # issue 12's target; not reached yet, see test_recall_reaches_the_issue_target
-RECALL_FLOOR = 0.60  # what the detector reaches today (0.615, version 12): a drop below it is a regression
+RECALL_FLOOR = 0.66  # what the detector reaches today (0.674, version 13): a drop below it is a regression
 _CJK = re.compile(r"[\u3400-\u9fff]")
 
 
@@ -124,7 +124,7 @@ def test_same_language_recall_does_not_fall(scores: Scores) -> None:
 
 
 @pytest.mark.xfail(strict=True, reason="issue 12 asks for 0.75: term overlap that keeps swapped subjects apart "
-                   "finds ~0.61 of the rewordings in this set; the rest need a paraphrase model")  # fmt: skip
+                   "finds ~0.67 of the rewordings in this set; the rest need a paraphrase model")  # fmt: skip
 def test_recall_reaches_the_issue_target(scores: Scores) -> None:
     assert scores.recall >= RECALL_TARGET
 
@@ -150,7 +150,7 @@ def heldout(name: str = "duplicates-heldout.jsonl") -> list[tuple[str, str, bool
     return [(str(r["a"]), str(r["b"]), bool(r["same"])) for r in load(DATA / name)]
 
 
-HELDOUT_FOUND_FLOOR = 10  # rewordings of the second set found (9 when it was written; 10 since version 10)
+HELDOUT_FOUND_FLOOR = 11  # rewordings of the second set found (9 when it was written; 10 in version 10, 11 in 13)
 
 # A third set, written after detector version 3 and run once as written: it found 12 of its 25 rewordings and
 # merged 4 of its 25 different pairs (多卡 / CPU, GPU / Python version, 期末 / 期中, faster / less memory). Version
@@ -166,7 +166,7 @@ THIRD_FOUND_FLOOR = 12
 # and two questions that each do something with their subject (download, submit, install, report) that the other
 # does not are apart. It still finds 11, and no other set changed. No longer unseen.
 FOURTH_SET = "duplicates-heldout-4.jsonl"
-FOURTH_FOUND_FLOOR = 11
+FOURTH_FOUND_FLOOR = 14  # 11 until version 13
 
 # A fifth set, committed (ba067d4) after version 8 and before the detector was run on it: it found 8 of its 25
 # rewordings and merged 4 of its 25 different pairs, a precision of 8/12 on first sight, well below the labelled
@@ -195,10 +195,15 @@ SIXTH_FOUND_FLOOR = 13
 # A seventh set, written blind (by someone who saw neither the detector's code nor its word lists) and committed
 # (before the detector was run on it) after version 12: it found 3 of its 25 rewordings and merged none of its 25
 # different pairs. Its rewordings are paraphrase more than rewording ("valid for how long" / "expire", "怎么保存" /
-# "要怎么存下来", "及格线" / "要多少分"): what a rule over shared words cannot find, and what no rule was added for.
-# Still unseen: no rule has been changed for it.
+# "要怎么存下来", "及格线" / "要多少分"). Version 13 then read how learners ask more as they write it: stop words
+# matched longest first (我们 was read as 我 and a 们 left over, 比较好 as 比 and 较好), 周几 / 星期几 and "what date"
+# ask when, "when" before a subject or an -ing form joins clauses rather than asks, 差在哪 asks what differs, two
+# swapped letters are a typo, 显存不够 is running out of memory, and training or inference named on one side only
+# counts little (a mark still keeps them apart, and "training loss" / "validation loss" are a mark of their own).
+# The seventh set then finds 16 and merges none; the labelled set's recall rose 0.615 → 0.674 at precision 0.992.
+# No longer unseen.
 SEVENTH_SET = "duplicates-heldout-7.jsonl"
-SEVENTH_FOUND_FLOOR = 3
+SEVENTH_FOUND_FLOOR = 16
 
 
 # Contrasts carried by one or two Chinese characters, written while making version 7 (all but the last two were

@@ -38,7 +38,7 @@ logger = logging.getLogger(__name__)
 
 # Bumped whenever normalisation, terms, keys or the decision change: stores cluster their questions again on a new
 # version, so a merge the new detector would not make is undone (manual decisions are replayed).
-FINGERPRINT_VERSION = 12
+FINGERPRINT_VERSION = 13
 
 # Weighted Dice coefficient of the content terms at or above which two questions (whose marks agree) are one.
 TERM_THRESHOLD = 0.43
@@ -152,9 +152,23 @@ def _typo_of(term: str, other: str) -> bool:
     cheap tests first: this runs for every pair of unshared terms of every candidate."""
     if len(term) <= 3 or term[:TYPO_KEEPS] != other[:TYPO_KEEPS]:
         return False
+    if _transposed(term, other):
+        return True
     from rapidfuzz.distance import Indel
 
     return Indel.normalized_similarity(term, other) >= TYPO_TWIN
+
+
+def _transposed(term: str, other: str) -> bool:
+    """Two neighbouring letters swapped ("chekc" / "check"): the commonest slip of typing, which the Indel
+    similarity of a short word cannot tell from another word (one swap in five letters is 0.8)."""
+    if len(term) != len(other) or term == other:
+        return False
+    differ = [i for i, (x, y) in enumerate(zip(term, other, strict=True)) if x != y]
+    if len(differ) != 2 or differ[1] != differ[0] + 1:
+        return False
+    first, second = differ
+    return term[first] == other[second] and term[second] == other[first]
 
 
 def _swapped_weight(mine: dict[str, float], theirs: dict[str, float], their_text: str) -> float:

@@ -27,7 +27,7 @@ from handlers.text.duplicates.lexicon import (
 )
 
 # "区别在哪" asks what the difference is, not where.
-_WHERE_NOT_A_PLACE = re.compile(r"(?<=区别|差别|不同|差异|难点|好处)在哪(?:里|儿)?|(?<=[难好强])在哪(?:里|儿)?")
+_WHERE_NOT_A_PLACE = re.compile(r"(?<=区别|差别|不同|差异|难点|好处)在哪(?:里|儿)?|(?<=[难好强差])在哪(?:里|儿)?")
 # Asking what something is or how it goes: one kind, tested after the others have taken their words
 # ("什么时候" is *when*, "how many" is *amount*).
 _EXPLAIN = re.compile(r"什么|啥|怎么|怎样|如何|咋|\bwhat\b|\bhow\b")
@@ -108,7 +108,7 @@ def marks(normalised: str) -> Marks:
 _GLOSSARY_PATTERN = _at_word_start("|".join(f"(?P<g{i}>{p})" for i, p in enumerate(GLOSSARY.values())))
 _GLOSSARY_TERMS = list(GLOSSARY)
 
-_ZH_STOP = _at_word_start(ZH_STOP)
+_ZH_STOP = _at_word_start("|".join(sorted(ZH_STOP.split("|"), key=len, reverse=True)))
 # The generic words written in Chinese, found as whole words: Chinese is otherwise split into characters, where
 # "报错" would be two subjects (报, 错) rather than one word any question may use.
 _ZH_GENERIC = re.compile("|".join(sorted((w for w in GENERIC if w >= "\u3400"), key=len, reverse=True)))
@@ -118,7 +118,7 @@ _CJK_RUN = re.compile(r"[\u3400-\u9fff]+")
 
 def _stem(word: str) -> str:
     """A light English stem so that plurals and -ing forms meet (installs/installing → install)."""
-    for suffix in ("ing", "ed", "es", "s"):
+    for suffix in ("ings", "ing", "ed", "es", "s"):
         if len(word) > len(suffix) + 3 and word.endswith(suffix):
             return word[: -len(suffix)]
     return word

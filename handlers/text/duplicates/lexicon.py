@@ -10,11 +10,14 @@ from __future__ import annotations
 # The kind of question asked. A question may ask two things ("什么是 KV cache，为什么能加速"); two questions
 # whose kinds are both known and differ ask different things.
 ASKS: dict[str, str] = {
-    "when": r"什么时候|啥时候|何时|几时|几点|几号|哪天|\bwhen\b|\bwhat time\b",
+    # "when" before a subject or an -ing form joins two clauses ("freeze it when fine-tuning", "OOM when I run
+    # it"): it asks when only as in "when is", "when do".
+    "when": r"什么时候|啥时候|何时|几时|几点|几号|哪天|周几|星期几|礼拜几|\bwhat (?:time|date|day)\b"
+    r"|\bwhen\b(?! (?:i|we|you|it|they|fine ?tuning|\w+ing)\b)",
     "where": r"哪里|哪儿|在哪|到哪|去哪|哪能|哪找|哪下|哪边|什么地方|\bwhere\b",
     "why": r"为什么|为啥|为何|怎么会|咋会|原因|好处|有什么用|有啥用|意义"
     r"|\bwhy\b|\bhow come\b|\bbenefits?\b|\bpoint of\b",
-    "amount": r"多少|几个|几张|几块|几条|多大|多久|多长|怎么算|怎么计算|如何计算|公式"
+    "amount": r"多少|(?<!好)几个|几张|几块|几条|多大|多久|多长|怎么算|怎么计算|如何计算|公式"
     r"|\bhow (?:many|much|long|big)\b|\bhow to (?:compute|calculate)\b|\bformula\b",
     "which": r"哪个|哪种|哪一|哪家|哪款|还是|怎么选|如何选|选哪|选什么|\bwhich\b|\bor\b",
     "who": r"谁|\bwho\b",
@@ -57,7 +60,7 @@ OPPOSITES: dict[str, dict[str, str]] = {
         "过小": r"too (?:small|few|little|low)\b|太小|过小|太少|过少|太低|过低",
     },
     "resubmit": {
-        "迟交": r"late\b|迟交|晚交|补交|延期|逾期",
+        "迟交": r"late\b|迟交|晚交|补交|延期|逾期|晚(?:几|一|两)天|晚点交|晚些交",
         "重交": r"resubmit(?:s|ted|ting)?\b|重交|重新提交|重新交|再交",
     },
 }
@@ -77,6 +80,13 @@ KINDS: dict[str, dict[str, str]] = {
         "jax": r"\bjax\b",
         "paddle": r"\bpaddle(?:paddle)?\b|飞桨",
         "mindspore": r"\bmindspore\b",
+    },
+    # Which data a figure is measured on: "training loss" and "validation loss" are two questions. Before the
+    # phases, which would take "training".
+    "split": {
+        "train": r"\btrain(?:ing)? (?:loss|set|data|accuracy|acc)\b|训练集|训练 ?loss|训练损失",
+        "val": r"\bval(?:idation)? (?:loss|set|data|accuracy|acc)\b|验证集|验证 ?loss|验证损失",
+        "test": r"\btest (?:loss|set|data|accuracy|acc)\b|测试集|测试 ?loss|测试损失",
     },
     "phase": {
         "train": r"训练|微调|\btrain(?:ing|ed)?\b|\bfine ?tun(?:e|ing|ed)\b|\bsft\b",
@@ -122,7 +132,9 @@ KINDS: dict[str, dict[str, str]] = {
 
 # One spelling for the course words learners write in several ways (and in both languages), longest first.
 GLOSSARY: dict[str, str] = {
-    "显存": r"gpu memory|vram|显存|video memory",
+    # Before 显存: "显存不够" is running out of memory, as "CUDA out of memory" is (the error's name, not a device).
+    "oom": r"(?:cuda )?out of memory|\boom\b|爆显存|显存不够|显存不足",
+    "显存": r"gpu mem(?:ory)?\b|vram|显存|video memory",
     "显卡": r"\bgpus?\b|显卡|独显|graphics card|(?<=gb )cards?\b",
     "微调": r"fine ?tun(?:e|ing|ed)|finetun(?:e|ing|ed)|微调",
     "全量微调": r"full (?:parameter )?微调|全量微调|全参数微调|全参数训练|全参微调",
@@ -142,15 +154,15 @@ GLOSSARY: dict[str, str] = {
     "学习群": r"学习群|交流群|微信群",
     "作业": r"home ?work|assignments?|作业",
     "课件": r"slides?|\bppt\b|课件|讲义",
-    "回放": r"recordings?|recorded|录播|回放|录像",
-    "直播": r"live ?stream|live session|直播",
+    "回放": r"\brecord(?:s|ed|ing|ings)?\b|录播|回放|录像",
+    "直播": r"live ?stream|live (?:session|class|lecture)|直播",
     "答疑": r"office hours?|答疑",
     "证书": r"certificates?|证书",
-    "oom": r"(?:cuda )?out of memory|\boom\b|爆显存",  # "CUDA out of memory" is the error's name, not a device
     "注意力": r"attention|\battn\b|注意力",  # flash-attn is the package of flash attention
     "量化": r"quantization|quantize|量化",
-    "区别": r"difference|different|区别|差别|不同|差异|\bvs\b|\bversus\b",
+    "区别": r"difference|different|区别|差别|不同|差异|差在(?=哪)|\bvs\b|\bversus\b",
     "上下文": r"context|上下文",
+    "ddp": r"\bddp\b|distributed ?data ?parallel",  # before 分布式: one API, not distribution in general
     "分布式": r"distributed|分布式",
     "多卡": KINDS["device"]["multigpu"],  # a device mark, and one word however it is written
     "原理": r"\bworks?\b|原理|机制|怎么回事|怎么理解|理解|讲讲|讲一下|解释|介绍|作用|\bexplain\b|\bmean\b",
@@ -164,7 +176,7 @@ GLOSSARY: dict[str, str] = {
     "权重": r"\bweights\b|\bcheckpoints?\b|\bckpt\b|权重(?!衰减)",
     # How an exam is held: one word each, so that "开卷还是闭卷" and "线上还是线下" name different things (not
     # marks: a question naming both sides, "开卷还是闭卷", is the same as one naming one, "是开卷考吗").
-    "开卷": r"open[- ]book|开卷",
+    "开卷": r"open[- ]book|开卷|翻书",
     "闭卷": r"closed[- ]book|闭卷",
     "线上": r"\bonline\b|线上",
     "线下": r"\boffline\b|\bin[- ]person\b|线下",
@@ -172,6 +184,19 @@ GLOSSARY: dict[str, str] = {
     "梯度累积": r"gradient accumulation|梯度累积|梯度累加",
     "学习率": r"learning rate|\blr\b|学习率",
     "采样": r"\bsampling\b|采样",
+    "bf16": r"\bbf ?16\b|\bbfloat ?16\b",
+    "fp16": r"\bfp ?16\b|\bfloat ?16\b|半精度",
+    "效果": r"效果|好坏",
+    "结课": r"结课|课程结束|课结束|完成课程|学完|修完",
+    # The phases as words (their marks, see KINDS["phase"], keep training and inference apart): named on one side
+    # only they say where a question is asked from more than what it asks ("混合精度训练有什么好处").
+    "预训练": r"\bpre-?train(?:s|ing|ed)?\b|预训练",  # before 训练: pretraining is not training in general
+    "训练": r"\btrain(?:s|ing|ed)?\b|训练",
+    "推理": r"\binference\b|推理",
+    "批大小": r"batch ?sizes?|\bbs\b|批大小|批量大小|批次大小",
+    "保存": r"\bsav(?:e|es|ed|ing)\b|保存|存下来|存盘|存成|存到",
+    "层": r"\blayers?\b|层",
+    "开会": r"开会|碰头|碰面|见面|\bmeet(?:s|ing|ings|up)?\b",
     "代码": r"\bcode\b|源码|代码",
     "截止": r"deadline|\bdue\b|截止|ddl",
     # 交 alone is "hand in" where it ends the question or leads to what is handed in, not inside 交叉 or 交流.
@@ -227,6 +252,9 @@ GENERIC = frozenset(
         "一个",
         "成功",
         "失败",
+        "训练",
+        "推理",
+        "时间",
     ]
 )
 
@@ -346,6 +374,14 @@ EN_STOP = frozenset(
         "between",
         "step",
         "steps",
+        "ppl",
+        "date",
+        "held",
+        "enough",
+        "best",
+        "single",
+        "people",
+        "usually",
     ]
 )
 
@@ -362,4 +398,5 @@ ZH_STOP = (
     # since "能简单介绍一下 RAG 吗" names less than "RAG 和微调怎么选", which the narrow rule of the detector sees.)
     r"|通俗|没看懂|看不懂|没懂|不懂|具体|详细|大概|简单|突然|一直|老是|总是|麻烦|再|时候|合适|比较好|多大"
     r"|有人遇到过|有没有人|遇到过"
+    r"|该|比较|周几|星期几|礼拜几|起来"
 )
