@@ -113,6 +113,16 @@ OPPOSITE_ACTIONS = [
         ("训练集 loss 一直在降，正常吗", "验证集 loss 一直在降，正常吗"),
         ("微调一般需要多少条数据", "预训练一般需要多少条数据"),
         ("PagedAttention 和普通 attention 有什么区别", "PagedAttention 和 FlashAttention 有什么区别"),
+        # version 14: debugging is an act of its own, code is a subject, what is excluded is not what is named
+        ("How do I install NCCL for multi-node training", "How do I debug NCCL timeouts in multi-node training"),
+        ("Where can I find the slides for lesson 4", "Where can I find the code for lesson 4"),
+        ("直播课用什么软件上", "直播课在什么时间上"),
+        ("How do I merge LoRA weights into the base model?", "How do I load LoRA weights without merging them?"),
+        ("量化成4bit后速度变慢了为什么", "量化成4bit后精度下降了为什么"),
+        (
+            "Why is my fine-tuned model worse than the base model?",
+            "Why is my fine-tuned model slower than the base model?",
+        ),
         *OPPOSITE_ACTIONS,
     ],
 )
@@ -149,6 +159,18 @@ def test_same_topic_different_question_stays_apart(a: str, b: str) -> None:
         ("显存不够跑不了7B模型怎么办", "7B 模型一跑就爆显存，有啥办法能跑起来"),  # 显存不够 is OOM
         ("混合精度训练有什么好处", "为什么要用混合精度"),  # training named on one side says little
         ("bf16 和 fp16 有什么区别？", "bfloat16 和 float16 区别是什么"),
+        # version 14
+        ("flash attention 为什么更快", "FlashAttention 快在哪里？"),  # 快在哪 asks why it is faster
+        ("Why is my GPU utilization so low?", "gpu util is really low, why?"),
+        ("Is the homework graded automatically?", "are assignments auto-graded?"),
+        ("When will the grades for assignment 1 be released?", "when do we get assignment 1 grades back?"),
+        ("How do I set the random seed for reproducibility?", "how to set the random seed so results are reproducible"),
+        ("How do I resume training from a checkpoint?", "how to continue training from a saved checkpoint"),
+        ("有没有推荐的参考书", "这门课有推荐教材吗？"),
+        ("What's the difference between LoRA rank and alpha?", "lora r vs lora alpha - how are they different"),
+        ("int4 量化精度损失大吗", "4bit 量化精度损失大吗"),
+        ("vLLM 的 max_num_seqs 调大有什么用", "把 vllm max_num_seqs 改大会有啥效果"),
+        ("Can I switch to a different study group after week 2?", "can I switch study groups after week 2"),
     ],
 )
 def test_rewordings_are_one_question(a: str, b: str) -> None:

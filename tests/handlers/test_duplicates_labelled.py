@@ -25,7 +25,7 @@ from tests.paths import ROOT, SAMPLE_PAGE
 DATA = ROOT / "tests" / "data"
 PRECISION_TARGET = 0.95
 RECALL_TARGET = 0.75  # issue 12's target; not reached yet, see test_recall_reaches_the_issue_target
-RECALL_FLOOR = 0.66  # what the detector reaches today (0.674, version 13): a drop below it is a regression
+RECALL_FLOOR = 0.70  # what the detector reaches today (0.706, version 14): a drop below it is a regression
 _CJK = re.compile(r"[\u3400-\u9fff]")
 
 
@@ -124,7 +124,7 @@ def test_same_language_recall_does_not_fall(scores: Scores) -> None:
 
 
 @pytest.mark.xfail(strict=True, reason="issue 12 asks for 0.75: term overlap that keeps swapped subjects apart "
-                   "finds ~0.67 of the rewordings in this set; the rest need a paraphrase model")  # fmt: skip
+                   "finds ~0.71 of the rewordings in this set; the rest need a paraphrase model")  # fmt: skip
 def test_recall_reaches_the_issue_target(scores: Scores) -> None:
     assert scores.recall >= RECALL_TARGET
 
@@ -150,7 +150,7 @@ def heldout(name: str = "duplicates-heldout.jsonl") -> list[tuple[str, str, bool
     return [(str(r["a"]), str(r["b"]), bool(r["same"])) for r in load(DATA / name)]
 
 
-HELDOUT_FOUND_FLOOR = 11  # rewordings of the second set found (9 when it was written; 10 in version 10, 11 in 13)
+HELDOUT_FOUND_FLOOR = 14  # rewordings of the second set found (9 when it was written; 10 in v10, 11 in v13, 14 in v14)
 
 # A third set, written after detector version 3 and run once as written: it found 12 of its 25 rewordings and
 # merged 4 of its 25 different pairs (多卡 / CPU, GPU / Python version, 期末 / 期中, faster / less memory). Version
@@ -158,7 +158,7 @@ HELDOUT_FOUND_FLOOR = 11  # rewordings of the second set found (9 when it was wr
 # or system named on one side only counts as a swapped subject unless the other names one of its kind. It still
 # finds 12 ("a 24GB card" is now a GPU, which the stricter swap rule had lost). No longer unseen either.
 THIRD_SET = "duplicates-heldout-3.jsonl"
-THIRD_FOUND_FLOOR = 12
+THIRD_FOUND_FLOOR = 20  # 12 until version 14
 
 # A fourth set, committed (fa59a85) before the detector was run on it: it found 11 of its 25 rewordings and merged
 # 1 of its 25 different pairs ("report a bug in the starter code" / "download the starter code": the shared
@@ -166,7 +166,7 @@ THIRD_FOUND_FLOOR = 12
 # and two questions that each do something with their subject (download, submit, install, report) that the other
 # does not are apart. It still finds 11, and no other set changed. No longer unseen.
 FOURTH_SET = "duplicates-heldout-4.jsonl"
-FOURTH_FOUND_FLOOR = 14  # 11 until version 13
+FOURTH_FOUND_FLOOR = 17  # 11 until version 13, 14 in 13
 
 # A fifth set, committed (ba067d4) after version 8 and before the detector was run on it: it found 8 of its 25
 # rewordings and merged 4 of its 25 different pairs, a precision of 8/12 on first sight, well below the labelled
@@ -175,7 +175,7 @@ FOURTH_FOUND_FLOOR = 14  # 11 until version 13
 # materials and quizzes "timed" / "graded" differ in a word the detector weighs as an aspect, and 变笨 / 输出变长
 # in one character each; every rule tried for them cost more rewordings of the labelled set than it saved.
 FIFTH_SET = "duplicates-heldout-5.jsonl"
-FIFTH_FOUND_FLOOR = 8
+FIFTH_FOUND_FLOOR = 9  # 8 until version 14
 FIFTH_KNOWN_MERGES = {
     ("为什么微调之后模型变笨了", "为什么微调之后模型输出变长了"),
     ("How do I cite the course materials?", "How do I download the course materials?"),
@@ -204,6 +204,14 @@ SIXTH_FOUND_FLOOR = 13
 # No longer unseen.
 SEVENTH_SET = "duplicates-heldout-7.jsonl"
 SEVENTH_FOUND_FLOOR = 16
+
+# An eighth set, written blind and committed (after version 13, before any rule changed for it): version 13 found 2
+# of its 25 rewordings and merged 4 of its 25 different pairs, a precision of 2/6 on first sight. The merges: "install
+# NCCL" / "debug NCCL timeouts" (debugging was no act), "slides" / "code" for lesson 4 (code counted as an aspect),
+# "什么软件" / "什么时间" (什么时间 was not *when*), and "merge the LoRA weights" / "load them without merging" (a word
+# excluded read as a word named). Version 14 keeps all four apart and finds 9. No longer unseen.
+EIGHTH_SET = "duplicates-heldout-8.jsonl"
+EIGHTH_FOUND_FLOOR = 9
 
 
 # Contrasts carried by one or two Chinese characters, written while making version 7 (all but the last two were
@@ -253,7 +261,7 @@ UNSEEN_SWAPS = [
         *CHINESE_CONTRASTS,
         *((a, b) for a, b, same in heldout() + heldout(THIRD_SET) + heldout(FOURTH_SET) if not same),
         *((a, b) for a, b, same in heldout(FIFTH_SET) if not same and (a, b) not in FIFTH_KNOWN_MERGES),
-        *((a, b) for a, b, same in heldout(SIXTH_SET) + heldout(SEVENTH_SET) if not same),
+        *((a, b) for a, b, same in heldout(SIXTH_SET) + heldout(SEVENTH_SET) + heldout(EIGHTH_SET) if not same),
     ],
 )
 def test_an_unseen_swap_or_a_different_question_of_a_later_set_stays_apart(a: str, b: str) -> None:
@@ -270,6 +278,7 @@ def test_an_unseen_swap_or_a_different_question_of_a_later_set_stays_apart(a: st
         (FIFTH_SET, "fifth", FIFTH_FOUND_FLOOR),
         (SIXTH_SET, "sixth", SIXTH_FOUND_FLOOR),
         (SEVENTH_SET, "seventh", SEVENTH_FOUND_FLOOR),
+        (EIGHTH_SET, "eighth", EIGHTH_FOUND_FLOOR),
     ],
 )
 def test_a_later_sets_rewordings_are_found_as_often_as_when_it_was_written(name: str, label: str, floor: int) -> None:

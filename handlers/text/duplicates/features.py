@@ -26,8 +26,9 @@ from handlers.text.duplicates.lexicon import (
     ZH_STOP,
 )
 
-# "区别在哪" asks what the difference is, not where.
-_WHERE_NOT_A_PLACE = re.compile(r"(?<=区别|差别|不同|差异|难点|好处)在哪(?:里|儿)?|(?<=[难好强差])在哪(?:里|儿)?")
+# "区别在哪" asks what the difference is, not where; "快在哪" and "好在哪" ask why it is faster or better.
+_WHERE_NOT_A_PLACE = re.compile(r"(?<=区别|差别|不同|差异|难点|好处)在哪(?:里|儿)?|(?<=[难差])在哪(?:里|儿)?")
+_WHERE_IT_GAINS = re.compile(r"(?<=[好强快])在哪(?:里|儿)?")
 # Asking what something is or how it goes: one kind, tested after the others have taken their words
 # ("什么时候" is *when*, "how many" is *amount*).
 _EXPLAIN = re.compile(r"什么|啥|怎么|怎样|如何|咋|\bwhat\b|\bhow\b")
@@ -97,7 +98,7 @@ def with_arabic_numbers(normalised: str) -> str:
 def marks(normalised: str) -> Marks:
     """The contrast marks read from a normalised question (see :func:`handlers.text.duplicates.normalise.normalise`)."""
     text = with_arabic_numbers(normalised)
-    asked = _WHERE_NOT_A_PLACE.sub("是什么", text)
+    asked = _WHERE_IT_GAINS.sub("为什么", _WHERE_NOT_A_PLACE.sub("是什么", text))
     asks = frozenset(m.lastgroup for m in _ASK_ANY.finditer(asked) if m.lastgroup)
     found = (m.lastgroup.split("__") for m in _THING_ANY.finditer(text) if m.lastgroup)
     things = frozenset((kind, name) for kind, name in found)
@@ -116,11 +117,20 @@ _EN_WORD = re.compile(r"[a-z]+|\d+(?:\.\d+)*")
 _CJK_RUN = re.compile(r"[\u3400-\u9fff]+")
 
 
+# "without merging them": the word a question excludes is another term than the word it names ("merge the LoRA
+# weights" / "load them without merging"), so a question that excludes what the other one does is not inside it.
+_WITHOUT = re.compile(r"\bwithout (?:(?:a|an|the|any|my|our|your|them|it) )*([a-z]{3,})\b")
+NOT = "!"
+
+
 def _stem(word: str) -> str:
-    """A light English stem so that plurals and -ing forms meet (installs/installing → install)."""
+    """A light English stem so that plurals and -ing forms meet (installs/installing → install), and a verb's
+    final e goes as it goes before -ing (merge/merging → merg)."""
     for suffix in ("ings", "ing", "ed", "es", "s"):
         if len(word) > len(suffix) + 3 and word.endswith(suffix):
             return word[: -len(suffix)]
+    if len(word) > 4 and word.endswith("e") and word not in GENERIC:  # weighed as written ("course")
+        return word[:-1]
     return word
 
 
@@ -144,7 +154,7 @@ def mark_kind(term: str) -> str | None:
     if term.isdigit():
         return "number"
     for kind, pattern in _NAMED_BY_KIND.items():
-        if any(pattern.fullmatch(word) for word in (term, term + "s")):
+        if any(pattern.fullmatch(word) for word in (term, term + "s", term + "e")):
             return kind
     return None
 
@@ -153,7 +163,7 @@ def names(normalised: str) -> frozenset[str]:
     """The Latin-letter words in a question written in Chinese: there they are names (vllm, fsdp, nccl)."""
     if not _CJK_RUN.search(normalised):
         return frozenset()
-    text = _GLOSSARY_PATTERN.sub(" ", with_arabic_numbers(normalised))
+    text = _SPLIT_NUMBERS.sub(" ", _GLOSSARY_PATTERN.sub(" ", with_arabic_numbers(normalised)))  # zero3 is zero 3
     text = _NAMED_KINDS.sub(" ", text)  # systems and frameworks are compared as marks, with their synonyms
     return frozenset(w for w in re.findall(r"[a-z][a-z0-9]+", text) if w not in EN_STOP and w not in GENERIC)
 
@@ -161,7 +171,8 @@ def names(normalised: str) -> frozenset[str]:
 def english_words(normalised: str) -> frozenset[str]:
     """The stems of a question's English words as written, glossary words included: a typo is compared with
     these, since a word the glossary takes ("tokenizer" is 分词器) may be mistyped on the other side."""
-    return frozenset(_stem(word) for word in _EN_WORD.findall(normalised) if word not in EN_STOP)
+    words = _EN_WORD.findall(_WITHOUT.sub(" ", normalised))  # an excluded word is not written as it is
+    return frozenset(_stem(word) for word in words if word not in EN_STOP)
 
 
 def terms(normalised: str) -> frozenset[str]:
@@ -177,6 +188,12 @@ def terms(normalised: str) -> frozenset[str]:
         return " "
 
     text = _GLOSSARY_PATTERN.sub(glossary, text)
+
+    def excluded(match: re.Match[str]) -> str:
+        found.add(NOT + _stem(match.group(1)))
+        return " "
+
+    text = _WITHOUT.sub(excluded, text)
     text = _ZH_STOP.sub(" ", text)
 
     def generic(match: re.Match[str]) -> str:

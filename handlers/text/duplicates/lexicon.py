@@ -12,10 +12,10 @@ from __future__ import annotations
 ASKS: dict[str, str] = {
     # "when" before a subject or an -ing form joins two clauses ("freeze it when fine-tuning", "OOM when I run
     # it"): it asks when only as in "when is", "when do".
-    "when": r"什么时候|啥时候|何时|几时|几点|几号|哪天|周几|星期几|礼拜几|\bwhat (?:time|date|day)\b"
+    "when": r"什么时候|啥时候|什么时间|啥时间|何时|几时|几点|几号|哪天|周几|星期几|礼拜几|\bwhat (?:time|date|day)\b"
     r"|\bwhen\b(?! (?:i|we|you|it|they|fine ?tuning|\w+ing)\b)",
     "where": r"哪里|哪儿|在哪|到哪|去哪|哪能|哪找|哪下|哪边|什么地方|\bwhere\b",
-    "why": r"为什么|为啥|为何|怎么会|咋会|原因|好处|有什么用|有啥用|意义"
+    "why": r"为什么|为啥|为何|怎么会|咋会|原因|好处|有什么用|有啥用|有什么效果|有啥效果|有什么影响|有啥影响|意义"
     r"|\bwhy\b|\bhow come\b|\bbenefits?\b|\bpoint of\b",
     "amount": r"多少|(?<!好)几个|几张|几块|几条|多大|多久|多长|怎么算|怎么计算|如何计算|公式"
     r"|\bhow (?:many|much|long|big)\b|\bhow to (?:compute|calculate)\b|\bformula\b",
@@ -40,12 +40,13 @@ OPPOSITES: dict[str, dict[str, str]] = {
         "卸载": r"uninstall(?:s|ed|ing|ation)?\b|卸载|删掉",
     },
     "toggle": {
-        "开启": r"enabl(?:e|es|ed|ing)\b|turn(?:s|ed)? on\b|switch(?:es|ed)? on\b|开启|启用|打开",
+        "开启": r"enabl(?:e|es|ed|ing)\b|turn(?:s|ed)? on\b|switch(?:es|ed)? on\b|开启|启用|打开|开了",
         "关闭": r"disabl(?:e|es|ed|ing)\b|turn(?:s|ed)? off\b|switch(?:es|ed)? off\b|关闭|禁用|关掉",
     },
     "scale": {
-        "调大": r"increas(?:e|es|ed|ing)\b|调大|增大|增加|加大|提高|调高|变大|上升|升高",
-        "调小": r"decreas(?:e|es|ed|ing)\b|reduc(?:e|es|ed|ing)\b|lower\b|调小|减小|减少|降低|调低|变小|下降",
+        "调大": r"increas(?:e|es|ed|ing)\b|调大|改大|增大|增加|加大|提高|调高|变大|上升|升高",
+        "调小": r"decreas(?:e|es|ed|ing)\b|reduc(?:e|es|ed|ing)\b|lower\b|调小|改小|减小|减少|降低|调低|变小|下降"
+        r"|降(?=[了不到得]|下去)",  # "不降了", "降不下去"
     },
     "transfer": {
         "导入": r"import(?:s|ed|ing)?\b|导入",
@@ -60,7 +61,9 @@ OPPOSITES: dict[str, dict[str, str]] = {
         "过小": r"too (?:small|few|little|low)\b|太小|过小|太少|过少|太低|过低",
     },
     "resubmit": {
-        "迟交": r"late\b|迟交|晚交|补交|延期|逾期|晚(?:几|一|两)天|晚点交|晚些交",
+        # late is a late submission only with one ("is it too late to switch groups" is not)
+        "迟交": r"(?:submit(?:ted)?|hand(?:ed)? in|turn(?:ed)? in) (?:\w+ )?late\b|\blate (?:submission|penalt)"
+        r"|迟交|晚交|补交|延期|逾期|晚(?:几|一|两)天|晚点交|晚些交",
         "重交": r"resubmit(?:s|ted|ting)?\b|重交|重新提交|重新交|再交",
     },
 }
@@ -149,18 +152,19 @@ GLOSSARY: dict[str, str] = {
     "混合精度": r"mixed precision|混合精度",
     "混合专家": r"\bmoe\b|mixture of experts|混合专家",
     "旋转位置编码": r"\brope\b|rotary (?:position(?:al)? )?(?:embedding|encoding)s?|旋转位置编码",
+    "位置编码": r"\bposition(?:al)? (?:embedding|encoding)s?|位置编码",
     "分词器": r"\btokenizers?\b|分词器",
     "学习路线": r"learning (?:path|roadmap)|\broadmap\b|学习路线|学习路径",
     "学习群": r"学习群|交流群|微信群",
     "作业": r"home ?work|assignments?|作业",
     "课件": r"slides?|\bppt\b|课件|讲义",
-    "回放": r"\brecord(?:s|ed|ing|ings)?\b|录播|回放|录像",
+    "回放": r"\brecord(?:s|ed|ing|ings)?\b|\bvideos?\b|录播|回放|录像|录屏|视频",
     "直播": r"live ?stream|live (?:session|class|lecture)|直播",
     "答疑": r"office hours?|答疑",
     "证书": r"certificates?|证书",
     "注意力": r"attention|\battn\b|注意力",  # flash-attn is the package of flash attention
     "量化": r"quantization|quantize|量化",
-    "区别": r"difference|different|区别|差别|不同|差异|差在(?=哪)|\bvs\b|\bversus\b",
+    "区别": r"difference|different(?=$| from\b| between\b)|区别|差别|不同|差异|差在(?=哪)|\bvs\b|\bversus\b",
     "上下文": r"context|上下文",
     "ddp": r"\bddp\b|distributed ?data ?parallel",  # before 分布式: one API, not distribution in general
     "分布式": r"distributed|分布式",
@@ -184,6 +188,26 @@ GLOSSARY: dict[str, str] = {
     "梯度累积": r"gradient accumulation|梯度累积|梯度累加",
     "学习率": r"learning rate|\blr\b|学习率",
     "采样": r"\bsampling\b|采样",
+    "rank": r"\brank\b|(?<=lora )r\b|秩",  # LoRA's r is its rank
+    "惩罚": r"\bpenalt(?:y|ies)\b|惩罚",
+    "变慢": r"变慢|速度下降|速度变慢|速度慢|慢|\bslow(?:er|s|ed| down)?\b",
+    "利用率": r"\butil(?:ization|isation)?\b|利用率|使用率|占用率",
+    "自动": r"\bauto(?:matic|matically)?\b|自动",
+    "site": r"\b(?:web ?)?sites?\b",
+    "教材": r"\btext ?books?\b|教材|参考书|课本",
+    "复现": r"\breproduc(?:e|es|ed|ing|ible|ibility|tion)\b|复现",
+    "继续": r"\bresum(?:e|es|ed|ing)\b|\bcontinu(?:e|es|ed|ing)\b|继续|断点续训",
+    "切分": r"\bsplit(?:s|ting)?\b|\bbreak(?:s|ing)? (?:\w+ )*?into\b|切分|切成|分成|拆成",
+    "notebook": r"jupyter notebooks?|\bipynb\b|\bnotebooks?\b|\bjupyter\b",
+    "sin": r"\bsin(?:e|usoidal)?\b|正弦",
+    "cos": r"\bcos(?:ine)?\b|余弦",
+    "超时": r"\btime ?outs?\b|\btimed out\b|超时",
+    "版本": r"\bversions?\b|版本",
+    "环境": r"\benv(?:ironment)?s?\b|环境",
+    "阶段": r"\bstages?\b|阶段",
+    # (?<![a-z0-9]), not \b: a Chinese character before the number is a word character to \b ("成4bit").
+    "int4": r"(?<![a-z0-9])(?:int ?4|4 ?-?bits?)\b",
+    "int8": r"(?<![a-z0-9])(?:int ?8|8 ?-?bits?)\b",
     "bf16": r"\bbf ?16\b|\bbfloat ?16\b",
     "fp16": r"\bfp ?16\b|\bfloat ?16\b|半精度",
     "效果": r"效果|好坏",
@@ -200,21 +224,22 @@ GLOSSARY: dict[str, str] = {
     "代码": r"\bcode\b|源码|代码",
     "截止": r"deadline|\bdue\b|截止|ddl",
     # 交 alone is "hand in" where it ends the question or leads to what is handed in, not inside 交叉 or 交流.
-    "提交": r"submit|upload|提交|上传|交(?=$|[\s作到给吗了啊呢的去完上])",
-    "成绩": r"grades?\b|graded\b|成绩|评分|打分",
+    "提交": r"submit|upload|hand(?:ed|ing)? in\b|提交|上传|交(?=$|[\s作到给吗了啊呢的去完上])",
+    "成绩": r"grades?\b|graded\b|成绩|评分|打分|分数",
     "冻结": r"freez(?:e|es|ing)\b|frozen\b|冻结|冻住",
     "占用": r"占用|占",
     "张量并行": r"tensor parallel(?:ism)?|张量并行|\btp\b",
     "流水线并行": r"pipeline parallel(?:ism)?|流水线并行|\bpp\b",
     "下载": r"download|下载",
     "反馈": r"report(?:s|ed|ing)?\b|反馈",  # reporting a bug is not getting the code it is in
+    "调试": r"\bdebug(?:s|ged|ging)?\b|调试|排查",
     **{name: pattern for sides in OPPOSITES.values() for name, pattern in sides.items()},
 }
 # Terms that say which aspect of a subject is asked about, not the subject: they count for less (see weight()).
-ASPECTS = frozenset({"区别", "安装", "原理", "加速", "模型", "评估", "数据", "代码", "下载", "提交", "成绩", "反馈"})
+ASPECTS = frozenset({"区别", "安装", "原理", "加速", "模型", "评估", "数据", "下载", "提交", "成绩", "反馈"})
 # Aspects that are something done with the subject: two questions that each do something the other does not
 # ask two things ("where do I download the starter code" / "where do I report a bug in it").
-ACTS = frozenset({"安装", "下载", "提交", "反馈"})
+ACTS = frozenset({"安装", "下载", "提交", "反馈", "调试"})
 GENERIC = frozenset(
     [
         "pip",
@@ -255,6 +280,8 @@ GENERIC = frozenset(
         "训练",
         "推理",
         "时间",
+        "跑",
+        "运行",
     ]
 )
 
@@ -293,6 +320,9 @@ EN_STOP = frozenset(
         "your",
         "it",
         "its",
+        "they",
+        "them",
+        "their",
         "this",
         "that",
         "these",
@@ -380,6 +410,29 @@ EN_STOP = frozenset(
         "enough",
         "best",
         "single",
+        "few",
+        "become",
+        "becomes",
+        "became",
+        "go",
+        "goes",
+        "went",
+        "find",
+        "back",
+        "available",
+        "provide",
+        "provides",
+        "provided",
+        "offer",
+        "offers",
+        "ok",
+        "okay",
+        "weird",
+        "strange",
+        "own",
+        "real",
+        "last",
+        "now",
         "people",
         "usually",
     ]
@@ -398,5 +451,5 @@ ZH_STOP = (
     # since "能简单介绍一下 RAG 吗" names less than "RAG 和微调怎么选", which the narrow rule of the detector sees.)
     r"|通俗|没看懂|看不懂|没懂|不懂|具体|详细|大概|简单|突然|一直|老是|总是|麻烦|再|时候|合适|比较好|多大"
     r"|有人遇到过|有没有人|遇到过"
-    r"|该|比较|周几|星期几|礼拜几|起来"
+    r"|该|比较|周几|星期几|礼拜几|起来|咋办|咋整|咋弄|分别|设置成|设置为|设成|设为|更(?![新改换])|很|支持|变成|出现|现在|取(?=[多几值])"
 )
