@@ -123,6 +123,11 @@ OPPOSITE_ACTIONS = [
             "Why is my fine-tuned model worse than the base model?",
             "Why is my fine-tuned model slower than the base model?",
         ),
+        # version 15: joining and leaving, higher and lower, training and evaluation, "instead of"
+        ("How do I join another study group?", "How do I leave my study group?"),
+        ("Why is my benchmark score higher than the paper's?", "Why is my benchmark score lower than the paper's?"),
+        ("loss becomes nan during training with fp16", "loss becomes nan during evaluation with fp16"),
+        ("how do I merge the adapter into the base model", "how do I keep the adapter instead of merging it"),
         *OPPOSITE_ACTIONS,
     ],
 )
@@ -171,6 +176,10 @@ def test_same_topic_different_question_stays_apart(a: str, b: str) -> None:
         ("int4 量化精度损失大吗", "4bit 量化精度损失大吗"),
         ("vLLM 的 max_num_seqs 调大有什么用", "把 vllm max_num_seqs 改大会有啥效果"),
         ("Can I switch to a different study group after week 2?", "can I switch study groups after week 2"),
+        # version 15
+        ("What learning rate do people usually use for DPO?", "whats a normal lr for dpo runs"),
+        ("量化成四位之后精度下降正常吗", "量化到4位以后精度下降正常吗"),
+        ("Is the week 6 project graded?", "is the wk6 project graded"),
     ],
 )
 def test_rewordings_are_one_question(a: str, b: str) -> None:

@@ -213,6 +213,13 @@ SEVENTH_FOUND_FLOOR = 16
 EIGHTH_SET = "duplicates-heldout-8.jsonl"
 EIGHTH_FOUND_FLOOR = 9
 
+# A ninth set, written blind and committed (after version 14, before any rule changed for it): version 14 found 7 of
+# its 25 rewordings and merged 4 of its 25 different pairs (precision 7/11): a score "低很多" / "高很多" than the
+# paper's, NaN during training / evaluation, joining / leaving a study group, and "merge the adapter" / "keep it
+# separate instead of merging". Version 15 keeps all four apart and finds 8. No longer unseen.
+NINTH_SET = "duplicates-heldout-9.jsonl"
+NINTH_FOUND_FLOOR = 8
+
 
 # Contrasts carried by one or two Chinese characters, written while making version 7 (all but the last two were
 # merged by version 6): which week, which end of the model, which way a number moves.
@@ -261,7 +268,11 @@ UNSEEN_SWAPS = [
         *CHINESE_CONTRASTS,
         *((a, b) for a, b, same in heldout() + heldout(THIRD_SET) + heldout(FOURTH_SET) if not same),
         *((a, b) for a, b, same in heldout(FIFTH_SET) if not same and (a, b) not in FIFTH_KNOWN_MERGES),
-        *((a, b) for a, b, same in heldout(SIXTH_SET) + heldout(SEVENTH_SET) + heldout(EIGHTH_SET) if not same),
+        *(
+            (a, b)
+            for a, b, same in heldout(SIXTH_SET) + heldout(SEVENTH_SET) + heldout(EIGHTH_SET) + heldout(NINTH_SET)
+            if not same
+        ),
     ],
 )
 def test_an_unseen_swap_or_a_different_question_of_a_later_set_stays_apart(a: str, b: str) -> None:
@@ -279,6 +290,7 @@ def test_an_unseen_swap_or_a_different_question_of_a_later_set_stays_apart(a: st
         (SIXTH_SET, "sixth", SIXTH_FOUND_FLOOR),
         (SEVENTH_SET, "seventh", SEVENTH_FOUND_FLOOR),
         (EIGHTH_SET, "eighth", EIGHTH_FOUND_FLOOR),
+        (NINTH_SET, "ninth", NINTH_FOUND_FLOOR),
     ],
 )
 def test_a_later_sets_rewordings_are_found_as_often_as_when_it_was_written(name: str, label: str, floor: int) -> None:

@@ -34,8 +34,8 @@ _WHERE_IT_GAINS = re.compile(r"(?<=[好强快])在哪(?:里|儿)?")
 _EXPLAIN = re.compile(r"什么|啥|怎么|怎样|如何|咋|\bwhat\b|\bhow\b")
 
 _ZH_DIGITS = {"零": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
-# Chinese ordinals and counted course units: 第三讲, 第十二章, 四讲.
-_ZH_NUMBER = re.compile(r"(?<=第)[零一二两三四五六七八九十]+|[零一二两三四五六七八九十]+(?=[讲章节课周期])")
+# Chinese ordinals and counted course units: 第三讲, 第十二章, 四讲; and bits (量化成四位).
+_ZH_NUMBER = re.compile(r"(?<=第)[零一二两三四五六七八九十]+|[零一二两三四五六七八九十]+(?=[讲章节课周期位])")
 _NUMBER = re.compile(r"\d+(?:\.\d+)*")
 _COMPOUND = re.compile(r"(?<=[a-z])(?=attention\b)")
 _SPLIT_NUMBERS = re.compile(r"(?<=[a-z])(?=\d)|(?<=\d)(?=[a-z])")
@@ -117,9 +117,10 @@ _EN_WORD = re.compile(r"[a-z]+|\d+(?:\.\d+)*")
 _CJK_RUN = re.compile(r"[\u3400-\u9fff]+")
 
 
-# "without merging them": the word a question excludes is another term than the word it names ("merge the LoRA
-# weights" / "load them without merging"), so a question that excludes what the other one does is not inside it.
-_WITHOUT = re.compile(r"\bwithout (?:(?:a|an|the|any|my|our|your|them|it) )*([a-z]{3,})\b")
+# "without merging them", "instead of merging": the word a question excludes is another term than the word it
+# names ("merge the LoRA weights" / "load them without merging"), so a question that excludes what the other one
+# does is not inside it.
+_WITHOUT = re.compile(r"\b(?:without|instead of) (?:(?:a|an|the|any|my|our|your|them|it) )*([a-z]{3,})\b")
 NOT = "!"
 
 
@@ -129,6 +130,8 @@ def _stem(word: str) -> str:
     for suffix in ("ings", "ing", "ed", "es", "s"):
         if len(word) > len(suffix) + 3 and word.endswith(suffix):
             return word[: -len(suffix)]
+    if len(word) == 4 and word.endswith("s") and not word.endswith(("ss", "us", "is")):
+        return word[:-1]  # runs, labs, docs
     if len(word) > 4 and word.endswith("e") and word not in GENERIC:  # weighed as written ("course")
         return word[:-1]
     return word

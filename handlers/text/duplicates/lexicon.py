@@ -44,8 +44,10 @@ OPPOSITES: dict[str, dict[str, str]] = {
         "关闭": r"disabl(?:e|es|ed|ing)\b|turn(?:s|ed)? off\b|switch(?:es|ed)? off\b|关闭|禁用|关掉",
     },
     "scale": {
-        "调大": r"increas(?:e|es|ed|ing)\b|调大|改大|增大|增加|加大|提高|调高|变大|上升|升高",
-        "调小": r"decreas(?:e|es|ed|ing)\b|reduc(?:e|es|ed|ing)\b|lower\b|调小|改小|减小|减少|降低|调低|变小|下降"
+        "调大": r"increas(?:e|es|ed|ing)\b|\bhigher\b|高很多|高得多|更高|偏高"
+        r"|调大|改大|增大|增加|加大|提高|调高|变大|上升|升高",
+        "调小": r"decreas(?:e|es|ed|ing)\b|reduc(?:e|es|ed|ing)\b|lower\b"
+        r"|低很多|低得多|更低|偏低|调小|改小|减小|减少|降低|调低|变小|下降"
         r"|降(?=[了不到得]|下去)",  # "不降了", "降不下去"
     },
     "transfer": {
@@ -59,6 +61,10 @@ OPPOSITES: dict[str, dict[str, str]] = {
     "extent": {
         "过大": r"too (?:big|large|many|much|high)\b|太大|过大|太多|过多|太高|过高",
         "过小": r"too (?:small|few|little|low)\b|太小|过小|太少|过少|太低|过低",
+    },
+    "membership": {
+        "加入": r"\bjoin(?:s|ed|ing)?\b|加入|进群",
+        "退出": r"\bleav(?:e|es|ing)\b|\bquit(?:s|ting)?\b|退出|退群",
     },
     "resubmit": {
         # late is a late submission only with one ("is it too late to switch groups" is not)
@@ -94,6 +100,7 @@ KINDS: dict[str, dict[str, str]] = {
     "phase": {
         "train": r"训练|微调|\btrain(?:ing|ed)?\b|\bfine ?tun(?:e|ing|ed)\b|\bsft\b",
         "infer": r"推理|部署|\binference\b|\binfer\b|\bserving\b|\bdecod(?:e|ing)\b",
+        "eval": r"\beval(?:s|uation|uating)?\b|评估时|评测时|验证时",
     },
     "device": {
         "cpu": r"\bcpu\b",
@@ -147,7 +154,7 @@ GLOSSARY: dict[str, str] = {
     "连续批处理": r"continuous batching|连续批处理",
     "kv缓存": r"\bkv ?cache|\bkv ?缓存",
     "检索增强": r"\brag\b|retrieval[- ]augmented generation|检索增强生成|检索增强",
-    "梯度检查点": r"(?:gradient|activation) checkpointing|梯度检查点|激活检查点|激活重计算",
+    "梯度检查点": r"(?:gradient|grad|activation) checkpointing|梯度检查点|激活检查点|激活重计算",
     "投机解码": r"speculative decoding|投机解码|推测解码",
     "混合精度": r"mixed precision|混合精度",
     "混合专家": r"\bmoe\b|mixture of experts|混合专家",
@@ -188,6 +195,9 @@ GLOSSARY: dict[str, str] = {
     "梯度累积": r"gradient accumulation|梯度累积|梯度累加",
     "学习率": r"learning rate|\blr\b|学习率",
     "采样": r"\bsampling\b|采样",
+    "工具": r"\btools?\b|工具",
+    "allreduce": r"\ball ?reduce\b",
+    "week": r"\bw(?:ee)?ks?(?![a-z])",  # wk6
     "rank": r"\brank\b|(?<=lora )r\b|秩",  # LoRA's r is its rank
     "惩罚": r"\bpenalt(?:y|ies)\b|惩罚",
     "变慢": r"变慢|速度下降|速度变慢|速度慢|慢|\bslow(?:er|s|ed| down)?\b",
@@ -206,8 +216,8 @@ GLOSSARY: dict[str, str] = {
     "环境": r"\benv(?:ironment)?s?\b|环境",
     "阶段": r"\bstages?\b|阶段",
     # (?<![a-z0-9]), not \b: a Chinese character before the number is a word character to \b ("成4bit").
-    "int4": r"(?<![a-z0-9])(?:int ?4|4 ?-?bits?)\b",
-    "int8": r"(?<![a-z0-9])(?:int ?8|8 ?-?bits?)\b",
+    "int4": r"(?<![a-z0-9])(?:int ?4|4 ?-?bits?\b|4 ?位)",
+    "int8": r"(?<![a-z0-9])(?:int ?8|8 ?-?bits?\b|8 ?位)",
     "bf16": r"\bbf ?16\b|\bbfloat ?16\b",
     "fp16": r"\bfp ?16\b|\bfloat ?16\b|半精度",
     "效果": r"效果|好坏",
@@ -433,6 +443,12 @@ EN_STOP = frozenset(
         "real",
         "last",
         "now",
+        "whats",
+        "hows",
+        "wheres",
+        "normal",
+        "typical",
+        "usual",
         "people",
         "usually",
     ]
@@ -451,5 +467,5 @@ ZH_STOP = (
     # since "能简单介绍一下 RAG 吗" names less than "RAG 和微调怎么选", which the narrow rule of the detector sees.)
     r"|通俗|没看懂|看不懂|没懂|不懂|具体|详细|大概|简单|突然|一直|老是|总是|麻烦|再|时候|合适|比较好|多大"
     r"|有人遇到过|有没有人|遇到过"
-    r"|该|比较|周几|星期几|礼拜几|起来|咋办|咋整|咋弄|分别|设置成|设置为|设成|设为|更(?![新改换])|很|支持|变成|出现|现在|取(?=[多几值])"
+    r"|该|比较|周几|星期几|礼拜几|起来|咋办|咋整|咋弄|分别|设置成|设置为|设成|设为|更(?![新改换])|很|支持|变成|出现|现在|取(?=[多几值])|之后|以后"
 )
