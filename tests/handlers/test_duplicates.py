@@ -128,6 +128,14 @@ OPPOSITE_ACTIONS = [
         ("Why is my benchmark score higher than the paper's?", "Why is my benchmark score lower than the paper's?"),
         ("loss becomes nan during training with fp16", "loss becomes nan during evaluation with fp16"),
         ("how do I merge the adapter into the base model", "how do I keep the adapter instead of merging it"),
+        # version 16: which day, which bound, which side of an event, which decision; a cause and a fix
+        ("周三的答疑改到几点了", "周五的答疑改到几点了"),
+        ("Is the Tuesday live session recorded?", "Is the Thursday live session recorded?"),
+        ("小组项目最多几个人一组", "小组项目最少几个人一组"),
+        ("Can I ask for a regrade before grades are released?", "Can I ask for a regrade after grades are released?"),
+        ("延期申请批准后能延几天", "延期申请被拒后能延几天"),
+        ("How do I push a dataset to the Hub?", "How do I download a dataset from the Hub?"),
+        ("What causes CUDA out of memory during evaluation?", "How do I fix CUDA out of memory during evaluation?"),
         *OPPOSITE_ACTIONS,
     ],
 )
@@ -180,6 +188,9 @@ def test_same_topic_different_question_stays_apart(a: str, b: str) -> None:
         ("What learning rate do people usually use for DPO?", "whats a normal lr for dpo runs"),
         ("量化成四位之后精度下降正常吗", "量化到4位以后精度下降正常吗"),
         ("Is the week 6 project graded?", "is the wk6 project graded"),
+        # version 16
+        ("学习小组每周在哪天开会？", "我们学习小组每周星期几开会"),  # 在哪天 asks when, not where
+        ("DPO 的 beta 参数调大会怎样？", "dpo 里把 beta 调高有什么影响"),
     ],
 )
 def test_rewordings_are_one_question(a: str, b: str) -> None:

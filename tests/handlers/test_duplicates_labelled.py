@@ -220,6 +220,13 @@ EIGHTH_FOUND_FLOOR = 9
 NINTH_SET = "duplicates-heldout-9.jsonl"
 NINTH_FOUND_FLOOR = 8
 
+# A tenth set, written blind and committed (after version 15, before any rule changed for it): version 15 found 3 of
+# its 25 rewordings and merged 6 of its 25 different pairs (precision 3/9), each a swap of one word the detector
+# did not weigh: 周三 / 周五, 最多 / 最少, before / after, 批准后 / 被拒后, push / download, and what causes an error /
+# how to fix it. Version 16 reads each of them as a mark and finds 6. No longer unseen.
+TENTH_SET = "duplicates-heldout-10.jsonl"
+TENTH_FOUND_FLOOR = 6
+
 
 # Contrasts carried by one or two Chinese characters, written while making version 7 (all but the last two were
 # merged by version 6): which week, which end of the model, which way a number moves.
@@ -270,7 +277,11 @@ UNSEEN_SWAPS = [
         *((a, b) for a, b, same in heldout(FIFTH_SET) if not same and (a, b) not in FIFTH_KNOWN_MERGES),
         *(
             (a, b)
-            for a, b, same in heldout(SIXTH_SET) + heldout(SEVENTH_SET) + heldout(EIGHTH_SET) + heldout(NINTH_SET)
+            for a, b, same in heldout(SIXTH_SET)
+            + heldout(SEVENTH_SET)
+            + heldout(EIGHTH_SET)
+            + heldout(NINTH_SET)
+            + heldout(TENTH_SET)
             if not same
         ),
     ],
@@ -291,6 +302,7 @@ def test_an_unseen_swap_or_a_different_question_of_a_later_set_stays_apart(a: st
         (SEVENTH_SET, "seventh", SEVENTH_FOUND_FLOOR),
         (EIGHTH_SET, "eighth", EIGHTH_FOUND_FLOOR),
         (NINTH_SET, "ninth", NINTH_FOUND_FLOOR),
+        (TENTH_SET, "tenth", TENTH_FOUND_FLOOR),
     ],
 )
 def test_a_later_sets_rewordings_are_found_as_often_as_when_it_was_written(name: str, label: str, floor: int) -> None:

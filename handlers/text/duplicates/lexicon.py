@@ -14,8 +14,9 @@ ASKS: dict[str, str] = {
     # it"): it asks when only as in "when is", "when do".
     "when": r"什么时候|啥时候|什么时间|啥时间|何时|几时|几点|几号|哪天|周几|星期几|礼拜几|\bwhat (?:time|date|day)\b"
     r"|\bwhen\b(?! (?:i|we|you|it|they|fine ?tuning|\w+ing)\b)",
-    "where": r"哪里|哪儿|在哪|到哪|去哪|哪能|哪找|哪下|哪边|什么地方|\bwhere\b",
-    "why": r"为什么|为啥|为何|怎么会|咋会|原因|好处|有什么用|有啥用|有什么效果|有啥效果|有什么影响|有啥影响|意义"
+    "where": r"哪里|哪儿|在哪(?!天)|到哪|去哪|哪能|哪找|哪下|哪边|什么地方|\bwhere\b",
+    "why": r"为什么|为啥|为何|怎么会|咋会|原因|\bwhat causes\b|\bwhat(?:'s| is) causing\b|好处|意义"
+    r"|有什么用|有啥用|有什么效果|有啥效果|有什么影响|有啥影响|会怎样|会怎么样"
     r"|\bwhy\b|\bhow come\b|\bbenefits?\b|\bpoint of\b",
     "amount": r"多少|(?<!好)几个|几张|几块|几条|多大|多久|多长|怎么算|怎么计算|如何计算|公式"
     r"|\bhow (?:many|much|long|big)\b|\bhow to (?:compute|calculate)\b|\bformula\b",
@@ -65,6 +66,10 @@ OPPOSITES: dict[str, dict[str, str]] = {
     "membership": {
         "加入": r"\bjoin(?:s|ed|ing)?\b|加入|进群",
         "退出": r"\bleav(?:e|es|ing)\b|\bquit(?:s|ting)?\b|退出|退群",
+    },
+    "decision": {
+        "批准": r"批准|\bapprov(?:e|ed|al)\b",
+        "被拒": r"被拒|拒绝|驳回|\breject(?:s|ed|ion)?\b|\bdenied\b",
     },
     "resubmit": {
         # late is a late submission only with one ("is it too late to switch groups" is not)
@@ -128,6 +133,25 @@ KINDS: dict[str, dict[str, str]] = {
         "this": r"\bthis week\b|本周|这周|这星期|这礼拜",
         "next": r"\bnext week\b|下周|下星期|下礼拜",
         "last": r"\blast week\b|上周|上星期|上礼拜",
+    },
+    # Which day, which bound, which side of an event, which decision: one word carries each ("周三" / "周五",
+    # "最多" / "最少", "before" / "after", "批准后" / "被拒后").
+    "weekday": {
+        "mon": r"周一|星期一|礼拜一|\bmon(?:day)?\b",
+        "tue": r"周二|星期二|礼拜二|\btue(?:s|sday)?\b",
+        "wed": r"周三|星期三|礼拜三|\bwed(?:nesday)?\b",
+        "thu": r"周四|星期四|礼拜四|\bthu(?:rs|rsday)?\b",
+        "fri": r"周五|星期五|礼拜五|\bfri(?:day)?\b",
+        "sat": r"周六|星期六|礼拜六|\bsat(?:urday)?\b",
+        "sun": r"周日|周天|星期日|星期天|礼拜天|\bsun(?:day)?\b",
+    },
+    "bound": {
+        "max": r"最多|最大|上限|\bat most\b|\bmaximum\b",
+        "min": r"最少|最小|下限|\bat least\b|\bminimum\b",
+    },
+    "order": {
+        "before": r"\bbefore\b|之前|以前",
+        "after": r"\bafter\b|之后|以后",
     },
     "age": {
         "newer": r"太新|较新|更新的版本|新版本?|最新版?|\bnewer\b|\btoo new\b|\blatest\b",
@@ -195,6 +219,8 @@ GLOSSARY: dict[str, str] = {
     "梯度累积": r"gradient accumulation|梯度累积|梯度累加",
     "学习率": r"learning rate|\blr\b|学习率",
     "采样": r"\bsampling\b|采样",
+    "通信": r"通信|通讯|\bcommunication\b",
+    "公布": r"公布|放出来|\breleas(?:e|ed|es)\b|\bpublish(?:ed)?\b",
     "工具": r"\btools?\b|工具",
     "allreduce": r"\ball ?reduce\b",
     "week": r"\bw(?:ee)?ks?(?![a-z])",  # wk6
@@ -234,7 +260,7 @@ GLOSSARY: dict[str, str] = {
     "代码": r"\bcode\b|源码|代码",
     "截止": r"deadline|\bdue\b|截止|ddl",
     # 交 alone is "hand in" where it ends the question or leads to what is handed in, not inside 交叉 or 交流.
-    "提交": r"submit|upload|hand(?:ed|ing)? in\b|提交|上传|交(?=$|[\s作到给吗了啊呢的去完上])",
+    "提交": r"submit|upload|\bpush(?:es|ed|ing)?\b|hand(?:ed|ing)? in\b|提交|上传|交(?=$|[\s作到给吗了啊呢的去完上])",
     "成绩": r"grades?\b|graded\b|成绩|评分|打分|分数",
     "冻结": r"freez(?:e|es|ing)\b|frozen\b|冻结|冻住",
     "占用": r"占用|占",
@@ -292,6 +318,9 @@ GENERIC = frozenset(
         "时间",
         "跑",
         "运行",
+        "参数",
+        "param",
+        "parameter",
     ]
 )
 
