@@ -136,6 +136,13 @@ OPPOSITE_ACTIONS = [
         ("延期申请批准后能延几天", "延期申请被拒后能延几天"),
         ("How do I push a dataset to the Hub?", "How do I download a dataset from the Hub?"),
         ("What causes CUDA out of memory during evaluation?", "How do I fix CUDA out of memory during evaluation?"),
+        # version 17: a month in Chinese numerals is a number; 几天 asks how long
+        ("三月份的直播课改到几点了？", "四月份的直播课改到几点了？"),
+        ("助教批改作业一般要几天？", "助教批改作业的评分标准在哪里看？"),
+        (
+            "Are the lecture subtitles available in Spanish?",
+            "Can I volunteer to translate the lecture subtitles into Spanish?",
+        ),
         *OPPOSITE_ACTIONS,
     ],
 )
@@ -191,6 +198,10 @@ def test_same_topic_different_question_stays_apart(a: str, b: str) -> None:
         # version 16
         ("学习小组每周在哪天开会？", "我们学习小组每周星期几开会"),  # 在哪天 asks when, not where
         ("DPO 的 beta 参数调大会怎样？", "dpo 里把 beta 调高有什么影响"),
+        # version 17
+        ("How do I pick the LoRA rank for a 7B model?", "which lora rank r should i use on a 7b model"),
+        ("量化到四比特以后精度会掉吗", "量化成 4bit 以后精度会掉吗"),
+        ("混合专家模型里的负载均衡损失有什么用？", "专家混合模型的负载均衡损失有什么用"),
     ],
 )
 def test_rewordings_are_one_question(a: str, b: str) -> None:

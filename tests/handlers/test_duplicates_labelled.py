@@ -227,6 +227,16 @@ NINTH_FOUND_FLOOR = 8
 TENTH_SET = "duplicates-heldout-10.jsonl"
 TENTH_FOUND_FLOOR = 6
 
+# An eleventh set, written blind and committed (after version 16, before any rule changed for it): version 16 found
+# 4 of its 25 rewordings and merged 4 of its 25 different pairs (precision 4/8): 三月 / 四月 (a month in Chinese
+# numerals was no number), "要几天" / "在哪里看" (几天 asked nothing), subtitles "available" / "volunteer to
+# translate" (available was left out as how one asks: it is what the question asks), and a method of deduplication /
+# whether it deletes useful samples. Version 17 keeps the first three apart and finds 6; the last stays merged,
+# listed below: "用什么方法" and "会不会" are both open kinds, and nothing else tells them apart.
+ELEVENTH_SET = "duplicates-heldout-11.jsonl"
+ELEVENTH_FOUND_FLOOR = 6
+ELEVENTH_KNOWN_MERGES = {("预训练数据去重一般用什么方法？", "预训练数据去重会不会误删有用的样本？")}
+
 
 # Contrasts carried by one or two Chinese characters, written while making version 7 (all but the last two were
 # merged by version 6): which week, which end of the model, which way a number moves.
@@ -284,6 +294,7 @@ UNSEEN_SWAPS = [
             + heldout(TENTH_SET)
             if not same
         ),
+        *((a, b) for a, b, same in heldout(ELEVENTH_SET) if not same and (a, b) not in ELEVENTH_KNOWN_MERGES),
     ],
 )
 def test_an_unseen_swap_or_a_different_question_of_a_later_set_stays_apart(a: str, b: str) -> None:
@@ -303,6 +314,7 @@ def test_an_unseen_swap_or_a_different_question_of_a_later_set_stays_apart(a: st
         (EIGHTH_SET, "eighth", EIGHTH_FOUND_FLOOR),
         (NINTH_SET, "ninth", NINTH_FOUND_FLOOR),
         (TENTH_SET, "tenth", TENTH_FOUND_FLOOR),
+        (ELEVENTH_SET, "eleventh", ELEVENTH_FOUND_FLOOR),
     ],
 )
 def test_a_later_sets_rewordings_are_found_as_often_as_when_it_was_written(name: str, label: str, floor: int) -> None:
@@ -312,10 +324,16 @@ def test_a_later_sets_rewordings_are_found_as_often_as_when_it_was_written(name:
     assert len(pairs) == 25 and found >= floor
 
 
-@pytest.mark.xfail(strict=True, reason="known false merges of the fifth set (see FIFTH_SET)")
-@pytest.mark.parametrize(("a", "b"), sorted(FIFTH_KNOWN_MERGES))
-def test_the_fifth_sets_known_false_merges_stay_apart(a: str, b: str) -> None:
-    assert {(a, b, False)} <= set(heldout(FIFTH_SET))
+@pytest.mark.xfail(
+    strict=True, reason="known false merges of the fifth and eleventh sets (see FIFTH_SET, ELEVENTH_SET)"
+)
+@pytest.mark.parametrize(
+    ("name", "a", "b"),
+    [(FIFTH_SET, a, b) for a, b in sorted(FIFTH_KNOWN_MERGES)]
+    + [(ELEVENTH_SET, a, b) for a, b in sorted(ELEVENTH_KNOWN_MERGES)],
+)
+def test_the_known_false_merges_of_later_sets_stay_apart(name: str, a: str, b: str) -> None:
+    assert {(a, b, False)} <= set(heldout(name))
     assert not same_question(fingerprint(b), fingerprint(a))
 
 

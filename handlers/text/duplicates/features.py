@@ -34,8 +34,8 @@ _WHERE_IT_GAINS = re.compile(r"(?<=[好强快])在哪(?:里|儿)?")
 _EXPLAIN = re.compile(r"什么|啥|怎么|怎样|如何|咋|\bwhat\b|\bhow\b")
 
 _ZH_DIGITS = {"零": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
-# Chinese ordinals and counted course units: 第三讲, 第十二章, 四讲; and bits (量化成四位).
-_ZH_NUMBER = re.compile(r"(?<=第)[零一二两三四五六七八九十]+|[零一二两三四五六七八九十]+(?=[讲章节课周期位])")
+# Chinese ordinals and counted course units: 第三讲, 第十二章, 四讲; bits (量化成四位) and months (三月).
+_ZH_NUMBER = re.compile(r"(?<=第)[零一二两三四五六七八九十]+|[零一二两三四五六七八九十]+(?=[讲章节课周期位月]|比特)")
 _NUMBER = re.compile(r"\d+(?:\.\d+)*")
 _COMPOUND = re.compile(r"(?<=[a-z])(?=attention\b)")
 _SPLIT_NUMBERS = re.compile(r"(?<=[a-z])(?=\d)|(?<=\d)(?=[a-z])")

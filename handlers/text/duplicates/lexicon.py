@@ -18,9 +18,12 @@ ASKS: dict[str, str] = {
     "why": r"为什么|为啥|为何|怎么会|咋会|原因|\bwhat causes\b|\bwhat(?:'s| is) causing\b|好处|意义"
     r"|有什么用|有啥用|有什么效果|有啥效果|有什么影响|有啥影响|会怎样|会怎么样"
     r"|\bwhy\b|\bhow come\b|\bbenefits?\b|\bpoint of\b",
-    "amount": r"多少|(?<!好)几个|几张|几块|几条|多大|多久|多长|怎么算|怎么计算|如何计算|公式"
+    # (好几个 is "several", 晚几天交 "hand in a few days late": neither asks how many)
+    "amount": r"多少|(?<!好)几个|几张|几块|几条|(?<![晚前这那])几天|几周|几次|几遍|多大|多久|多长"
+    r"|怎么算|怎么计算|如何计算|公式"
     r"|\bhow (?:many|much|long|big)\b|\bhow to (?:compute|calculate)\b|\bformula\b",
-    "which": r"哪个|哪种|哪一|哪家|哪款|还是|怎么选|如何选|选哪|选什么|\bwhich\b|\bor\b",
+    "which": r"哪个|哪种|哪一|哪家|哪款|还是|怎么选|如何选|选哪|选什么|\bwhich\b|\bor\b"
+    r"|\bhow (?:do i |to |should i )?(?:pick|choose)\b",
     "who": r"谁|\bwho\b",
     "whether": r"吗|有没有|是不是|能不能|会不会|可不可以|要不要|是否|能否|可否"
     r"|^(?:is|are|can|could|do|does|did|will|would|should|has|have|any)\b",
@@ -179,9 +182,9 @@ GLOSSARY: dict[str, str] = {
     "kv缓存": r"\bkv ?cache|\bkv ?缓存",
     "检索增强": r"\brag\b|retrieval[- ]augmented generation|检索增强生成|检索增强",
     "梯度检查点": r"(?:gradient|grad|activation) checkpointing|梯度检查点|激活检查点|激活重计算",
-    "投机解码": r"speculative decoding|投机解码|推测解码",
+    "投机解码": r"spec(?:ulative)? decoding|投机解码|推测解码",
     "混合精度": r"mixed precision|混合精度",
-    "混合专家": r"\bmoe\b|mixture of experts|混合专家",
+    "混合专家": r"\bmoe\b|mixture of experts|混合专家|专家混合",
     "旋转位置编码": r"\brope\b|rotary (?:position(?:al)? )?(?:embedding|encoding)s?|旋转位置编码",
     "位置编码": r"\bposition(?:al)? (?:embedding|encoding)s?|位置编码",
     "分词器": r"\btokenizers?\b|分词器",
@@ -191,7 +194,7 @@ GLOSSARY: dict[str, str] = {
     "课件": r"slides?|\bppt\b|课件|讲义",
     "回放": r"\brecord(?:s|ed|ing|ings)?\b|\bvideos?\b|录播|回放|录像|录屏|视频",
     "直播": r"live ?stream|live (?:session|class|lecture)|直播",
-    "答疑": r"office hours?|答疑",
+    "答疑": r"office (?:hours?|hrs?)\b|答疑",
     "证书": r"certificates?|证书",
     "注意力": r"attention|\battn\b|注意力",  # flash-attn is the package of flash attention
     "量化": r"quantization|quantize|量化",
@@ -219,12 +222,13 @@ GLOSSARY: dict[str, str] = {
     "梯度累积": r"gradient accumulation|梯度累积|梯度累加",
     "学习率": r"learning rate|\blr\b|学习率",
     "采样": r"\bsampling\b|采样",
+    "候补": r"候补|等候名单|\bwait ?list(?:ed)?\b",
     "通信": r"通信|通讯|\bcommunication\b",
     "公布": r"公布|放出来|\breleas(?:e|ed|es)\b|\bpublish(?:ed)?\b",
     "工具": r"\btools?\b|工具",
     "allreduce": r"\ball ?reduce\b",
     "week": r"\bw(?:ee)?ks?(?![a-z])",  # wk6
-    "rank": r"\brank\b|(?<=lora )r\b|秩",  # LoRA's r is its rank
+    "rank": r"\brank(?: r)?\b|(?<=lora )r\b|秩",  # LoRA's r is its rank
     "惩罚": r"\bpenalt(?:y|ies)\b|惩罚",
     "变慢": r"变慢|速度下降|速度变慢|速度慢|慢|\bslow(?:er|s|ed| down)?\b",
     "利用率": r"\butil(?:ization|isation)?\b|利用率|使用率|占用率",
@@ -242,8 +246,8 @@ GLOSSARY: dict[str, str] = {
     "环境": r"\benv(?:ironment)?s?\b|环境",
     "阶段": r"\bstages?\b|阶段",
     # (?<![a-z0-9]), not \b: a Chinese character before the number is a word character to \b ("成4bit").
-    "int4": r"(?<![a-z0-9])(?:int ?4|4 ?-?bits?\b|4 ?位)",
-    "int8": r"(?<![a-z0-9])(?:int ?8|8 ?-?bits?\b|8 ?位)",
+    "int4": r"(?<![a-z0-9])(?:int ?4|4 ?-?bits?\b|4 ?位|4 ?比特)",
+    "int8": r"(?<![a-z0-9])(?:int ?8|8 ?-?bits?\b|8 ?位|8 ?比特)",
     "bf16": r"\bbf ?16\b|\bbfloat ?16\b",
     "fp16": r"\bfp ?16\b|\bfloat ?16\b|半精度",
     "效果": r"效果|好坏",
@@ -458,7 +462,6 @@ EN_STOP = frozenset(
         "went",
         "find",
         "back",
-        "available",
         "provide",
         "provides",
         "provided",
@@ -466,6 +469,8 @@ EN_STOP = frozenset(
         "offers",
         "ok",
         "okay",
+        "pick",
+        "choose",
         "weird",
         "strange",
         "own",
