@@ -1,5 +1,6 @@
-"""The first-character lookahead of the detector's alternations: the characters are right, and a pattern with it
-finds exactly what the pattern without it finds, on every question of the labelled and later sets."""
+"""The first-character lookahead and dispatch of the detector's alternations: the characters are right, and a
+pattern with them finds exactly what the plain alternation finds, on every question of the labelled and later
+sets."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import re
 import pytest
 
 from handlers.text.duplicates import features
-from handlers.text.duplicates.first_chars import first_chars, with_first_chars
+from handlers.text.duplicates.first_chars import Alternation, first_chars, with_first_chars
 from handlers.text.duplicates.normalise import normalise
 from tests.paths import ROOT
 
@@ -44,16 +45,17 @@ def _texts() -> list[str]:
     return texts
 
 
-def _plain(pattern: re.Pattern[str]) -> re.Pattern[str]:
-    """The detector's pattern without its lookahead (with_first_chars wraps the pattern as ``(?=[…])(?:…)``)."""
+def _plain(pattern: re.Pattern[str] | Alternation) -> re.Pattern[str]:
+    """The detector's pattern as one alternation: an Alternation's own, or the pattern without its lookahead
+    (with_first_chars wraps the pattern as ``(?=[…])(?:…)``)."""
+    if isinstance(pattern, Alternation):
+        return pattern.plain
     prefix = re.match(r"\(\?=\[(?:\\.|[^\]\\])*\]\)\(\?:", pattern.pattern)
     assert prefix is not None, "the pattern has no first-character lookahead"
     return re.compile(pattern.pattern[prefix.end() : -1])
 
 
-@pytest.mark.parametrize(
-    "name", ["_GLOSSARY_PATTERN", "_ASK_ANY", "_THING_ANY", "_ZH_STOP", "_NAMED_KINDS"]
-)
+@pytest.mark.parametrize("name", ["_GLOSSARY_PATTERN", "_ASK_ANY", "_THING_ANY", "_ZH_STOP", "_NAMED_KINDS"])
 def test_the_lookahead_changes_no_match(name: str) -> None:
     fast = getattr(features, name)
     plain = _plain(fast)
@@ -62,3 +64,16 @@ def test_the_lookahead_changes_no_match(name: str) -> None:
     for text in texts:
         found = [(m.span(), m.lastgroup) for m in fast.finditer(text)]
         assert found == [(m.span(), m.lastgroup) for m in plain.finditer(text)], text
+
+
+def test_an_alternation_tries_its_branches_in_order_where_a_term_may_begin() -> None:
+    branches = [r"(?P<a>安装包)", r"(?P<b>安装|装)", r"(?P<c>(?<=gb )cards?\b)", r"(?P<d>\bcar\b)", r"(?P<e>\d+)"]
+    alternation = Alternation(branches)
+    text = "安装包 和 安装 24gb card scar car 12 x12"
+    found = [(m.group(), m.lastgroup) for m in alternation.finditer(text)]
+    assert found == [("安装包", "a"), ("安装", "b"), ("24", "e"), ("card", "c"), ("car", "d"), ("12", "e")]
+    assert found == [(m.group(), m.lastgroup) for m in alternation.plain.finditer(text)]
+    assert alternation.sub(lambda m: f"<{m.lastgroup}>", text) == alternation.plain.sub(
+        lambda m: f"<{m.lastgroup}>", text
+    )
+    assert alternation.sub(" ", "nothing here") == "nothing here"

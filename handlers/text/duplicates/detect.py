@@ -179,13 +179,15 @@ def _swapped_weight(mine: dict[str, float], theirs: dict[str, float], their_text
     marks cannot compare them, and the term is a swapped subject like any other ("which GPU" / "which Python
     version")."""
     taken = _taken_words(their_text)
-    only_theirs = [term for term in theirs if term not in mine]
-    if taken:
-        only_theirs += [word for word in taken if word not in mine]
+    # The terms a typo of one of mine could be, by their first letters (which a typo keeps; see _typo_of).
+    twins: dict[str, list[str]] = {}
+    for other in itertools.chain(theirs, taken):
+        if len(other) >= TYPO_KEEPS and other not in mine:
+            twins.setdefault(other[:TYPO_KEEPS], []).append(other)
     swapped = 0.0
     their_kinds: set[str] | None = None
     for term, w in mine.items():
-        if term in theirs or term in taken or any(_typo_of(term, other) for other in only_theirs):
+        if term in theirs or term in taken or any(_typo_of(term, other) for other in twins.get(term[:TYPO_KEEPS], ())):
             continue
         kind = mark_kind(term)
         if kind is not None:
@@ -212,12 +214,14 @@ def similarity(new: Fingerprint, earlier: Fingerprint) -> float:
     if new.normalised == earlier.normalised:
         return 1.0
     a, b = _terms(new.normalised), _terms(earlier.normalised)
-    swapped = _swapped_weight(a.weights, b.weights, earlier.normalised)
-    if swapped >= SUBSTITUTION and _swapped_weight(b.weights, a.weights, new.normalised) >= SUBSTITUTION:
-        return 0.0  # each asks about something the other does not name
     shared = sum(w for term, w in a.weights.items() if term in b.weights)
     dice = 2 * shared / (a.total + b.total) if a.total and b.total else 0.0
     text = _text_similarity(a.compact, b.compact) if dice < TERM_THRESHOLD else 0.0
+    if dice < TERM_THRESHOLD and text < TEXT_THRESHOLD:
+        return 0.0  # not alike enough for any guard below to matter: most candidates end here, cheaply
+    swapped = _swapped_weight(a.weights, b.weights, earlier.normalised)
+    if swapped >= SUBSTITUTION and _swapped_weight(b.weights, a.weights, new.normalised) >= SUBSTITUTION:
+        return 0.0  # each asks about something the other does not name
     aspects_a, aspects_b = a.weights.keys() & ASPECTS, b.weights.keys() & ASPECTS
     if aspects_a and aspects_b and not aspects_a & aspects_b:
         return 0.0  # "X 和 Y 有什么区别" / "X 的 Y 怎么安装": one subject, different aspects

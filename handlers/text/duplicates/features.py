@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-from handlers.text.duplicates.first_chars import with_first_chars
+from handlers.text.duplicates.first_chars import WORD_START, Alternation, with_first_chars
 from handlers.text.duplicates.lexicon import (
     ASKS,
     ASPECTS,
@@ -68,7 +68,7 @@ def _at_word_start(pattern: str) -> re.Pattern[str]:
     matches for the alternations here (whose Latin alternatives all begin a word), two to three times faster,
     as most positions in a text are then passed over at once. And only at a character that can begin a match
     (see :mod:`.first_chars`), which passes over most of the rest."""
-    return re.compile(with_first_chars(rf"(?:(?<![a-z0-9])(?=[a-z0-9])|(?=[^\x00-\x7f]))(?:{pattern})"))
+    return re.compile(with_first_chars(rf"{WORD_START}(?:{pattern})"))
 
 
 # Each of these reads a text in one pass (named groups say what matched), in the order of the lexicon's dicts: where
@@ -76,8 +76,8 @@ def _at_word_start(pattern: str) -> re.Pattern[str]:
 _ASK_ANY = _at_word_start(
     "|".join(f"(?P<{name}>{pattern})" for name, pattern in ASKS.items()) + f"|(?P<explain>{_EXPLAIN.pattern})"
 )
-_THING_ANY = _at_word_start(
-    "|".join(f"(?P<{kind}__{name}>{pattern})" for kind, names in KINDS.items() for name, pattern in names.items())
+_THING_ANY = Alternation(
+    [f"(?P<{kind}__{name}>{pattern})" for kind, names in KINDS.items() for name, pattern in names.items()]
 )
 
 
@@ -106,7 +106,7 @@ def marks(normalised: str) -> Marks:
     return Marks(asks, things, frozenset(_NUMBER.findall(spaced)))
 
 
-_GLOSSARY_PATTERN = _at_word_start("|".join(f"(?P<g{i}>{p})" for i, p in enumerate(GLOSSARY.values())))
+_GLOSSARY_PATTERN = Alternation([f"(?P<g{i}>{p})" for i, p in enumerate(GLOSSARY.values())])
 _GLOSSARY_TERMS = list(GLOSSARY)
 
 _ZH_STOP = _at_word_start("|".join(sorted(ZH_STOP.split("|"), key=len, reverse=True)))

@@ -13,6 +13,7 @@ pattern is used as it is.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterator, Sequence
 from re import _constants as sre_constants  # type: ignore[attr-defined]
 from re import _parser as sre_parse  # type: ignore[attr-defined]
 from typing import Any
@@ -40,6 +41,75 @@ def with_first_chars(pattern: str) -> str:
     if not chars:
         return pattern
     return f"(?=[{''.join(re.escape(c) for c in sorted(chars))}])(?:{pattern})"
+
+
+# Where a term may begin: where a Latin word or a number begins, or at a character outside ASCII (Chinese).
+WORD_START = r"(?:(?<![a-z0-9])(?=[a-z0-9])|(?=[^\x00-\x7f]))"
+_WORD = frozenset("abcdefghijklmnopqrstuvwxyz0123456789")
+
+
+class Alternation:
+    """An alternation of many branches tried where a term may begin (see WORD_START), each position trying only
+    the branches that can begin with its character.
+
+    Why: a lookahead of the first characters (:func:`with_first_chars`) turns away positions no branch can begin
+    at, but once the glossary's branches begin with most common Chinese characters and Latin letters, most
+    positions pass it and then try every branch. Here a position tries the few branches its character can begin
+    (in their order, so the first that matches wins, as in the alternation), or the branches whose first
+    character cannot be listed. The matches are the alternation's (a test compares them on every question of the
+    sets); :attr:`plain` is the alternation itself.
+    """
+
+    def __init__(self, branches: Sequence[str]) -> None:
+        self.plain = re.compile(WORD_START + "(?:" + "|".join(branches) + ")")
+        by_char: dict[str, list[int]] = {}
+        anywhere: list[int] = []
+        for index, branch in enumerate(branches):
+            chars = first_chars(branch)
+            if chars is None:
+                anywhere.append(index)
+                continue
+            for char in chars:
+                by_char.setdefault(char, []).append(index)
+
+        def compiled(indexes: set[int]) -> re.Pattern[str]:
+            return re.compile("|".join(branches[i] for i in sorted(indexes)))
+
+        self._by_char = {char: compiled(set(indexes) | set(anywhere)) for char, indexes in by_char.items()}
+        self._anywhere = compiled(set(anywhere)) if anywhere else None
+
+    def finditer(self, text: str) -> Iterator[re.Match[str]]:
+        """The matches, left to right and not overlapping, as ``plain.finditer`` finds them."""
+        position, end = 0, len(text)
+        by_char, anywhere = self._by_char, self._anywhere
+        while position < end:
+            char = text[position]
+            if char in _WORD:
+                if position and text[position - 1] in _WORD:
+                    position += 1
+                    continue
+            elif char < "\x80":
+                position += 1
+                continue
+            pattern = by_char.get(char, anywhere)
+            found = pattern.match(text, position) if pattern is not None else None
+            if found is None:
+                position += 1
+                continue
+            yield found
+            position = max(found.end(), position + 1)
+
+    def sub(self, replace: str | Callable[[re.Match[str]], str], text: str) -> str:
+        """``text`` with each match replaced, as ``plain.sub`` replaces them."""
+        pieces: list[str] = []
+        last = 0
+        for found in self.finditer(text):
+            pieces += (text[last : found.start()], replace(found) if callable(replace) else replace)
+            last = found.end()
+        if not pieces:
+            return text
+        pieces.append(text[last:])
+        return "".join(pieces)
 
 
 def _first(items: list[tuple[Any, Any]]) -> tuple[set[str], bool]:
