@@ -143,6 +143,7 @@ OPPOSITE_ACTIONS = [
             "Are the lecture subtitles available in Spanish?",
             "Can I volunteer to translate the lecture subtitles into Spanish?",
         ),
+        ("70B 模型推理要几张卡", "70B 模型推理要用哪张卡"),  # how many is not which (version 18 keeps it)
         *OPPOSITE_ACTIONS,
     ],
 )
@@ -202,6 +203,9 @@ def test_same_topic_different_question_stays_apart(a: str, b: str) -> None:
         ("How do I pick the LoRA rank for a 7B model?", "which lora rank r should i use on a 7b model"),
         ("量化到四比特以后精度会掉吗", "量化成 4bit 以后精度会掉吗"),
         ("混合专家模型里的负载均衡损失有什么用？", "专家混合模型的负载均衡损失有什么用"),
+        # version 18: what value to set a setting to is how to choose it
+        ("LoRA 的 rank 怎么选？", "lora rank 一般设置成多少比较好"),
+        ("batch size 设多大合适", "batch size 一般怎么选"),
     ],
 )
 def test_rewordings_are_one_question(a: str, b: str) -> None:

@@ -150,7 +150,9 @@ def heldout(name: str = "duplicates-heldout.jsonl") -> list[tuple[str, str, bool
     return [(str(r["a"]), str(r["b"]), bool(r["same"])) for r in load(DATA / name)]
 
 
-HELDOUT_FOUND_FLOOR = 14  # rewordings of the second set found (9 when it was written; 10 in v10, 11 in v13, 14 in v14)
+HELDOUT_FOUND_FLOOR = (
+    15  # the second set's rewordings found (9 when written; 10 in v10, 11 in v13, 14 in v14, 15 in v18)
+)
 
 # A third set, written after detector version 3 and run once as written: it found 12 of its 25 rewordings and
 # merged 4 of its 25 different pairs (多卡 / CPU, GPU / Python version, 期末 / 期中, faster / less memory). Version

@@ -18,11 +18,13 @@ ASKS: dict[str, str] = {
     "why": r"为什么|为啥|为何|怎么会|咋会|原因|\bwhat causes\b|\bwhat(?:'s| is) causing\b|好处|意义"
     r"|有什么用|有啥用|有什么效果|有啥效果|有什么影响|有啥影响|会怎样|会怎么样"
     r"|\bwhy\b|\bhow come\b|\bbenefits?\b|\bpoint of\b",
+    # What to set a setting to: how to choose it, not how many of something ("rank 设多少" / "rank 怎么选").
+    "value": r"设(?:置|置成|置为|成|为)?(?:多少|多大)|[取选](?:多少|多大)|调(?:到|成)?多少",
     # (好几个 is "several", 晚几天交 "hand in a few days late": neither asks how many)
     "amount": r"多少|(?<!好)几个|几张|几块|几条|(?<![晚前这那])几天|几周|几次|几遍|多大|多久|多长"
     r"|怎么算|怎么计算|如何计算|公式"
     r"|\bhow (?:many|much|long|big)\b|\bhow to (?:compute|calculate)\b|\bformula\b",
-    "which": r"哪个|哪种|哪一|哪家|哪款|还是|怎么选|如何选|选哪|选什么|\bwhich\b|\bor\b"
+    "which": r"哪个|哪种|哪一|哪家|哪款|哪[张块台位条本门节]|还是|怎么选|如何选|选哪|选什么|\bwhich\b|\bor\b"
     r"|\bhow (?:do i |to |should i )?(?:pick|choose)\b",
     "who": r"谁|\bwho\b",
     "whether": r"吗|有没有|是不是|能不能|会不会|可不可以|要不要|是否|能否|可否"
