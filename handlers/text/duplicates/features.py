@@ -109,7 +109,7 @@ def marks(normalised: str) -> Marks:
 _GLOSSARY_PATTERN = Alternation([f"(?P<g{i}>{p})" for i, p in enumerate(GLOSSARY.values())])
 _GLOSSARY_TERMS = list(GLOSSARY)
 
-_ZH_STOP = _at_word_start("|".join(sorted(ZH_STOP.split("|"), key=len, reverse=True)))
+_ZH_STOP = _at_word_start("|".join(sorted(ZH_STOP.split("|"), key=len, reverse=True)))  # longest first
 # The generic words written in Chinese, found as whole words: Chinese is otherwise split into characters, where
 # "报错" would be two subjects (报, 错) rather than one word any question may use.
 _ZH_GENERIC = re.compile("|".join(sorted((w for w in GENERIC if w >= "\u3400"), key=len, reverse=True)))
@@ -121,7 +121,7 @@ _CJK_RUN = re.compile(r"[\u3400-\u9fff]+")
 # names ("merge the LoRA weights" / "load them without merging"), so a question that excludes what the other one
 # does is not inside it.
 _WITHOUT = re.compile(r"\b(?:without|instead of) (?:(?:a|an|the|any|my|our|your|them|it) )*([a-z]{3,})\b")
-NOT = "!"
+_EXCLUDED = "!"  # marks the term of a word a question excludes
 
 
 def _stem(word: str) -> str:
@@ -193,7 +193,7 @@ def terms(normalised: str) -> frozenset[str]:
     text = _GLOSSARY_PATTERN.sub(glossary, text)
 
     def excluded(match: re.Match[str]) -> str:
-        found.add(NOT + _stem(match.group(1)))
+        found.add(_EXCLUDED + _stem(match.group(1)))
         return " "
 
     text = _WITHOUT.sub(excluded, text)

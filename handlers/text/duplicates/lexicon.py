@@ -492,7 +492,8 @@ EN_STOP = frozenset(
 
 # Chinese words that say how something is asked, not what, as one alternation (see features._ZH_STOP).
 ZH_STOP = (
-    # (An alternation takes its first match, not its longest: "要不要" before "要", so its 不 goes with it.)
+    # (Tried longest first, whatever the order here (features._ZH_STOP sorts them): "要不要" before "要", so its 不
+    # goes with it, and "我们" before "我".)
     r"要不要|是不是|会不会|可不可以|需不需要|用不用|"
     r"什么时候|啥时候|为什么|为啥|怎么样|怎么办|怎么|怎样|如何|什么|啥|哪里|哪儿|哪个|哪些|哪|多少|几|咋"
     r"|吗|呢|吧|啊|呀|嘛|么|的|了|地|得|是|我|你|您|他|我们|大家|这个|那个|这|那|一下|一些|有没有|能不能"
