@@ -63,7 +63,7 @@ class RoundStores:
         conn = await asyncpg.connect(settings.database_url.get_secret_value())
         try:
             rows = int(await conn.fetchval("SELECT COUNT(*) FROM reactions"))
-            likes = int(await conn.fetchval("SELECT COALESCE(SUM(likes), 0) FROM questions"))
+            likes = int(await conn.fetchval("SELECT COALESCE(SUM(likes), 0) FROM counted_questions"))
         finally:
             await conn.close()
         if rows != expected or likes != expected:

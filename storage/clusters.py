@@ -395,7 +395,7 @@ async def read_cluster(reader: queries.Reader, question_id: int) -> Cluster | No
 # The plain ranking's order without reading whole rows: a ranking query (queries.TOP, TOP_IN_LESSON, PERIOD)
 # whose outer SELECT is this instead of queries.RANKED_OUTER reads only the picked ids' own columns.
 LIGHT_OUTER = """
-    SELECT q.id, q.score, q.created_at FROM picked JOIN questions q ON q.id = picked.id
+    SELECT q.id, q.score, q.created_at FROM picked JOIN counted_questions q ON q.id = picked.id
     ORDER BY q.score DESC, q.created_at, q.id
 """
 
@@ -464,7 +464,7 @@ def _ranked(row: sqlite3.Row) -> RankedQuestion:
 async def _ranked_rows(reader: queries.Reader, ids: Sequence[int]) -> dict[int, RankedQuestion]:
     rows = await reader.all(
         f"SELECT {queries.QUESTION_COLUMNS}, l.title AS lesson_title, l.number AS lesson_number"
-        " FROM questions q JOIN members m ON m.id = q.author_id JOIN lessons l ON l.id = q.lesson_id"
+        " FROM counted_questions q JOIN members m ON m.id = q.author_id JOIN lessons l ON l.id = q.lesson_id"
         " WHERE q.id IN (SELECT value FROM json_each(?))",
         (json_text(list(ids)),),
     )

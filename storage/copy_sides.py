@@ -29,6 +29,13 @@ RECOUNT = """
         likes = (SELECT COUNT(DISTINCT r.member_id) FROM reactions r WHERE r.question_id = questions.id),
         replies = (SELECT COUNT(*) FROM replies p WHERE p.question_id = questions.id AND p.deleted = 0)
 """
+# PostgreSQL keeps likes in question_counts (its migration 0020), which its trigger filled as questions arrived.
+PG_RECOUNT = """
+    UPDATE question_counts c
+    SET likes = (SELECT COUNT(DISTINCT r.member_id) FROM reactions r WHERE r.question_id = c.id);
+    UPDATE questions
+    SET replies = (SELECT COUNT(*) FROM replies p WHERE p.question_id = questions.id AND p.deleted = 0)
+"""
 COUNTING_TRIGGERS = {"replies": "replies_counted"}
 
 
@@ -163,7 +170,7 @@ class PostgresSide:
         await self.conn.execute(f'DELETE FROM "{table}"')
 
     async def recount(self) -> None:
-        await self.conn.execute(RECOUNT)
+        await self.conn.execute(PG_RECOUNT)
         for table, trigger in COUNTING_TRIGGERS.items():
             await self.conn.execute(f'ALTER TABLE "{table}" ENABLE TRIGGER "{trigger}"')
 
@@ -181,7 +188,7 @@ class PostgresSide:
 
     async def likes(self) -> AsyncIterator[list[tuple[int, int]]]:
         batch: list[tuple[int, int]] = []
-        async for row in self.conn.cursor("SELECT id, likes FROM questions ORDER BY id", prefetch=BATCH):
+        async for row in self.conn.cursor("SELECT id, likes FROM counted_questions ORDER BY id", prefetch=BATCH):
             batch.append((int(row[0]), int(row[1])))
             if len(batch) >= BATCH:
                 yield batch

@@ -58,7 +58,15 @@ TABLES: tuple[str, ...] = (
     "web_shares",
 )
 # Kept by the target itself, or bookkeeping of one engine only.
-DERIVED_PREFIXES = ("questions_fts", "question_grams", "question_texts", "sqlite_", "like_batch", "schema_version")
+DERIVED_PREFIXES = (
+    "questions_fts",
+    "question_grams",
+    "question_texts",
+    "question_counts",  # PostgreSQL's (its migration 0020): filled as questions arrive, likes recounted at the end
+    "sqlite_",
+    "like_batch",
+    "schema_version",
+)
 # Bursts of likes kept but not counted yet (storage.like_inbox): a source must have none (they are counted when
 # studybot or `studybot db upgrade` opens it), so there is nothing in them to copy.
 KEPT_BURSTS = "like_inbox"

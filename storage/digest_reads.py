@@ -40,13 +40,13 @@ _OPEN_COLUMNS = """
 """
 
 STILL_OPEN_OLDEST = f"""
-    SELECT {_OPEN_COLUMNS} FROM questions q JOIN lessons l ON l.id = q.lesson_id
+    SELECT {_OPEN_COLUMNS} FROM counted_questions q JOIN lessons l ON l.id = q.lesson_id
     WHERE {OPEN_WHERE} AND q.created_at < :age1
     ORDER BY q.created_at, q.id LIMIT :limit
 """
 
 STILL_OPEN_LIKED = f"""
-    SELECT {_OPEN_COLUMNS} FROM questions q JOIN lessons l ON l.id = q.lesson_id
+    SELECT {_OPEN_COLUMNS} FROM counted_questions q JOIN lessons l ON l.id = q.lesson_id
     WHERE {OPEN_WHERE} AND q.score > 0
     ORDER BY q.score DESC, q.created_at, q.id LIMIT :limit
 """
@@ -88,18 +88,19 @@ def day_of(column: str, days: int) -> str:
     return f"CASE WHEN {column} < :s0 OR {column} >= :stop THEN NULL ELSE {tree(0, days - 1)} END"
 
 
-def chart_counts_sql(days: int) -> str:
+def chart_counts_sql(days: int, by_post: str = "questions q INDEXED BY questions_by_post") -> str:
     """Per local day and lesson: the window's questions made that day and the likes they hold now (score).
 
-    The window's posts are one range of ``questions_by_post`` (course, id, kind, score, lesson_id, created_at),
-    read once; each finds its day by :func:`day_of`. A post dated outside the days (stored late, see
-    PostWindow) gets a NULL day and its creation time, so the caller can widen the days and ask again."""
+    The window's posts are one range of ``questions_by_post`` (course, id, kind, score, lesson_id, created_at), or
+    of its like on PostgreSQL's ``question_counts`` (``by_post`` names the source as ``q``), read once; each finds
+    its day by :func:`day_of`. A post dated outside the days (stored late, see PostWindow) gets a NULL day and its
+    creation time, so the caller can widen the days and ask again."""
     return f"""
         WITH counts AS (
             SELECT {day_of("q.created_at", days)} AS day, q.lesson_id AS lesson_id,
                    COUNT(*) AS questions, SUM(q.score) AS likes,
                    MIN(q.created_at) AS earliest, MAX(q.created_at) AS latest
-            FROM questions q INDEXED BY questions_by_post
+            FROM {by_post}
             WHERE q.course_slug = :course AND q.id > :after AND q.id <= :through AND q.created_at >= :since
               AND q.kind = 'question' AND q.deleted = 0
             GROUP BY 1, 2)
@@ -139,9 +140,7 @@ class DigestReadRows(StoreBase):
         assert row is not None
         return Activity(row["questions"], row["likes"], row["members"])
 
-    async def chart_counts(
-        self, course_slug: str, window: PostWindow, days: Sequence[LocalDay]
-    ) -> ChartCounts:
+    async def chart_counts(self, course_slug: str, window: PostWindow, days: Sequence[LocalDay]) -> ChartCounts:
         """Questions of ``window`` and their likes per local day in ``days`` (a row per day and lesson, summed by
         ``build_chart``) and per lesson; one query. Posts dated outside ``days`` are in ``outside``."""
         since = queries.MIN_TIME if window.since is None else codec.to_micros(window.since)

@@ -21,13 +21,16 @@ from storage.base import StoreBase
 
 logger = logging.getLogger(__name__)
 
-# Unanswered questions of the course older than the cutoff and liked, not reminded, oldest first; a cluster is
-# reminded as its first copy (liked through any copy). The inner scan reads the partial index questions_to_remind,
-# which holds only liked, open, unreminded questions, and stops after LIMIT.
-REMINDER_CANDIDATES = f"""
+
+def reminder_candidates(to_remind: str) -> str:
+    """Unanswered questions of the course older than the cutoff and liked, not reminded, oldest first; a cluster
+    is reminded as its first copy (liked through any copy). The inner scan reads ``to_remind`` (as ``o``): on
+    SQLite the partial index questions_to_remind, which holds only liked, open, unreminded questions, on
+    PostgreSQL its like on question_counts through ``counted_questions``; it stops after LIMIT."""
+    return f"""
     {queries.QUESTIONS_FROM}
     WHERE q.id IN (
-        SELECT COALESCE(o.duplicate_of, o.id) FROM questions o INDEXED BY questions_to_remind
+        SELECT COALESCE(o.duplicate_of, o.id) FROM {to_remind}
         WHERE o.course_slug = :course AND o.created_at <= :cutoff
           AND o.answered = 0 AND o.deleted = 0 AND o.kind = 'question' AND o.score >= 1 AND o.reminded_at IS NULL
           AND NOT EXISTS (SELECT 1 FROM question_reminders r WHERE r.question_id = COALESCE(o.duplicate_of, o.id))
@@ -36,6 +39,9 @@ REMINDER_CANDIDATES = f"""
     AND q.answered = 0 AND q.deleted = 0
     ORDER BY q.created_at, q.id
 """
+
+
+REMINDER_CANDIDATES = reminder_candidates("questions o INDEXED BY questions_to_remind")
 
 # Reminded questions of the course not yet delivered on the platform, oldest reminder first: each platform's
 # leader sends its own share (reminder_deliveries, 0016). Only reminders since the cutoff: a platform whose leader

@@ -27,7 +27,9 @@ QUESTION_COLUMNS = """
     q.replies + q.base_replies AS replies, q.duplicate_of,
     m.platform AS a_platform, m.user_id AS a_user_id, m.display_name AS a_name, m.is_bot AS a_is_bot
 """
-QUESTIONS_FROM = f"SELECT {QUESTION_COLUMNS} FROM questions q JOIN members m ON m.id = q.author_id"
+# A question with its counts: `counted_questions` (migration 0020) is `questions` itself on SQLite, and on
+# PostgreSQL the question's row joined with the counts kept apart from it.
+QUESTIONS_FROM = f"SELECT {QUESTION_COLUMNS} FROM counted_questions q JOIN members m ON m.id = q.author_id"
 
 GROUP_SELECT = """
     SELECT g.id, g.platform, g.chat_id, g.thread_id, g.title, g.course_slug, g.language, g.active, g.attention,
@@ -44,38 +46,59 @@ LESSON_POST_SELECT = (
 # Ranking: the inner SELECT is answered from the partial index alone; the outer one reads only LIMIT rows.
 RANKED_OUTER = f"""
     SELECT {QUESTION_COLUMNS}, l.title AS lesson_title, l.number AS lesson_number
-    FROM picked JOIN questions q ON q.id = picked.id
+    FROM picked JOIN counted_questions q ON q.id = picked.id
     JOIN members m ON m.id = q.author_id
     JOIN lessons l ON l.id = q.lesson_id
     ORDER BY q.score DESC, q.created_at, q.id
 """
 
-TOP = f"""
+
+# Where a ranking picks its ids, by index: on SQLite `questions`, each ranking pinned to the partial index that
+# answers it; on PostgreSQL `question_counts` (its migration 0020), which keeps the counts and the keys the rankings
+# read under the same names and picks its indexes itself.
+SQLITE_RANKED = "questions INDEXED BY questions_top"
+SQLITE_RANKED_BY_LESSON = "questions INDEXED BY questions_top_by_lesson"
+SQLITE_BY_POST = "questions INDEXED BY questions_by_post"
+
+
+def top_query(ranked: str) -> str:
+    """The course's best questions (``{answered}`` left to fill), their ids picked from ``ranked``."""
+    return f"""
     WITH picked(id) AS (
-        SELECT id FROM questions INDEXED BY questions_top
+        SELECT id FROM {ranked}
         WHERE course_slug = :course AND kind = 'question' AND deleted = 0 {{answered}}
         ORDER BY score DESC, created_at, id LIMIT :limit)
     {RANKED_OUTER}
 """
 
-TOP_IN_LESSON = f"""
+
+def top_in_lesson_query(ranked: str) -> str:
+    """The lesson's best questions (``{answered}`` left to fill), their ids picked from ``ranked``."""
+    return f"""
     WITH picked(id) AS (
-        SELECT id FROM questions INDEXED BY questions_top_by_lesson
+        SELECT id FROM {ranked}
         WHERE lesson_id = :lesson AND course_slug = :course AND kind = 'question' AND deleted = 0 {{answered}}
         ORDER BY score DESC, created_at, id LIMIT :limit)
     {RANKED_OUTER}
 """
 
-# A digest's window is a range of post ids in a course (handlers.vocabulary.domain.PostWindow): the index gives the
-# range, a small sort keeps the best LIMIT.
-PERIOD = f"""
+
+def period_query(by_post: str) -> str:
+    """A digest window's best questions. The window is a range of post ids in a course
+    (handlers.vocabulary.domain.PostWindow): the index gives the range, a small sort keeps the best LIMIT."""
+    return f"""
     WITH picked(id) AS (
-        SELECT id FROM questions INDEXED BY questions_by_post
+        SELECT id FROM {by_post}
         WHERE course_slug = :course AND deleted = 0 AND id > :after AND id <= :through AND created_at >= :since
           AND kind = 'question'
         ORDER BY score DESC, created_at, id LIMIT :limit)
     {RANKED_OUTER}
 """
+
+
+TOP = top_query(SQLITE_RANKED)
+TOP_IN_LESSON = top_in_lesson_query(SQLITE_RANKED_BY_LESSON)
+PERIOD = period_query(SQLITE_BY_POST)
 
 # One pass over the window's index range: per-lesson counts, then their totals and the busiest lesson.
 PERIOD_SUMMARY = """
@@ -111,7 +134,7 @@ STATS = """
 
 EXPORT_POSTS = f"""
     SELECT {QUESTION_COLUMNS}, l.title AS lesson_title
-    FROM questions q JOIN members m ON m.id = q.author_id JOIN lessons l ON l.id = q.lesson_id
+    FROM counted_questions q JOIN members m ON m.id = q.author_id JOIN lessons l ON l.id = q.lesson_id
     WHERE q.course_slug = :course AND q.deleted = 0
     ORDER BY l.number IS NULL, l.number, l.id, q.created_at, q.id
 """

@@ -78,7 +78,7 @@ COLUMNS = """
          WHERE d.course_slug = q.course_slug AND d.duplicate_of = q.id AND d.deleted = 0) AS copies
 """
 FROM = """
-    FROM questions q JOIN lessons l ON l.id = q.lesson_id JOIN members m ON m.id = q.author_id
+    FROM counted_questions q JOIN lessons l ON l.id = q.lesson_id JOIN members m ON m.id = q.author_id
     LEFT JOIN study_groups g ON g.id = q.group_id
 """
 

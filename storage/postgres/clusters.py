@@ -253,7 +253,7 @@ CLUSTER_RANKING = """
         SELECT duplicate_of, duplicate_of FROM questions WHERE course_slug = :course AND duplicate_of IS NOT NULL),
     live AS (
         SELECT m.root, q.id, q.likes + q.base_likes AS own, q.base_likes, q.created_at, ({scope}) AS in_scope
-        FROM m JOIN questions q ON q.id = m.id
+        FROM m JOIN question_counts q ON q.id = m.id
         WHERE q.kind = 'question' AND q.deleted = 0),
     grouped AS (
         SELECT root, SUM(base_likes) AS base, MIN(created_at) AS first_at, MIN(id) AS first_id,
@@ -347,7 +347,7 @@ def _ranked(row: asyncpg.Record) -> RankedQuestion:
 async def _ranked_rows(reader: Reader, ids: Sequence[int]) -> dict[int, RankedQuestion]:
     rows = await reader.fetch(
         f"SELECT {queries.QUESTION_COLUMNS}, l.title AS lesson_title, l.number AS lesson_number"
-        " FROM questions q JOIN members m ON m.id = q.author_id JOIN lessons l ON l.id = q.lesson_id"
+        " FROM counted_questions q JOIN members m ON m.id = q.author_id JOIN lessons l ON l.id = q.lesson_id"
         " WHERE q.id = ANY($1::bigint[])",
         list(ids),
     )

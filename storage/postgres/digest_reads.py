@@ -26,7 +26,7 @@ STILL_OPEN_COUNTS = f"""
     SELECT COUNT(*) FILTER (WHERE q.created_at < :age1) AS over1,
            COUNT(*) FILTER (WHERE q.created_at < :age3) AS over3,
            COUNT(*) FILTER (WHERE q.created_at < :age7) AS over7
-    FROM questions q WHERE {digest_reads.OPEN_WHERE}
+    FROM counted_questions q WHERE {digest_reads.OPEN_WHERE}
 """
 
 # As storage.digest_reads.ACTIVITY: likes given in the period are reactions made in it, one per member and post;
@@ -36,12 +36,12 @@ ACTIVITY = """
         SELECT DISTINCT r.question_id, r.member_id FROM reactions r JOIN questions q ON q.id = r.question_id
         WHERE q.course_slug = :course AND r.created_at >= :start AND r.created_at < :stop)
     SELECT
-        (SELECT COUNT(*) FROM questions
+        (SELECT COUNT(*) FROM question_counts
           WHERE course_slug = :course AND created_at >= :start AND created_at < :stop AND kind = 'question'
             AND deleted = 0) AS questions,
         (SELECT COUNT(*) FROM liked) AS likes,
         (SELECT COUNT(*) FROM (
-            SELECT author_id FROM questions
+            SELECT author_id FROM counted_questions
              WHERE course_slug = :course AND created_at >= :start AND created_at < :stop AND deleted = 0
             UNION
             SELECT r.author_id FROM replies r JOIN questions q ON q.id = r.question_id
@@ -92,7 +92,7 @@ class PgDigestReadRows(PgBase):
         for n, day in enumerate(days):
             params[f"s{n}"] = codec.to_micros(day.start)
         params["stop"] = codec.to_micros(days[-1].stop)
-        rows = await self._fetch(*_statement(digest_reads.chart_counts_sql(len(days)), params))
+        rows = await self._fetch(*_statement(digest_reads.chart_counts_sql(len(days), "question_counts q"), params))
         dates = [day.day for day in days]
         per_day = [DayCount(dates[r[0]], r[2], r[3] or 0) for r in rows if r[0] is not None]
         lessons = [LessonCount(r[1], r[2], r[3] or 0) for r in rows]

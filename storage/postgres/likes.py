@@ -5,13 +5,14 @@ when it is one of its rows; no statement here repeats the rule. A burst is one s
 (``unnest`` joined to ``countable_likes``, ``ON CONFLICT DO NOTHING``), and the bursts and single likes that
 arrive together share one transaction (:mod:`storage.postgres.like_queue`, FIFO).
 
-Counts: each like transaction locks its questions' rows first (in id order), then changes reactions and their
-counts in the same statement: a run of likes adds to each question the members whose first reaction on it this
-is, a run of removals takes off those left with none — one update per question per statement, where a per-row
-trigger would rewrite the row and its score indexes once per like. A clear or a reconciliation recounts its
-question from its rows. Every statement after the lock reads a snapshot that holds all committed reactions of
-the locked questions, and no other transaction can change them until this one commits: no count is lost or
-doubled when several processes like the same question at once.
+Counts live in ``question_counts`` (migration 0020), apart from the question's row, so a like rewrites only a
+narrow row and its ranking indexes. Each like transaction locks its questions' counts first (in id order), then
+changes reactions and their counts in the same statement: a run of likes adds to each question the members whose
+first reaction on it this is, a run of removals takes off those left with none — one update per question per
+statement, where a per-row trigger would rewrite the row and its score indexes once per like. A clear or a
+reconciliation recounts its question from its rows. Every statement after the lock reads a snapshot that holds all
+committed reactions of the locked questions, and no other transaction can change them until this one commits: no
+count is lost or doubled when several processes like the same question at once.
 """
 
 from __future__ import annotations
@@ -36,8 +37,9 @@ LOCK_QUESTIONS = """
     FROM questions q
     JOIN unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY AS t(platform, chat_id, message_id, n)
       ON q.platform = t.platform AND q.chat_id = t.chat_id AND q.message_id = t.message_id
+    JOIN question_counts c ON c.id = q.id
     ORDER BY q.id
-    FOR NO KEY UPDATE OF q
+    FOR NO KEY UPDATE OF c
 """
 
 # New members inserted in key order (so two transactions inserting the same new members never wait on each other
@@ -81,7 +83,7 @@ REMOVE_LIKES = """
 # which holds every committed reaction of them and none of the rows the CTE inserts.
 ADD_AND_COUNT = f"""
     WITH added AS ({ADD_LIKES} RETURNING question_id, member_id)
-    UPDATE questions q SET likes = q.likes + f.n
+    UPDATE question_counts q SET likes = q.likes + f.n
     FROM (SELECT a.question_id, COUNT(DISTINCT a.member_id) AS n FROM added a
           WHERE NOT EXISTS (SELECT 1 FROM reactions r WHERE r.question_id = a.question_id AND r.member_id = a.member_id)
           GROUP BY a.question_id) AS f
@@ -91,7 +93,7 @@ ADD_AND_COUNT = f"""
 # A run of removals likewise: a count falls by the members left with no reaction on the question.
 REMOVE_AND_COUNT = f"""
     WITH removed AS ({REMOVE_LIKES} RETURNING r.question_id, r.member_id, r.emoji)
-    UPDATE questions q SET likes = q.likes - f.n
+    UPDATE question_counts q SET likes = q.likes - f.n
     FROM (SELECT d.question_id, COUNT(DISTINCT d.member_id) AS n FROM removed d
           WHERE NOT EXISTS (
               SELECT 1 FROM reactions r
@@ -104,7 +106,7 @@ REMOVE_AND_COUNT = f"""
 
 # A question's likes recounted from its reaction rows (its distinct likers), after a clear or a reconciliation.
 RECOUNT = """
-    UPDATE questions q SET likes = c.n
+    UPDATE question_counts q SET likes = c.n
     FROM (SELECT t.id, (SELECT count(DISTINCT r.member_id) FROM reactions r WHERE r.question_id = t.id) AS n
           FROM unnest($1::bigint[]) AS t(id)) AS c
     WHERE q.id = c.id AND q.likes <> c.n

@@ -21,6 +21,9 @@ from storage.postgres.named import named
 
 logger = logging.getLogger(__name__)
 
+# The open, liked, unreminded questions are found in question_counts (migration 0020), by its partial index.
+REMINDER_CANDIDATES = notify.reminder_candidates("counted_questions o")
+
 # Members who liked any of the questions and follow answers (each once).
 _FOLLOWING_LIKERS = """
     SELECT DISTINCT m.platform, m.user_id, m.display_name, m.is_bot
@@ -75,7 +78,7 @@ class PgNotifyRows(PgBase):
 
     async def reminder_candidates(self, course_slug: str, asked_before: datetime, limit: int) -> list[Question]:
         sql, args = named(
-            notify.REMINDER_CANDIDATES, {"course": course_slug, "cutoff": codec.to_micros(asked_before), "limit": limit}
+            REMINDER_CANDIDATES, {"course": course_slug, "cutoff": codec.to_micros(asked_before), "limit": limit}
         )
         rows = await self._fetch(sql, *args)
         return [codec.question_from(r) for r in rows]

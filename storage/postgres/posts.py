@@ -167,8 +167,9 @@ class PostRows(PgBase):
 
     async def recent_questions(self, platform: str, since: datetime) -> list[Question]:
         rows = await self._fetch(
-            f"{queries.QUESTIONS_FROM} WHERE q.platform = $1 AND q.created_at >= $2 AND q.deleted = 0"
-            " AND q.message_id IS NOT NULL ORDER BY q.created_at, q.id",
+            # The ids from questions_by_platform_time (on `questions`, whose own time the view does not show).
+            f"{queries.QUESTIONS_FROM} WHERE q.id IN (SELECT id FROM questions WHERE platform = $1"
+            " AND created_at >= $2 AND deleted = 0 AND message_id IS NOT NULL) ORDER BY q.created_at, q.id",
             platform,
             codec.to_micros(since),
         )

@@ -1,8 +1,9 @@
 """The read side of rankings, statistics and exports on PostgreSQL: /top, a digest's period, /stats, export.
 
 The ranking and export queries are the SQLite store's own (:mod:`storage.queries`, through
-:func:`storage.postgres.named.named`); the two aggregates that sum booleans (SQLite's ``SUM(kind = 'question')``)
-are written again with ``FILTER``. Each public query is one statement, so it reads one snapshot.
+:func:`storage.postgres.named.named`), the rankings picking their ids from ``question_counts`` (migration 0020)
+where SQLite pins an index of ``questions``; the two aggregates that sum booleans (SQLite's ``SUM(kind =
+'question')``) are written again with ``FILTER``. Each public query is one statement, so it reads one snapshot.
 """
 
 from __future__ import annotations
@@ -26,11 +27,16 @@ from storage.postgres.posts import newest_settled_post_id
 
 logger = logging.getLogger(__name__)
 
+# The rankings pick their ids from question_counts (migration 0020), whose indexes answer them.
+TOP = queries.top_query("question_counts")
+TOP_IN_LESSON = queries.top_in_lesson_query("question_counts")
+PERIOD = queries.period_query("question_counts")
+
 PERIOD_SUMMARY = """
     WITH per_lesson AS (
         SELECT lesson_id, COUNT(*) FILTER (WHERE kind = 'question') AS questions,
                COUNT(*) FILTER (WHERE kind = 'comment') AS comments, SUM(score) AS likes, COUNT(*) AS posts
-        FROM questions
+        FROM question_counts
         WHERE course_slug = :course AND deleted = 0 AND id > :after AND id <= :through AND created_at >= :since
         GROUP BY lesson_id)
     SELECT COALESCE(SUM(questions), 0)::bigint AS questions,
@@ -53,7 +59,7 @@ STATS = """
                 UNION
                 SELECT r.author_id FROM replies r JOIN questions p ON p.id = r.question_id
                 WHERE p.course_slug = :course AND p.deleted = 0 AND r.deleted = 0) AS authors) AS members
-    FROM questions
+    FROM counted_questions
     WHERE course_slug = :course AND deleted = 0
 """
 
@@ -67,7 +73,7 @@ class PgReadRows(PgBase):
         """Most liked first (members' + imported likes), earlier first on ties; deleted ones left out; a cluster
         of near-duplicates counts as one question with its distinct likers (see storage.clusters)."""
         answered = "" if include_answered else "AND answered = 0"
-        template = queries.TOP if lesson_id is None else queries.TOP_IN_LESSON
+        template = TOP if lesson_id is None else TOP_IN_LESSON
         params: dict[str, Any] = {"course": course_slug, "lesson": lesson_id, "answered": include_answered}
         sql = template.format(answered=answered)
         return await clusters.ranked_by_cluster(self._pool, course_slug, limit, sql, params, clusters.TOP_SCOPE)
@@ -75,9 +81,7 @@ class PgReadRows(PgBase):
     async def period_questions(self, course_slug: str, window: PostWindow, limit: int) -> list[RankedQuestion]:
         """The most liked questions (clusters) of the window, in top_questions' order."""
         params = _window(course_slug, window)
-        return await clusters.ranked_by_cluster(
-            self._pool, course_slug, limit, queries.PERIOD, params, clusters.PERIOD_SCOPE
-        )
+        return await clusters.ranked_by_cluster(self._pool, course_slug, limit, PERIOD, params, clusters.PERIOD_SCOPE)
 
     async def period_summary(self, course_slug: str, window: PostWindow) -> PeriodSummary:
         """The window's posts that are not deleted: questions, comments, their likes now (score), and the

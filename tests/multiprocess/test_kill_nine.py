@@ -227,7 +227,7 @@ async def likes_in_database(target: Target) -> dict[str, tuple[int, int]]:
     """Each question's (like count, reaction rows), by its text."""
     rows = await target.rows(
         "SELECT q.text, q.likes, (SELECT COUNT(*) FROM reactions r WHERE r.question_id = q.id)"
-        " FROM questions q WHERE q.kind = 'question' AND q.deleted = 0"
+        " FROM counted_questions q WHERE q.kind = 'question' AND q.deleted = 0"
     )
     return {str(text): (int(likes), int(reactions)) for text, likes, reactions in rows}
 

@@ -72,7 +72,7 @@ def test_an_sqlite_deployment_goes_to_postgresql_and_back_unchanged(
     async def on_postgresql() -> tuple[int, int, int]:
         conn = await asyncpg.connect(postgres_url)
         try:
-            likes = await conn.fetchval("SELECT likes FROM questions WHERE message_id = 'm1'")
+            likes = await conn.fetchval("SELECT likes FROM counted_questions WHERE message_id = 'm1'")
             replies = await conn.fetchval("SELECT replies FROM questions WHERE message_id = 'm1'")
             # the search's copy of every text (question_texts, 0017) was rebuilt by its trigger as the rows came
             searched = await conn.fetch(

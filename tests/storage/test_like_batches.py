@@ -25,7 +25,7 @@ async def stored_counts(store: AnyStore) -> tuple[list[tuple[int, int, int]], in
     counts = await rows(
         store,
         "SELECT q.id, q.likes, (SELECT COUNT(DISTINCT member_id) FROM reactions r WHERE r.question_id = q.id)"
-        " FROM questions q ORDER BY q.id",
+        " FROM counted_questions q ORDER BY q.id",
     )
     left = await value(store, "SELECT COUNT(*) FROM like_batch") if isinstance(store, SqliteStore) else 0
     return counts, left

@@ -31,7 +31,7 @@ async def counts(store: AnyStore) -> list[tuple[int, int, int]]:
     return await rows(
         store,
         "SELECT q.id, q.likes, (SELECT COUNT(DISTINCT member_id) FROM reactions r WHERE r.question_id = q.id)"
-        " FROM questions q ORDER BY q.id",
+        " FROM counted_questions q ORDER BY q.id",
     )
 
 

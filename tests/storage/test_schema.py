@@ -198,8 +198,10 @@ async def test_reminders_sent_before_version_16_are_not_sent_again(db_path: Path
         assert await store.claim_reminder(question.id, "ai", at)  # reminded (and sent) by version 15
     finally:
         await store.close()
-    # Back to version 15: 16 added the deliveries and 19 the like inbox; 17 and 18 replace what they change.
+    # Back to version 15: 16 added the deliveries, 19 the like inbox and 20 a view; 17 and 18 replace what they
+    # change.
     with sqlite3.connect(db_path) as conn:
+        conn.execute("DROP VIEW counted_questions")
         conn.execute("DROP VIEW like_inbox_apply")
         conn.execute("DROP TABLE like_inbox")
         conn.execute("DROP TABLE reminder_deliveries")

@@ -8,10 +8,11 @@ from datetime import timedelta
 import asyncpg
 
 from storage.postgres import PostgresStore
-from storage.postgres.schema import _apply, load_migrations, migrate
+from storage.postgres.schema import load_migrations, migrate
 from storage.web_reads import WebFilter
 from tests.postgres_server import PostgresServer
 from tests.storage.helpers import BOB, CAT, T0, World, make_world
+from tests.storage.pg_history import at_version
 
 
 async def listed(world: World, query: str) -> list[int]:
@@ -66,14 +67,8 @@ async def test_upgrading_to_17_copies_every_question_text_for_search(postgres_se
     try:
         conn = await asyncpg.connect(url)
         try:
-            for migration in load_migrations():
-                if migration.version <= 16:
-                    await _apply(conn, migration, "test")
+            await at_version(conn, 16)
             await conn.execute(
-                "INSERT INTO courses (slug, title, timezone, language, digest_cron, digest_size, created_at)"
-                " VALUES ('ai', 'AI', 'UTC', 'en', '0 9 * * 1', 10, 0);"
-                "INSERT INTO lessons (id, course_slug, slug, title, number, created_at)"
-                " VALUES (1, 'ai', 'l1', 'One', 1, 0);"
                 "INSERT INTO members (id, platform, user_id, display_name) VALUES (1, 'telegram', '1', 'Ann');"
                 "INSERT INTO questions (id, lesson_id, course_slug, author_id, kind, text, created_at) VALUES"
                 " (1, 1, 'ai', 1, 'question', 'How do I install CUDA on Windows?', 0),"

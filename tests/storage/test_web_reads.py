@@ -117,8 +117,7 @@ async def test_the_secret_is_made_once_and_share_links_are_per_course(database: 
 async def test_a_search_of_three_characters_or_more_can_use_the_trigram_index_on_postgresql(postgres_url: str) -> None:
     """With scans priced out (a tiny table would rather be read whole), the planner answers the search's hits
     from the pg_trgm GIN index of the baseline, and the reminders' candidates from their partial index."""
-    from storage import notify
-    from storage.postgres import web_reads
+    from storage.postgres import notify, web_reads
     from storage.postgres.named import named
 
     conn = await asyncpg.connect(postgres_url)
@@ -126,7 +125,7 @@ async def test_a_search_of_three_characters_or_more_can_use_the_trigram_index_on
         await conn.execute("SET enable_seqscan = off")
         checks = {
             web_reads._HITS: ("question_texts_trigrams", {"like": "%cuda%"}),
-            notify.REMINDER_CANDIDATES: ("questions_to_remind", {"course": "ai", "cutoff": 0, "limit": 5}),
+            notify.REMINDER_CANDIDATES: ("question_counts_to_remind", {"course": "ai", "cutoff": 0, "limit": 5}),
         }
         for sql, (index, params) in checks.items():
             text, values = named(sql, params)
