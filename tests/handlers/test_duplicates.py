@@ -153,6 +153,27 @@ def test_same_topic_different_question_stays_apart(a: str, b: str) -> None:
 
 
 @pytest.mark.parametrize(
+    ("a", "b", "same"),
+    [
+        ("怎么把 safetensors 转成 gguf", "gguf 怎么转回 safetensors", False),
+        ("How do I convert a PyTorch checkpoint to ONNX?", "How do I convert an ONNX model back to PyTorch?", False),
+        ("can i switch from the monthly plan to annual", "can i switch from annual to monthly plan", False),
+        ("windows 上能跑，linux 上跑不了怎么办", "linux 上能跑，windows 上跑不了怎么办", False),
+        ("训练时 loss 正常，验证时 loss 是 nan", "验证时 loss 正常，训练时 loss 是 nan", False),
+        ("Works on PyTorch but fails on JAX, why?", "Works on JAX but fails on PyTorch, why?", False),
+        # the same direction, or two names as a pair, whose order says nothing
+        ("How do I convert a HF model to GGUF?", "how to convert hf models into gguf", True),
+        ("训练和推理有什么区别", "推理跟训练的区别是什么", True),
+        ("pytorch 和 tensorflow 哪个好", "tensorflow 还是 pytorch 更好", True),
+    ],
+)
+def test_the_same_two_things_the_other_way_round_differ(a: str, b: str, same: bool) -> None:
+    """Version 19: a conversion's direction, and which of two systems or phases something holds in."""
+    assert same_question(fingerprint(a), fingerprint(b)) is same
+    assert same_question(fingerprint(b), fingerprint(a)) is same
+
+
+@pytest.mark.parametrize(
     ("a", "b"),
     [
         ("作业什么时候交？", "作業啥時候交啊"),

@@ -10,6 +10,7 @@ marks of one kind differ are never merged, however alike the rest.
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass
 from functools import lru_cache
@@ -38,6 +39,23 @@ _ZH_DIGITS = {"零": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五":
 _ZH_NUMBER = re.compile(r"(?<=第)[零一二两三四五六七八九十]+|[零一二两三四五六七八九十]+(?=[讲章节课周期位月]|比特)")
 _NUMBER = re.compile(r"\d+(?:\.\d+)*")
 _COMPOUND = re.compile(r"(?<=[a-z])(?=attention\b)")
+# What joins two names as a pair, whose order says nothing.
+_PAIRED = re.compile(r"\s*(?:和|与|跟|及|以及|、|/|还是|或|或者|and|or|vs\.?|versus|&|,)?\s*")
+# A conversion or a change between two named things, and its direction: "convert a hf model to gguf", "from the
+# monthly plan to annual", "safetensors 转成 gguf". Two questions naming the same two the other way round differ.
+_DETERMINER = r"(?:(?:a|an|the|my|our|this|that|your)\s+)?"
+_DIRECTIONS = (
+    re.compile(
+        rf"\bconvert(?:ing|ed|s)?\s+{_DETERMINER}([a-z][a-z0-9]*)(?:\s+[a-z]+)?\s+(?:back\s+)?(?:to|into)\s+"
+        rf"{_DETERMINER}([a-z][a-z0-9]*)"
+    ),
+    re.compile(
+        rf"\bfrom\s+{_DETERMINER}([a-z][a-z0-9]*)(?:\s+[a-z]+)?\s+(?:back\s+)?(?:to|into)\s+{_DETERMINER}([a-z][a-z0-9]*)"
+    ),
+    re.compile(
+        r"([a-z][a-z0-9]*)\s*(?:模型|文件|格式|权重)?\s*(?:怎么|如何)?\s*(?:转换|转|导出|换)(?:回|成|为|到)+\s*([a-z][a-z0-9]*)"
+    ),
+)
 _SPLIT_NUMBERS = re.compile(r"(?<=[a-z])(?=\d)|(?<=\d)(?=[a-z])")
 
 
@@ -48,11 +66,18 @@ class Marks:
     asks: frozenset[str]  # when, where, why, amount, which, who, whether, explain
     things: frozenset[tuple[str, str]]  # (kind, name)
     numbers: frozenset[str]
+    directions: frozenset[tuple[str, str]] = frozenset()  # (from, to) of a conversion or a change of plan
+    sequences: frozenset[tuple[str, tuple[str, ...]]] = frozenset()  # (kind, its names in order), not as a pair
 
     def conflicts_with(self, other: Marks) -> bool:
         """True when the two questions differ in a mark both of them carry."""
         if self.asks and other.asks and self.asks & FACTS != other.asks & FACTS:
             return True
+        if any((to, source) in other.directions for source, to in self.directions):
+            return True  # the same two things, the other way round: HF to GGUF is not GGUF back to HF
+        for kind, order in self.sequences:
+            if any(k == kind and o != order and set(o) == set(order) for k, o in other.sequences):
+                return True  # "训练时够用，推理时爆显存" / "推理时够用，训练时爆显存": what holds where, swapped
         if self.numbers and other.numbers and self.numbers != other.numbers:
             return True
         for kind in KINDS:
@@ -100,10 +125,34 @@ def marks(normalised: str) -> Marks:
     text = with_arabic_numbers(normalised)
     asked = _WHERE_IT_GAINS.sub("为什么", _WHERE_NOT_A_PLACE.sub("是什么", text))
     asks = frozenset(m.lastgroup for m in _ASK_ANY.finditer(asked) if m.lastgroup)
-    found = (m.lastgroup.split("__") for m in _THING_ANY.finditer(text) if m.lastgroup)
-    things = frozenset((kind, name) for kind, name in found)
+    found = [(m, *_kind_and_name(m.lastgroup)) for m in _THING_ANY.finditer(text) if m.lastgroup]
+    things = frozenset((kind, name) for _, kind, name in found)
     spaced = _SPLIT_NUMBERS.sub(" ", text)  # fp16 → fp 16, 7b → 7 b
-    return Marks(asks, things, frozenset(_NUMBER.findall(spaced)))
+    directions = frozenset((m[1], m[2]) for pattern in _DIRECTIONS for m in pattern.finditer(text) if m[1] != m[2])
+    return Marks(asks, things, frozenset(_NUMBER.findall(spaced)), directions, _sequences(text, found))
+
+
+def _kind_and_name(group: str) -> tuple[str, str]:
+    kind, _, name = group.partition("__")
+    return kind, name
+
+
+def _sequences(text: str, found: list[tuple[re.Match[str], str, str]]) -> frozenset[tuple[str, tuple[str, ...]]]:
+    """Per kind named two or more times, its names in the order first named; not a kind whose names come as a
+    pair ("训练和推理", "training or inference", "PyTorch vs JAX"), where the order says nothing."""
+    by_kind: dict[str, list[tuple[re.Match[str], str]]] = {}
+    for match, kind, name in found:
+        named = by_kind.setdefault(kind, [])
+        if all(name != n for _, n in named):
+            named.append((match, name))
+    sequences = []
+    for kind, named in by_kind.items():
+        if len(named) < 2:
+            continue
+        if any(_PAIRED.fullmatch(text[a.end() : b.start()]) for (a, _), (b, _) in itertools.pairwise(named)):
+            continue
+        sequences.append((kind, tuple(name for _, name in named)))
+    return frozenset(sequences)
 
 
 _GLOSSARY_PATTERN = Alternation([f"(?P<g{i}>{p})" for i, p in enumerate(GLOSSARY.values())])
