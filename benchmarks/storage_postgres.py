@@ -9,7 +9,8 @@
 (c)  the ratios (a)/(b1), (a)/(b1c);
 (e)  medians of ``top_questions`` and a digest's ``period_questions`` + ``period_summary`` at 1,000,000
      questions / 10,000,000 reactions (``--quick``: 100,000 / 1,000,000), built inside the server with
-     ``generate_series`` (indexes dropped during the load, foreign keys unchecked, then both restored).
+     ``generate_series`` (indexes dropped during the load, foreign keys and triggers off, so the load writes
+     ``question_counts`` itself; then all restored).
 
 Every time is wall time on this machine, min/median/max of ``--repeat`` runs. A server is started for the run
 (``tests.postgres_server``: fsync off, as in the tests) unless ``--url`` names one; the benchmark creates and

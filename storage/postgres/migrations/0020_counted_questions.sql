@@ -1,4 +1,4 @@
--- reason: a like on PostgreSQL no longer rewrites its question's row: the counts and the ranking indexes move to a narrow table of their own (the like path 1.3-1.4x faster, benchmarks/storage.py --store postgresql)
+-- reason: a like on PostgreSQL no longer rewrites its question's row: the counts and the ranking indexes move to a narrow table of their own (the like path about 1.2x faster, benchmarks/storage.py --store postgresql)
 --
 -- A like changes its question's count, and the count is in the ranking indexes, so PostgreSQL cannot update the
 -- row in place (no HOT update): every like wrote a new version of the whole question row (its text, its answer)
