@@ -46,11 +46,8 @@ _PAIRED = re.compile(r"\s*(?:和|与|跟|及|以及|、|/|还是|或|或者|and|
 _DETERMINER = r"(?:(?:a|an|the|my|our|this|that|your)\s+)?"
 _DIRECTIONS = (
     re.compile(
-        rf"\bconvert(?:ing|ed|s)?\s+{_DETERMINER}([a-z][a-z0-9]*)(?:\s+[a-z]+)?\s+(?:back\s+)?(?:to|into)\s+"
+        rf"\b(?:convert(?:ing|ed|s)?|from)\s+{_DETERMINER}([a-z][a-z0-9]*)(?:\s+[a-z]+)?\s+(?:back\s+)?(?:to|into)\s+"
         rf"{_DETERMINER}([a-z][a-z0-9]*)"
-    ),
-    re.compile(
-        rf"\bfrom\s+{_DETERMINER}([a-z][a-z0-9]*)(?:\s+[a-z]+)?\s+(?:back\s+)?(?:to|into)\s+{_DETERMINER}([a-z][a-z0-9]*)"
     ),
     re.compile(
         r"([a-z][a-z0-9]*)\s*(?:模型|文件|格式|权重)?\s*(?:怎么|如何)?\s*(?:转换|转|导出|换)(?:回|成|为|到)+\s*([a-z][a-z0-9]*)"
