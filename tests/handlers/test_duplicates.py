@@ -16,6 +16,7 @@ from handlers.text.duplicates import (
     normalise,
     same_question,
 )
+from handlers.text.duplicates.features import terms
 from tests.paths import ROOT
 
 
@@ -40,6 +41,21 @@ def test_normalisation_removes_what_does_not_change_meaning(a: str, b: str) -> N
 def test_normalisation_keeps_versions_and_words() -> None:
     assert normalise("Python 3.10 还是 3.11？") == "python 3.10 还是 3.11"
     assert normalise("Is there a recording?") == "is there a recording"
+
+
+@pytest.mark.parametrize(
+    ("inflected", "plain"),
+    [
+        ("running", "run"),  # a consonant doubled before -ing or -ed is the verb's
+        ("padded", "pad"),
+        ("debugging", "debug"),
+        ("getting", "get"),
+        ("installing", "install"),  # l, s and z are doubled in the word itself
+        ("passed", "pass"),
+    ],
+)
+def test_an_inflected_english_word_is_the_same_term_as_the_word(inflected: str, plain: str) -> None:
+    assert terms(normalise(f"llama {inflected}")) == terms(normalise(f"llama {plain}"))
 
 
 def test_canonical_keeps_punctuation_for_the_question_rule() -> None:

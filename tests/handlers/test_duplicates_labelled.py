@@ -248,6 +248,19 @@ ELEVENTH_KNOWN_MERGES = {("预训练数据去重一般用什么方法？", "预�
 TWELFTH_SET = "duplicates-heldout-12.jsonl"
 TWELFTH_FOUND_FLOOR = 1
 
+# A thirteenth set, written blind and committed (after version 19, before any rule changed for it): version 19 found
+# 2 of its 25 rewordings and merged 1 of its 25 different pairs (precision 2/3). Both direction pairs it shares in
+# kind with the twelfth (HF to GGUF / back, OOM in training / in inference) and a CUDA downgrade / upgrade stayed
+# apart. The merge stays, listed below: an agent "calling a tool with arguments in the wrong format" / "not calling
+# the tool when it should" share every term of the second, and the first names only more (参数格式). Tried: the
+# narrow rule (a question wholly inside another that names more differs) up to a weight of 3.5 instead of 2.0 keeps
+# it apart, and finds 19 fewer rewordings of the earlier sets (labelled recall 0.711 → 0.652).
+THIRTEENTH_SET = "duplicates-heldout-13.jsonl"
+THIRTEENTH_FOUND_FLOOR = 2
+THIRTEENTH_KNOWN_MERGES = {
+    ("agent 调用 tool 的时候参数格式老是不对，怎么办", "agent 该调用 tool 的时候却不调用，怎么办"),
+}
+
 
 # Contrasts carried by one or two Chinese characters, written while making version 7 (all but the last two were
 # merged by version 6): which week, which end of the model, which way a number moves.
@@ -307,6 +320,7 @@ UNSEEN_SWAPS = [
             if not same
         ),
         *((a, b) for a, b, same in heldout(ELEVENTH_SET) if not same and (a, b) not in ELEVENTH_KNOWN_MERGES),
+        *((a, b) for a, b, same in heldout(THIRTEENTH_SET) if not same and (a, b) not in THIRTEENTH_KNOWN_MERGES),
     ],
 )
 def test_an_unseen_swap_or_a_different_question_of_a_later_set_stays_apart(a: str, b: str) -> None:
@@ -328,6 +342,7 @@ def test_an_unseen_swap_or_a_different_question_of_a_later_set_stays_apart(a: st
         (TENTH_SET, "tenth", TENTH_FOUND_FLOOR),
         (ELEVENTH_SET, "eleventh", ELEVENTH_FOUND_FLOOR),
         (TWELFTH_SET, "twelfth", TWELFTH_FOUND_FLOOR),
+        (THIRTEENTH_SET, "thirteenth", THIRTEENTH_FOUND_FLOOR),
     ],
 )
 def test_a_later_sets_rewordings_are_found_as_often_as_when_it_was_written(name: str, label: str, floor: int) -> None:
@@ -338,12 +353,14 @@ def test_a_later_sets_rewordings_are_found_as_often_as_when_it_was_written(name:
 
 
 @pytest.mark.xfail(
-    strict=True, reason="known false merges of the fifth and eleventh sets (see FIFTH_SET, ELEVENTH_SET)"
+    strict=True,
+    reason="known false merges of the fifth, eleventh and thirteenth sets (see FIFTH_SET and those after it)",
 )
 @pytest.mark.parametrize(
     ("name", "a", "b"),
     [(FIFTH_SET, a, b) for a, b in sorted(FIFTH_KNOWN_MERGES)]
-    + [(ELEVENTH_SET, a, b) for a, b in sorted(ELEVENTH_KNOWN_MERGES)],
+    + [(ELEVENTH_SET, a, b) for a, b in sorted(ELEVENTH_KNOWN_MERGES)]
+    + [(THIRTEENTH_SET, a, b) for a, b in sorted(THIRTEENTH_KNOWN_MERGES)],
 )
 def test_the_known_false_merges_of_later_sets_stay_apart(name: str, a: str, b: str) -> None:
     assert {(a, b, False)} <= set(heldout(name))

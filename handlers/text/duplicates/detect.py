@@ -38,7 +38,7 @@ logger = logging.getLogger(__name__)
 
 # Bumped whenever normalisation, terms, keys or the decision change: stores cluster their questions again on a new
 # version, so a merge the new detector would not make is undone (manual decisions are replayed).
-FINGERPRINT_VERSION = 19
+FINGERPRINT_VERSION = 20
 
 # Weighted Dice coefficient of the content terms at or above which two questions (whose marks agree) are one.
 TERM_THRESHOLD = 0.43

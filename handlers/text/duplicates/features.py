@@ -170,17 +170,33 @@ _WITHOUT = re.compile(r"\b(?:without|instead of) (?:(?:a|an|the|any|my|our|your|
 _EXCLUDED = "!"  # marks the term of a word a question excludes
 
 
+# A consonant doubled before -ing or -ed (runn-ing, padd-ed), undoubled as English spelling doubles it; l, s and z
+# stay doubled (install-ing, pass-ed, buzz-ing), as they are in the word itself.
+_DOUBLED = re.compile(r"([b-df-hj-km-np-rtv-y])\1$")
+
+
 def _stem(word: str) -> str:
     """A light English stem so that plurals and -ing forms meet (installs/installing → install), and a verb's
     final e goes as it goes before -ing (merge/merging → merg)."""
     for suffix in ("ings", "ing", "ed", "es", "s"):
         if len(word) > len(suffix) + 3 and word.endswith(suffix):
-            return word[: -len(suffix)]
+            stem = word[: -len(suffix)]
+            if suffix != "es" and suffix != "s" and _DOUBLED.search(stem):
+                return stem[:-1]  # running/run, padded/pad, debugging/debug (but installing/install)
+            return stem
     if len(word) == 4 and word.endswith("s") and not word.endswith(("ss", "us", "is")):
         return word[:-1]  # runs, labs, docs
     if len(word) > 4 and word.endswith("e") and word not in GENERIC:  # weighed as written ("course")
         return word[:-1]
     return word
+
+
+def _content_stem(word: str) -> str:
+    """The stem of an English word that says what is asked, or "" for one that says how ("getting" is "get")."""
+    if word in EN_STOP:
+        return ""
+    stem = _stem(word)
+    return "" if stem in EN_STOP else stem
 
 
 def weight(term: str) -> float:
@@ -221,7 +237,7 @@ def english_words(normalised: str) -> frozenset[str]:
     """The stems of a question's English words as written, glossary words included: a typo is compared with
     these, since a word the glossary takes ("tokenizer" is 分词器) may be mistyped on the other side."""
     words = _EN_WORD.findall(_WITHOUT.sub(" ", normalised))  # an excluded word is not written as it is
-    return frozenset(_stem(word) for word in words if word not in EN_STOP)
+    return frozenset(stem for stem in map(_content_stem, words) if stem)
 
 
 def terms(normalised: str) -> frozenset[str]:
@@ -250,9 +266,7 @@ def terms(normalised: str) -> frozenset[str]:
         return " "
 
     text = _ZH_GENERIC.sub(generic, text)
-    for word in _EN_WORD.findall(text):
-        if word not in EN_STOP:
-            found.add(_stem(word))
+    found.update(stem for stem in map(_content_stem, _EN_WORD.findall(text)) if stem)
     for run in _CJK_RUN.findall(text):
         found.update(run)
     return frozenset(found)
