@@ -106,8 +106,9 @@ class Intake:
         self._chats: Remembered[int, tuple[str, str | None]] = Remembered()
         self._members: Remembered[tuple[int, str], Member] = Remembered()
         # The core's MessageRef of a message that gets reactions: a burst brings many to the same few messages,
-        # and one ref each spares a frozen dataclass built (and collected) per reaction.
-        self._refs: Remembered[tuple[int, int], MessageRef] = Remembered()
+        # and one ref each spares a frozen dataclass built (and collected) per reaction. By message id alone (no
+        # key tuple built per reaction): a snowflake is unique across channels, and a message never moves.
+        self._refs: Remembered[int, MessageRef] = Remembered()
         # Bots seen reacting: a removal carries no user object to tell (see _reactor).
         self._bots: set[int] = set()
 
@@ -253,10 +254,10 @@ class Intake:
         if who is None:  # a bot (ourselves included): no like, so not the core's business
             self._observer.handled("react" if added else "unreact", (payload.message_id, payload.user_id, key))
             return
-        where = (payload.channel_id, payload.message_id)
-        ref = self._refs.get(where)
+        message_id = payload.message_id
+        ref = self._refs.get(message_id)
         if ref is None:
-            ref = self._refs.put(where, MessageRef(translate.PLATFORM, chat[0], str(payload.message_id), chat[1]))
+            ref = self._refs.put(message_id, MessageRef(translate.PLATFORM, chat[0], str(message_id), chat[1]))
         self.reactions.add(ReactionChange(ref, who, key, self._clock.now(), added))
 
     def _reactor(self, payload: discord.RawReactionActionEvent) -> Member | None:
