@@ -13,8 +13,6 @@ from collections.abc import Iterable
 from importlib import resources
 from typing import Any
 
-from babel.messages.pofile import read_po
-
 logger = logging.getLogger(__name__)
 
 SUPPORTED_LANGUAGES: tuple[str, ...] = ("zh", "en")
@@ -32,6 +30,11 @@ class Translator:
 
     @classmethod
     def load(cls, default_language: str = FALLBACK_LANGUAGE) -> Translator:
+        """Read the catalogs. Babel's reader is imported here, not with the module: with the dates it brings
+        (and the machine's time zone it reads) that is about 50 ms, which the commands that import the core but
+        say nothing translated (``studybot lesson list``) should not pay."""
+        from babel.messages.pofile import read_po
+
         catalogs: dict[str, dict[str, str]] = {}
         folder = resources.files(__package__)
         for language in SUPPORTED_LANGUAGES:

@@ -27,8 +27,6 @@ from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
-from babel.dates import format_skeleton
-
 from handlers.i18n import Translator
 
 logger = logging.getLogger(__name__)
@@ -230,13 +228,23 @@ def chart_labels(i18n: Translator, language: str, chart: DigestChart) -> ChartLa
     )
 
 
+def _formatted(skeleton: str, day: date, language: str) -> str:
+    """``day`` in the language's own form of ``skeleton`` (CLDR, through Babel).
+
+    babel.dates is imported here, on the first chart drawn, not with this module: importing it reads the
+    machine's time zone (babel.localtime), about 40 ms that every command importing the core paid, ``studybot
+    lesson list`` included, though only a digest's chart formats dates."""
+    from babel.dates import format_skeleton
+
+    return str(format_skeleton(skeleton, day, locale=_babel_locale(language)))
+
+
 def _long_date(day: date, language: str) -> str:
-    return str(format_skeleton("yMMMd", day, locale=_babel_locale(language)))
+    return _formatted("yMMMd", day, language)
 
 
 def _day_tick(day: date, language: str) -> str:
-    locale = _babel_locale(language)
-    return f"{format_skeleton('Md', day, locale=locale)}\n{format_skeleton('EEE', day, locale=locale)}"
+    return f"{_formatted('Md', day, language)}\n{_formatted('EEE', day, language)}"
 
 
 def _babel_locale(language: str) -> str:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator, Sequence
+from functools import cached_property
 from re import _constants as sre_constants  # type: ignore[attr-defined]
 from re import _parser as sre_parse  # type: ignore[attr-defined]
 from typing import Any
@@ -61,7 +62,25 @@ class Alternation:
     """
 
     def __init__(self, branches: Sequence[str]) -> None:
-        self.plain = re.compile(WORD_START + "(?:" + "|".join(branches) + ")")
+        self._branches = tuple(branches)
+        self._tables: tuple[dict[str, re.Pattern[str]], re.Pattern[str] | None] | None = None
+
+    @cached_property
+    def plain(self) -> re.Pattern[str]:
+        return re.compile(WORD_START + "(?:" + "|".join(self._branches) + ")")
+
+    def _built(self) -> tuple[dict[str, re.Pattern[str]], re.Pattern[str] | None]:
+        """The pattern for each first character, and the one of the branches that can begin anywhere: built at
+        the first match, not when the detector is imported. Why: building reads every branch's parse tree and
+        compiles a pattern per first character (266 of them for the detector's two alternations), about 0.15 s
+        that a command which reads no question (``studybot lesson list``, a store opened to migrate) should not
+        pay for importing the store."""
+        if self._tables is None:
+            self._tables = self._build()
+        return self._tables
+
+    def _build(self) -> tuple[dict[str, re.Pattern[str]], re.Pattern[str] | None]:
+        branches = self._branches
         by_char: dict[str, list[int]] = {}
         anywhere: list[int] = []
         for index, branch in enumerate(branches):
@@ -75,13 +94,13 @@ class Alternation:
         def compiled(indexes: set[int]) -> re.Pattern[str]:
             return re.compile("|".join(branches[i] for i in sorted(indexes)))
 
-        self._by_char = {char: compiled(set(indexes) | set(anywhere)) for char, indexes in by_char.items()}
-        self._anywhere = compiled(set(anywhere)) if anywhere else None
+        tables = {char: compiled(set(indexes) | set(anywhere)) for char, indexes in by_char.items()}
+        return tables, compiled(set(anywhere)) if anywhere else None
 
     def finditer(self, text: str) -> Iterator[re.Match[str]]:
         """The matches, left to right and not overlapping, as ``plain.finditer`` finds them."""
         position, end = 0, len(text)
-        by_char, anywhere = self._by_char, self._anywhere
+        by_char, anywhere = self._built()
         while position < end:
             char = text[position]
             if char in _WORD:
