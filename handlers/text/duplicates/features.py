@@ -181,7 +181,7 @@ def _stem(word: str) -> str:
     for suffix in ("ings", "ing", "ed", "es", "s"):
         if len(word) > len(suffix) + 3 and word.endswith(suffix):
             stem = word[: -len(suffix)]
-            if suffix != "es" and suffix != "s" and _DOUBLED.search(stem):
+            if suffix in ("ings", "ing", "ed") and _DOUBLED.search(stem):
                 return stem[:-1]  # running/run, padded/pad, debugging/debug (but installing/install)
             return stem
     if len(word) == 4 and word.endswith("s") and not word.endswith(("ss", "us", "is")):

@@ -63,23 +63,18 @@ class Alternation:
 
     def __init__(self, branches: Sequence[str]) -> None:
         self._branches = tuple(branches)
-        self._tables: tuple[dict[str, re.Pattern[str]], re.Pattern[str] | None] | None = None
 
     @cached_property
     def plain(self) -> re.Pattern[str]:
         return re.compile(WORD_START + "(?:" + "|".join(self._branches) + ")")
 
-    def _built(self) -> tuple[dict[str, re.Pattern[str]], re.Pattern[str] | None]:
+    @cached_property
+    def _tables(self) -> tuple[dict[str, re.Pattern[str]], re.Pattern[str] | None]:
         """The pattern for each first character, and the one of the branches that can begin anywhere: built at
         the first match, not when the detector is imported. Why: building reads every branch's parse tree and
         compiles a pattern per first character (266 of them for the detector's two alternations), about 0.15 s
         that a command which reads no question (``studybot lesson list``, a store opened to migrate) should not
         pay for importing the store."""
-        if self._tables is None:
-            self._tables = self._build()
-        return self._tables
-
-    def _build(self) -> tuple[dict[str, re.Pattern[str]], re.Pattern[str] | None]:
         branches = self._branches
         by_char: dict[str, list[int]] = {}
         anywhere: list[int] = []
@@ -100,7 +95,7 @@ class Alternation:
     def finditer(self, text: str) -> Iterator[re.Match[str]]:
         """The matches, left to right and not overlapping, as ``plain.finditer`` finds them."""
         position, end = 0, len(text)
-        by_char, anywhere = self._built()
+        by_char, anywhere = self._tables
         while position < end:
             char = text[position]
             if char in _WORD:
