@@ -20,7 +20,7 @@ from handlers.text.classify import classify
 from handlers.vocabulary.actions import Post
 from handlers.vocabulary.content import ContentBuilder
 from handlers.vocabulary.domain import Group, Lesson, MessageRef, NewPost, PostKind, Question
-from handlers.vocabulary.errors import NotPermitted, UsageError
+from handlers.vocabulary.errors import DeliveryError, NotPermitted, UsageError
 from handlers.vocabulary.events import MessageDeleted, MessageEdited, MessagePosted
 
 logger = logging.getLogger(__name__)
@@ -158,20 +158,29 @@ async def cmd_answer(ctx: CommandContext) -> None:
 
 async def answer_everywhere(ctx: CommandContext, question: Question, text: str) -> list[Question]:
     """The answer goes under the question in its own group and, for a cluster of near-duplicates, under the
-    first copy asked in every other group (issue 12); every copy is marked answered. The reply notifies each
-    asker, members who liked a copy and follow answers get a private notice (issue 16). Returns the copies."""
+    first copy asked in every other group (issue 12); every copy is marked answered. A further copy in a group
+    already answered gets a short reply with a link to that answer instead of the answer again: the group reads
+    the answer once, and each asker is still told (Telegram notifies a reply's author; Discord pings them, and
+    only them). Members who liked a copy and follow answers get a private notice (issue 16). Returns the copies."""
     store, actor = ctx.services.store, ctx.event.actor
     cluster = await store.cluster_of(question.id)
     copies = [question, *(q for q in (cluster.questions if cluster else ()) if q.id != question.id)]
-    answered_groups: set[int] = set()
+    groups: dict[int, Group | None] = {}
+    posted_in: dict[int, MessageRef | None] = {}  # group → its answer's message (None: not posted)
     answers: dict[int, MessageRef] = {}
     for copy in copies:
-        if copy.group_id is None or copy.ref is None or copy.group_id in answered_groups:
+        if copy.group_id is None or copy.ref is None:
             continue
-        group = await store.get_group_by_id(copy.group_id)
+        if copy.group_id not in groups:
+            groups[copy.group_id] = await store.get_group_by_id(copy.group_id)
+        group = groups[copy.group_id]
         if group is None:
             continue
-        answered_groups.add(copy.group_id)
+        if copy.group_id in posted_in:
+            answer = posted_in[copy.group_id]
+            if answer is not None and not copy.deleted:
+                await _point_to_answer(ctx, group, copy, answer)
+            continue
         body = (
             ContentBuilder()
             .bold(ctx.services.i18n(group.language, "answer.heading", name=actor.display_name))
@@ -180,16 +189,16 @@ async def answer_everywhere(ctx: CommandContext, question: Question, text: str) 
             .build()
         )
         reply_to = None if copy.deleted else copy.ref
-        # The reply tells the asker (Telegram notifies a reply's author; Discord pings them, and only them).
         posted = await ctx.services.outbox.send(
             Post(
                 copy.ref.chat,
                 body,
                 reply_to=reply_to,
                 notify_replied=reply_to is not None,
-                asker_id=copy.author.user_id if copy.author.platform == copy.ref.platform else None,
+                asker_id=_asker_id(copy),
             )
         )
+        posted_in[copy.group_id] = posted
         if posted is not None:
             answers[copy.id] = posted
             await store.record_answer_post(copy.id, posted, ctx.event.at)
@@ -200,6 +209,33 @@ async def answer_everywhere(ctx: CommandContext, question: Question, text: str) 
     language = course.language if course is not None else ctx.services.default_language
     await tell_followers(ctx.services, copies, text, language, answers)
     return copies
+
+
+async def _point_to_answer(ctx: CommandContext, group: Group, copy: Question, answer: MessageRef) -> None:
+    """A reply under ``copy`` that its group's answer is there (the answer is recorded as the copy's too, so a
+    later repeat of the question links to it). A copy that cannot be told is logged: the others still are."""
+    assert copy.ref is not None
+    language = group.language
+    body = (
+        ContentBuilder()
+        .text(ctx.services.i18n(language, "answer.copy_answered"))
+        .text(" ")
+        .message_link(ctx.services.i18n(language, "reuse.open_answer"), answer)
+        .build()
+    )
+    try:
+        await ctx.services.outbox.send(
+            Post(copy.ref.chat, body, reply_to=copy.ref, notify_replied=True, asker_id=_asker_id(copy))
+        )
+    except DeliveryError:
+        logger.warning("could not tell the asker of question %s that it is answered", copy.id)
+    await ctx.services.store.record_answer_post(copy.id, answer, ctx.event.at)
+
+
+def _asker_id(question: Question) -> str | None:
+    """The asker's id on the platform the question was asked on (an imported question's author has none)."""
+    assert question.ref is not None
+    return question.author.user_id if question.author.platform == question.ref.platform else None
 
 
 def also_asked(t: Callable[..., str], copies: Sequence[int]) -> str:

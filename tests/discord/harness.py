@@ -266,6 +266,13 @@ class DiscordHarness(CoreSetup):
     def group_messages(self) -> list[str]:
         return [message_text(m) for m in self.bot_messages(self.current)]
 
+    def replies_to(self, message: Handle) -> list[str]:
+        return [
+            message_text(m)
+            for m in self.bot_messages(self.current)
+            if (m.message_reference or {}).get("message_id") == message.key
+        ]
+
     async def use_group(self, name: str) -> None:
         """Another text channel of the guild, a study group of its own once /setup runs there."""
         if name not in self._channels:

@@ -55,6 +55,11 @@ class StudyGroupHarness(Protocol):
 
     def lesson_post(self, title: str) -> Handle: ...
     def group_messages(self) -> list[str]: ...
+    def replies_to(self, message: Handle) -> list[str]:
+        """The bot's messages in the current group that reply to ``message`` (the platform shows them under it and
+        tells its author)."""
+        ...
+
     def direct_messages(self, user: str) -> list[str]: ...
     def direct_charts(self, user: str) -> list[bytes]:
         """The pictures (PNG bytes) the bot sent ``user`` privately, in order."""
@@ -62,6 +67,7 @@ class StudyGroupHarness(Protocol):
 
 
 _LABELLED = re.compile(r"^(m\d+) (\S+?)(?: ↪ \S+)?(?: \(only you see this\))?: (.*)$", re.S)
+_REPLY = re.compile(r"^m\d+ (\S+?) ↪ (\S+)(?: \(only you see this\))?: (.*)$", re.S)
 _DM = re.compile(r"^✉ studybot → (\S+): (.*)$", re.S)
 
 
@@ -203,6 +209,13 @@ class ConsoleHarness(CoreSetup):
 
     def group_messages(self) -> list[str]:
         return [m.group(3) for line in self._lines() if (m := _LABELLED.match(line)) and self._bot_here(m.group(2))]
+
+    def replies_to(self, message: Handle) -> list[str]:
+        return [
+            m.group(3)
+            for line in self._lines()
+            if (m := _REPLY.match(line)) and self._bot_here(m.group(1)) and m.group(2) == message.key
+        ]
 
     def lesson_post(self, title: str) -> Handle:
         for line in self._lines():

@@ -167,7 +167,7 @@ async def story_a_question_asked_in_two_groups_is_one(h: StudyGroupHarness) -> N
     # One answer reaches every group where a copy was asked.
     answer = "Install the driver, then the toolkit."
     answered = await h.command("tyler", f"/answer {windows.group(1)} {answer}", private=True)
-    assert "every copy" in answered
+    assert "all 2 copies are marked answered" in answered
     assert any("Install the driver" in m for m in h.group_messages())
     await h.use_group("main")
     assert any("Install the driver" in m for m in h.group_messages())
@@ -184,6 +184,31 @@ async def story_a_question_asked_in_two_groups_is_one(h: StudyGroupHarness) -> N
     await h.say("frank", "How do I install CUDA on Windows??", reply_to=post)
     again = [m for m in h.group_messages() if "asked before" in m]
     assert again and "Install the driver" in again[-1], h.group_messages()
+
+
+async def story_copies_asked_in_one_group_are_each_answered(h: StudyGroupHarness) -> None:
+    """Issue 12: /answer on one copy of a question asked twice in one group posts the answer there once, under
+    the copy answered, and tells the other copy's asker with a reply under theirs that links to it."""
+    await prepare_course(h)
+    await h.command("anna", f"/setup {COURSE}", admin=True)
+    await h.command("anna", "/lesson", admin=True)
+    post = h.lesson_post("Why learn AI systems")
+    first = await h.say("alice", "How do I install CUDA on Windows?", reply_to=post)
+    second = await h.say("bob", "how to install cuda on windows??", reply_to=post)
+    hello = await h.say("tyler", "Hi all, I am the instructor.")
+    await h.command("anna", "/instructor", admin=True, reply_to=hello)
+    copy = re.search(r"also asked by 1: #(\d+)", await h.command("erin", "/top"))
+    assert copy, h.group_messages()
+
+    answer = "Install the driver, then the toolkit."
+    answered = await h.command("tyler", f"/answer {copy.group(1)} {answer}", private=True)
+    assert "all 2 copies are marked answered" in answered, answered
+    assert [m for m in h.group_messages() if answer in m] == [m for m in h.replies_to(second) if answer in m]
+    assert len([m for m in h.replies_to(second) if answer in m]) == 1  # under the copy answered, once
+    (pointer,) = [m for m in h.replies_to(first) if "answered" in m]
+    assert "The instructor has answered this question" in pointer and "see the answer" in pointer
+    assert answer not in pointer  # the group reads the answer once
+    assert "✅ answered" in await h.command("erin", "/top")
 
 
 async def story_an_edited_question_is_placed_again(h: StudyGroupHarness) -> None:
@@ -295,6 +320,7 @@ STORIES = (
     story_the_digest_says_what_is_still_open_and_what_changed_with_a_chart,
     story_an_empty_period_is_noted_without_a_chart,
     story_a_question_asked_in_two_groups_is_one,
+    story_copies_asked_in_one_group_are_each_answered,
     story_an_edited_question_is_placed_again,
     *NOTIFY_STORIES,
 )

@@ -145,6 +145,13 @@ class TelegramHarness(CoreSetup):
     def group_messages(self) -> list[str]:
         return [visible(m) for m in self.tg.sent(self.chat["id"])]
 
+    def replies_to(self, message: Handle) -> list[str]:
+        return [
+            visible(m)
+            for m in self.tg.sent(self.chat["id"])
+            if str((m.get("reply_to_message") or {}).get("message_id")) == message.key
+        ]
+
     def lesson_post(self, title: str) -> Handle:
         for message in self.tg.sent(self.chat["id"]):
             if title in visible(message):
