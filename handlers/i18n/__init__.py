@@ -3,13 +3,19 @@
 Message ids are stable keys (``setup.done``) rather than English sentences, so that rewording the English text
 never orphans the Chinese one. Catalogs are read once when the :class:`Translator` is built and passed to
 whoever needs it; there is no module-level instance.
+
+A count's noun follows the count where a language inflects it: a placeholder written ``{count:# question|#
+questions}`` is filled with the form for the count's plural category in CLDR's rules for the language (Babel's),
+the first form for "one" and the last for every other, ``#`` standing for the number ("1 question", "2
+questions"). gettext's own plurals (``msgid_plural``) take one number per message; a message such as /stats
+counts seven things. Chinese does not inflect, so its templates keep plain ``{count}``.
 """
 
 from __future__ import annotations
 
 import logging
 import string
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from importlib import resources
 from typing import Any
 
@@ -17,6 +23,24 @@ logger = logging.getLogger(__name__)
 
 SUPPORTED_LANGUAGES: tuple[str, ...] = ("zh", "en")
 FALLBACK_LANGUAGE = "en"
+FORMS = "|"  # separates a placeholder's plural forms: {count:# question|# questions}
+NUMBER = "#"  # where the number goes in a plural form
+
+
+class _Filler(string.Formatter):
+    """``str.format`` with plural forms (see the module's docstring) for templates that have them."""
+
+    def __init__(self, category: Callable[[int], str]) -> None:
+        self._category = category
+
+    def format_field(self, value: Any, format_spec: str) -> str:
+        if FORMS not in format_spec:
+            return str(super().format_field(value, format_spec))
+        forms = format_spec.split(FORMS)
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise ValueError(f"plural forms need a whole number, not {value!r}")
+        form = forms[0] if self._category(value) == "one" else forms[-1]
+        return form.replace(NUMBER, str(value))
 
 
 class Translator:
@@ -27,6 +51,7 @@ class Translator:
             raise ValueError(f"no catalog for default language {default_language!r}")
         self._catalogs = catalogs
         self.default_language = default_language
+        self._fillers: dict[str, _Filler] = {}
 
     @classmethod
     def load(cls, default_language: str = FALLBACK_LANGUAGE) -> Translator:
@@ -71,10 +96,24 @@ class Translator:
             logger.error("missing translation key %s", key)
             return key
         try:
-            return template.format(**params) if params else template
+            if not params:
+                return template
+            if FORMS in template:
+                return self._filler(lang).format(template, **params)
+            return template.format(**params)
         except (KeyError, IndexError, ValueError):
             logger.exception("bad placeholders in %s/%s", lang, key)
             return template
+
+    def _filler(self, language: str) -> _Filler:
+        """The formatter with ``language``'s plural rule, made at its first plural (Babel's locale data is read
+        then, not when the catalogs are)."""
+        filler = self._fillers.get(language)
+        if filler is None:
+            from babel import Locale
+
+            filler = self._fillers[language] = _Filler(Locale.parse(language).plural_form)
+        return filler
 
 
 def placeholders(template: str) -> set[str]:

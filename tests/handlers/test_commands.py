@@ -364,7 +364,7 @@ async def test_stats_counts(ready: ConsoleHarness) -> None:
     await ready.say("carol", "Because matrices.", reply_to=question)
     await ready.react("dave", question, "👍")
     stats = await ready.command("erin", "/stats")
-    assert "1 lessons, 1 questions, 1 comments, 1 replies, 1 likes, 0 answered, 3 members" in stats
+    assert "1 lesson, 1 question, 1 comment, 1 reply, 1 like, 0 answered, 3 members" in stats
 
 
 async def test_help_lists_every_command_and_marks_admin_ones(ready: ConsoleHarness) -> None:

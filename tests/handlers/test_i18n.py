@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import re
+import string
 from pathlib import Path
 
 import pytest
 
-from handlers.i18n import Translator, placeholders
+from handlers.i18n import FORMS, NUMBER, Translator, placeholders
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -60,3 +61,28 @@ def test_user_text_with_braces_is_not_interpreted(i18n: Translator) -> None:
 
 def test_missing_key_returns_the_key_rather_than_crashing(i18n: Translator) -> None:
     assert i18n("en", "no.such.key") == "no.such.key"
+
+
+def test_a_count_takes_the_form_of_its_number_in_english_and_stays_plain_in_chinese(i18n: Translator) -> None:
+    assert i18n("en", "top.heading", count=1) == "Top 1 question"
+    assert i18n("en", "top.heading", count=2) == "Top 2 questions"
+    assert i18n("en", "top.heading", count=0) == "Top 0 questions"
+    assert i18n("en", "digest.open_item", id=3, likes=1, days=1) == "#3 👍1 · 1 day open"
+    assert i18n("zh", "top.heading", count=1) == i18n("zh", "top.heading", count=2).replace("2", "1")
+
+
+def test_every_plural_placeholder_has_a_singular_and_a_plural_with_the_number() -> None:
+    for language, catalog in Translator.load("en")._catalogs.items():
+        for key, template in catalog.items():
+            for _, name, spec, _ in string.Formatter().parse(template):
+                if spec and FORMS in spec:
+                    forms = spec.split(FORMS)
+                    assert language == "en" and len(forms) == 2, (language, key)
+                    assert all(NUMBER in form for form in forms), (key, name)
+
+
+def test_a_plural_placeholder_given_no_whole_number_shows_the_template_rather_than_crashing(
+    i18n: Translator, caplog: pytest.LogCaptureFixture
+) -> None:
+    assert i18n("en", "top.heading", count="many") == "Top {count:# question|# questions}"
+    assert "bad placeholders in en/top.heading" in caplog.text
