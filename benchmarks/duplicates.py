@@ -11,9 +11,9 @@ all (the worst case). The file is built once per size and cached in the cache di
 ``FINGERPRINT_VERSION``).
 
 Placing a new question is what the store does on each one: ``fingerprint()`` of its text, the candidates (the
-course's questions sharing most of its keys, at most 50 of them, reading at most the latest 200 questions of
-each key: one query), their normalised texts (a second query),
-and ``best_match()`` over them. Half the new questions reword a stored one (the same slots in another wording),
+course's questions sharing most of its keys, at most the store's MAX_CANDIDATES (50) of them, reading at most the
+latest MAX_POSTINGS (200) questions of each key: one query), their normalised texts (a second query), and
+``best_match()`` over them. Half the new questions reword a stored one (the same slots in another wording),
 half are new; the rewordings placed on a stored question of the same topic (made from the same slots: Zipf
 draws repeat, so several stored questions may share it) are counted as a check that the index works, not as a
 target, and so are those placed elsewhere.
@@ -44,10 +44,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from any folder
 
 from handlers.text.duplicates import FINGERPRINT_VERSION, Fingerprint, best_match, canonical, fingerprint
+from storage.clusters import MAX_CANDIDATES, MAX_POSTINGS
 
 TARGET_MS = 5.0
-CANDIDATES = 50  # the questions sharing most keys that best_match() judges (--candidates)
-PER_KEY = 200  # the latest questions read per key (--per-key): a common key must not read 100,000 rows
+CANDIDATES = MAX_CANDIDATES  # the questions sharing most keys that best_match() judges, as the store (--candidates)
+PER_KEY = MAX_POSTINGS  # the latest questions read per key, as the store (--per-key)
 COURSE = 1
 SEED = 12
 SCHEMA = """

@@ -63,8 +63,7 @@ _POSTINGS = """
 _CANDIDATES = """
     WITH hits(post_id) AS ({postings}),
     shared(post_id, n) AS (SELECT post_id, COUNT(*) FROM hits GROUP BY post_id ORDER BY COUNT(*) DESC, post_id LIMIT ?)
-    SELECT q.id, q.normalised, COALESCE(q.duplicate_of, q.id) AS root,
-           (SELECT COALESCE(json_agg(k2.key)::text, '[]') FROM question_keys k2 WHERE k2.post_id = q.id) AS keys
+    SELECT q.id, q.normalised, COALESCE(q.duplicate_of, q.id) AS root
     FROM shared CROSS JOIN LATERAL (
         SELECT * FROM questions q1 WHERE q1.id = shared.post_id AND q1.deleted = 0 AND q1.kind = 'question' LIMIT 1
     ) AS q
