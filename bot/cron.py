@@ -12,6 +12,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from apscheduler.triggers.cron import CronTrigger
 
+from handlers.vocabulary.errors import CronError
+
 # crontab weekday numbers → APScheduler names
 _DAY_NAMES = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
 _NAME_TO_NUMBER = {name: number for number, name in enumerate(_DAY_NAMES)}
@@ -23,7 +25,7 @@ def _day_number(token: str) -> int:
         return _NAME_TO_NUMBER[token]
     if token.isdigit() and 0 <= int(token) <= 7:
         return int(token) % 7
-    raise ValueError(f"weekday {token!r} is not 0-7 or sun-sat")
+    raise CronError(f"weekday {token!r} is not 0-7 or sun-sat", "field", "weekday", token)
 
 
 def crontab_weekdays(field: str) -> str:
@@ -36,7 +38,7 @@ def crontab_weekdays(field: str) -> str:
         step = 1
         if step_text:
             if not step_text.isdigit() or int(step_text) == 0:
-                raise ValueError(f"bad step {step_text!r} in weekday field")
+                raise CronError(f"bad step {step_text!r} in weekday field", "field", "weekday", part)
             step = int(step_text)
         if span == "*":
             first, last = 0, 6
@@ -46,7 +48,7 @@ def crontab_weekdays(field: str) -> str:
             if high.strip() == "7":
                 last = 7
             if first > last:
-                raise ValueError(f"weekday range {span!r} runs backwards")
+                raise CronError(f"weekday range {span!r} runs backwards", "backwards", "weekday", span)
         else:
             first = _day_number(span)
             last = first if not step_text else 6
@@ -58,12 +60,22 @@ def trigger_for(cron: str) -> CronTrigger:
     """An APScheduler trigger for a 5-field crontab expression, over naive wall-clock time (see below)."""
     fields = cron.split()
     if len(fields) != 5:
-        raise ValueError(f"a cron expression has 5 fields (minute hour day month weekday), got {len(fields)}")
+        message = f"a cron expression has 5 fields (minute hour day month weekday), got {len(fields)}"
+        raise CronError(message, "count", value=str(len(fields)))
     minute, hour, day, month, weekday = fields
     day_of_week = crontab_weekdays(weekday)
     if day not in ("*", "?") and weekday not in ("*", "?"):
-        raise ValueError("restrict either the day of month or the weekday, not both (crontab ORs them)")
-    return CronTrigger(minute=minute, hour=hour, day=day, month=month, day_of_week=day_of_week, timezone=UTC)
+        raise CronError("restrict either the day of month or the weekday, not both (crontab ORs them)", "both_days")
+    try:
+        return CronTrigger(minute=minute, hour=hour, day=day, month=month, day_of_week=day_of_week, timezone=UTC)
+    except ValueError as error:
+        # APScheduler says what is wrong but not in which field: each is tried alone to name it.
+        for name, value in (("minute", minute), ("hour", hour), ("day", day), ("month", month)):
+            try:
+                CronTrigger(**{name: value}, timezone=UTC)
+            except ValueError:
+                raise CronError(f"{name} {value!r}: {error}", "field", name, value) from None
+        raise
 
 
 def zone_for(timezone: str) -> ZoneInfo:
@@ -100,5 +112,5 @@ class CrontabRules:
                 runs.append(moment)
             previous, cursor = fire, fire + timedelta(seconds=1)
         if not runs:
-            raise ValueError("this expression never fires")
+            raise CronError("this expression never fires", "never")
         return runs

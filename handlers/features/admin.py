@@ -17,7 +17,7 @@ from handlers.features.digests import known_courses
 from handlers.routing import CommandContext, Router
 from handlers.vocabulary.content import ContentBuilder
 from handlers.vocabulary.domain import Instructor
-from handlers.vocabulary.errors import NotPermitted, UsageError
+from handlers.vocabulary.errors import CronError, NotPermitted, UsageError
 
 router = Router("admin")
 
@@ -115,6 +115,14 @@ def validate_timezone(name: str) -> str:
     return name
 
 
+def cron_reason(ctx: CommandContext, error: ValueError) -> str:
+    """Why an expression was refused, in the chat's language: the part at fault and what it may be."""
+    if not isinstance(error, CronError):
+        return str(error)
+    field = ctx.t(f"schedule.field_{error.field}") if error.field else ""
+    return ctx.t(f"schedule.cron_{error.problem}", field=field, value=error.value)
+
+
 @router.command("schedule")
 async def cmd_schedule(ctx: CommandContext) -> None:
     """``/schedule <5-field cron> [timezone]``; the reply lists the next three runs."""
@@ -132,7 +140,7 @@ async def cmd_schedule(ctx: CommandContext) -> None:
             cron, timezone, ctx.services.clock.now(), runs_to_check(ctx.services.min_digest_interval)
         )
     except ValueError as error:
-        raise UsageError("schedule.bad_cron", cron=cron, reason=str(error)) from None
+        raise UsageError("schedule.bad_cron", cron=cron, reason=cron_reason(ctx, error)) from None
     check_digest_gap(ctx, cron, runs)
     await store.set_course_schedule(course_slug, cron, timezone)
     await ctx.services.schedule_changed(course_slug)

@@ -44,3 +44,19 @@ class MissingPermissions(DeliveryError):
     Unlike :class:`ChatUnavailable` the group stays active: it is marked as needing an admin's attention and
     the next lesson is tried there again.
     """
+
+
+class CronError(ValueError):
+    """A crontab expression the schedule cannot take, said as parts the core can translate: ``problem`` is one
+    of :data:`CRON_PROBLEMS`, ``field`` one of :data:`CRON_FIELDS` (or None) and ``value`` the text at fault.
+    Its message stays a plain English reason for logs and for callers that only need a ValueError."""
+
+    def __init__(self, message: str, problem: str, field: str | None = None, value: str = "") -> None:
+        super().__init__(message)
+        self.problem = problem
+        self.field = field
+        self.value = value
+
+
+CRON_PROBLEMS = ("field", "backwards", "both_days", "never", "count")
+CRON_FIELDS = ("minute", "hour", "day", "month", "weekday")

@@ -115,6 +115,17 @@ async def test_schedule_sets_cron_and_lists_next_three_runs(ready: ConsoleHarnes
     assert course is not None and (course.digest_cron, course.timezone) == ("30 18 * * 5", "Asia/Shanghai")
 
 
+async def test_a_bad_schedule_is_explained_in_the_groups_language(ready: ConsoleHarness) -> None:
+    await ready.command("anna", "/lang zh", admin=True)
+    reply = await ready.command("anna", "/schedule 61 9 * * 1", admin=True)
+    assert "“61 9 * * 1” 不是有效的 cron 表达式：“61” 不是有效的分钟（0–59）" in reply
+    assert "Error" not in reply and "maximum" not in reply  # nothing of the library's English
+    reply = await ready.command("anna", "/schedule 0 9 * * sat-sun", admin=True)
+    assert "星期范围“sat-sun”是倒着写的" in reply
+    course = await ready.app.store.get_course(COURSE)
+    assert course is not None and course.digest_cron == "0 9 * * 1"
+
+
 async def test_schedule_runs_are_in_the_groups_language(ready: ConsoleHarness) -> None:
     await ready.command("anna", "/lang zh", admin=True)
     reply = await ready.command("anna", "/schedule 0 9 * * 1", admin=True)
@@ -125,8 +136,15 @@ async def test_schedule_runs_are_in_the_groups_language(ready: ConsoleHarness) -
 @pytest.mark.parametrize(
     ("args", "expected"),
     [
-        ("61 9 * * 1", "is not a valid cron expression"),
-        ("0 9 * * 8", "is not a valid cron expression"),
+        ("61 9 * * 1", "“61 9 * * 1” is not a valid cron expression: “61” is not a valid minute (0–59)"),
+        ("0 25 * * *", "“25” is not a valid hour (0–23)"),
+        ("0 9 32 * *", "“32” is not a valid day of the month (1–31)"),
+        ("0 9 * 13 *", "“13” is not a valid month (1–12)"),
+        ("*/0 9 * * *", "“*/0” is not a valid minute (0–59)"),
+        ("0 9 * * 8", "“8” is not a valid weekday (0–7 or sun–sat)"),
+        ("0 9 * * 5-1", "the weekday range “5-1” runs backwards"),
+        ("0 9 1 * 1", "restrict either the day of the month or the weekday, not both"),
+        ("0 9 31 2 *", "it never runs: no date matches it"),
         ("0 9 * *", "Usage: /schedule"),
         ("", "Usage: /schedule"),
         ("0 9 * * 1 Mars/Olympus", "“Mars/Olympus” is not a timezone"),

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from handlers.i18n import FORMS, NUMBER, Translator, placeholders
+from handlers.vocabulary.errors import CRON_FIELDS, CRON_PROBLEMS
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -86,3 +87,10 @@ def test_a_plural_placeholder_given_no_whole_number_shows_the_template_rather_th
 ) -> None:
     assert i18n("en", "top.heading", count="many") == "Top {count:# question|# questions}"
     assert "bad placeholders in en/top.heading" in caplog.text
+
+
+@pytest.mark.parametrize("language", ["en", "zh"])
+def test_every_cron_problem_and_field_is_explained(i18n: Translator, language: str) -> None:
+    keys = set(i18n.keys(language))
+    assert {f"schedule.cron_{problem}" for problem in CRON_PROBLEMS} <= keys
+    assert {f"schedule.field_{field}" for field in CRON_FIELDS} <= keys
