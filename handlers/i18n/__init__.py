@@ -4,11 +4,11 @@ Message ids are stable keys (``setup.done``) rather than English sentences, so t
 never orphans the Chinese one. Catalogs are read once when the :class:`Translator` is built and passed to
 whoever needs it; there is no module-level instance.
 
-A count's noun follows the count where a language inflects it: a placeholder written ``{count:# question|#
-questions}`` is filled with the form for the count's plural category in CLDR's rules for the language (Babel's),
-the first form for "one" and the last for every other, ``#`` standing for the number ("1 question", "2
-questions"). gettext's own plurals (``msgid_plural``) take one number per message; a message such as /stats
-counts seven things. Chinese does not inflect, so its templates keep plain ``{count}``.
+A count's noun follows the count where a language inflects it. A placeholder written
+``{count:# question|# questions}`` is filled with the form for the count's plural category in CLDR's rules for
+the language (Babel's): the first form for "one", the last for every other, ``#`` standing for the number ("1
+question", "2 questions"). gettext's own plurals (``msgid_plural``) take one number per message, and a message
+such as /stats counts seven things. Chinese does not inflect, so its templates keep plain ``{count}``.
 """
 
 from __future__ import annotations
