@@ -293,6 +293,12 @@ async def send_digest(services: Services, digest: Digest, leading: Leading = EVE
     if unreachable:
         delivered |= await send_to_instructors_channel(services, digest, course, content, unreachable, chart)
     waiting = awaited_platforms(leading, instructors, delivered)
+    if waiting:
+        # Two platforms' leaders sending together each read the deliveries before the other's was recorded; read
+        # them again, after this process's own are: of the two, the one that reads last sees both and marks it
+        # sent (else it stayed unsent until a leader's next wake-up, up to a poll interval later).
+        delivered |= await store.digest_deliveries(digest.id)
+        waiting = awaited_platforms(leading, instructors, delivered)
     if delivered and not waiting:
         await store.mark_digest_sent(digest.id, services.clock.now())
         return True
