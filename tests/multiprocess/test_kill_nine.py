@@ -352,9 +352,9 @@ async def test_kill_9_of_a_shard_and_a_worker_mid_burst_counts_every_like_once(t
                 return await target.value("SELECT COUNT(*) FROM digests WHERE sent_at IS NOT NULL") > 0
 
             await until(digest_sent, 20, "the digest to be sent", deployment.stderr)
-            # The leader posts the release in the tick that sends the digest; a send that fails or is late is tried
-            # again at the next wake-up, at most the scheduler's poll interval (30 s) later. (Once, under the load
-            # of CI's second pass, no Discord group had it 20 s after the digest: the stderr now shows why.)
+            # The first leader to publish the release posts to its own platform's groups and leaves the others'
+            # as pending posts, which their leader sends at its next wake-up: at most the scheduler's poll interval
+            # (30 s) later. (Once, in CI's second pass, no Discord group had it 20 s after the digest.)
             await until(
                 _lesson_everywhere(world),
                 45,
