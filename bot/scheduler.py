@@ -101,6 +101,7 @@ class Scheduler:
         )
         self._lock = asyncio.Lock()
         self._stopped = False
+        self._waking: asyncio.Task[None] | None = None  # the wake-up job's tick while it runs
         self.last_report: TickReport | None = None
         self.tick_count = 0
         self._ticked = asyncio.Condition()
@@ -118,6 +119,12 @@ class Scheduler:
         self._stopped = True
         if self._aps.running:
             self._aps.shutdown(wait=False)
+        waking = self._waking
+        if waking is not None and waking is not asyncio.current_task():
+            # A tick cut short is as safe as a process killed mid-tick (each duty claims, records, then sends);
+            # left running, it would meet the store closing under it, and APScheduler would log a traceback.
+            waking.cancel()
+            await asyncio.gather(waking, return_exceptions=True)
         for name in self._lease_names():
             await self.store.release_lease(name, self.holder)
 
@@ -157,6 +164,18 @@ class Scheduler:
         await self.tick()
 
     # the work ---------------------------------------------------------------------------------------------
+    async def _wake(self) -> None:
+        """The wake-up job: a tick, which a stop may cut short (see :meth:`stop`), quietly."""
+        self._waking = asyncio.current_task()
+        try:
+            await self.tick()
+        except asyncio.CancelledError:
+            if not self._stopped:
+                raise
+            logger.info("stopping: the scheduler's tick was cut short; what is left of it is done at the next start")
+        finally:
+            self._waking = None
+
     async def tick(self) -> TickReport:
         """Do what is due now (if this process holds the lease), then plan the next wake-up."""
         async with self._lock:
@@ -245,7 +264,7 @@ class Scheduler:
             return
         delay = when - self.services.clock.now()
         run_at = datetime.now(UTC) + max(delay, timedelta(0))
-        self._aps.add_job(self.tick, DateTrigger(run_date=run_at, timezone=UTC), id=WAKE_JOB, replace_existing=True)
+        self._aps.add_job(self._wake, DateTrigger(run_date=run_at, timezone=UTC), id=WAKE_JOB, replace_existing=True)
 
 
 async def describe_schedule(services: Services) -> list[str]:

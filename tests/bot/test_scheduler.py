@@ -4,6 +4,7 @@ and a second process; lesson releases. Time is an input: no test sleeps to wait 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
@@ -309,3 +310,35 @@ async def test_a_duty_that_fails_is_logged_by_the_core_and_the_others_still_run(
         assert app.dispatcher.failed_events == 1  # course ai's digest met the bug
         assert [user for user, _ in backend.dms] == ["ml-teacher"]
         assert backend.posts == [("g", "Lesson 2")]
+
+
+class StuckBackend(RecordingBackend):
+    """A platform whose sends never return (an API that stopped answering)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sending = asyncio.Event()
+
+    async def send(self, action: Action) -> MessageRef | None:
+        self.sending.set()
+        await asyncio.Event().wait()
+        raise AssertionError("unreachable")
+
+
+async def test_a_stop_during_the_wake_ups_tick_cuts_it_short_without_a_traceback(
+    db: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    """SIGTERM while a scheduled tick is sending: the tick is cancelled and said so in a line, not left to meet
+    the store closing under it (APScheduler logged that as an error with a traceback)."""
+    clock, backend = TestClock(berlin(2026, 11, 16, 8, 0)), StuckBackend()
+    caplog.set_level(logging.INFO)
+    async with running(db, clock, backend) as app:
+        await make_course(app, clock)
+        await app.scheduler.start()
+        clock.set(berlin(2026, 11, 16, 9, 0, 5))  # the digest is due: the wake-up's tick sends it
+        app.scheduler._arm(clock.now())
+        await asyncio.wait_for(backend.sending.wait(), timeout=10)
+        await asyncio.wait_for(app.scheduler.stop(), timeout=5)
+    assert "the scheduler's tick was cut short" in caplog.text
+    assert [r for r in caplog.records if r.levelno >= logging.WARNING] == [], caplog.text
+    assert "Traceback" not in caplog.text
