@@ -80,9 +80,8 @@ async def _reuse_answer(
     out.line().italic(t(language, "reuse.not_helped"))
     await store.reuse_answer(question.id, answered.id, answer, services.clock.now())
     try:
-        asker = question.author.user_id if question.author.platform == question.ref.platform else None
         await services.outbox.send(
-            Post(question.ref.chat, out.build(), reply_to=question.ref, notify_replied=True, asker_id=asker)
+            Post(question.ref.chat, out.build(), reply_to=question.ref, notify_replied=True, asker_id=question.asker_id)
         )
     except DeliveryError:
         logger.warning("could not give question %s's asker the earlier answer", question.id)

@@ -195,7 +195,7 @@ async def answer_everywhere(ctx: CommandContext, question: Question, text: str) 
                 body,
                 reply_to=reply_to,
                 notify_replied=reply_to is not None,
-                asker_id=_asker_id(copy),
+                asker_id=copy.asker_id,
             )
         )
         posted_in[copy.group_id] = posted
@@ -225,17 +225,11 @@ async def _point_to_answer(ctx: CommandContext, group: Group, copy: Question, an
     )
     try:
         await ctx.services.outbox.send(
-            Post(copy.ref.chat, body, reply_to=copy.ref, notify_replied=True, asker_id=_asker_id(copy))
+            Post(copy.ref.chat, body, reply_to=copy.ref, notify_replied=True, asker_id=copy.asker_id)
         )
     except DeliveryError:
         logger.warning("could not tell the asker of question %s that it is answered", copy.id)
     await ctx.services.store.record_answer_post(copy.id, answer, ctx.event.at)
-
-
-def _asker_id(question: Question) -> str | None:
-    """The asker's id on the platform the question was asked on (an imported question's author has none)."""
-    assert question.ref is not None
-    return question.author.user_id if question.author.platform == question.ref.platform else None
 
 
 def also_asked(t: Callable[..., str], copies: Sequence[int]) -> str:

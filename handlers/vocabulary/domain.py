@@ -212,6 +212,14 @@ class Question:
     duplicate_of: int | None = None
 
     @property
+    def asker_id(self) -> str | None:
+        """The author's id on the platform the question was asked on, whom a reply to it notifies; None for an
+        imported question (its author is no user there) or one without a message."""
+        if self.ref is None or self.author.platform != self.ref.platform:
+            return None
+        return self.author.user_id
+
+    @property
     def total_likes(self) -> int:
         return self.likes + self.base_likes
 
