@@ -219,9 +219,9 @@ def similarity(new: Fingerprint, earlier: Fingerprint) -> float:
     text = _text_similarity(a.compact, b.compact) if dice < TERM_THRESHOLD else 0.0
     if dice < TERM_THRESHOLD and text < TEXT_THRESHOLD:
         return 0.0  # not alike enough for any guard below to matter: most candidates end here, cheaply
-    swapped = _swapped_weight(a.weights, b.weights, earlier.normalised)
-    if swapped >= SUBSTITUTION and _swapped_weight(b.weights, a.weights, new.normalised) >= SUBSTITUTION:
-        return 0.0  # each asks about something the other does not name
+    # The guards below each return 0 on their own, so their order changes no result, only the cost: the set
+    # comparisons come first, the weighing of swapped terms (typo twins, mark kinds) last. Questions alike but
+    # for their subject ("第3条：…区别是什么" / "第5条：…区别是什么", a course page's many) end in the cheap ones.
     aspects_a, aspects_b = a.weights.keys() & ASPECTS, b.weights.keys() & ASPECTS
     if aspects_a and aspects_b and not aspects_a & aspects_b:
         return 0.0  # "X 和 Y 有什么区别" / "X 的 Y 怎么安装": one subject, different aspects
@@ -251,6 +251,9 @@ def similarity(new: Fingerprint, earlier: Fingerprint) -> float:
         score = dice
     else:
         return 0.0
+    swapped = _swapped_weight(a.weights, b.weights, earlier.normalised)
+    if swapped >= SUBSTITUTION and _swapped_weight(b.weights, a.weights, new.normalised) >= SUBSTITUTION:
+        return 0.0  # each asks about something the other does not name
     (marks_a, names_a), (marks_b, names_b) = _marks(new.normalised), _marks(earlier.normalised)
     if marks_a.conflicts_with(marks_b) or _names_differ(names_a, names_b):
         return 0.0
