@@ -81,9 +81,15 @@ class Fingerprint:
 
 @dataclass(frozen=True, slots=True)
 class _Terms:
+    """A question's content terms as the decision reads them, with the sets its guards compare made once (the
+    store hands back the same earlier questions again and again)."""
+
     weights: dict[str, float]
     total: float
     compact: str
+    names: frozenset[str]  # the terms themselves
+    aspects: frozenset[str]  # those of them that are aspects (ASPECTS)
+    acts: frozenset[str]  # those of them that are acts (ACTS)
 
 
 def _stable_hash(text: str) -> bytes:
@@ -118,7 +124,8 @@ def _terms(normalised: str) -> _Terms:
     """Content terms of a normalised text, cached: the store hands back the same earlier questions again and
     again, and a new question is compared with up to a few hundred."""
     weighted = {term: weight(term) for term in terms(normalised)}
-    return _Terms(weighted, sum(weighted.values()), normalised.replace(" ", ""))
+    named = frozenset(weighted)
+    return _Terms(weighted, sum(weighted.values()), normalised.replace(" ", ""), named, named & ASPECTS, named & ACTS)
 
 
 @lru_cache(maxsize=16384)
@@ -214,7 +221,8 @@ def similarity(new: Fingerprint, earlier: Fingerprint) -> float:
     if new.normalised == earlier.normalised:
         return 1.0
     a, b = _terms(new.normalised), _terms(earlier.normalised)
-    shared = sum(w for term, w in a.weights.items() if term in b.weights)
+    theirs = b.names
+    shared = sum([w for term, w in a.weights.items() if term in theirs])  # in a's order: the same float each time
     dice = 2 * shared / (a.total + b.total) if a.total and b.total else 0.0
     text = _text_similarity(a.compact, b.compact) if dice < TERM_THRESHOLD else 0.0
     if dice < TERM_THRESHOLD and text < TEXT_THRESHOLD:
@@ -222,25 +230,18 @@ def similarity(new: Fingerprint, earlier: Fingerprint) -> float:
     # The guards below each return 0 on their own, so their order changes no result, only the cost: the set
     # comparisons come first, the weighing of swapped terms (typo twins, mark kinds) last. Questions alike but
     # for their subject ("第3条：…区别是什么" / "第5条：…区别是什么", a course page's many) end in the cheap ones.
-    aspects_a, aspects_b = a.weights.keys() & ASPECTS, b.weights.keys() & ASPECTS
-    if aspects_a and aspects_b and not aspects_a & aspects_b:
+    if a.aspects and b.aspects and not a.aspects & b.aspects:
         return 0.0  # "X 和 Y 有什么区别" / "X 的 Y 怎么安装": one subject, different aspects
-    acts_a, acts_b = a.weights.keys() & ACTS, b.weights.keys() & ACTS
-    if acts_a - acts_b and acts_b - acts_a:
+    if a.acts - b.acts and b.acts - a.acts:
         return 0.0  # one subject, and each does something with it that the other does not
-    if (
-        COMPARED in a.weights
-        and COMPARED in b.weights
-        and a.weights.keys() - b.weights.keys()
-        and b.weights.keys() - a.weights.keys()
-    ):
+    only_a, only_b = a.names - b.names, b.names - a.names
+    if COMPARED in a.names and COMPARED in b.names and only_a and only_b:
         return 0.0  # a comparison is defined by what it compares: LoRA vs QLoRA is not LoRA vs full tuning
     # "What is X" and "explain X" (原理) ask the same: the explain aspect does not make a question name more.
-    named_a, named_b = a.weights.keys() - {EXPLAINED}, b.weights.keys() - {EXPLAINED}
-    extra = named_a ^ named_b
+    extra = (only_a | only_b) - {EXPLAINED}
     if (
         min(a.total, b.total) <= NARROW
-        and (named_a <= named_b or named_b <= named_a)
+        and (only_a <= {EXPLAINED} or only_b <= {EXPLAINED})
         and any((a.weights.get(term) or b.weights.get(term)) == 1.0 for term in extra)
     ):
         return 0.0  # "KV cache 量化怎么做" asks about more than "KV cache 是什么" (or "解释一下 KV 缓存的作用")
