@@ -18,7 +18,7 @@ import aiosqlite
 
 from handlers.vocabulary.domain import Course, Lesson, LessonDraft
 from handlers.vocabulary.imported import IMPORTED_PLATFORM, FeedEntry, FeedState, ImportedPost, LessonImport
-from storage import clusters, codec
+from storage import chunk_placement, clusters, codec
 from storage.json_text import json_text
 
 logger = logging.getLogger(__name__)
@@ -222,13 +222,14 @@ async def _import_chunk(
         inserts,
     )
     if any(insert[2] == "question" for insert in inserts):
-        # New questions join their clusters in this same transaction (issue 12), in the order they were stored.
-        for row in await conn.execute_fetchall(
-            "SELECT id FROM questions WHERE import_key IN (SELECT value FROM json_each(?)) AND kind = 'question'"
-            " ORDER BY id",
+        # New questions join their clusters in this same transaction (issue 12), as if placed one by one in the
+        # order they were stored (see storage.chunk_placement).
+        stored = await conn.execute_fetchall(
+            "SELECT id, text FROM questions WHERE import_key IN (SELECT value FROM json_each(?))"
+            " AND kind = 'question' ORDER BY id",
             (json_text([insert[7] for insert in inserts]),),
-        ):
-            await clusters.place(conn, row[0])
+        )
+        await chunk_placement.place_chunk(conn, draft.course_slug, [(row[0], row[1]) for row in stored])
     refreshes = [
         (post.likes, post.replies, post.kind.value, lesson_id, known[key], post.likes, post.replies,
          post.kind.value, lesson_id)

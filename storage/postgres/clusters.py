@@ -21,7 +21,7 @@ import asyncpg
 from handlers.ports.clusters import Cluster, DupesMode
 from handlers.text.duplicates import FINGERPRINT_VERSION, best_match, fingerprint, normalise
 from handlers.vocabulary.domain import RankedQuestion
-from storage import codec, queries
+from storage import chunk_placement, codec, queries
 from storage.clusters import (
     CLUSTERED_IDS,
     COURSE_QUESTIONS,
@@ -46,6 +46,7 @@ __all__ = [
     "TOP_SCOPE",
     "cluster_pending",
     "place",
+    "place_chunk",
     "place_edited",
     "ranked_by_cluster",
     "read_cluster",
@@ -116,6 +117,46 @@ async def place(conn: Conn, post_id: int, *, keep_cluster: bool = False) -> int 
     )
     await _insert_keys(conn, [(course, key, post_id) for key in fp.keys])
     return int(root) if root is not None else None
+
+
+# Each key's newest stored postings below the chunk's first id (see storage.chunk_placement), one bounded index
+# range per key in one statement; then the stored candidates those rank, by id.
+CHUNK_POSTINGS = """
+    SELECT k.key, ARRAY(
+        SELECT post_id FROM question_keys WHERE course_slug = $1 AND key = k.key AND post_id < $2
+        ORDER BY post_id DESC LIMIT $3
+    ) AS posts
+    FROM unnest($4::text[]) AS k (key)
+"""
+CHUNK_STORED = """
+    SELECT id, normalised, COALESCE(duplicate_of, id) AS root, deleted = 0 AND kind = 'question' AS live
+    FROM questions WHERE id = ANY($1::bigint[])
+"""
+
+
+async def place_chunk(conn: Conn, course: str, questions: Sequence[tuple[int, str]]) -> None:
+    """Place an import chunk's new questions, (id, text) in id order, all inserted after every stored question,
+    in the import's transaction: as :func:`place` would one by one (see :mod:`storage.chunk_placement`)."""
+    new = chunk_placement.fingerprints(questions)
+    if not new:
+        return
+    keys = chunk_placement.chunk_keys(new)
+    postings: dict[str, list[int]] = {}
+    if keys:
+        rows = await conn.fetch(CHUNK_POSTINGS, course, new[0][0], MAX_POSTINGS, keys)
+        postings = {row["key"]: sorted(row["posts"]) for row in rows}
+    ranked = chunk_placement.rank(new, postings)
+    found = await conn.fetch(CHUNK_STORED, chunk_placement.stored_among(new, ranked))
+    stored = {row["id"]: chunk_placement.Stored(row["normalised"] or "", row["root"], row["live"]) for row in found}
+    roots = chunk_placement.decide(new, ranked, stored)
+    await conn.execute(
+        "UPDATE questions q SET normalised = p.normalised, duplicate_of = p.root"
+        " FROM unnest($1::bigint[], $2::text[], $3::bigint[]) AS p (id, normalised, root) WHERE q.id = p.id",
+        [post_id for post_id, _ in new],
+        [fp.normalised for _, fp in new],
+        roots,
+    )
+    await _insert_keys(conn, [(course, key, post_id) for post_id, fp in new for key in fp.keys])
 
 
 async def place_edited(conn: Conn, post_id: int) -> None:

@@ -261,14 +261,16 @@ async def _import_chunk(
     inserts = [(key, post) for key, post in page.items() if key not in known and key not in edited]
     if inserts:
         # In page order (ordinality), so ids follow the page as on SQLite; new questions then join their
-        # clusters in this same transaction (issue 12), in the order they were stored.
+        # clusters in this same transaction (issue 12), as if placed one by one in the order they were stored
+        # (see storage.chunk_placement).
         rows = await conn.fetch(
             "INSERT INTO questions (lesson_id, course_slug, group_id, author_id, kind, text, created_at,"
             " base_likes, base_replies, import_key)"
             " SELECT $1, $2, NULL, m.id, p.kind, p.text, p.created_at, p.likes, p.replies, p.key"
             " FROM unnest($3::text[], $4::text[], $5::bigint[], $6::integer[], $7::integer[], $8::text[], $9::text[])"
             " WITH ORDINALITY AS p (kind, text, created_at, likes, replies, key, author, n)"
-            " JOIN members m ON m.platform = $10 AND m.user_id = p.author ORDER BY p.n RETURNING id, kind",
+            " JOIN members m ON m.platform = $10 AND m.user_id = p.author ORDER BY p.n"
+            " RETURNING id, kind, import_key AS key",
             lesson_id,
             draft.course_slug,
             [post.kind.value for _, post in inserts],
@@ -282,8 +284,12 @@ async def _import_chunk(
         )
         if len(rows) >= ANALYZE_AFTER:
             await conn.execute("ANALYZE questions")
-        for question_id in sorted(row["id"] for row in rows if row["kind"] == "question"):
-            await clusters.place(conn, question_id)
+        texts = {key: post.text for key, post in inserts}
+        await clusters.place_chunk(
+            conn,
+            draft.course_slug,
+            sorted((row["id"], texts[row["key"]]) for row in rows if row["kind"] == "question"),
+        )
     refreshes = [(known[key], post) for key, post in page.items() if key in known]
     refreshed = 0
     if refreshes:

@@ -120,13 +120,23 @@ def with_arabic_numbers(normalised: str) -> str:
 def marks(normalised: str) -> Marks:
     """The contrast marks read from a normalised question (see :func:`handlers.text.duplicates.normalise.normalise`)."""
     text = with_arabic_numbers(normalised)
-    asked = _WHERE_IT_GAINS.sub("为什么", _WHERE_NOT_A_PLACE.sub("是什么", text))
-    asks = frozenset(m.lastgroup for m in _ASK_ANY.finditer(asked) if m.lastgroup)
+    asks = _asks(text)
     found = [(m, *_kind_and_name(m.lastgroup)) for m in _THING_ANY.finditer(text) if m.lastgroup]
     things = frozenset((kind, name) for _, kind, name in found)
     spaced = _SPLIT_NUMBERS.sub(" ", text)  # fp16 → fp 16, 7b → 7 b
     directions = frozenset((m[1], m[2]) for pattern in _DIRECTIONS for m in pattern.finditer(text) if m[1] != m[2])
     return Marks(asks, things, frozenset(_NUMBER.findall(spaced)), directions, _sequences(text, found))
+
+
+def asks(normalised: str) -> frozenset[str]:
+    """The kinds of question a normalised question asks (its marks' ``asks``), without reading the other marks:
+    what a question's index keys need of them (a third of the time of all its marks)."""
+    return _asks(with_arabic_numbers(normalised))
+
+
+def _asks(text: str) -> frozenset[str]:
+    asked = _WHERE_IT_GAINS.sub("为什么", _WHERE_NOT_A_PLACE.sub("是什么", text))
+    return frozenset(m.lastgroup for m in _ASK_ANY.finditer(asked) if m.lastgroup)
 
 
 def _kind_and_name(group: str) -> tuple[str, str]:
