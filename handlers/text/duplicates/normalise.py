@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import re
 import unicodedata
-from functools import cache
+from functools import cache, lru_cache
 from typing import Protocol
 
 logger = logging.getLogger(__name__)
@@ -109,9 +109,14 @@ def _has_cjk(text: str) -> bool:
     return any("\u3400" <= char <= "\u9fff" or "\uf900" <= char <= "\ufaff" for char in text)
 
 
+@lru_cache(maxsize=4096)
 def canonical(text: str) -> str:
     """``text`` in one form: NFKC (full-width → half-width), simplified characters, case folded, without links,
-    mentions, emoji and invisible characters; punctuation kept. Spaces collapsed."""
+    mentions, emoji and invisible characters; punctuation kept. Spaces collapsed.
+
+    Cached for the last few thousand texts: the question rule reads a message first and the detector again
+    when it is stored as a question (an import classifies a chunk of 2,000 comments, then places its questions).
+    """
     text = unicodedata.normalize("NFKC", text)
     text = _LINK.sub(" ", text)
     text = _MARKUP.sub(" ", text)
