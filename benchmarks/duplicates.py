@@ -44,7 +44,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from any folder
 
 from handlers.text.duplicates import FINGERPRINT_VERSION, Fingerprint, best_match, canonical, fingerprint
-from storage.clusters import MAX_CANDIDATES, MAX_POSTINGS
+from storage.candidates import MAX_CANDIDATES, MAX_POSTINGS
 
 TARGET_MS = 5.0
 CANDIDATES = MAX_CANDIDATES  # the questions sharing most keys that best_match() judges, as the store (--candidates)

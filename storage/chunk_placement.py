@@ -8,27 +8,26 @@ benchmark's 16,000-comment page took 25 s against its 5 s target (benchmarks/imp
 
 How it stays the same decision: the chunk's questions were inserted after every stored question, so their ids
 are above every stored id (both stores hand out growing ids), and placing them one by one in id order, question
-``q`` would read, for each of its keys, the newest :data:`~storage.clusters.MAX_POSTINGS` postings below ``q``:
+``q`` would read, for each of its keys, the newest :data:`~storage.candidates.MAX_POSTINGS` postings below ``q``:
 the stored ones (below the chunk's first id, read once here for every key of the chunk) followed by the chunk's
 questions before ``q``. :func:`rank` ranks them as the candidate query does (most keys shared, then lowest id, at
-most :data:`~storage.clusters.MAX_CANDIDATES`), the store reads the stored ones among them once, and
+most :data:`~storage.candidates.MAX_CANDIDATES`), the store reads the stored ones among them once, and
 :func:`decide` drops the ones that are no longer live questions (as the query's join does, after ranking) and
 judges the rest with :func:`best_match`, each earlier question of the chunk in its root as just decided.
+The rule itself is :mod:`storage.candidates`, shared with clustering a whole database once.
 ``tests/storage/test_chunk_placement.py`` holds both ways to the same clusters.
 """
 
 from __future__ import annotations
 
-import heapq
 import json
-from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import aiosqlite
 
 from handlers.text.duplicates import Fingerprint, best_match, fingerprint
-from storage.clusters import MAX_CANDIDATES, MAX_POSTINGS
+from storage.candidates import MAX_POSTINGS, ranked
 from storage.json_text import json_text
 
 New = Sequence[tuple[int, Fingerprint]]  # the chunk's new questions with their fingerprints, in id order
@@ -55,49 +54,9 @@ def chunk_keys(new: New) -> list[str]:
 
 
 def rank(new: New, postings: Mapping[str, Sequence[int]]) -> list[list[int]]:
-    """For each new question, its candidates as the candidate query ranks them.
-
-    ``postings``: for each key, the newest MAX_POSTINGS stored questions holding it below the chunk's first id,
-    in ascending order.
-    """
-    ours: dict[str, list[int]] = defaultdict(list)  # the chunk's questions so far, by key, ascending
-    ranked: list[list[int]] = []
-    for post_id, fp in new:
-        shared: Counter[int] = Counter()
-        for key in fp.keys:  # a key listed twice counts twice, as in the query's UNION ALL
-            mine = ours.get(key, [])
-            if len(mine) >= MAX_POSTINGS:
-                shared.update(mine[-MAX_POSTINGS:])
-                continue
-            shared.update(mine)
-            stored = postings.get(key, ())
-            room = MAX_POSTINGS - len(mine)
-            shared.update(stored[-room:] if len(stored) > room else stored)
-        ranked.append(most_shared(shared))
-        for key in dict.fromkeys(fp.keys):  # stored once per key, as question_keys keeps it
-            ours[key].append(post_id)
-    return ranked
-
-
-def most_shared(shared: Counter[int]) -> list[int]:
-    """The MAX_CANDIDATES questions sharing most keys, the lowest ids among equals (the candidate query's ORDER BY
-    and LIMIT), as a set in id order: the decision reads no order (best_match takes the lowest id among equals).
-
-    Why not a sort: counts are a handful of small numbers, so the count that the last one taken has is found from
-    their histogram, and only the questions at that count are ordered, by id (a sort of (-count, id) pairs took
-    110 µs a question on a page of questions alike, with 290 sharing keys each).
-    """
-    if len(shared) <= MAX_CANDIDATES:
-        return sorted(shared)
-    room, last = MAX_CANDIDATES, 0
-    for count, how_many in sorted(Counter(shared.values()).items(), reverse=True):
-        if how_many >= room:
-            last = count
-            break
-        room -= how_many
-    above = [other for other, count in shared.items() if count > last]
-    at_last = heapq.nsmallest(room, (other for other, count in shared.items() if count == last))
-    return sorted(above + at_last)
+    """For each new question, its candidates (see :func:`storage.candidates.ranked`); ``postings``: for each key,
+    the newest MAX_POSTINGS stored questions holding it below the chunk's first id, in ascending order."""
+    return [candidates for _, _, candidates in ranked(new, postings)]
 
 
 def stored_among(new: New, ranked: Iterable[Iterable[int]]) -> list[int]:

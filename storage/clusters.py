@@ -29,21 +29,16 @@ from handlers.ports.clusters import Cluster, DupesMode
 from handlers.text.duplicates import FINGERPRINT_VERSION, Fingerprint, best_match, fingerprint, normalise
 from handlers.vocabulary.domain import RankedQuestion
 from storage import codec, queries
+from storage.candidates import MAX_CANDIDATES, MAX_POSTINGS, ranked
 from storage.json_text import json_text
 
 logger = logging.getLogger(__name__)
 
-# The questions sharing most keys that the detector judges. benchmarks/duplicates.py measures placement with these
-# two bounds (it imports them): they were 200 and 1,000 here while it measured 50 and 200, and at 100,000 stored
-# questions placement took 10.9 ms instead of 3.5 (rewordings found on their question: 91 of 100 against 90).
-MAX_CANDIDATES = 50
 PROGRESS_EVERY = 10_000  # questions clustered between two progress reports
 Progress = Callable[[int, int], None]  # (questions clustered so far, of how many)
 
-# The course's questions sharing keys with the new one, most shared first, with their own keys for the detector.
-# Each key contributes at most MAX_POSTINGS of its newest posts, so that a key most questions share (a
-# detector's keys should be selective, but a common phrase may slip in) cannot make placement read the course.
-MAX_POSTINGS = 200
+# The course's questions sharing keys with the new one, most shared first (see storage.candidates for the rule
+# and its bounds, MAX_POSTINGS a key and MAX_CANDIDATES in all).
 _POSTINGS = """
     SELECT post_id FROM (SELECT post_id FROM question_keys WHERE course_slug = ? AND key = ? AND post_id < ?
                          ORDER BY post_id DESC LIMIT ?)
@@ -210,27 +205,18 @@ def cluster_in_memory(
             apart.discard(pair)
         else:
             apart.add(pair)
-    by_key: dict[str, list[int]] = defaultdict(list)
     prints: dict[int, Fingerprint] = {}
     clusters = _Clusters({}, defaultdict(set))
-    for row in rows:
-        post_id = row["id"]
-        fp = fingerprint(row["text"])
-        shared: dict[int, int] = defaultdict(int)
-        for key in fp.keys:
-            for other in by_key[key][-MAX_POSTINGS:]:  # as candidates_sql bounds each key
-                shared[other] += 1
-        ranked = sorted(shared, key=lambda other: (-shared[other], other))[:MAX_CANDIDATES]
+    course = ((row["id"], fingerprint(row["text"])) for row in rows)
+    for post_id, fp, candidates in ranked(course, {}):
         allowed = [
             (other, prints[other])
-            for other in ranked
+            for other in candidates
             if not any((min(m, post_id), max(m, post_id)) in apart for m in clusters.members[clusters.root[other]])
         ]
         match = best_match(fp, allowed)
         clusters.join(post_id, post_id if match is None else clusters.root[match])
         prints[post_id] = fp
-        for key in fp.keys:
-            by_key[key].append(post_id)
         done += 1
         if progress is not None and done % PROGRESS_EVERY == 0:
             progress(done, total)

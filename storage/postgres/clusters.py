@@ -22,12 +22,11 @@ from handlers.ports.clusters import Cluster, DupesMode
 from handlers.text.duplicates import FINGERPRINT_VERSION, best_match, fingerprint, normalise
 from handlers.vocabulary.domain import RankedQuestion
 from storage import chunk_placement, codec, queries
+from storage.candidates import MAX_CANDIDATES, MAX_POSTINGS
 from storage.clusters import (
     CLUSTERED_IDS,
     COURSE_QUESTIONS,
     EDITED,
-    MAX_CANDIDATES,
-    MAX_POSTINGS,
     PERIOD_SCOPE,
     PROGRESS_EVERY,
     ROOT_OF,

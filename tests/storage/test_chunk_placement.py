@@ -1,5 +1,6 @@
 """An import places its questions a chunk at a time (storage.chunk_placement); the clusters must be exactly those
-that placing each question as it is stored (the live path) makes, on both stores.
+that placing each question as it is stored (the live path) makes, on both stores, and those that clustering a
+whole course at once (an upgrade) makes.
 
 The questions: the labelled set's (rewordings and hard negatives), and a course page's many questions alike but
 for their number, so that keys are shared by more than MAX_POSTINGS questions and questions by more than
@@ -15,8 +16,9 @@ from collections import Counter
 from handlers.text.duplicates import fingerprint
 from handlers.vocabulary.domain import Course, LessonDraft, Member, PostKind
 from handlers.vocabulary.imported import ImportedPost
-from storage import chunk_placement
-from storage.clusters import MAX_CANDIDATES, MAX_POSTINGS
+from storage import candidates
+from storage.candidates import MAX_CANDIDATES, MAX_POSTINGS
+from storage.clusters import cluster_in_memory
 from tests.paths import ROOT
 from tests.storage.helpers import T0, World
 
@@ -57,6 +59,9 @@ async def test_an_import_makes_the_clusters_that_placing_each_question_as_it_is_
     live, imported = await clusters_of(world, "ai"), await clusters_of(world, "imp")
     assert len(imported) == len(live) == len(texts)
     assert imported == live
+    # And clustering the whole course at once (an upgrade) makes them too: the three share one candidate rule.
+    _, roots, _ = cluster_in_memory([{"id": i, "text": text} for i, text in enumerate(texts)], [], 0, len(texts), None)
+    assert roots_by_position([(i, None if roots[i] == i else roots[i]) for i in range(len(texts))]) == live
     joined = [i for i, root in enumerate(imported) if root is not None]
     assert len(joined) >= 40  # the labelled rewordings and the repeats: a test where nothing joins proves nothing
     first_alike_again, *later_alike_again = range(len(texts) - 8, len(texts) - 5)
@@ -78,7 +83,7 @@ def test_the_questions_crowd_both_bounds_the_store_places_by() -> None:
 
 def test_the_most_shared_are_taken_as_the_candidate_query_orders_them() -> None:
     shared = Counter({5: 3, 9: 3, 2: 1, 7: 3, 1: 1, 4: 2})
-    assert chunk_placement.most_shared(shared) == [1, 2, 4, 5, 7, 9]  # all, when no more than the bound
+    assert candidates.most_shared(shared) == [1, 2, 4, 5, 7, 9]  # all, when no more than the bound
     many = Counter({other: 1 for other in range(100, 200)}) + Counter({other: 2 for other in range(300, 340)})
     # The 40 sharing two keys, then the 10 lowest ids of those sharing one.
-    assert chunk_placement.most_shared(many) == list(range(100, 110)) + list(range(300, 340))
+    assert candidates.most_shared(many) == list(range(100, 110)) + list(range(300, 340))

@@ -17,7 +17,7 @@ from handlers.text.duplicates import fingerprint
 from handlers.vocabulary.domain import ChatRef, Course, LessonDraft, Member, MessageRef, NewPost, PostKind, PostWindow
 from handlers.vocabulary.imported import ImportedPost
 from storage import SqliteStore, upgrade_database
-from storage.clusters import MAX_CANDIDATES, MAX_POSTINGS
+from storage.candidates import MAX_CANDIDATES, MAX_POSTINGS
 from storage.connection import connect_raw
 from storage.locations import Database, open_store, upgrade_store
 from storage.postgres.clusters import candidates_sql
