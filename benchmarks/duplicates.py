@@ -44,7 +44,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from any folder
 
 from handlers.text.duplicates import FINGERPRINT_VERSION, Fingerprint, best_match, canonical, fingerprint
-from storage.candidates import MAX_CANDIDATES, MAX_POSTINGS
+from storage.candidates import MAX_CANDIDATES, MAX_POSTINGS, WHOLE_TEXT
 
 TARGET_MS = 5.0
 CANDIDATES = MAX_CANDIDATES  # the questions sharing most keys that best_match() judges, as the store (--candidates)
@@ -58,10 +58,11 @@ CREATE TABLE question_keys (course_id INTEGER NOT NULL, key TEXT NOT NULL, post_
 """
 INDEX = "CREATE INDEX question_keys_lookup ON question_keys (course_id, key, post_id)"
 PER_KEY_LOOKUP = (
-    "SELECT * FROM (SELECT post_id FROM question_keys WHERE course_id = ? AND key = ?"
+    "SELECT post_id, {weight} AS w FROM (SELECT post_id FROM question_keys WHERE course_id = ? AND key = ?"
     " ORDER BY post_id DESC LIMIT {per_key})"
 )
-LOOKUP = "SELECT post_id FROM ({union}) GROUP BY post_id ORDER BY COUNT(*) DESC, post_id LIMIT {limit}"
+# As the store ranks (storage.candidates): the whole text's key (the first) weighs WHOLE_TEXT.
+LOOKUP = "SELECT post_id FROM ({union}) GROUP BY post_id ORDER BY SUM(w) DESC, post_id LIMIT {limit}"
 
 # Wordings a learner might use; {a} {b} {c} are vocabulary words. Each stored question uses one, its rewording
 # (a query) another of the same group, so a rewording shares the slots but not the frame.
@@ -191,7 +192,10 @@ def place(db: sqlite3.Connection, text: str, limit: int = CANDIDATES, per_key: i
     candidates: list[tuple[int, Fingerprint]] = []
     topics: dict[int, str] = {}
     if new.keys:
-        union = " UNION ALL ".join([PER_KEY_LOOKUP.format(per_key=per_key)] * len(new.keys))
+        union = " UNION ALL ".join(
+            PER_KEY_LOOKUP.format(per_key=per_key, weight=WHOLE_TEXT if number == 0 else 1)
+            for number in range(len(new.keys))
+        )
         query = LOOKUP.format(union=union, limit=limit)
         ids = [row[0] for row in db.execute(query, [value for key in new.keys for value in (COURSE, key)])]
         if ids:

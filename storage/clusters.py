@@ -29,7 +29,7 @@ from handlers.ports.clusters import Cluster, DupesMode
 from handlers.text.duplicates import FINGERPRINT_VERSION, Fingerprint, best_match, fingerprint, normalise
 from handlers.vocabulary.domain import RankedQuestion
 from storage import codec, queries
-from storage.candidates import MAX_CANDIDATES, MAX_POSTINGS, ranked
+from storage.candidates import MAX_CANDIDATES, MAX_POSTINGS, WHOLE_TEXT, ranked
 from storage.json_text import json_text
 
 logger = logging.getLogger(__name__)
@@ -38,14 +38,14 @@ PROGRESS_EVERY = 10_000  # questions clustered between two progress reports
 Progress = Callable[[int, int], None]  # (questions clustered so far, of how many)
 
 # The course's questions sharing keys with the new one, most shared first (see storage.candidates for the rule
-# and its bounds, MAX_POSTINGS a key and MAX_CANDIDATES in all).
+# and its bounds, MAX_POSTINGS a key and MAX_CANDIDATES in all; the whole text's key weighs WHOLE_TEXT).
 _POSTINGS = """
-    SELECT post_id FROM (SELECT post_id FROM question_keys WHERE course_slug = ? AND key = ? AND post_id < ?
-                         ORDER BY post_id DESC LIMIT ?)
+    SELECT post_id, {weight} AS w FROM (SELECT post_id FROM question_keys WHERE course_slug = ? AND key = ?
+                         AND post_id < ? ORDER BY post_id DESC LIMIT ?)
 """
 _CANDIDATES = """
-    WITH hits(post_id) AS ({postings}),
-    shared(post_id, n) AS (SELECT post_id, COUNT(*) FROM hits GROUP BY post_id ORDER BY COUNT(*) DESC, post_id LIMIT ?)
+    WITH hits(post_id, w) AS ({postings}),
+    shared(post_id, n) AS (SELECT post_id, SUM(w) FROM hits GROUP BY post_id ORDER BY SUM(w) DESC, post_id LIMIT ?)
     SELECT q.id, q.normalised, COALESCE(q.duplicate_of, q.id) AS root
     FROM shared JOIN questions q ON q.id = shared.post_id
     WHERE q.deleted = 0 AND q.kind = 'question'
@@ -54,8 +54,10 @@ _CANDIDATES = """
 
 @cache
 def candidates_sql(keys: int) -> str:
-    """The candidate query for a fingerprint of ``keys`` keys (one bounded index range per key)."""
-    return _CANDIDATES.format(postings=" UNION ALL ".join([_POSTINGS] * keys))
+    """The candidate query for a fingerprint of ``keys`` keys (one bounded index range per key; the first, the whole
+    text's, weighs WHOLE_TEXT: see storage.candidates)."""
+    postings = [_POSTINGS.format(weight=WHOLE_TEXT if number == 0 else 1) for number in range(keys)]
+    return _CANDIDATES.format(postings=" UNION ALL ".join(postings))
 
 
 # An edited question: its fingerprint always follows its new words, so later questions are compared with what it

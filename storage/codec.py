@@ -40,6 +40,7 @@ class Row(Protocol):
 
     def __getitem__(self, key: Any, /) -> Any: ...
 
+
 _MICROSECOND = timedelta(microseconds=1)
 
 

@@ -36,5 +36,3 @@ async def count_left_kept(conn: aiosqlite.Connection) -> int:
         await conn.execute(COUNT_KEPT)
         logger.info("counted %d burst(s) of likes kept before the last stop", left)
     return left
-
-

@@ -81,4 +81,3 @@ class ReadRows(StoreBase):
 def _window(course_slug: str, window: PostWindow) -> dict[str, Any]:
     since = queries.MIN_TIME if window.since is None else codec.to_micros(window.since)
     return {"course": course_slug, "after": window.after, "through": window.through, "since": since}
-

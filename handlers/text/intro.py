@@ -50,7 +50,6 @@ _ZH_ENDS = "。！？"
 _EN_ENDS = ".!?"
 
 
-
 @dataclass(slots=True)
 class _Text:
     text: str

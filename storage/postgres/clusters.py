@@ -22,7 +22,7 @@ from handlers.ports.clusters import Cluster, DupesMode
 from handlers.text.duplicates import FINGERPRINT_VERSION, best_match, fingerprint, normalise
 from handlers.vocabulary.domain import RankedQuestion
 from storage import chunk_placement, codec, queries
-from storage.candidates import MAX_CANDIDATES, MAX_POSTINGS
+from storage.candidates import MAX_CANDIDATES, MAX_POSTINGS, WHOLE_TEXT
 from storage.clusters import (
     CLUSTERED_IDS,
     COURSE_QUESTIONS,
@@ -57,12 +57,12 @@ Reader = asyncpg.Pool | Conn
 CLUSTER_LOCK = 0x5354_5544_434C_5553  # "STUDCLUS": one process clusters a database, the others wait and skip
 
 _POSTINGS = """
-    SELECT post_id FROM (SELECT post_id FROM question_keys WHERE course_slug = ? AND key = ? AND post_id < ?
-                         ORDER BY post_id DESC LIMIT ?) AS p
+    SELECT post_id, {weight} AS w FROM (SELECT post_id FROM question_keys WHERE course_slug = ? AND key = ?
+                         AND post_id < ? ORDER BY post_id DESC LIMIT ?) AS p
 """
 _CANDIDATES = """
-    WITH hits(post_id) AS ({postings}),
-    shared(post_id, n) AS (SELECT post_id, COUNT(*) FROM hits GROUP BY post_id ORDER BY COUNT(*) DESC, post_id LIMIT ?)
+    WITH hits(post_id, w) AS ({postings}),
+    shared(post_id, n) AS (SELECT post_id, SUM(w) FROM hits GROUP BY post_id ORDER BY SUM(w) DESC, post_id LIMIT ?)
     SELECT q.id, q.normalised, COALESCE(q.duplicate_of, q.id) AS root
     FROM shared CROSS JOIN LATERAL (
         SELECT * FROM questions q1 WHERE q1.id = shared.post_id AND q1.deleted = 0 AND q1.kind = 'question' LIMIT 1
@@ -80,8 +80,10 @@ INSERT_KEYS = """
 
 @cache
 def candidates_sql(keys: int) -> str:
-    """The candidate query for a fingerprint of ``keys`` keys (one bounded index range per key)."""
-    return numbered(_CANDIDATES.format(postings=" UNION ALL ".join([_POSTINGS] * keys)))
+    """The candidate query for a fingerprint of ``keys`` keys (one bounded index range per key; the first, the whole
+    text's, weighs WHOLE_TEXT: see storage.candidates)."""
+    postings = [_POSTINGS.format(weight=WHOLE_TEXT if number == 0 else 1) for number in range(keys)]
+    return numbered(_CANDIDATES.format(postings=" UNION ALL ".join(postings)))
 
 
 async def _insert_keys(conn: Conn, rows: Sequence[tuple[str, str, int]]) -> None:

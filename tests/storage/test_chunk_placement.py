@@ -64,11 +64,12 @@ async def test_an_import_makes_the_clusters_that_placing_each_question_as_it_is_
     assert roots_by_position([(i, None if roots[i] == i else roots[i]) for i in range(len(texts))]) == live
     joined = [i for i, root in enumerate(imported) if root is not None]
     assert len(joined) >= 40  # the labelled rewordings and the repeats: a test where nothing joins proves nothing
-    first_alike_again, *later_alike_again = range(len(texts) - 8, len(texts) - 5)
-    assert set(later_alike_again) <= set(joined)  # questions 150 and 229 asked again: found
-    # Question 3 asked again is not: 50 later questions share more keys with it than the one it repeats, so the
-    # candidate bound leaves that one out, on both paths alike.
-    assert first_alike_again not in joined
+    # Questions 3, 150 and 229 asked again in the same words join their first asking, across both pages. For
+    # question 3, more than MAX_CANDIDATES later questions share more key pairs than its first asking does, and
+    # the pairs' newest MAX_POSTINGS have moved past it: only the whole text's key, which outweighs the pairs,
+    # finds it (before fingerprint version 21 it was left alone, on both paths alike).
+    again = range(len(texts) - 8, len(texts) - 5)
+    assert [imported[i] for i in again] == [texts.index(texts[i]) for i in again]
     assert any(root is not None and root < half <= i for i, root in enumerate(imported))  # page two → page one
 
 

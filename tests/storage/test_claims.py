@@ -34,9 +34,7 @@ async def test_another_holders_live_claim_is_returned_unchanged(world: World, se
     assert renewed.claimed_by == "a" and renewed.claim_expires_at == T0 + timedelta(minutes=1) + TTL
 
 
-async def test_an_expired_claim_is_taken_over_and_the_old_owner_then_loses_it(
-    world: World, second: AnyStore
-) -> None:
+async def test_an_expired_claim_is_taken_over_and_the_old_owner_then_loses_it(world: World, second: AnyStore) -> None:
     lesson, group = world.lesson.id, world.group.id
     await world.store.claim_lesson_post(lesson, group, "a", T0, TTL)
     taken = await second.claim_lesson_post(lesson, group, "b", T0 + TTL, TTL)

@@ -15,7 +15,7 @@ def read_back(text: str) -> list[object]:
 
 
 def test_rows_reach_sqlite_as_given() -> None:
-    rows = [(1, "👍", "discord", "1001", None, 2.5), (2, "问题 \"引号\" \\ 反斜杠", "telegram", "-100", None, 0.0)]
+    rows = [(1, "👍", "discord", "1001", None, 2.5), (2, '问题 "引号" \\ 反斜杠', "telegram", "-100", None, 0.0)]
     text = json_text(rows)
     assert "问题" in text and "👍" in text  # kept as written, not escaped
     assert read_back(text) == [list(row) for row in rows]

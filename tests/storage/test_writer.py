@@ -23,7 +23,6 @@ def database(db_path: Path) -> Database:
     return Database.sqlite(db_path)
 
 
-
 def fans(n: int) -> list[Member]:
     return [Member("telegram", f"fan{i}", f"Fan {i}") for i in range(n)]
 

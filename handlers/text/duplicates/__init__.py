@@ -7,6 +7,7 @@ why, ``features`` for what is compared, ``normalise`` for what is not.
 
 from handlers.text.duplicates.detect import (
     FINGERPRINT_VERSION,
+    KEY_PAIRS,
     Fingerprint,
     best_match,
     fingerprint,
@@ -17,6 +18,7 @@ from handlers.text.duplicates.normalise import canonical, normalise
 
 __all__ = [
     "FINGERPRINT_VERSION",
+    "KEY_PAIRS",
     "Fingerprint",
     "best_match",
     "canonical",

@@ -37,9 +37,10 @@ from handlers.text.duplicates.normalise import normalise
 
 logger = logging.getLogger(__name__)
 
-# Bumped whenever normalisation, terms, keys or the decision change: stores cluster their questions again on a new
-# version, so a merge the new detector would not make is undone (manual decisions are replayed).
-FINGERPRINT_VERSION = 20
+# Bumped whenever normalisation, terms, keys, the decision or the stores' choice of candidates change: stores
+# cluster their questions again on a new version, so a merge the new detector would not make is undone (manual
+# decisions are replayed). 21: a candidate sharing the whole text's key outranks any sharing only pairs.
+FINGERPRINT_VERSION = 21
 
 # Weighted Dice coefficient of the content terms at or above which two questions (whose marks agree) are one.
 TERM_THRESHOLD = 0.43
@@ -77,7 +78,9 @@ class Fingerprint:
     """What the store keeps of a question to find and judge its duplicates."""
 
     normalised: str  # the text with what does not change meaning removed (see handlers.text.duplicates.normalise)
-    keys: tuple[str, ...]  # candidate keys for an index lookup: at most 16 short ASCII strings, the same everywhere
+    # Candidate keys for an index lookup: at most 16 short ASCII strings, the same everywhere. The first is the
+    # whole (normalised) text's, which only the same words share; the others pair its terms (see keys_of).
+    keys: tuple[str, ...]
 
 
 @dataclass(frozen=True, slots=True)
