@@ -96,7 +96,7 @@ class _Terms:
     acts: frozenset[str]  # those of them that are acts (ACTS)
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=16384)
 def _stable_hash(text: str) -> bytes:
     """Eight bytes of BLAKE2b: the same on every machine and run (unlike ``hash()``, which is salted). Cached: a
     question's terms and their pairs are hashed to pick its keys, and most recur from question to question (a
@@ -127,22 +127,31 @@ def fingerprint(text: str) -> Fingerprint:
     return Fingerprint(normalised, keys_of(normalised))
 
 
-@lru_cache(maxsize=16384)
+# The questions whose terms, marks and words are kept, in each of three caches: a placement judges at most 50
+# earlier questions (the stores' MAX_CANDIDATES), so this keeps the candidates of the last eighty or more. Each
+# entry is about 2 KB: at 16,384 the three took up to 100 MB of a bot's memory, and a 130,000-comment import
+# peaked at 7.7 times its file's size (benchmarks/import_pages.py; at 4,096 the time was the same).
+CACHED_QUESTIONS = 4096
+_NONE: frozenset[str] = frozenset()
+
+
+@lru_cache(maxsize=CACHED_QUESTIONS)
 def _terms(normalised: str) -> _Terms:
     """Content terms of a normalised text, cached: the store hands back the same earlier questions again and
-    again, and a new question is compared with up to a few hundred."""
+    again, and a new question is compared with up to MAX_CANDIDATES of them."""
     weighted = {term: weight(term) for term in terms(normalised)}
     named = frozenset(weighted)
-    return _Terms(weighted, sum(weighted.values()), normalised.replace(" ", ""), named, named & ASPECTS, named & ACTS)
+    aspects, acts = named & ASPECTS or _NONE, named & ACTS or _NONE  # mostly none: one empty set for all
+    return _Terms(weighted, sum(weighted.values()), normalised.replace(" ", ""), named, aspects, acts)
 
 
-@lru_cache(maxsize=16384)
+@lru_cache(maxsize=CACHED_QUESTIONS)
 def _marks(normalised: str) -> tuple[Marks, frozenset[str]]:
     """Contrast marks and names, read only for the candidates whose terms are close enough."""
     return marks(normalised), names(normalised)
 
 
-@lru_cache(maxsize=16384)
+@lru_cache(maxsize=CACHED_QUESTIONS)
 def _taken_words(normalised: str) -> frozenset[str]:
     """The English words of a question that a glossary term took ("gradient checkpointing" is 梯度检查点): the
     other side may have written them as they are, or mistyped them. Mostly none."""
