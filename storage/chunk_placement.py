@@ -28,6 +28,7 @@ import aiosqlite
 
 from handlers.text.duplicates import Fingerprint, best_match, fingerprint
 from storage.candidates import MAX_POSTINGS, ranked
+from storage.clusters import stored_fingerprint
 from storage.json_text import json_text
 
 New = Sequence[tuple[int, Fingerprint]]  # the chunk's new questions with their fingerprints, in id order
@@ -35,10 +36,11 @@ New = Sequence[tuple[int, Fingerprint]]  # the chunk's new questions with their 
 
 @dataclass(frozen=True, slots=True)
 class Stored:
-    """A stored candidate as the candidate query reads it: its normalised text, its cluster's root, and whether it
-    is still a live question (not deleted, still a question)."""
+    """A stored candidate as the candidate query reads it: its fingerprint (as
+    :func:`storage.clusters.stored_fingerprint` makes it), its cluster's root, and whether it is still a live
+    question (not deleted, still a question)."""
 
-    normalised: str
+    print: Fingerprint
     root: int
     live: bool
 
@@ -70,7 +72,7 @@ def stored_among(new: New, ranked: Iterable[Iterable[int]]) -> list[int]:
 def decide(new: New, ranked: Sequence[Sequence[int]], stored: Mapping[int, Stored]) -> list[int | None]:
     """Each new question's cluster root (None when it stays alone), deciding in id order as placement would."""
     judged: dict[int, tuple[Fingerprint, int]] = {
-        post_id: (Fingerprint(found.normalised, ()), found.root) for post_id, found in stored.items() if found.live
+        post_id: (found.print, found.root) for post_id, found in stored.items() if found.live
     }
     roots: list[int | None] = []
     for (post_id, fp), candidates in zip(new, ranked, strict=True):
@@ -112,7 +114,7 @@ async def place_chunk(conn: aiosqlite.Connection, course: str, questions: Sequen
         postings = {row[0]: sorted(json.loads(row[1])) for row in rows}
     ranked = rank(new, postings)
     found = await conn.execute_fetchall(STORED, (json_text(stored_among(new, ranked)),))
-    stored = {row[0]: Stored(row[1] or "", row[2], bool(row[3])) for row in found}
+    stored = {row["id"]: Stored(stored_fingerprint(row), row["root"], bool(row["live"])) for row in found}
     roots = decide(new, ranked, stored)
     await conn.executemany(
         "UPDATE questions SET normalised = ?, duplicate_of = ? WHERE id = ?",

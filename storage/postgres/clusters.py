@@ -148,7 +148,7 @@ async def place_chunk(conn: Conn, course: str, questions: Sequence[tuple[int, st
         postings = {row["key"]: sorted(row["posts"]) for row in rows}
     ranked = chunk_placement.rank(new, postings)
     found = await conn.fetch(CHUNK_STORED, chunk_placement.stored_among(new, ranked))
-    stored = {row["id"]: chunk_placement.Stored(row["normalised"] or "", row["root"], row["live"]) for row in found}
+    stored = {row["id"]: chunk_placement.Stored(stored_fingerprint(row), row["root"], row["live"]) for row in found}
     roots = chunk_placement.decide(new, ranked, stored)
     await conn.execute(
         "UPDATE questions q SET normalised = p.normalised, duplicate_of = p.root"
