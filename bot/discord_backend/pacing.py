@@ -38,13 +38,11 @@ _EXEMPT_PATHS = ("/interactions/", "/webhooks/")
 
 
 class GlobalPacer(Spacing):
-    """At most one request start per ``(1 + margin) / per_second`` seconds, in the order asked.
+    """At most one request start per ``(1 + margin) / per_second`` seconds on average, in the order asked.
 
-    Starts are spaced from the *actual* time of the start before, never from a planned one: when the event loop
-    stalls (a collection, a busy neighbour), the requests that came due meanwhile still go out one interval
-    apart after it, instead of all at once to catch up — such a catch-up burst is what Discord would count as
-    over the limit. One ticker task releases the waiters in turn; a caller that finds nobody waiting and the
-    interval over starts at once.
+    The spacing is :class:`bot.spacing.Spacing`'s: starts planned an interval apart, a late wake-up of the event
+    loop not added to the next interval, and after a stall (a collection, a busy neighbour) no catch-up burst,
+    which Discord would count as over the limit.
     """
 
     def __init__(self, per_second: int = GLOBAL_PER_SECOND, margin: float = MARGIN) -> None:

@@ -105,5 +105,6 @@ async def test_the_pacer_spaces_requests_from_the_first_one_on() -> None:
 
     await asyncio.gather(*(one() for _ in range(10)))
     gaps = [b - a for a, b in itertools.pairwise(starts)]
-    assert all(gap >= pacer.interval * 0.9 for gap in gaps), gaps  # (the loop's clock granularity aside)
-    assert starts[-1] - starts[0] >= 9 * pacer.interval * 0.95
+    # A start may be up to ``slack`` late on its plan, and the next then on time (bot/spacing.py).
+    assert all(gap >= pacer.interval - pacer.slack - 0.002 for gap in gaps), gaps  # (the clock's granularity aside)
+    assert starts[-1] - starts[0] >= 9 * pacer.interval - pacer.slack
