@@ -15,18 +15,23 @@ it is read as 00:00 of that day in the course's timezone. Without a header, the 
 the number the file name's trailing digits (``lesson-00`` → 0). Parsing is pure: nothing is stored here.
 
 The page is read as bytes and each comment decoded on its own: a 20 MB page full of emoji is an 80 MB Python
-string (four bytes a character), and decoding it whole peaked at seven times the file's size.
+string (four bytes a character), and decoding it whole peaked at seven times the file's size. Nor is a file's
+page kept in memory while it is imported: parsing checks every comment and notes where each stretch of about a
+megabyte of whole comments lies (:class:`Segment`), and the import reads them again from the file one stretch
+at a time, each checked against the digest taken when it was parsed.
 """
 
 from __future__ import annotations
 
+import hashlib
 import html
 import re
 from collections.abc import Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 from zoneinfo import ZoneInfo
 
 from bot.lesson_files import LessonFileError, draft_from, split_front_matter
@@ -62,11 +67,33 @@ class PageComment:
     line: int
 
 
+SEGMENT_BYTES = 1 << 20  # how much of a page's comment list the import reads from the file at a time
+CHANGED = "changed while it was being imported (nothing from it was stored): import it again"
+
+
+@dataclass(frozen=True, slots=True)
+class Segment:
+    """A stretch of a page's comment list holding whole comments: its place in the page's bytes, the number
+    and line of its first comment, and a digest of its bytes, so that a file changed since it was parsed is
+    told instead of misread."""
+
+    start: int
+    end: int
+    number: int
+    line: int
+    digest: bytes
+
+
 @dataclass(frozen=True, slots=True)
 class CoursePage:
-    """A parsed course page. Its comments stay in the page's bytes and are parsed again each time they are
-    read (:meth:`iter_comments`): a page of 130,000 comments held as objects took six times the file's size.
-    Parsing checked them all once already, so reading them again cannot fail."""
+    """A parsed course page. Its comments are not kept as objects: they are parsed again from the page's bytes,
+    a segment at a time, each time they are read (:meth:`iter_comments`) — a page of 130,000 comments held as
+    objects took six times the file's size. Parsing checked them all once already, so reading them again cannot
+    fail, unless the file changed meanwhile (:data:`CHANGED`).
+
+    ``data`` holds the page's bytes, or nothing when the page is the file at ``path`` (``from_file``): its
+    segments are then read from there, and a 20 MB page is not held in memory while its comments are stored.
+    """
 
     draft: LessonDraft
     declared: int  # the N of 精选留言（N）
@@ -74,15 +101,34 @@ class CoursePage:
     questions: int  # how many of the comments are questions
     count: int  # how many comments
     data: bytes = field(repr=False)
-    start: int = 0  # where the comment list begins in ``data``
+    segments: tuple[Segment, ...] = ()
     path: Path = Path()
+    from_file: bool = False
 
     @property
     def comments(self) -> tuple[PageComment, ...]:
         return tuple(self.iter_comments())
 
     def iter_comments(self) -> Iterator[PageComment]:
-        return parse_comments(self.data, self.start, self.path)
+        with ExitStack() as stack:
+            file = stack.enter_context(_open(self.path)) if self.from_file else None
+            for segment in self.segments:
+                data = self._segment_bytes(segment, file)
+                for _, _, comment in _items(data, 0, self.path, segment.number, segment.line):
+                    yield comment
+
+    def _segment_bytes(self, segment: Segment, file: IO[bytes] | None) -> bytes:
+        if file is None:
+            data = self.data[segment.start : segment.end]
+        else:
+            try:
+                file.seek(segment.start)
+                data = file.read(segment.end - segment.start)
+            except OSError as error:
+                raise LessonFileError(self.path, f"cannot read: {error.strerror}") from None
+        if _digest(data) != segment.digest:
+            raise LessonFileError(self.path, CHANGED)
+        return data
 
     def posts(self, timezone: str) -> Iterator[ImportedPost]:
         """The comments as imported posts, one at a time: dates at 00:00 in ``timezone``, questions told from
@@ -110,12 +156,23 @@ def is_course_page(data: bytes) -> bool:
     return _MARKER_BYTES.search(data) is not None and _LI_OPEN.search(data) is not None
 
 
+def _open(path: Path) -> IO[bytes]:
+    try:
+        return path.open("rb")
+    except OSError as error:
+        raise LessonFileError(path, f"cannot read: {error.strerror}") from None
+
+
+def _digest(data: bytes) -> bytes:
+    return hashlib.blake2b(data, digest_size=16).digest()
+
+
 class _LineCounter:
     """Line numbers of increasing offsets, counting each stretch of the page once (a page of 16,000 comments
-    must not be rescanned from its start for every comment)."""
+    must not be rescanned from its start for every comment). ``line`` is the line at offset 0."""
 
-    def __init__(self, data: bytes) -> None:
-        self._data, self._offset, self._line = data, 0, 1
+    def __init__(self, data: bytes, line: int = 1) -> None:
+        self._data, self._offset, self._line = data, 0, line
 
     def at(self, offset: int) -> int:
         self._line += self._data.count(b"\n", self._offset, offset)
@@ -142,10 +199,14 @@ def _count(value: str, what: str, path: Path, number: int, line: int) -> int:
     return int(value)
 
 
-def parse_comments(data: bytes, start: int, path: Path) -> Iterator[PageComment]:
-    """Every ``<li>`` after ``start``, one at a time; a malformed one fails the page with its number and line."""
-    lines = _LineCounter(data)
-    for number, opening in enumerate(_LI_OPEN.finditer(data, start), start=1):
+def _items(
+    data: bytes, start: int, path: Path, first_number: int = 1, first_line: int = 1
+) -> Iterator[tuple[int, int, PageComment]]:
+    """Every ``<li>`` after ``start``, one at a time, with its offset and line; a malformed one fails the page
+    with its number and line. ``data`` may be a segment: its first comment is ``first_number``, and offset 0
+    is on ``first_line``."""
+    lines = _LineCounter(data, first_line)
+    for number, opening in enumerate(_LI_OPEN.finditer(data, start), start=first_number):
         line = lines.at(opening.start())
         close = data.find(b"</li>", opening.end())
         following = _LI_OPEN.search(data, opening.end())
@@ -170,14 +231,21 @@ def parse_comments(data: bytes, start: int, path: Path) -> Iterator[PageComment]
             raise LessonFileError(path, f"comment {number} has no author", line)
         if not body:
             raise LessonFileError(path, f"comment {number} has no text", line)
-        yield PageComment(author, body, likes, replies, day, line)
+        yield opening.start(), line, PageComment(author, body, likes, replies, day, line)
 
 
 def parse_course_page(
-    raw: bytes | str, path: Path, course: str | None, intro_length: int = DEFAULT_INTRO_LENGTH
+    raw: bytes | str,
+    path: Path,
+    course: str | None,
+    intro_length: int = DEFAULT_INTRO_LENGTH,
+    *,
+    from_file: bool = False,
 ) -> CoursePage:
-    """Parse a course page (the file's bytes); raises :class:`LessonFileError` naming the file and line of what
-    is wrong."""
+    """Parse a course page; raises :class:`LessonFileError` naming the file and line of what is wrong.
+
+    ``from_file``: ``raw`` is the file at ``path`` as just read, and the page reads its comments from there
+    again when they are imported instead of keeping ``raw`` (see :class:`CoursePage`)."""
     data = raw.encode("utf-8") if isinstance(raw, str) else raw
     marker = _MARKER_BYTES.search(data)
     if marker is None:
@@ -200,10 +268,16 @@ def parse_course_page(
     limit = None if given else intro_length
     intro = intro_from_html(body, limit) if _TAG.search(body) else intro_from_text(body, limit)
     draft = draft_from(meta, intro, path, course, top)
-    page = CoursePage(draft, int(marker.group(1)), frozenset(), 0, 0, data, marker.end(), path)
+    page = CoursePage(draft, int(marker.group(1)), frozenset(), 0, 0, b"" if from_file else data, (), path, from_file)
     keys, questions, count = set(), 0, 0
-    for comment in page.iter_comments():  # every comment checked before anything is stored
+    segments: list[Segment] = []
+    begin, first, line = marker.end(), 1, 1 + data.count(b"\n", 0, marker.end())
+    for offset, at, comment in _items(data, marker.end(), path):  # every comment checked before anything is stored
+        count += 1
+        if offset - begin >= SEGMENT_BYTES:
+            segments.append(Segment(begin, offset, first, line, _digest(data[begin:offset])))
+            begin, first, line = offset, count, at
         keys.add(page.key(comment))
         questions += classify(comment.text) is PostKind.QUESTION
-        count += 1
-    return replace(page, keys=frozenset(keys), questions=questions, count=count)
+    segments.append(Segment(begin, len(data), first, line, _digest(data[begin:])))
+    return replace(page, keys=frozenset(keys), questions=questions, count=count, segments=tuple(segments))

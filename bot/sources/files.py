@@ -67,7 +67,7 @@ def read_source(path: Path, course: str | None, intro_length: int = DEFAULT_INTR
     """Parse one lesson file of any supported format; raises :class:`LessonFileError` naming file and line."""
     data = read_bytes(path)
     if is_course_page(data):
-        page = parse_course_page(data, path, course, intro_length)
+        page = parse_course_page(data, path, course, intro_length, from_file=True)
         return SourceFile(path, page.draft, page)
     if path.suffix.lower() in (".html", ".htm"):
         raise LessonFileError(path, "not a course page: an HTML lesson needs a 精选留言（N） list of comments")

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot.lesson_files import LessonFileError
-from bot.sources.course_page import parse_course_page
+from bot.sources.course_page import CHANGED, SEGMENT_BYTES, parse_course_page
 from bot.sources.files import import_source, read_source
 from handlers.text.intro import intro_plain_text
 from handlers.vocabulary.domain import Course, PostKind
@@ -204,3 +204,62 @@ def test_a_byte_that_is_not_utf8_in_a_comment_is_named_by_its_offset_in_the_file
     page.write_bytes(data[:at] + b"\xff" + data[at:])
     with pytest.raises(LessonFileError, match=rf"not UTF-8 text \(invalid start byte at byte {at}\)"):
         read_source(page, "ai")
+
+
+def long_page(comments: int) -> str:
+    """A page of one comment a line after a two-line head: comment n is on line n + 2."""
+    items = [
+        f"<li><span>learner{n}</span> 👍（{n % 7}） 💬（0）<div>第{n}条：为什么要这样做？ question {n}</div>"
+        f"2024-05-{1 + n % 28:02d}</li>"
+        for n in range(1, comments + 1)
+    ]
+    return f"开篇词\n<div><strong>精选留言（{comments}）</strong></div><ul>\n" + "\n".join(items) + "\n</ul>\n"
+
+
+async def test_a_page_of_several_segments_is_read_back_from_its_file_comment_for_comment(tmp_path: Path) -> None:
+    """A page larger than a segment is not kept in memory: its comments are read again from the file, a
+    segment at a time, with the same numbers, lines and texts, and all of them are stored."""
+    path = tmp_path / "lesson-07.txt"
+    path.write_text(long_page(16_000), encoding="utf-8")
+    page = read_source(path, "ai").page
+    assert page is not None and page.from_file and page.data == b""
+    assert len(page.segments) >= 2 and path.stat().st_size > SEGMENT_BYTES
+    comments = page.comments
+    assert len(comments) == page.count == 16_000
+    assert [c.line for c in comments] == list(range(3, 16_003))
+    assert [c.author for c in comments] == [f"learner{n}" for n in range(1, 16_001)]
+    assert comments[-1].text == "第16000条：为什么要这样做？ question 16000"
+    in_memory = parse_course_page(path.read_bytes(), path, "ai")
+    assert in_memory.comments == comments and in_memory.segments == page.segments
+    db = tmp_path / "s.db"
+    async with await SqliteStore.open(db) as store:
+        await store.upsert_course(Course("ai", "AI"), NOW)
+        done = await import_source(store, read_source(path, "ai"), NOW, language="zh")
+    assert done.result.posts_added == 16_000 and len(_rows(db)) == 16_000
+
+
+@pytest.mark.parametrize("change", ["edited", "cut", "removed"])
+async def test_a_page_changed_after_it_was_read_is_not_imported_and_changes_nothing(
+    tmp_path: Path, change: str
+) -> None:
+    """Between reading a page and storing it, its file changed (a comment edited, the file cut short or
+    removed): the import fails with a message that says so and what to do, and nothing is stored."""
+    path = tmp_path / "lesson-07.txt"
+    text = long_page(16_000)
+    path.write_text(text, encoding="utf-8")
+    db = tmp_path / "s.db"
+    async with await SqliteStore.open(db) as store:
+        await store.upsert_course(Course("ai", "AI"), NOW)
+        source = read_source(path, "ai")
+        if change == "edited":
+            path.write_text(text.replace("第15999条", "第15999个"), encoding="utf-8")
+        elif change == "cut":
+            path.write_text(text[: len(text) // 2], encoding="utf-8")
+        else:
+            path.unlink()
+        with pytest.raises(LessonFileError) as raised:
+            await import_source(store, source, NOW, language="zh")
+        assert await store.list_lessons("ai") == []
+    expected = "cannot read: No such file or directory" if change == "removed" else CHANGED
+    assert str(raised.value) == f"{path}: {expected}"
+    assert _rows(db) == []
