@@ -17,7 +17,13 @@ from typing import TypeVar
 import aiosqlite
 
 from handlers.vocabulary.domain import Course, Lesson, LessonDraft
-from handlers.vocabulary.imported import IMPORTED_PLATFORM, FeedEntry, FeedState, ImportedPost, LessonImport
+from handlers.vocabulary.imported import (
+    IMPORTED_PLATFORM,
+    FeedEntry,
+    FeedState,
+    ImportedPost,
+    LessonImport,
+)
 from storage import chunk_placement, clusters, codec
 from storage.json_text import json_text
 
@@ -128,7 +134,7 @@ def import_lesson_op(
         listed = [post.key for post in posts]
         for post in posts:  # a bad post fails here, before anything is queued
             _check(post)
-    listed_json = json_text(sorted(set(listed)))
+    listed_json = json_text(list(listed))  # (in any order, a key listed twice or not)
     edited_at = codec.to_micros(now)
     new_course = (
         None

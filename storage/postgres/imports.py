@@ -15,7 +15,13 @@ from datetime import datetime
 from itertools import islice
 
 from handlers.vocabulary.domain import Course, Lesson, LessonDraft
-from handlers.vocabulary.imported import IMPORTED_PLATFORM, FeedEntry, FeedState, ImportedPost, LessonImport
+from handlers.vocabulary.imported import (
+    IMPORTED_PLATFORM,
+    FeedEntry,
+    FeedState,
+    ImportedPost,
+    LessonImport,
+)
 from storage import codec
 from storage.import_ops import CHUNK, FEED_SELECT, _check, feed_state_from
 from storage.postgres import clusters
@@ -113,7 +119,7 @@ class SourceRows(PgBase):
             listed = [post.key for post in posts]
             for post in posts:  # a bad post fails here, before anything is written
                 _check(post)
-        keys = sorted(set(listed))
+        keys = list(listed)  # (in any order, a key listed twice or not)
         edited_at = codec.to_micros(now)
         new_course = None if course is None else course_params(course, now)
         codec.to_micros_or_none(draft.release_at)  # a naive time fails before the transaction

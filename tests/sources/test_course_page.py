@@ -14,6 +14,7 @@ from bot.sources.course_page import CHANGED, SEGMENT_BYTES, parse_course_page
 from bot.sources.files import import_source, read_source
 from handlers.text.intro import intro_plain_text
 from handlers.vocabulary.domain import Course, PostKind
+from handlers.vocabulary.imported import ImportKeys, import_key
 from storage import SqliteStore
 from tests.handlers.test_classify import SAMPLE_VERDICTS
 from tests.paths import SAMPLE_PAGE
@@ -263,3 +264,24 @@ async def test_a_page_changed_after_it_was_read_is_not_imported_and_changes_noth
     expected = "cannot read: No such file or directory" if change == "removed" else CHANGED
     assert str(raised.value) == f"{path}: {expected}"
     assert _rows(db) == []
+
+
+def test_a_pages_keys_are_its_comments_import_keys_packed(tmp_path: Path) -> None:
+    """The keys a page holds for its import are exactly its comments' import keys (a comment listed twice is
+    listed twice), packed 16 bytes a key; anything else is not among them."""
+    path = tmp_path / "lesson-07.txt"
+    text = long_page(300)
+    twice = text.split("\n")[2]  # comment 1 again at the end
+    path.write_text(text.replace("\n</ul>", f"\n{twice}\n</ul>"), encoding="utf-8")
+    page = read_source(path, "ai").page
+    assert page is not None
+    expected = [page.key(c) for c in page.comments]
+    assert len(expected) == 301 and expected[0] == expected[-1]
+    assert list(page.keys) == expected and len(page.keys) == 301
+    assert all(key in page.keys for key in expected)
+    stranger = import_key("ai", "lesson-07", "nobody", "2024-05-01", "not on the page")
+    assert stranger not in page.keys and expected[0][:31] not in page.keys and 42 not in page.keys
+    shifted = expected[0][2:] + expected[1][:2]  # the bytes across two keys: not a key
+    assert shifted not in page.keys
+    with pytest.raises(ValueError, match="16 bytes each"):
+        ImportKeys(b"\x00" * 17)
