@@ -67,7 +67,8 @@ def read_source(path: Path, course: str | None, intro_length: int = DEFAULT_INTR
     """Parse one lesson file of any supported format; raises :class:`LessonFileError` naming file and line."""
     data = read_bytes(path)
     if is_course_page(data):
-        page = parse_course_page(data, path, course, intro_length, from_file=True)
+        # A pipe or other special file cannot be read a second time: its page is kept in memory instead.
+        page = parse_course_page(data, path, course, intro_length, from_file=path.is_file())
         return SourceFile(path, page.draft, page)
     if path.suffix.lower() in (".html", ".htm"):
         raise LessonFileError(path, "not a course page: an HTML lesson needs a 精选留言（N） list of comments")

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
+import threading
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -285,3 +287,20 @@ def test_a_pages_keys_are_its_comments_import_keys_packed(tmp_path: Path) -> Non
     assert shifted not in page.keys
     with pytest.raises(ValueError, match="16 bytes each"):
         ImportKeys(b"\x00" * 17)
+
+
+async def test_a_page_read_from_a_pipe_is_kept_in_memory_and_imported_whole(tmp_path: Path) -> None:
+    """A pipe (``lesson add /dev/stdin``, a shell's process substitution) cannot be read twice: its page is
+    kept in memory, and every comment is stored."""
+    fifo = tmp_path / "lesson-07.txt"
+    os.mkfifo(fifo)
+    writer = threading.Thread(target=fifo.write_text, args=(long_page(9_000),), kwargs={"encoding": "utf-8"})
+    writer.start()
+    source = read_source(fifo, "ai")
+    writer.join()
+    assert source.page is not None and not source.page.from_file and len(source.page.segments) >= 2
+    db = tmp_path / "s.db"
+    async with await SqliteStore.open(db) as store:
+        await store.upsert_course(Course("ai", "AI"), NOW)
+        done = await import_source(store, source, NOW, language="zh")
+    assert done.result.posts_added == 9_000 and len(_rows(db)) == 9_000
