@@ -17,13 +17,7 @@ from typing import TypeVar
 import aiosqlite
 
 from handlers.vocabulary.domain import Course, Lesson, LessonDraft
-from handlers.vocabulary.imported import (
-    IMPORTED_PLATFORM,
-    FeedEntry,
-    FeedState,
-    ImportedPost,
-    LessonImport,
-)
+from handlers.vocabulary.imported import IMPORTED_PLATFORM, FeedEntry, FeedState, ImportedPost, LessonImport
 from storage import chunk_placement, clusters, codec
 from storage.json_text import json_text
 

@@ -15,13 +15,7 @@ from datetime import datetime
 from itertools import islice
 
 from handlers.vocabulary.domain import Course, Lesson, LessonDraft
-from handlers.vocabulary.imported import (
-    IMPORTED_PLATFORM,
-    FeedEntry,
-    FeedState,
-    ImportedPost,
-    LessonImport,
-)
+from handlers.vocabulary.imported import IMPORTED_PLATFORM, FeedEntry, FeedState, ImportedPost, LessonImport
 from storage import codec
 from storage.import_ops import CHUNK, FEED_SELECT, _check, feed_state_from
 from storage.postgres import clusters
