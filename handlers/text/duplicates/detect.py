@@ -128,10 +128,12 @@ def fingerprint(text: str) -> Fingerprint:
 
 
 # The questions whose terms, marks and words are kept, in each of three caches: a placement judges at most 50
-# earlier questions (the stores' MAX_CANDIDATES), so this keeps the candidates of the last eighty or more. Each
-# entry is about 2 KB: at 16,384 the three took up to 100 MB of a bot's memory, and a 130,000-comment import
-# peaked at 7.7 times its file's size (benchmarks/import_pages.py; at 4,096 the time was the same).
-CACHED_QUESTIONS = 4096
+# earlier questions (the stores' MAX_CANDIDATES), so this keeps the candidates of the last forty or more. Each
+# entry is about 1-2 KB: at 16,384 the three took up to 100 MB of a bot's memory, and a 130,000-comment import
+# peaked at 7.7 times its file's size (benchmarks/import_pages.py). At 2,048 (4,096 before) that import peaks
+# 4-5 MB lower in the same time, and placement among 100,000 or 1,000,000 questions takes as long
+# (benchmarks/duplicates.py; among 10,000, where 4,096 held nearly every candidate, 0.1-0.2 ms more).
+CACHED_QUESTIONS = 2048
 _NONE: frozenset[str] = frozenset()
 
 
