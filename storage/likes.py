@@ -25,9 +25,9 @@ logger = logging.getLogger(__name__)
 
 # THE LIKE RULE is the view countable_likes (migration 0009): a reaction is kept only when it is one of its rows
 # (a like emoji of the post's group, by a member who is neither the post's author nor a bot). Every path that
-# keeps a like reads it: the single statement below, the batch view like_batches (migration 0013), the burst
-# triggers of like_bursts and reaction_changes, and reconcile_reactions. None of them repeats the rule, and no
-# Python check stands in for it.
+# keeps a like reads it: the single statement below, the batch views like_batches (migration 0013) and like_groups
+# (0021), the burst triggers of like_bursts and reaction_changes, and reconcile_reactions. None of them repeats the
+# rule, and no Python check stands in for it.
 
 # One statement per like, so a burst of them is one executemany: the post is found by its message.
 ADD_REACTION = """
@@ -37,9 +37,9 @@ ADD_REACTION = """
     WHERE emoji = ? AND member_platform = ? AND user_id = ? AND platform = ? AND chat_id = ? AND message_id = ?
 """
 
-# The same for a whole group of reactions at once: their parameter lists as one JSON array, through the
-# like_batches view (migrations 0013, 0018), which keeps them by the like rule and then adds to each question it
-# touched, once, the members whose first reaction on it this is, instead of updating the count once per like.
+# The same for lone likes queued together: their parameter lists as one JSON array, through the like_batches view
+# (migrations 0013, 0018), which keeps them by the like rule and then adds to each question it touched, once, the
+# members whose first reaction on it this is, instead of updating the count once per like.
 ADD_REACTIONS_BATCH = "INSERT INTO like_batches (likes) VALUES (?)"
 
 # Who of the reported (member, emoji) pairs may like the post at all (may_like: not its author, not a bot),
@@ -56,8 +56,9 @@ KEPT_REACTIONS = (
     " WHERE r.question_id = ?"
 )
 
-# A burst of likes with new members, set-based through the like_bursts view (migrations 0007, 0009): two JSON arrays,
-# the members to upsert and the likes as ADD_REACTION's parameters.
+# A burst of likes, set-based through the like_bursts view (migrations 0007, 0009, 0021): two JSON arrays, the
+# members to upsert (often none) and the likes grouped by post as the like_groups view takes them (0021), which
+# counts them as like_batches does.
 LIKE_BURST = "INSERT INTO like_bursts (members, likes) VALUES (?, ?)"
 # Bursts queued together (the next lot's, while this one commits) still go as one statement: a view row each.
 LIKE_BURSTS_BATCH = (
@@ -133,10 +134,10 @@ class LikeRows(StoreBase):
 
         Every time is checked before anything is queued, so a bad change (a naive datetime) changes nothing.
         A burst is always one statement, so one call into SQLite and one commit, chosen for what SQLite pays
-        per like: a lone change, or a burst of likes by members already stored, takes the plain statement (which
-        the writer groups with its neighbours); a burst of likes that brings new members, the like_bursts view
-        (the members' upserts, then every like, set-based); a burst with removals, the reaction_changes view,
-        which applies its rows one by one in order.
+        per like: a lone change takes the plain statement (which the writer groups with its neighbours); a burst
+        of likes, the like_bursts view (the upserts of its new members, then its likes grouped by post, each post
+        found once, set-based); a burst with removals, the reaction_changes view, which applies its rows one by
+        one in order.
         """
         times = _micros(changes)
         if not changes:
@@ -165,28 +166,29 @@ class LikeRows(StoreBase):
             self._members.committed(member)
 
     async def _apply_likes(self, likes: list[tuple[ReactionChange, int]]) -> None:
-        """A burst of adds: the plain statement, or like_bursts with new members. Either is one statement, a
-        group already, so it goes to SQLite at once when the writer is idle (``at_once``, see storage.writer)."""
-        params, new_members = self._like_params(likes)
-        if not new_members:
-            await self._writer.submit(Batch([(ADD_REACTION, p, ADD_REACTIONS_BATCH) for p in params], at_once=True))
-            return
+        """A burst of adds: like_bursts, its new members (if any) and its likes in one statement, a group
+        already, so it goes to SQLite at once when the writer is idle (``at_once``, see storage.writer)."""
+        groups, new_members = self._like_groups(likes)
         await self._writer.submit(
             Statement(
-                LIKE_BURST, (_member_rows(new_members), json_text(params)), batch_sql=LIKE_BURSTS_BATCH, at_once=True
+                LIKE_BURST, (_member_rows(new_members), json_text(groups)), batch_sql=LIKE_BURSTS_BATCH, at_once=True
             )
         )
         for member in new_members:
             self._members.committed(member)
 
-    def _like_params(self, likes: list[tuple[ReactionChange, int]]) -> tuple[list[tuple[Any, ...]], list[Member]]:
-        """ADD_REACTION's parameters for each like, and the burst's members not known to be stored as they are.
+    def _like_groups(self, likes: list[tuple[ReactionChange, int]]) -> tuple[list[list[Any]], list[Member]]:
+        """The burst's likes as like_groups takes them (migration 0021), and its members not known to be stored
+        as they are.
 
-        A burst brings many likes by the same members to the same posts, and the backends hand the same Member
-        and MessageRef objects for them: so each distinct object is looked at once (by identity, while the burst
-        holds it), not once per like — this loop runs on the event loop, for every like of a burst.
+        A group is the likes on one post with one emoji by members of one platform at one instant: [platform,
+        chat_id, message_id, emoji, member platform, created_at, [user_id, ...]]. A burst brings many likes by the
+        same members to the same posts, and the backends hand the same Member and MessageRef objects for them: so
+        each distinct object is looked at once (by identity, while the burst holds it), not once per like — this
+        loop runs on the event loop, for every like of a burst.
         """
-        params: list[tuple[Any, ...]] = []
+        groups: list[list[Any]] = []
+        likers_of: dict[tuple[tuple[str, str, str], str, str, int], list[str]] = {}
         new_members: dict[tuple[str, str], Member] = {}
         refs: dict[int, tuple[str, str, str]] = {}
         current: dict[int, bool] = {}
@@ -194,15 +196,20 @@ class LikeRows(StoreBase):
         for change, created in likes:
             ref, member = change.ref, change.member
             where = refs.get(id(ref))
-            if where is None:
+            if where is None:  # (equal refs in different objects, as Telegram's updates bring, share a group)
                 where = refs[id(ref)] = _ref(ref)
+            key = (where, change.emoji, member.platform, created)
+            likers = likers_of.get(key)
+            if likers is None:
+                likers = likers_of[key] = []
+                groups.append([*where, change.emoji, member.platform, created, likers])
+            likers.append(member.user_id)
             known = current.get(id(member))
             if known is None:
                 known = current[id(member)] = is_current(member)
             if not known:  # every time, as before: the last name given for a member in the burst is the one kept
                 new_members[(member.platform, member.user_id)] = member
-            params.append((created, change.emoji, member.platform, member.user_id, *where))
-        return params, list(new_members.values())
+        return groups, list(new_members.values())
 
     async def keep_reactions(self, changes: Sequence[ReactionChange]) -> None:
         """Return once the burst is kept (committed to like_inbox), before its likes are counted.
@@ -219,8 +226,8 @@ class LikeRows(StoreBase):
         if len(changes) < 2 or not all(change.added for change in changes):
             await self.apply_reactions(changes)
             return
-        params, new_members = self._like_params(list(zip(changes, times, strict=True)))
-        await self._kept.keep(_member_rows(new_members), json_text(params), new_members)
+        groups, new_members = self._like_groups(list(zip(changes, times, strict=True)))
+        await self._kept.keep(_member_rows(new_members), json_text(groups), new_members)
 
     async def settled(self) -> None:
         """Until every burst kept so far is counted (benchmarks and tests; reads wait for it themselves)."""

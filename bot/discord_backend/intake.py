@@ -99,7 +99,7 @@ class Intake:
         self._gateway = gateway
         self._catch_up = catch_up
         self._observer = observer
-        self.reactions = ReactionLots(dispatch, observer.reactions_handled)
+        self.reactions = ReactionLots(dispatch, clock, observer.reactions_handled)
         self.in_order = InOrder()
         # Messages taken by discord.py's parser whose on_message has not finished (see message_arrived).
         self._arriving: dict[int, asyncio.Future[None]] = {}
@@ -258,7 +258,7 @@ class Intake:
         ref = self._refs.get(message_id)
         if ref is None:
             ref = self._refs.put(message_id, MessageRef(translate.PLATFORM, chat[0], str(message_id), chat[1]))
-        self.reactions.add(ReactionChange(ref, who, key, self._clock.now(), added))
+        self.reactions.add(ref, who, key, added)
 
     def _reactor(self, payload: discord.RawReactionActionEvent) -> Member | None:
         """Who reacted, or None for a bot (ourselves included). An add in a guild carries the member; a removal
@@ -291,6 +291,11 @@ class ReactionLots:
     Group commit one level up: under load, one dispatch per lot instead of per reaction; when idle, a reaction
     goes alone at once.
 
+    A reaction's time is its lot's: the clock is read once, as the lot begins (a turn of the loop, well under a
+    second even under a burst; Discord's reaction events carry no time of their own). So the store finds a
+    burst's likes on a post at one instant, and keeps them as one group (storage migration 0021), where a time
+    read per reaction would differ by microseconds for each.
+
     Nothing waits for a lot's commit. Discord never redelivers a gateway event, so waiting buys no delivery
     guarantee (missed events are what start-up reconciliation is for). Nor does a lot wait for the one before
     it: its writes queue behind the earlier lot's (the store's writer keeps their order) and go in the next
@@ -301,21 +306,26 @@ class ReactionLots:
     for them).
     """
 
-    def __init__(self, dispatch: Dispatch, done: Callable[[Lot], None] = UNOBSERVED.reactions_handled) -> None:
+    def __init__(
+        self, dispatch: Dispatch, clock: Clock, done: Callable[[Lot], None] = UNOBSERVED.reactions_handled
+    ) -> None:
         self._dispatch = dispatch
+        self._clock = clock
         self._done = done
         self._lot: list[ReactionChange] = []
+        self._lot_began = clock.now()
         self._flushers: set[asyncio.Task[None]] = set()
         self.failed_lots = 0
         self.failed_reactions = 0
 
-    def add(self, change: ReactionChange) -> None:
-        """Queue ``change`` in the current lot (the first of a turn starts the lot's task)."""
+    def add(self, ref: MessageRef, member: Member, emoji: str, added: bool) -> None:
+        """Queue a reaction in the current lot, at the lot's time (the first of a turn starts the lot's task)."""
         if not self._lot:
+            self._lot_began = self._clock.now()
             flusher = asyncio.get_running_loop().create_task(self._flush(), name="discord-reaction-lot")
             self._flushers.add(flusher)
             flusher.add_done_callback(self._flushers.discard)
-        self._lot.append(change)
+        self._lot.append(ReactionChange(ref, member, emoji, self._lot_began, added))
 
     async def drain(self) -> None:
         """Return once every lot queued so far is handled (before a clear, and on stop before the store closes)."""

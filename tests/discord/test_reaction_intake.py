@@ -5,20 +5,20 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
 
 import pytest
 
 from bot.discord_backend.intake import InOrder, ReactionLots
-from handlers.vocabulary.domain import Member, MessageRef, ReactionChange
+from handlers.vocabulary.domain import Member, MessageRef
 from handlers.vocabulary.events import Event, ReactionBurst
 from tests.clock import TestClock
 
 REF = MessageRef("discord", "1", "2", "3")
-T0 = TestClock().now()
 
 
-def change(user: int, added: bool = True) -> ReactionChange:
-    return ReactionChange(REF, Member("discord", str(user), f"u{user}"), "👍", T0, added)
+def add(lots: ReactionLots, user: int, added: bool = True) -> None:
+    lots.add(REF, Member("discord", str(user), f"u{user}"), "👍", added)
 
 
 async def test_a_turn_of_the_loop_is_one_lot_and_lots_keep_their_order() -> None:
@@ -31,18 +31,38 @@ async def test_a_turn_of_the_loop_is_one_lot_and_lots_keep_their_order() -> None
         await release.wait()  # the commit is slow: the next lot does not wait for it
 
     handled: list[list[str]] = []
-    lots = ReactionLots(dispatch, lambda lot: handled.append([c.member.user_id for c in lot]))
+    lots = ReactionLots(dispatch, TestClock(), lambda lot: handled.append([c.member.user_id for c in lot]))
     for user in (1, 2):
-        lots.add(change(user))
+        add(lots, user)
     await asyncio.sleep(0)  # the first lot is dispatched
-    lots.add(change(1, added=False))
-    lots.add(change(3))
+    add(lots, 1, added=False)
+    add(lots, 3)
     await asyncio.sleep(0)
     assert bursts == [["1+", "2+"], ["1-", "3+"]]
     assert handled == []  # nothing is reported handled before its lot returns
     release.set()
     await lots.drain()
     assert handled == [["1", "2"], ["1", "3"]]  # reported once per lot, not reaction by reaction
+
+
+async def test_a_lot_is_stamped_once_when_it_begins_and_the_next_lot_reads_the_clock_again() -> None:
+    """One time for every reaction of a lot, so the store keeps a post's likes of a lot as one group."""
+    clock = TestClock()
+    times: list[list[datetime]] = []
+
+    async def dispatch(event: Event) -> None:
+        assert isinstance(event, ReactionBurst)
+        times.append([c.at for c in event.changes])
+
+    lots = ReactionLots(dispatch, clock)
+    began = clock.now()
+    add(lots, 1)
+    clock.advance(seconds=0.2)  # the turn goes on: later reactions of it keep the lot's time
+    add(lots, 2)
+    await asyncio.sleep(0)
+    add(lots, 3)
+    await lots.drain()
+    assert times == [[began, began], [began + timedelta(seconds=0.2)]]
 
 
 async def test_a_failed_lot_is_logged_reported_and_the_next_lot_still_goes(caplog: pytest.LogCaptureFixture) -> None:
@@ -55,10 +75,10 @@ async def test_a_failed_lot_is_logged_reported_and_the_next_lot_still_goes(caplo
             raise RuntimeError("the store is gone")
 
     handled: list[str] = []
-    lots = ReactionLots(dispatch, lambda lot: handled.extend(c.member.user_id for c in lot))
-    lots.add(change(1))
+    lots = ReactionLots(dispatch, TestClock(), lambda lot: handled.extend(c.member.user_id for c in lot))
+    add(lots, 1)
     await asyncio.sleep(0)
-    lots.add(change(2))
+    add(lots, 2)
     await lots.drain()
     assert seen == [1, 1] and handled == ["1", "2"]  # a failed lot is reported handled too (its failure logged)
     assert "a lot of 1 reactions could not be handled" in caplog.text
@@ -73,8 +93,8 @@ async def test_drain_waits_for_a_lot_queued_just_before_stop() -> None:
         await asyncio.sleep(0.01)
         committed.extend(int(c.member.user_id) for c in event.changes)
 
-    lots = ReactionLots(dispatch)
-    lots.add(change(7))
+    lots = ReactionLots(dispatch, TestClock())
+    add(lots, 7)
     await lots.drain()  # nothing was dispatched yet when drain began
     assert committed == [7]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -19,6 +20,7 @@ from handlers.vocabulary.domain import (
 )
 from storage import SqliteStore
 from storage.postgres import PostgresStore
+from storage.schema import load_migrations
 
 AnyStore = SqliteStore | PostgresStore
 
@@ -67,3 +69,16 @@ async def make_world(store: AnyStore) -> World:
     lesson, _ = await store.upsert_lesson(LessonDraft("ai", "intro", "Introduction", number=1), T0 - timedelta(days=1))
     group = await store.setup_group(CHAT, "AI study group", "ai", "en")
     return World(store, course, lesson, group)
+
+
+def undo_like_groups(conn: sqlite3.Connection) -> None:
+    """Take a SQLite file back to its like path before migration 21 (the caller sets the version it wants):
+    like_bursts' trigger as migration 13 made it, which hands its likes to like_batches one like at a time."""
+    [before] = [
+        statement
+        for statement in load_migrations()[13 - 1].statements()
+        if statement.lstrip().startswith("CREATE TRIGGER like_bursts_apply")
+    ]
+    conn.execute("DROP VIEW like_groups")
+    conn.execute("DROP TRIGGER like_bursts_apply")
+    conn.execute(before)

@@ -4,9 +4,13 @@ reaction rows, so a burst that touches one question many times must still leave 
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
+
+import pytest
 
 from handlers.vocabulary.domain import Member, MessageRef, ReactionChange
 from storage import SqliteStore
+from storage.codec import to_micros
 from tests.storage.helpers import ANN, BOB, CAT, DAN, T0, AnyStore, World
 from tests.storage.raw import rows, value
 
@@ -123,3 +127,53 @@ async def test_two_postgresql_stores_liking_the_same_questions_at_once_keep_exac
     finally:
         await one.close()
         await two.close()
+
+
+@pytest.mark.parametrize("way", ["apply", "keep"])
+async def test_a_burst_keeps_each_like_with_its_own_post_emoji_and_time(world: World, way: str) -> None:
+    """SQLite sends a burst's likes grouped by post, emoji and time (migration 21): every like must still land
+    on its own post with its own emoji and time, by the like rule, whether equal posts come as one object or as
+    several (Telegram builds one per update)."""
+    store = world.store
+    await store.set_like_emojis(world.group.id, [LIKE, HEART])
+    one = (await world.post("One?", author=ANN)).ref
+    two = (await world.post("Two?", author=BOB)).ref
+    assert one is not None and two is not None
+    same_as_one = MessageRef(one.platform, one.chat_id, one.message_id, one.thread_id)
+    unknown = MessageRef(one.platform, one.chat_id, "404", one.thread_id)
+    later = T0 + timedelta(seconds=1, microseconds=7)
+    newcomer, bot = Member("telegram", "800", "Newcomer"), Member("telegram", "900", "A bot", is_bot=True)
+    burst = [
+        ReactionChange(one, BOB, LIKE, T0),
+        ReactionChange(same_as_one, CAT, LIKE, T0),
+        ReactionChange(one, DAN, LIKE, later),
+        ReactionChange(one, newcomer, HEART, T0),
+        ReactionChange(same_as_one, newcomer, LIKE, later),  # a second like emoji: one more row, no more likes
+        ReactionChange(one, ANN, LIKE, T0),  # her own post
+        ReactionChange(one, bot, LIKE, T0),
+        ReactionChange(two, BOB, LIKE, T0),  # his own post
+        ReactionChange(two, CAT, LAUGH, T0),  # not a like emoji
+        ReactionChange(two, DAN, HEART, later),
+        ReactionChange(unknown, CAT, LIKE, T0),  # no such post
+    ]
+    await (store.apply_reactions(burst) if way == "apply" else store.keep_reactions(burst))
+    kept = await rows(
+        store,
+        "SELECT q.message_id, m.user_id, r.emoji, r.created_at FROM reactions r"
+        " JOIN questions q ON q.id = r.question_id JOIN members m ON m.id = r.member_id"
+        " ORDER BY q.message_id, m.user_id, r.emoji",
+    )
+    at, at_later = to_micros(T0), to_micros(later)
+    assert kept == sorted(
+        [
+            (one.message_id, "2", LIKE, at),
+            (one.message_id, "3", LIKE, at),
+            (one.message_id, "4", LIKE, at_later),
+            (one.message_id, "800", HEART, at),
+            (one.message_id, "800", LIKE, at_later),
+            (two.message_id, "4", HEART, at_later),
+        ]
+    )
+    assert (await likes(world, one), await likes(world, two)) == (4, 1)
+    counts, left = await stored_counts(store)
+    assert all(count == distinct for _, count, distinct in counts) and left == 0

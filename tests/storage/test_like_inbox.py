@@ -19,7 +19,7 @@ from bot.cli import main
 from handlers.vocabulary.domain import Member, MessageRef, ReactionChange
 from storage import SqliteStore
 from storage.codec import to_micros
-from tests.storage.helpers import ANN, BOB, CAT, DAN, T0, AnyStore, World, make_world
+from tests.storage.helpers import ANN, BOB, CAT, DAN, T0, AnyStore, World, make_world, undo_like_groups
 from tests.storage.raw import rows
 
 LIKE, HEART, LAUGH = "👍", "❤️", "😂"
@@ -97,9 +97,23 @@ async def test_a_bad_time_keeps_nothing_and_changes_nothing(world: World) -> Non
 
 def leave_kept(path: Path, ref: MessageRef, members: list[Member], at: datetime) -> None:
     """What a process killed between keeping a burst and counting it leaves: a like_inbox row (like_bursts'
-    arguments: the members to upsert and the likes, as JSON arrays)."""
+    arguments: the members to upsert, and the likes grouped by post as like_groups takes them, migration 21)."""
     people = [[m.platform, m.user_id, m.display_name, int(m.is_bot)] for m in members]
-    likes = [[to_micros(at), LIKE, m.platform, m.user_id, ref.platform, ref.chat_id, ref.message_id] for m in members]
+    group = [*_where(ref), LIKE, members[0].platform, to_micros(at), [m.user_id for m in members]]
+    _insert_kept(path, people, [group])
+
+
+def leave_kept_before_21(path: Path, ref: MessageRef, members: list[Member], at: datetime) -> None:
+    """The same row as a process before migration 21 left it: one like at a time, as like_batches takes them."""
+    people = [[m.platform, m.user_id, m.display_name, int(m.is_bot)] for m in members]
+    _insert_kept(path, people, [[to_micros(at), LIKE, m.platform, m.user_id, *_where(ref)] for m in members])
+
+
+def _where(ref: MessageRef) -> list[str]:
+    return [ref.platform, ref.chat_id, ref.message_id]
+
+
+def _insert_kept(path: Path, people: list[list[object]], likes: list[list[object]]) -> None:
     with sqlite3.connect(path) as conn:
         conn.execute("INSERT INTO like_inbox (members, likes) VALUES (?, ?)", (json.dumps(people), json.dumps(likes)))
     conn.close()
@@ -138,6 +152,27 @@ async def test_a_burst_kept_by_a_stopped_process_is_counted_once_at_the_next_ope
     try:
         assert "kept before the last stop" not in caplog.text
         assert await likes_of(store, ref) == 3
+    finally:
+        await store.close()
+
+
+async def test_a_burst_kept_before_migration_21_is_counted_by_the_upgrade(db_path: Path) -> None:
+    """A stopped version-20 process left its likes one at a time; migration 21 counts them as they were written
+    (read as groups, they would find no post and count nothing) before the likes travel grouped."""
+    ref = await kept_world(db_path)
+    with sqlite3.connect(db_path) as conn:
+        undo_like_groups(conn)
+        conn.execute("PRAGMA user_version = 20")
+    conn.close()
+    leave_kept_before_21(db_path, ref, [DAN, Member("telegram", "700", "Newcomer")], T0)
+    store = await SqliteStore.open(db_path)
+    try:
+        assert await likes_of(store, ref) == 4
+        assert await rows(store, "SELECT COUNT(*) FROM like_inbox") == [(0,)]
+        fay = Member("telegram", "701", "Fay")
+        await store.keep_reactions([ReactionChange(ref, DAN, LIKE, T0), ReactionChange(ref, fay, LIKE, T0)])
+        assert await likes_of(store, ref) == 5  # the upgraded store counts in groups; Dan's like again adds none
+        assert all(count == distinct for _, count, distinct in await counts(store))
     finally:
         await store.close()
 

@@ -12,7 +12,7 @@ from handlers.vocabulary.domain import Instructor, PostKind
 from storage import DatabaseTooNew, SqliteStore, latest_version, upgrade_database
 from storage.locations import Database
 from storage.schema import load_migrations, split_statements
-from tests.storage.helpers import make_world
+from tests.storage.helpers import make_world, undo_like_groups
 
 
 @pytest.fixture
@@ -198,9 +198,10 @@ async def test_reminders_sent_before_version_16_are_not_sent_again(db_path: Path
         assert await store.claim_reminder(question.id, "ai", at)  # reminded (and sent) by version 15
     finally:
         await store.close()
-    # Back to version 15: 16 added the deliveries, 19 the like inbox and 20 a view; 17 and 18 replace what they
-    # change.
+    # Back to version 15: 16 added the deliveries, 19 the like inbox, 20 and 21 a view each; 17, 18 and 21 replace
+    # what else they change.
     with sqlite3.connect(db_path) as conn:
+        undo_like_groups(conn)
         conn.execute("DROP VIEW counted_questions")
         conn.execute("DROP VIEW like_inbox_apply")
         conn.execute("DROP TABLE like_inbox")
