@@ -20,6 +20,7 @@ from discord.http import Route
 from tests.clock import TestClock
 from tests.fakes.discord_api import FakeDiscord
 from tests.fakes.discord_api.ratelimits import GLOBAL_REQUESTS_PER_SECOND
+from tests.fakes.discord_client import make_client, running
 
 
 class ManualMonotonic:
@@ -163,3 +164,13 @@ async def test_latency_is_a_round_trip_per_call_and_calls_overlap(client_http: a
     assert [status for status, _, _ in results] == [200] * 10
     assert ten < 1.5  # ten concurrent calls take about one round trip, not ten (2 s)
     assert slower >= 0.5
+
+
+async def test_a_heartbeat_ack_comes_back_after_the_round_trip() -> None:
+    """discord.py's latency is the time from a beat to its ACK: with the server's round trip, that round trip
+    (an ACK at once reads as about nothing, or, when it overtakes the heartbeat thread, as the whole interval)."""
+    fake = FakeDiscord(clock=TestClock(), heartbeat_interval=300, latency=0.2)
+    async with fake as dc, dc.patch_discord(), running(make_client(), dc.token) as client:
+        await dc.wait_for(lambda: dc.heartbeats >= 3, what="three heartbeats")
+        await asyncio.sleep(0.25)  # the last ACK's way back
+        assert 0.2 <= client.latency < 0.3

@@ -60,7 +60,9 @@ Every route has a bucket ("Rate Limits" > Header Format) and every answer carrie
 (``X-RateLimit-Limit``, ``-Remaining``, ``-Reset``, ``-Reset-After``, ``-Bucket``).  ``global_limit`` (off by
 default; :meth:`FakeDiscord.enable_global_limit` turns on Discord's 50 requests a second) answers 429 with
 ``"global": true`` and ``X-RateLimit-Global`` once a client goes over; ``latency`` adds a network round trip to
-each REST call.  Both measure durations with ``monotonic`` (a test may pass a manual one); dates in headers
+each REST call and to each heartbeat's ACK (an ACK at once would arrive before discord.py's heartbeat thread
+notes that it sent the beat: it would take the whole interval for the round trip, and warn "Can't keep up").
+Both measure durations with ``monotonic`` (a test may pass a manual one); dates in headers
 (``X-RateLimit-Reset``) come from the test's clock.  Every 429 the server answers is kept in ``rate_limited``.
 
 How the package is laid out

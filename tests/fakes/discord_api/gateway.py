@@ -4,6 +4,7 @@ member requests, dispatching events to the sessions that may see them, and the d
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from collections.abc import Callable
@@ -192,7 +193,10 @@ class _Gateway:
             return
         if op == OP_HEARTBEAT:
             self.heartbeats += 1
-            conn.send_op(OP_HEARTBEAT_ACK, None)
+            if self.latency > 0:  # the beat and its ACK cross the same network as a REST call and its answer
+                asyncio.get_running_loop().call_later(self.latency, conn.send_op, OP_HEARTBEAT_ACK, None)
+            else:
+                conn.send_op(OP_HEARTBEAT_ACK, None)
             self._touch()
         elif op == OP_IDENTIFY:
             await self._identify(conn, data or {})

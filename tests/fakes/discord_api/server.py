@@ -80,7 +80,8 @@ class FakeDiscord(_World, _Acts, _Gateway, _Routing, _RateLimits, _Rest, _Intera
 
         ``global_limit``: requests a second over all routes before a global 429 (Discord's is 50, see
         :meth:`enable_global_limit`); None, the default, leaves it off.  ``latency`` (seconds, settable later): the
-        network round trip of each REST call, half before the server handles it and half before the answer.
+        network round trip of each REST call, half before the server handles it and half before the answer, and
+        of each heartbeat, before its ACK.
         ``monotonic`` measures the durations the limits need (never a date), so a test can pass a manual one."""
         self.token = token
         self.uploads: dict[str, bytes] = {}  # attachment id -> the bytes uploaded (files[n])
