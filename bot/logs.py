@@ -38,10 +38,20 @@ class NetworkTracebacksAtDebug(logging.Filter):
         return True
 
 
+class NoVoiceWarnings(logging.Filter):
+    """discord.py warns, as each process builds its first client, that the libraries for voice are missing
+    ("PyNaCl is not installed, voice will NOT be supported"). studybot never joins a voice channel, so the
+    warning would only send an operator looking for a fault that is not there."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.name == "discord.client" and str(record.msg).endswith("voice will NOT be supported"))
+
+
 def configure_logging(level: str, stream: TextIO = sys.stderr) -> None:
     """The root logger on ``stream`` at ``level``, and the libraries that say too much at INFO turned down."""
     handler = logging.StreamHandler(stream)
     handler.setFormatter(logging.Formatter(FORMAT))
+    handler.addFilter(NoVoiceWarnings())
     if level != "DEBUG":
         handler.addFilter(NetworkTracebacksAtDebug())
     logging.basicConfig(level=level, handlers=[handler])
