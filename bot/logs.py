@@ -44,7 +44,7 @@ class NoVoiceWarnings(logging.Filter):
     warning would only send an operator looking for a fault that is not there."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return not (record.name == "discord.client" and str(record.msg).endswith("voice will NOT be supported"))
+        return not (record.name.startswith("discord") and str(record.msg).endswith("voice will NOT be supported"))
 
 
 def configure_logging(level: str, stream: TextIO = sys.stderr) -> None:
