@@ -71,14 +71,15 @@ async def make_world(store: AnyStore) -> World:
     return World(store, course, lesson, group)
 
 
+def migration_statement(version: int, starts: str) -> str:
+    """The one statement of SQLite migration ``version`` that starts with ``starts``, as the file has it."""
+    [statement] = [s for s in load_migrations()[version - 1].statements() if s.lstrip().startswith(starts)]
+    return statement
+
+
 def undo_like_groups(conn: sqlite3.Connection) -> None:
     """Take a SQLite file back to its like path before migration 21 (the caller sets the version it wants):
     like_bursts' trigger as migration 13 made it, which hands its likes to like_batches one like at a time."""
-    [before] = [
-        statement
-        for statement in load_migrations()[13 - 1].statements()
-        if statement.lstrip().startswith("CREATE TRIGGER like_bursts_apply")
-    ]
     conn.execute("DROP VIEW like_groups")
     conn.execute("DROP TRIGGER like_bursts_apply")
-    conn.execute(before)
+    conn.execute(migration_statement(13, "CREATE TRIGGER like_bursts_apply"))
